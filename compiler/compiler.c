@@ -1,0 +1,1689 @@
+/* The bytecode compiler: expressions, statements and functions.
+ *
+ * Registers are allocated like Lua's: locals occupy the low registers of a
+ * frame in declaration order, temporaries are taken above them (freereg) and
+ * released at the end of each statement. c_expr(e, dst) leaves the value of
+ * e in register dst, writing dst only as its last step, so `x = f(x)` is
+ * safe; c_expr_any(e) returns a register holding e without a copy when e is
+ * a local variable. */
+#include "cstate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/vm.h"
+
+/* ---- errors ---- */
+
+Diag *c_error(Compiler *c, Span sp, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  diag_vadd(c->diags, DIAG_ERROR, c->src, sp, fmt, ap);
+  va_end(ap);
+  return c->diags->tail;
+}
+
+static Diag *c_note(Compiler *c, Span sp, const char *msg) {
+  return diag_add(c->diags, DIAG_NOTE, c->src, sp, "%s", msg);
+}
+
+/* ---- emitting ---- */
+
+int c_emit(Compiler *c, uint32_t ins, Span sp) {
+  return (int)proto_emit(c->vm, c->fs->proto, ins, sp.start);
+}
+
+int c_const(Compiler *c, Value v, Span sp) {
+  ObjProto *p = c->fs->proto;
+  uint32_t k = proto_add_const(c->vm, p, v);
+  if (k > 0xffff) {
+    c_error(c, sp, "function has too many constants (more than 65535)");
+    return 0;
+  }
+  return (int)k;
+}
+
+int c_str_const(Compiler *c, const char *s, Span sp) {
+  return c_const(c, OBJ_VAL(str_cstr(c->vm, s)), sp);
+}
+
+/* op A B K, with K in operand C (or in a following EXTRA when it is too
+ * large for 8 bits). */
+void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp) {
+  if (k < K_EXTRA) {
+    c_emit(c, MAKE_ABC(op, a, b, k), sp);
+  } else {
+    c_emit(c, MAKE_ABC(op, a, b, K_EXTRA), sp);
+    c_emit(c, MAKE_Ax(BC_EXTRA, k), sp);
+  }
+}
+
+static int active_top(FuncState *fs) {
+  return fs->nlocals ? fs->locals[fs->nlocals - 1].reg + 1 : 0;
+}
+
+int c_alloc_reg(Compiler *c, Span sp) {
+  FuncState *fs = c->fs;
+  int r = fs->freereg++;
+  if (r >= MAX_REGS) {
+    c_error(c, sp, "expression or function needs more than %d registers", MAX_REGS);
+    fs->freereg = MAX_REGS - 20;
+    return MAX_REGS - 21;
+  }
+  if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
+  return r;
+}
+
+/* A placeholder JMP, patched later. */
+int c_jump(Compiler *c, Span sp) { return c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), sp); }
+
+static void patch_to(Compiler *c, int at, int target) {
+  ObjProto *p = c->fs->proto;
+  int off = target - (at + 1);
+  if (off > SBX_MAX || off < SBX_MIN) {
+    c_error(c, (Span){p->offsets[at], p->offsets[at] + 1}, "jump too long: split this function");
+    return;
+  }
+  uint32_t ins = p->code[at];
+  p->code[at] = MAKE_AsBx(INS_OP(ins), INS_A(ins), off);
+}
+
+static int here(Compiler *c) { return (int)c->fs->proto->ncode; }
+
+void c_jumps_push(Compiler *c, Jumps *j, int at) {
+  if (j->len == j->cap) {
+    int cap = j->cap ? j->cap * 2 : 8;
+    int *n = arena_alloc(&c->arena, sizeof(int) * cap);
+    if (j->len) memcpy(n, j->at, sizeof(int) * j->len);
+    j->at = n;
+    j->cap = cap;
+  }
+  j->at[j->len++] = at;
+}
+
+void c_patch_here(Compiler *c, Jumps *j) {
+  for (int i = 0; i < j->len; i++) patch_to(c, j->at[i], here(c));
+  j->len = 0;
+}
+
+/* ---- scopes and names ---- */
+
+void c_enter_scope(Compiler *c) { c->fs->depth++; }
+
+void c_exit_scope(Compiler *c) {
+  FuncState *fs = c->fs;
+  fs->depth--;
+  int lowest = -1, lowest_captured = -1;
+  while (fs->nlocals > 0 && fs->locals[fs->nlocals - 1].depth > fs->depth) {
+    Local *l = &fs->locals[--fs->nlocals];
+    lowest = l->reg;
+    if (l->captured) lowest_captured = l->reg;
+  }
+  if (lowest_captured >= 0) c_emit(c, MAKE_ABC(BC_CLOSE, lowest_captured, 0, 0), (Span){0, 0});
+  if (lowest >= 0) fs->freereg = lowest;
+}
+
+int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp) {
+  FuncState *fs = c->fs;
+  if (fs->nlocals >= MAX_LOCALS) {
+    c_error(c, sp, "too many local variables in one function (more than %d)", MAX_LOCALS);
+    return 0;
+  }
+  Local *l = &fs->locals[fs->nlocals++];
+  l->name = name;
+  l->reg = reg;
+  l->depth = fs->depth;
+  l->is_mut = is_mut;
+  l->mut_target = is_mut;
+  l->captured = false;
+  l->span = sp;
+  return fs->nlocals - 1;
+}
+
+static int find_local(FuncState *fs, const char *name) {
+  for (int i = fs->nlocals - 1; i >= 0; i--)
+    if (fs->locals[i].name && strcmp(fs->locals[i].name, name) == 0) return i;
+  return -1;
+}
+
+static int add_upval(Compiler *c, FuncState *fs, const char *name, int index, bool in_stack,
+                     bool is_mut, bool mut_target, Span decl) {
+  if (fs->nupvals >= MAX_UPVALS) {
+    c_error(c, decl, "closure captures too many variables");
+    return 0;
+  }
+  Upval *u = &fs->upvals[fs->nupvals];
+  u->name = name;
+  u->index = (uint8_t)index;
+  u->in_stack = in_stack;
+  u->is_mut = is_mut;
+  u->mut_target = mut_target;
+  u->span = decl;
+  return fs->nupvals++;
+}
+
+static int find_upval(Compiler *c, FuncState *fs, const char *name) {
+  for (int i = 0; i < fs->nupvals; i++)
+    if (strcmp(fs->upvals[i].name, name) == 0) return i;
+  if (!fs->enclosing) return -1;
+  int l = find_local(fs->enclosing, name);
+  if (l >= 0) {
+    Local *loc = &fs->enclosing->locals[l];
+    loc->captured = true;
+    return add_upval(c, fs, name, loc->reg, true, loc->is_mut, loc->mut_target, loc->span);
+  }
+  int u = find_upval(c, fs->enclosing, name);
+  if (u >= 0) {
+    Upval *up = &fs->enclosing->upvals[u];
+    return add_upval(c, fs, name, u, false, up->is_mut, up->mut_target, up->span);
+  }
+  return -1;
+}
+
+int c_resolve_global(Compiler *c, const char *name) {
+  return module_find(c->mod, str_cstr(c->vm, name));
+}
+
+/* Collect every visible name for a "did you mean" hint. */
+static const char *closest_name(Compiler *c, const char *name) {
+  const char **names = NULL;
+  int n = 0, cap = 0;
+#define ADD_NAME(s)                                                      \
+  do {                                                                   \
+    if (n == cap) {                                                      \
+      cap = cap ? cap * 2 : 64;                                          \
+      const char **nn = arena_alloc(&c->arena, sizeof(char *) * cap);    \
+      if (n) memcpy(nn, names, sizeof(char *) * n);                      \
+      names = nn;                                                        \
+    }                                                                    \
+    names[n++] = (s);                                                    \
+  } while (0)
+  for (FuncState *fs = c->fs; fs; fs = fs->enclosing) {
+    for (int i = 0; i < fs->nlocals; i++)
+      if (fs->locals[i].name) ADD_NAME(fs->locals[i].name);
+    for (int i = 0; i < fs->nupvals; i++) ADD_NAME(fs->upvals[i].name);
+  }
+  for (uint32_t i = 0; i < c->mod->nglobals; i++) ADD_NAME(c->mod->names[i]->chars);
+#undef ADD_NAME
+  return diag_closest(name, names, n);
+}
+
+static void undefined_name(Compiler *c, const char *name, Span sp) {
+  Diag *d = c_error(c, sp, "cannot find `%s` in this scope", name);
+  const char *close = closest_name(c, name);
+  if (close && d) diag_hint(d, "did you mean `%s`?", close);
+}
+
+typedef enum { NAME_LOCAL, NAME_UPVAL, NAME_GLOBAL, NAME_NONE } NameKind;
+
+static NameKind resolve(Compiler *c, const char *name, int *index) {
+  int i = find_local(c->fs, name);
+  if (i >= 0) {
+    *index = i;
+    return NAME_LOCAL;
+  }
+  i = find_upval(c, c->fs, name);
+  if (i >= 0) {
+    *index = i;
+    return NAME_UPVAL;
+  }
+  i = c_resolve_global(c, name);
+  if (i >= 0) {
+    *index = i;
+    return NAME_GLOBAL;
+  }
+  return NAME_NONE;
+}
+
+/* Load the variable `name` into dst. */
+static void load_name(Compiler *c, const char *name, Span sp, int dst) {
+  int i;
+  switch (resolve(c, name, &i)) {
+  case NAME_LOCAL:
+    if (c->fs->locals[i].reg != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, c->fs->locals[i].reg, 0), sp);
+    break;
+  case NAME_UPVAL: c_emit(c, MAKE_ABC(BC_GETUPVAL, dst, i, 0), sp); break;
+  case NAME_GLOBAL: c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, i), sp); break;
+  case NAME_NONE: undefined_name(c, name, sp); break;
+  }
+}
+
+const char *c_path_text(Compiler *c, Node *path) {
+  if (path->kind == N_IDENT) return path->as.ident.name;
+  if (path->kind == N_SELF) return "self";
+  if (path->kind != N_PATH) return "?";
+  size_t len = 0;
+  for (int i = 0; i < path->as.path.segments.len; i++)
+    len += strlen(path->as.path.segments.items[i]->as.ident.name) + 2;
+  char *s = arena_alloc(&c->arena, len + 1), *p = s;
+  for (int i = 0; i < path->as.path.segments.len; i++) {
+    const char *seg = path->as.path.segments.items[i]->as.ident.name;
+    if (i) *p++ = ':', *p++ = ':';
+    size_t n = strlen(seg);
+    memcpy(p, seg, n);
+    p += n;
+  }
+  *p = 0;
+  return s;
+}
+
+/* Member `name` of a compile-time value (a class's variant or method, a
+ * module's global), or UNDEF. */
+static Value static_member(Compiler *c, Value v, const char *name) {
+  if (!IS_OBJ(v)) return UNDEF_VAL;
+  ObjString *s = str_cstr(c->vm, name);
+  if (IS_CLASS(v)) {
+    ObjClass *cls = AS_CLASS(v);
+    for (int i = 0; i < cls->nvariants; i++)
+      if (cls->variants[i].name == s)
+        return IS_UNDEF(cls->variants[i].ctor) ? cls->variants[i].unit_value : cls->variants[i].ctor;
+    Value m;
+    if (table_get(&cls->methods, s, &m)) return m;
+  } else if (IS_OBJ_TYPE(v, OBJ_MODULE)) {
+    int slot = module_find(AS_MODULE(v), s);
+    if (slot >= 0) return AS_MODULE(v)->values[slot];
+  }
+  return UNDEF_VAL;
+}
+
+Value c_static_value(Compiler *c, Node *path) {
+  if (path->kind == N_IDENT) {
+    if (find_local(c->fs, path->as.ident.name) >= 0) return UNDEF_VAL;
+    int slot = c_resolve_global(c, path->as.ident.name);
+    return slot >= 0 ? c->mod->values[slot] : UNDEF_VAL;
+  }
+  if (path->kind != N_PATH) return UNDEF_VAL;
+  NodeList *segs = &path->as.path.segments;
+  Value v;
+  const char *first = segs->items[0]->as.ident.name;
+  if (strcmp(first, "Self") == 0) {
+    v = c->self_class ? OBJ_VAL(c->self_class) : UNDEF_VAL;
+  } else {
+    v = c_static_value(c, segs->items[0]);
+  }
+  for (int i = 1; i < segs->len && !IS_UNDEF(v); i++) v = static_member(c, v, segs->items[i]->as.ident.name);
+  return v;
+}
+
+/* ---- assignment targets and mutability ---- */
+
+/* The variable at the root of a place expression (`p` in `p.a[1].b`). */
+static Node *place_root(Node *e) {
+  for (;;) {
+    if (e->kind == N_FIELD) e = e->as.field.object;
+    else if (e->kind == N_INDEX) e = e->as.index.object;
+    else return e;
+  }
+}
+
+static void check_mutable_root(Compiler *c, Node *target) {
+  Node *root = place_root(target);
+  const char *name;
+  if (root->kind == N_IDENT) name = root->as.ident.name;
+  else if (root->kind == N_SELF) name = "self";
+  else return; /* a temporary: f().x = 1 is allowed */
+  int i;
+  bool ok = true;
+  Span decl = {0, 0};
+  switch (resolve(c, name, &i)) {
+  case NAME_LOCAL: ok = c->fs->locals[i].mut_target; decl = c->fs->locals[i].span; break;
+  case NAME_UPVAL: ok = c->fs->upvals[i].mut_target; decl = c->fs->upvals[i].span; break;
+  case NAME_GLOBAL: ok = true; break; /* globals hold references; fields are mutable */
+  case NAME_NONE: return;
+  }
+  if (ok) return;
+  if (root->kind == N_SELF) {
+    Diag *d = c_error(c, target->span, "cannot assign through `self`: the method takes `&self`");
+    if (d) diag_hint(d, "take `&mut self` to modify the receiver");
+    return;
+  }
+  Diag *d = c_error(c, target->span, "cannot assign to a part of `%s`, which is not mutable", name);
+  if (d) diag_hint(d, "declare it mutable: `let mut %s`", name);
+  if (decl.end > decl.start) c_note(c, decl, "declared here");
+}
+
+static void assign_error_immutable(Compiler *c, const char *name, Span sp, Span decl, bool is_const) {
+  Diag *d;
+  if (is_const) {
+    d = c_error(c, sp, "cannot assign to `%s`, which is not a variable", name);
+  } else {
+    d = c_error(c, sp, "cannot assign twice to immutable variable `%s`", name);
+    if (d) diag_hint(d, "make it mutable: `let mut %s`", name);
+  }
+  if (decl.end > decl.start) c_note(c, decl, "first assigned here");
+}
+
+/* Store register r into variable `name`. */
+static void store_name(Compiler *c, const char *name, Span sp, int r) {
+  int i;
+  switch (resolve(c, name, &i)) {
+  case NAME_LOCAL: {
+    Local *l = &c->fs->locals[i];
+    if (!l->is_mut) assign_error_immutable(c, name, sp, l->span, false);
+    if (l->reg != r) c_emit(c, MAKE_ABC(BC_MOVE, l->reg, r, 0), sp);
+    break;
+  }
+  case NAME_UPVAL: {
+    Upval *u = &c->fs->upvals[i];
+    if (!u->is_mut) assign_error_immutable(c, name, sp, u->span, false);
+    c_emit(c, MAKE_ABC(BC_SETUPVAL, r, i, 0), sp);
+    break;
+  }
+  case NAME_GLOBAL:
+    if (!(c->mod->flags[i] & GLOBAL_MUTABLE)) {
+      Span decl = {0, 0};
+      bool is_var = false;
+      for (ItemInfo *it = c->items; it; it = it->next)
+        if (strcmp(it->name, name) == 0) {
+          decl = it->node->span;
+          is_var = it->node->kind == N_LET;
+          break;
+        }
+      assign_error_immutable(c, name, sp, decl, !is_var);
+    }
+    c_emit(c, MAKE_ABx(BC_SETGLOBAL, r, i), sp);
+    break;
+  case NAME_NONE: undefined_name(c, name, sp); break;
+  }
+}
+
+/* ---- expressions ---- */
+
+static OpCode binop_opcode(OpKind op) {
+  switch (op) {
+  case OP_ADD: return BC_ADD;
+  case OP_SUB: return BC_SUB;
+  case OP_MUL: return BC_MUL;
+  case OP_DIV: return BC_DIV;
+  case OP_MOD: return BC_MOD;
+  case OP_POW: return BC_POW;
+  case OP_MATMUL: return BC_MATMUL;
+  case OP_OUTER: return BC_OUTER;
+  case OP_DOT: return BC_DOT;
+  case OP_BITAND: return BC_BAND;
+  case OP_BITOR: return BC_BOR;
+  case OP_SHL: return BC_SHL;
+  case OP_SHR: return BC_SHR;
+  case OP_APPROX: return BC_APPROX;
+  case OP_IN: return BC_IN;
+  default: return BC__NUM;
+  }
+}
+
+/* The K-operand variant of an arithmetic opcode, or BC__NUM. */
+static OpCode k_variant(OpCode op) {
+  switch (op) {
+  case BC_ADD: return BC_ADDK;
+  case BC_SUB: return BC_SUBK;
+  case BC_MUL: return BC_MULK;
+  case BC_DIV: return BC_DIVK;
+  case BC_MOD: return BC_MODK;
+  default: return BC__NUM;
+  }
+}
+
+static bool is_num_literal(Node *e) { return e->kind == N_INT || e->kind == N_FLOAT; }
+
+static Value literal_value(Node *e) {
+  return e->kind == N_INT ? INT_VAL(e->as.int_lit.value) : FLOAT_VAL(e->as.float_lit.value);
+}
+
+/* A temporary register for a value that will be discarded or moved. */
+static int temp_for(Compiler *c, int dst, Span sp) { return dst != NO_REG ? dst : c_alloc_reg(c, sp); }
+
+/* Can dst be used as the base of a call (the topmost temporary)? */
+static bool is_top_temp(Compiler *c, int dst) {
+  return dst != NO_REG && dst == c->fs->freereg - 1 && dst >= active_top(c->fs);
+}
+
+/* Compile call arguments into consecutive registers after base; returns the
+ * count, and the constant index of the names tuple for named args (-1 if
+ * none). */
+static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp) {
+  int named = 0;
+  bool saw_named = false;
+  for (int i = 0; i < args->len; i++) {
+    Node *a = args->items[i];
+    if (a->as.arg.name) {
+      saw_named = true;
+      named++;
+    } else if (saw_named) {
+      c_error(c, a->span, "positional argument after named arguments");
+    }
+  }
+  for (int i = 0; i < args->len; i++) {
+    int r = c_alloc_reg(c, args->items[i]->span);
+    if (r != first_reg + i) c_error(c, sp, "internal: argument registers out of order");
+    c_expr(c, args->items[i]->as.arg.value, r);
+  }
+  *kw_const = -1;
+  if (named) {
+    ObjTuple *t = tuple_new(c->vm, (uint32_t)named);
+    int j = 0;
+    for (int i = 0; i < args->len; i++) {
+      const char *name = args->items[i]->as.arg.name;
+      if (!name) continue;
+      for (int k = 0; k < j; k++)
+        if (strcmp(AS_STRING(t->items[k])->chars, name) == 0)
+          c_error(c, args->items[i]->span, "argument `%s` given twice", name);
+      t->items[j++] = OBJ_VAL(str_cstr(c->vm, name));
+    }
+    *kw_const = c_const(c, OBJ_VAL(t), sp);
+  }
+  if (args->len > 250) c_error(c, sp, "too many arguments (more than 250)");
+  return args->len;
+}
+
+static int call_base(Compiler *c, int dst, Span sp) {
+  return is_top_temp(c, dst) ? dst : c_alloc_reg(c, sp);
+}
+
+static void finish_call(Compiler *c, int base, int dst, int save, Span sp) {
+  if (dst != NO_REG && dst != base) c_emit(c, MAKE_ABC(BC_MOVE, dst, base, 0), sp);
+  c->fs->freereg = base == dst ? dst + 1 : save;
+}
+
+static void compile_call(Compiler *c, Node *e, int dst) {
+  int save = c->fs->freereg;
+  int base = call_base(c, dst, e->span);
+  c_expr(c, e->as.call.callee, base);
+  int kw;
+  int n = call_args(c, &e->as.call.args, base + 1, &kw, e->span);
+  if (kw + 1 >= K_EXTRA) c_error(c, e->span, "too many constants before this call");
+  c_emit(c, MAKE_ABC(BC_CALL, base, n, kw + 1), e->span);
+  finish_call(c, base, dst, save, e->span);
+}
+
+static void compile_method_call(Compiler *c, Node *e, int dst) {
+  int save = c->fs->freereg;
+  int base = call_base(c, dst, e->span);
+  c_expr(c, e->as.method.receiver, base);
+  int kw;
+  int n = call_args(c, &e->as.method.args, base + 1, &kw, e->span);
+  int name = c_str_const(c, e->as.method.name, e->as.method.name_span);
+  if (kw >= 0) {
+    c_emit_k8(c, BC_INVOKEKW, base, n, name, e->span);
+    c_emit(c, MAKE_Ax(BC_EXTRA, kw), e->span);
+  } else {
+    c_emit_k8(c, BC_INVOKE, base, n, name, e->span);
+  }
+  finish_call(c, base, dst, save, e->span);
+}
+
+/* Call the prelude function `name` with the values of args (already nodes). */
+static void call_builtin(Compiler *c, const char *name, Node **args, int nargs, int dst, Span sp) {
+  int save = c->fs->freereg;
+  int base = call_base(c, dst, sp);
+  load_name(c, name, sp, base);
+  for (int i = 0; i < nargs; i++) {
+    int r = c_alloc_reg(c, sp);
+    c_expr(c, args[i], r);
+  }
+  c_emit(c, MAKE_ABC(BC_CALL, base, nargs, 0), sp);
+  finish_call(c, base, dst, save, sp);
+}
+
+static void load_int(Compiler *c, int64_t v, int dst, Span sp) {
+  if (v >= SBX_MIN && v <= SBX_MAX) c_emit(c, MAKE_AsBx(BC_LOADI, dst, (int)v), sp);
+  else c_emit(c, MAKE_ABx(BC_LOADK, dst, c_const(c, INT_VAL(v), sp)), sp);
+}
+
+static void compile_binary(Compiler *c, Node *e, int dst) {
+  OpKind op = e->as.binary.op;
+  Node *lhs = e->as.binary.lhs, *rhs = e->as.binary.rhs;
+  int save = c->fs->freereg;
+  if (op == OP_AND || op == OP_OR) {
+    /* Value form of && and ||: evaluate into a fresh register so that
+     * `ok = x && ok` reads the old `ok`. */
+    int t = c_alloc_reg(c, e->span);
+    c_expr(c, lhs, t);
+    c_emit(c, MAKE_ABC(BC_TEST, t, op == OP_OR, 0), e->span);
+    int j = c_jump(c, e->span);
+    c_expr(c, rhs, t);
+    patch_to(c, j, here(c));
+    if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), e->span);
+    c->fs->freereg = save;
+    return;
+  }
+  switch (op) {
+  case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
+    int a = c_expr_any(c, lhs), b = c_expr_any(c, rhs);
+    OpCode code = op == OP_EQ ? BC_EQ : op == OP_NE ? BC_NE : (op == OP_LT || op == OP_GT) ? BC_LT : BC_LE;
+    if (op == OP_GT || op == OP_GE) {
+      int t = a;
+      a = b;
+      b = t;
+    }
+    c_emit(c, MAKE_ABC(code, dst, a, b), e->span);
+    break;
+  }
+  case OP_NOT_IN: {
+    int a = c_expr_any(c, lhs), b = c_expr_any(c, rhs);
+    c_emit(c, MAKE_ABC(BC_IN, dst, a, b), e->span);
+    c_emit(c, MAKE_ABC(BC_NOT, dst, dst, 0), e->span);
+    break;
+  }
+  default: {
+    OpCode code = binop_opcode(op);
+    if (code == BC__NUM) {
+      c_error(c, e->span, "operator `%s` is not supported here", ns_op_names[op]);
+      break;
+    }
+    OpCode kcode = k_variant(code);
+    int a = c_expr_any(c, lhs);
+    if (kcode != BC__NUM && is_num_literal(rhs)) {
+      int k = c_const(c, literal_value(rhs), rhs->span);
+      if (k < K_EXTRA) {
+        c_emit(c, MAKE_ABC(kcode, dst, a, k), e->span);
+        break;
+      }
+    }
+    int b = c_expr_any(c, rhs);
+    c_emit(c, MAKE_ABC(code, dst, a, b), e->span);
+  }
+  }
+  c->fs->freereg = save;
+}
+
+static void compile_unary(Compiler *c, Node *e, int dst) {
+  OpKind op = e->as.unary.op;
+  Node *x = e->as.unary.operand;
+  if (op == OP_NEG && x->kind == N_INT) {
+    load_int(c, -x->as.int_lit.value, dst, e->span);
+    return;
+  }
+  if (op == OP_NEG && x->kind == N_FLOAT) {
+    c_emit(c, MAKE_ABx(BC_LOADK, dst, c_const(c, FLOAT_VAL(-x->as.float_lit.value), e->span)), e->span);
+    return;
+  }
+  if (op == OP_DEREF) {
+    c_expr(c, x, dst);
+    return;
+  }
+  int save = c->fs->freereg;
+  int r = c_expr_any(c, x);
+  if (op == OP_NEG) c_emit(c, MAKE_ABC(BC_UNM, dst, r, 0), e->span);
+  else if (op == OP_NOT) c_emit(c, MAKE_ABC(BC_NOT, dst, r, 0), e->span);
+  else c_emit(c, MAKE_ABC(BC_UNOP, dst, r, op), e->span);
+  c->fs->freereg = save;
+}
+
+/* R[dst] = range/slice from optional lo, hi, step. */
+static void compile_range_parts(Compiler *c, Node *lo, Node *hi, Node *step, int flags, int dst, Span sp) {
+  int save = c->fs->freereg;
+  int base = c_alloc_reg(c, sp);
+  c_alloc_reg(c, sp);
+  c_alloc_reg(c, sp);
+  Node *parts[3] = {lo, hi, step};
+  int has[3] = {RANGE_HAS_LO, RANGE_HAS_HI, RANGE_HAS_STEP};
+  for (int i = 0; i < 3; i++) {
+    if (parts[i]) {
+      c_expr(c, parts[i], base + i);
+      flags |= has[i];
+    }
+  }
+  c_emit(c, MAKE_ABC(BC_NEWRANGE, dst, base, flags), sp);
+  c->fs->freereg = save;
+}
+
+/* Elements into consecutive registers, then NEWLIST/NEWTUPLE. */
+static void compile_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, Span sp) {
+  int save = c->fs->freereg;
+  int n = elems->len;
+  int first = n < 250 ? n : 250;
+  int base = c->fs->freereg;
+  for (int i = 0; i < first; i++) c_expr(c, elems->items[i], c_alloc_reg(c, sp));
+  if (op == BC_NEWTUPLE && n > first) c_error(c, sp, "tuple has too many elements (more than 250)");
+  int t = dst;
+  if (n > first) t = c_alloc_reg(c, sp);
+  c_emit(c, MAKE_ABC(op, t, base, first), sp);
+  for (int done = first; done < n && op == BC_NEWLIST;) {
+    int chunk = n - done < 200 ? n - done : 200;
+    c->fs->freereg = t + 1;
+    int b = c->fs->freereg;
+    for (int i = 0; i < chunk; i++) c_expr(c, elems->items[done + i], c_alloc_reg(c, sp));
+    c_emit(c, MAKE_ABC(BC_APPENDN, t, b, chunk), sp);
+    done += chunk;
+  }
+  if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), sp);
+  c->fs->freereg = save;
+}
+
+static int index_key(Compiler *c, Node *e);
+
+static void compile_index(Compiler *c, Node *e, int dst) {
+  int save = c->fs->freereg;
+  int obj = c_expr_any(c, e->as.index.object);
+  int key = index_key(c, e);
+  c_emit(c, MAKE_ABC(BC_GETINDEX, dst, obj, key), e->span);
+  c->fs->freereg = save;
+}
+
+/* The key of obj[...]: one value, a range for a slice, or a tuple of them. */
+static int index_key(Compiler *c, Node *e) {
+  NodeList *ix = &e->as.index.indices;
+  if (ix->len == 1 && ix->items[0]->kind != N_SLICE) return c_expr_any(c, ix->items[0]);
+  int base = c->fs->freereg;
+  for (int i = 0; i < ix->len; i++) {
+    Node *k = ix->items[i];
+    int r = c_alloc_reg(c, k->span);
+    if (k->kind == N_SLICE)
+      compile_range_parts(c, k->as.slice.lo, k->as.slice.hi, k->as.slice.step, 0, r, k->span);
+    else
+      c_expr(c, k, r);
+  }
+  if (ix->len == 1) return base;
+  int t = c_alloc_reg(c, e->span);
+  c_emit(c, MAKE_ABC(BC_NEWTUPLE, t, base, ix->len), e->span);
+  return t;
+}
+
+static void compile_field(Compiler *c, Node *e, int dst) {
+  int save = c->fs->freereg;
+  int obj = c_expr_any(c, e->as.field.object);
+  const char *name = e->as.field.name;
+  int k;
+  if (name[0] >= '0' && name[0] <= '9') k = c_const(c, INT_VAL(strtoll(name, NULL, 10)), e->span);
+  else k = c_str_const(c, name, e->as.field.name_span);
+  c_emit_k8(c, BC_GETFIELD, dst, obj, k, e->span);
+  c->fs->freereg = save;
+}
+
+static void compile_path(Compiler *c, Node *e, int dst) {
+  NodeList *segs = &e->as.path.segments;
+  const char *first = segs->items[0]->as.ident.name;
+  if (strcmp(first, "Self") == 0) {
+    if (!c->self_class) {
+      c_error(c, e->span, "`Self` is only available inside `impl` and `trait` blocks");
+      return;
+    }
+    c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, c->self_slot), e->span);
+  } else {
+    load_name(c, first, segs->items[0]->span, dst);
+  }
+  /* Check statically known members so typos are compile errors. */
+  Value v = c_static_value(c, segs->items[0]);
+  if (strcmp(first, "Self") == 0 && c->self_class) v = OBJ_VAL(c->self_class);
+  for (int i = 1; i < segs->len; i++) {
+    const char *name = segs->items[i]->as.ident.name;
+    if (IS_CLASS(v) && AS_CLASS(v)->kind != CLASS_BUILTIN) {
+      Value m = static_member(c, v, name);
+      if (IS_UNDEF(m)) {
+        ObjClass *cls = AS_CLASS(v);
+        Diag *d = c_error(c, segs->items[i]->span, "no variant or associated function `%s` in `%s`", name,
+                          cls->name->chars);
+        const char *names[256];
+        int n = 0;
+        for (int j = 0; j < cls->nvariants && n < 256; j++) names[n++] = cls->variants[j].name->chars;
+        for (uint32_t j = 0; j < cls->methods.cap && n < 256; j++)
+          if (cls->methods.entries[j].key) names[n++] = cls->methods.entries[j].key->chars;
+        const char *close = diag_closest(name, names, n);
+        if (close && d) diag_hint(d, "did you mean `%s`?", close);
+      }
+      v = m;
+    } else {
+      v = UNDEF_VAL;
+    }
+    c_emit_k8(c, BC_GETFIELD, dst, dst, c_str_const(c, name, segs->items[i]->span), segs->items[i]->span);
+  }
+}
+
+static void compile_fstring(Compiler *c, Node *f, int dst) {
+  NodeList *pieces = &f->as.fstring.pieces;
+  if (pieces->len == 0) {
+    c_emit(c, MAKE_ABx(BC_LOADK, dst, c_str_const(c, "", f->span)), f->span);
+    return;
+  }
+  if (pieces->len == 1 && pieces->items[0]->kind == N_STRING) {
+    c_expr(c, pieces->items[0], dst);
+    return;
+  }
+  int save = c->fs->freereg;
+  int base = c->fs->freereg;
+  for (int i = 0; i < pieces->len; i++) {
+    Node *p = pieces->items[i];
+    int r = c_alloc_reg(c, p->span);
+    if (p->kind == N_STRING) {
+      c_expr(c, p, r);
+    } else {
+      if (!p->as.fmt.expr) {
+        c_error(c, p->span, "format placeholder has no argument");
+        continue;
+      }
+      c_expr(c, p->as.fmt.expr, r);
+      const char *spec = p->as.fmt.spec ? p->as.fmt.spec : "";
+      c_emit_k8(c, BC_FORMAT, r, r, c_str_const(c, spec, p->span), p->span);
+    }
+  }
+  if (pieces->len > 250) c_error(c, f->span, "format string has too many pieces");
+  c_emit(c, MAKE_ABC(BC_CONCAT, dst, base, pieces->len), f->span);
+  c->fs->freereg = save;
+}
+
+static void compile_macro(Compiler *c, Node *e, int dst) {
+  const char *name = e->as.macro.name;
+  NodeList *args = &e->as.macro.args;
+  Span sp = e->span;
+  if (!strcmp(name, "println") || !strcmp(name, "print") || !strcmp(name, "eprintln") ||
+      !strcmp(name, "eprint") || !strcmp(name, "panic")) {
+    if (args->len > 1) c_error(c, args->items[1]->span, "`%s!` takes a format string and its arguments", name);
+    call_builtin(c, name, args->items, args->len ? 1 : 0, dst, sp);
+  } else if (!strcmp(name, "format")) {
+    if (args->len == 0) c_error(c, sp, "`format!` needs a format string");
+    else c_expr(c, args->items[0], dst);
+  } else if (!strcmp(name, "vec")) {
+    if (args->len == 1 && args->items[0]->kind == N_LIST_REPEAT) c_expr(c, args->items[0], dst);
+    else compile_sequence(c, args, BC_NEWLIST, dst, sp);
+  } else if (!strcmp(name, "assert") || !strcmp(name, "assert_eq") || !strcmp(name, "assert_ne") ||
+             !strcmp(name, "debug_assert")) {
+    const char *fn = !strcmp(name, "debug_assert") ? "assert" : name;
+    int need = !strcmp(fn, "assert") ? 1 : 2;
+    if (args->len < need) c_error(c, sp, "`%s!` needs %d argument%s", name, need, need > 1 ? "s" : "");
+    else call_builtin(c, fn, args->items, args->len, dst, sp);
+  } else if (!strcmp(name, "unreachable") || !strcmp(name, "todo") || !strcmp(name, "unimplemented")) {
+    call_builtin(c, "unreachable", args->items, args->len ? 1 : 0, dst, sp);
+  } else if (!strcmp(name, "dbg")) {
+    if (args->len != 1) c_error(c, sp, "`dbg!` takes one expression");
+    else call_builtin(c, "dbg", args->items, 1, dst, sp);
+  } else {
+    Diag *d = c_error(c, sp, "unknown macro `%s!`", name);
+    if (d)
+      diag_hint(d, "available macros: println! print! eprintln! eprint! format! vec! panic! assert! "
+                   "assert_eq! assert_ne! unreachable! dbg!");
+  }
+}
+
+static void compile_struct_lit(Compiler *c, Node *e, int dst) {
+  Node *path = e->as.struct_lit.path;
+  NodeList *fields = &e->as.struct_lit.fields;
+  Value cls_v = c_static_value(c, path);
+  /* Compile-time field checks when the struct (or struct variant) is known. */
+  ObjString **names = NULL;
+  int nnames = 0;
+  Value *defaults = NULL;
+  const char *tname = c_path_text(c, path);
+  if (IS_CLASS(cls_v) && AS_CLASS(cls_v)->kind == CLASS_STRUCT) {
+    names = AS_CLASS(cls_v)->field_names;
+    nnames = AS_CLASS(cls_v)->nfields;
+    defaults = AS_CLASS(cls_v)->field_defaults;
+  } else if (IS_OBJ_TYPE(cls_v, OBJ_CTOR)) {
+    ObjCtor *ct = AS_CTOR(cls_v);
+    names = ct->cls->variants[ct->tag].field_names;
+    nnames = names ? ct->cls->variants[ct->tag].nfields : 0;
+  } else if (IS_CLASS(cls_v) || !IS_UNDEF(cls_v)) {
+    c_error(c, path->span, "`%s` is not a struct", tname);
+  }
+  if (names) {
+    for (int i = 0; i < fields->len; i++) {
+      const char *fname = fields->items[i]->as.field_init.name;
+      bool found = false;
+      const char *cands[256];
+      for (int j = 0; j < nnames && j < 256; j++) {
+        cands[j] = names[j]->chars;
+        if (!strcmp(names[j]->chars, fname)) found = true;
+      }
+      if (!found) {
+        Diag *d = c_error(c, fields->items[i]->span, "struct `%s` has no field named `%s`", tname, fname);
+        const char *close = diag_closest(fname, cands, nnames < 256 ? nnames : 256);
+        if (close && d) diag_hint(d, "did you mean `%s`?", close);
+      }
+    }
+    if (!e->as.struct_lit.base) {
+      for (int j = 0; j < nnames; j++) {
+        bool given = false;
+        for (int i = 0; i < fields->len; i++)
+          if (!strcmp(fields->items[i]->as.field_init.name, names[j]->chars)) given = true;
+        if (!given && !(defaults && !IS_UNDEF(defaults[j])))
+          c_error(c, e->span, "missing field `%s` in initializer of `%s`", names[j]->chars, tname);
+      }
+    }
+  }
+  int save = c->fs->freereg;
+  int base = c_alloc_reg(c, e->span);
+  c_expr(c, path, base);
+  int n = fields->len + (e->as.struct_lit.base ? 1 : 0);
+  ObjTuple *t = tuple_new(c->vm, (uint32_t)n);
+  for (int i = 0; i < fields->len; i++) {
+    Node *f = fields->items[i];
+    int r = c_alloc_reg(c, f->span);
+    t->items[i] = OBJ_VAL(str_cstr(c->vm, f->as.field_init.name));
+    if (f->as.field_init.value) {
+      c_expr(c, f->as.field_init.value, r);
+    } else {
+      load_name(c, f->as.field_init.name, f->span, r);
+    }
+  }
+  if (e->as.struct_lit.base) {
+    t->items[n - 1] = OBJ_VAL(str_cstr(c->vm, ".."));
+    c_expr(c, e->as.struct_lit.base, c_alloc_reg(c, e->span));
+  }
+  c_emit_k8(c, BC_NEWSTRUCT, dst, base, c_const(c, OBJ_VAL(t), e->span), e->span);
+  c->fs->freereg = save;
+}
+
+/* target = value, target op= value. */
+static void compile_assign(Compiler *c, Node *e, int dst) {
+  Node *target = e->as.assign.target, *value = e->as.assign.value;
+  OpKind op = e->as.assign.op;
+  int save = c->fs->freereg;
+  if (target->kind == N_IDENT) {
+    const char *name = target->as.ident.name;
+    int i;
+    NameKind k = resolve(c, name, &i);
+    if (k == NAME_LOCAL && op == OP_NONE && !(value->kind == N_BINARY || value->kind == N_CALL ||
+                                              value->kind == N_METHOD_CALL || is_num_literal(value) ||
+                                              value->kind == N_STRING || value->kind == N_IDENT ||
+                                              value->kind == N_FIELD || value->kind == N_UNARY)) {
+      /* Control-flow values are computed aside, then moved. */
+      int t = c_alloc_reg(c, value->span);
+      c_expr(c, value, t);
+      store_name(c, name, target->span, t);
+    } else if (k == NAME_LOCAL) {
+      Local *l = &c->fs->locals[i];
+      if (op == OP_NONE) {
+        c_expr(c, value, l->reg);
+      } else {
+        Node bin = {.kind = N_BINARY, .span = e->span};
+        bin.as.binary.op = op;
+        bin.as.binary.lhs = target;
+        bin.as.binary.rhs = value;
+        c_expr(c, &bin, l->reg);
+      }
+      if (!l->is_mut) assign_error_immutable(c, name, target->span, l->span, false);
+    } else {
+      int t = c_alloc_reg(c, e->span);
+      if (op == OP_NONE) {
+        c_expr(c, value, t);
+      } else {
+        Node bin = {.kind = N_BINARY, .span = e->span};
+        bin.as.binary.op = op;
+        bin.as.binary.lhs = target;
+        bin.as.binary.rhs = value;
+        c_expr(c, &bin, t);
+      }
+      store_name(c, name, target->span, t);
+    }
+  } else if (target->kind == N_FIELD) {
+    check_mutable_root(c, target);
+    int obj = c_expr_any(c, target->as.field.object);
+    const char *name = target->as.field.name;
+    int k = (name[0] >= '0' && name[0] <= '9') ? c_const(c, INT_VAL(strtoll(name, NULL, 10)), target->span)
+                                               : c_str_const(c, name, target->as.field.name_span);
+    int v = c_alloc_reg(c, e->span);
+    if (op == OP_NONE) {
+      c_expr(c, value, v);
+    } else {
+      c_emit_k8(c, BC_GETFIELD, v, obj, k, target->span);
+      int r = c_expr_any(c, value);
+      c_emit(c, MAKE_ABC(binop_opcode(op), v, v, r), e->span);
+    }
+    if (k < K_EXTRA) {
+      c_emit(c, MAKE_ABC(BC_SETFIELD, obj, k, v), e->span);
+    } else {
+      c_emit(c, MAKE_ABC(BC_SETFIELD, obj, K_EXTRA, v), e->span);
+      c_emit(c, MAKE_Ax(BC_EXTRA, k), e->span);
+    }
+  } else if (target->kind == N_INDEX) {
+    check_mutable_root(c, target);
+    int obj = c_expr_any(c, target->as.index.object);
+    int key = index_key(c, target);
+    int v = c_alloc_reg(c, e->span);
+    if (op == OP_NONE) {
+      c_expr(c, value, v);
+    } else {
+      c_emit(c, MAKE_ABC(BC_GETINDEX, v, obj, key), target->span);
+      int r = c_expr_any(c, value);
+      c_emit(c, MAKE_ABC(binop_opcode(op), v, v, r), e->span);
+    }
+    c_emit(c, MAKE_ABC(BC_SETINDEX, obj, key, v), e->span);
+  } else if (target->kind == N_UNARY && target->as.unary.op == OP_DEREF) {
+    Node inner = *e;
+    inner.as.assign.target = target->as.unary.operand;
+    compile_assign(c, &inner, NO_REG);
+  } else if (target->kind == N_TUPLE && op == OP_NONE) {
+    /* (a, b) = (b, a): evaluate all, then store. */
+    int v = c_expr_any(c, value);
+    NodeList *el = &target->as.tuple.elems;
+    int base = c->fs->freereg;
+    for (int i = 0; i < el->len; i++) {
+      int r = c_alloc_reg(c, el->items[i]->span);
+      c_emit(c, MAKE_ABC(BC_UNPACK, r, v, i), el->items[i]->span);
+    }
+    for (int i = 0; i < el->len; i++) {
+      Node *t = el->items[i];
+      if (t->kind == N_IDENT) store_name(c, t->as.ident.name, t->span, base + i);
+      else if (t->kind != N_PAT_WILD) c_error(c, t->span, "tuple assignment targets must be variables");
+    }
+  } else {
+    c_error(c, target->span, "invalid assignment target");
+  }
+  c->fs->freereg = save;
+  if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
+}
+
+/* ---- conditions ---- */
+
+void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
+  int save = c->fs->freereg;
+  if (e->kind == N_UNARY && e->as.unary.op == OP_NOT) {
+    c_cond_jump(c, e->as.unary.operand, !jump_if, out);
+    return;
+  }
+  if (e->kind == N_BOOL) {
+    if (e->as.bool_lit.value == jump_if) c_jumps_push(c, out, c_jump(c, e->span));
+    return;
+  }
+  if (e->kind == N_BINARY) {
+    OpKind op = e->as.binary.op;
+    Node *l = e->as.binary.lhs, *r = e->as.binary.rhs;
+    if (op == OP_AND || op == OP_OR) {
+      bool is_and = op == OP_AND;
+      if (jump_if != is_and) {
+        /* and/false or or/true: either side decides */
+        c_cond_jump(c, l, jump_if, out);
+        c_cond_jump(c, r, jump_if, out);
+      } else {
+        Jumps skip = {0};
+        c_cond_jump(c, l, !jump_if, &skip);
+        c_cond_jump(c, r, jump_if, out);
+        c_patch_here(c, &skip);
+      }
+      return;
+    }
+    if (op == OP_EQ || op == OP_NE || op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE) {
+      int a = c_expr_any(c, l), b = c_expr_any(c, r);
+      OpCode code;
+      int k = jump_if;
+      switch (op) {
+      case OP_EQ: code = BC_JEQ; break;
+      case OP_NE: code = BC_JEQ; k = !jump_if; break;
+      case OP_LT: code = BC_JLT; break;
+      case OP_LE: code = BC_JLE; break;
+      case OP_GT: code = BC_JLT; { int t = a; a = b; b = t; } break;
+      default: code = BC_JLE; { int t = a; a = b; b = t; } break;
+      }
+      c_emit(c, MAKE_ABC(code, a, b, k), e->span);
+      c_jumps_push(c, out, c_jump(c, e->span));
+      c->fs->freereg = save;
+      return;
+    }
+  }
+  int r = c_expr_any(c, e);
+  c_emit(c, MAKE_ABC(BC_TEST, r, jump_if, 0), e->span);
+  c_jumps_push(c, out, c_jump(c, e->span));
+  c->fs->freereg = save;
+}
+
+/* ---- blocks, statements, control flow ---- */
+
+static void compile_stmt(Compiler *c, Node *s);
+
+static bool is_toplevel_scope(Compiler *c) { return c->fs->is_toplevel && c->fs->depth == 0; }
+
+static void compile_block(Compiler *c, Node *b, int dst) {
+  c_enter_scope(c);
+  NodeList *stmts = &b->as.block.stmts;
+  for (int i = 0; i < stmts->len; i++) compile_stmt(c, stmts->items[i]);
+  if (b->as.block.tail) c_expr(c, b->as.block.tail, dst);
+  else if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), b->span);
+  c_exit_scope(c);
+}
+
+static void compile_if(Compiler *c, Node *e, int dst) {
+  Jumps fails = {0};
+  if (e->as.if_.pattern) {
+    c_enter_scope(c);
+    int r = c_alloc_reg(c, e->as.if_.cond->span);
+    c_expr(c, e->as.if_.cond, r);
+    c_add_local(c, NULL, r, false, e->span);
+    c_pattern(c, e->as.if_.pattern, r, &fails);
+    c_expr(c, e->as.if_.then, dst);
+    c_exit_scope(c);
+  } else {
+    c_cond_jump(c, e->as.if_.cond, false, &fails);
+    c_expr(c, e->as.if_.then, dst);
+  }
+  if (e->as.if_.els) {
+    int j = c_jump(c, e->span);
+    c_patch_here(c, &fails);
+    c_expr(c, e->as.if_.els, dst);
+    patch_to(c, j, here(c));
+  } else if (dst != NO_REG) {
+    int j = c_jump(c, e->span);
+    c_patch_here(c, &fails);
+    c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
+    patch_to(c, j, here(c));
+  } else {
+    c_patch_here(c, &fails);
+  }
+}
+
+static void push_loop(Compiler *c, Loop *l, const char *label, int dst) {
+  memset(l, 0, sizeof *l);
+  l->outer = c->fs->loop;
+  l->label = label;
+  l->dst = dst;
+  l->depth = c->fs->depth;
+  l->base_reg = c->fs->freereg;
+  c->fs->loop = l;
+}
+
+static void pop_loop(Compiler *c, Loop *l, int continue_target) {
+  for (int i = 0; i < l->continues.len; i++) patch_to(c, l->continues.at[i], continue_target);
+  c_patch_here(c, &l->breaks);
+  c->fs->loop = l->outer;
+}
+
+static void compile_while(Compiler *c, Node *e, int dst) {
+  Loop loop;
+  push_loop(c, &loop, e->as.loop.label, NO_REG);
+  int start = here(c);
+  Jumps exits = {0};
+  if (e->as.loop.cond) {
+    if (e->as.loop.pattern) {
+      c_enter_scope(c);
+      int r = c_alloc_reg(c, e->as.loop.cond->span);
+      c_expr(c, e->as.loop.cond, r);
+      c_add_local(c, NULL, r, false, e->span);
+      c_pattern(c, e->as.loop.pattern, r, &exits);
+      c_expr(c, e->as.loop.body, NO_REG);
+      c_exit_scope(c);
+    } else {
+      c_cond_jump(c, e->as.loop.cond, false, &exits);
+      c_expr(c, e->as.loop.body, NO_REG);
+    }
+  } else {
+    loop.dst = dst;
+    c_expr(c, e->as.loop.body, NO_REG);
+  }
+  patch_to(c, c_jump(c, e->span), start);
+  c_patch_here(c, &exits);
+  pop_loop(c, &loop, start);
+  if (dst != NO_REG && e->as.loop.cond) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
+}
+
+/* Bind a for-loop's pattern to the item in register r. */
+static void bind_loop_pattern(Compiler *c, Node *pat, int r) {
+  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub && c_resolve_global(c, pat->as.pat_bind.name) < 0) {
+    c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
+    return;
+  }
+  c_add_local(c, NULL, r, false, pat->span);
+  Jumps fails = {0};
+  c_pattern(c, pat, r, &fails);
+  if (fails.len) {
+    c_error(c, pat->span, "refutable pattern in `for` loop");
+  }
+}
+
+static void compile_for(Compiler *c, Node *e, int dst) {
+  Node *iter = e->as.for_.iter;
+  Loop loop;
+  c_enter_scope(c);
+  int save = c->fs->freereg;
+  if (iter->kind == N_RANGE && iter->as.range.lo && iter->as.range.hi) {
+    /* for i in a..b: a numeric loop on ints */
+    int base = c_alloc_reg(c, iter->span);
+    c_alloc_reg(c, iter->span);
+    c_alloc_reg(c, iter->span);
+    c_alloc_reg(c, iter->span);
+    c_expr(c, iter->as.range.lo, base);
+    c_expr(c, iter->as.range.hi, base + 1);
+    if (iter->as.range.inclusive)
+      c_emit(c, MAKE_ABC(BC_ADDK, base + 1, base + 1, c_const(c, INT_VAL(1), iter->span)), iter->span);
+    c_emit(c, MAKE_AsBx(BC_LOADI, base + 2, 1), iter->span);
+    for (int i = 0; i < 3; i++) c_add_local(c, NULL, base + i, false, iter->span);
+    int prep = c_emit(c, MAKE_AsBx(BC_FORPREP, base, 0), e->span);
+    push_loop(c, &loop, e->as.for_.label, NO_REG);
+    int body = here(c);
+    c_enter_scope(c);
+    bind_loop_pattern(c, e->as.for_.pattern, base + 3);
+    c->fs->freereg = base + 4;
+    if (c->fs->freereg > c->fs->proto->maxregs) c->fs->proto->maxregs = (uint8_t)c->fs->freereg;
+    c_expr(c, e->as.for_.body, NO_REG);
+    c_exit_scope(c);
+    int cont = here(c);
+    int back = c_emit(c, MAKE_AsBx(BC_FORLOOP, base, 0), e->span);
+    patch_to(c, back, body);
+    patch_to(c, prep, here(c));
+    pop_loop(c, &loop, cont);
+  } else {
+    int base = c_alloc_reg(c, iter->span);
+    c_alloc_reg(c, iter->span);
+    c_alloc_reg(c, iter->span);
+    c_expr(c, iter, base);
+    for (int i = 0; i < 2; i++) c_add_local(c, NULL, base + i, false, iter->span);
+    int prep = c_emit(c, MAKE_AsBx(BC_ITERPREP, base, 0), e->span);
+    push_loop(c, &loop, e->as.for_.label, NO_REG);
+    int body = here(c);
+    c_enter_scope(c);
+    c->fs->freereg = base + 3;
+    bind_loop_pattern(c, e->as.for_.pattern, base + 2);
+    c_expr(c, e->as.for_.body, NO_REG);
+    c_exit_scope(c);
+    int cont = here(c);
+    patch_to(c, prep, cont);
+    int next = c_emit(c, MAKE_AsBx(BC_ITERNEXT, base, 0), e->span);
+    patch_to(c, next, body);
+    pop_loop(c, &loop, cont);
+  }
+  c_exit_scope(c);
+  c->fs->freereg = save;
+  if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
+}
+
+static Loop *find_loop(Compiler *c, Node *e, const char *what) {
+  const char *label = e->as.brk.label;
+  for (Loop *l = c->fs->loop; l; l = l->outer)
+    if (!label || (l->label && !strcmp(l->label, label))) return l;
+  if (label) c_error(c, e->span, "use of undeclared label `'%s`", label);
+  else c_error(c, e->span, "`%s` outside of a loop", what);
+  return NULL;
+}
+
+static void compile_break(Compiler *c, Node *e, bool is_continue) {
+  Loop *l = find_loop(c, e, is_continue ? "continue" : "break");
+  if (!l) return;
+  if (!is_continue && e->as.brk.value) {
+    c_expr(c, e->as.brk.value, l->dst);
+  }
+  /* Close upvalues of locals declared inside the loop. */
+  bool captured = false;
+  for (int i = c->fs->nlocals - 1; i >= 0 && c->fs->locals[i].depth > l->depth; i--)
+    if (c->fs->locals[i].captured) captured = true;
+  if (captured) c_emit(c, MAKE_ABC(BC_CLOSE, l->base_reg, 0, 0), e->span);
+  c_jumps_push(c, is_continue ? &l->continues : &l->breaks, c_jump(c, e->span));
+}
+
+static void emit_return(Compiler *c, int r, Span sp) {
+  if (c->fs->ret_spec) {
+    if (r < 0) {
+      r = c_alloc_reg(c, sp);
+      c_emit(c, MAKE_ABC(BC_LOADUNIT, r, 0, 0), sp);
+    }
+    c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(c->fs->ret_spec), sp)), sp);
+  }
+  if (r < 0) c_emit(c, MAKE_ABC(BC_RETURN, 0, 0, 0), sp);
+  else c_emit(c, MAKE_ABC(BC_RETURN, r, 1, 0), sp);
+}
+
+/* ∑ i in xs { body } / ∏: a loop accumulating into dst. */
+static void compile_big_op(Compiler *c, Node *e, int dst) {
+  int save = c->fs->freereg;
+  int acc = c_alloc_reg(c, e->span);
+  c_emit(c, MAKE_AsBx(BC_LOADI, acc, e->as.big_op.op == OP_PROD ? 1 : 0), e->span);
+  c_add_local(c, NULL, acc, false, e->span);
+  /* Reuse the for-loop compiler with a synthetic body `acc = acc op body`. */
+  Node *body = e->as.big_op.body;
+  /* The accumulator is a hidden local the synthetic assignment can name. */
+  Node accref = {.kind = N_IDENT, .span = e->span};
+  accref.as.ident.name = " acc";
+  c->fs->locals[c->fs->nlocals - 1].name = " acc";
+  c->fs->locals[c->fs->nlocals - 1].is_mut = true;
+  Node upd = {.kind = N_ASSIGN, .span = e->span};
+  upd.as.assign.op = e->as.big_op.op == OP_PROD ? OP_MUL : OP_ADD;
+  upd.as.assign.target = &accref;
+  upd.as.assign.value = body;
+  Node f = {.kind = N_FOR, .span = e->span};
+  f.as.for_.pattern = e->as.big_op.pattern;
+  f.as.for_.iter = e->as.big_op.iter;
+  f.as.for_.body = &upd;
+  compile_for(c, &f, NO_REG);
+  c->fs->nlocals--;
+  if (dst != NO_REG && dst != acc) c_emit(c, MAKE_ABC(BC_MOVE, dst, acc, 0), e->span);
+  c->fs->freereg = save;
+}
+
+static void compile_literal(Compiler *c, Node *e, int dst) {
+  switch (e->kind) {
+  case N_INT: load_int(c, e->as.int_lit.value, dst, e->span); break;
+  case N_FLOAT: c_emit(c, MAKE_ABx(BC_LOADK, dst, c_const(c, FLOAT_VAL(e->as.float_lit.value), e->span)), e->span); break;
+  case N_IMAG: {
+    ObjComplex *z = complex_new(c->vm, 0.0, e->as.float_lit.value);
+    c_emit(c, MAKE_ABx(BC_LOADK, dst, c_const(c, OBJ_VAL(z), e->span)), e->span);
+    break;
+  }
+  case N_STRING: {
+    ObjString *s = str_copy(c->vm, e->as.str.value, e->as.str.len);
+    c_emit(c, MAKE_ABx(BC_LOADK, dst, c_const(c, OBJ_VAL(s), e->span)), e->span);
+    break;
+  }
+  case N_CHAR: c_emit(c, MAKE_ABx(BC_LOADK, dst, c_const(c, CHAR_VAL(e->as.char_lit.value), e->span)), e->span); break;
+  case N_BOOL: c_emit(c, MAKE_ABC(BC_LOADBOOL, dst, e->as.bool_lit.value, 0), e->span); break;
+  case N_UNIT: c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span); break;
+  default: break;
+  }
+}
+
+int c_expr_any(Compiler *c, Node *e) {
+  if (e->kind == N_IDENT || e->kind == N_SELF) {
+    int i = find_local(c->fs, e->kind == N_SELF ? "self" : e->as.ident.name);
+    if (i >= 0) return c->fs->locals[i].reg;
+  }
+  int r = c_alloc_reg(c, e->span);
+  c_expr(c, e, r);
+  return r;
+}
+
+/* Kinds whose code handles dst == NO_REG itself. */
+static bool handles_no_reg(NodeKind k) {
+  switch (k) {
+  case N_IF: case N_WHILE: case N_LOOP: case N_FOR: case N_MATCH: case N_BLOCK: case N_ASSIGN:
+  case N_BREAK: case N_CONTINUE: case N_RETURN: case N_CALL: case N_METHOD_CALL: case N_MACRO:
+  case N_NO_GRAD: case N_AWAIT:
+    return true;
+  default:
+    return false;
+  }
+}
+
+void c_expr(Compiler *c, Node *e, int dst) {
+  if (dst == NO_REG && !handles_no_reg(e->kind)) {
+    int save = c->fs->freereg;
+    c_expr(c, e, c_alloc_reg(c, e->span));
+    c->fs->freereg = save;
+    return;
+  }
+  switch (e->kind) {
+  case N_INT: case N_FLOAT: case N_IMAG: case N_STRING: case N_CHAR: case N_BOOL: case N_UNIT:
+    compile_literal(c, e, dst);
+    break;
+  case N_QUANTITY:
+    c_error(c, e->span, "unit literals (`%s`) need dimensional analysis, which this version does not have",
+            e->as.quantity.unit);
+    break;
+  case N_FSTRING: compile_fstring(c, e, dst); break;
+  case N_IDENT: load_name(c, e->as.ident.name, e->span, dst); break;
+  case N_SELF:
+    if (find_local(c->fs, "self") < 0 && find_upval(c, c->fs, "self") < 0) {
+      c_error(c, e->span, "`self` is only available in methods");
+      break;
+    }
+    load_name(c, "self", e->span, dst);
+    break;
+  case N_PATH: compile_path(c, e, dst); break;
+  case N_UNARY: compile_unary(c, e, dst); break;
+  case N_BINARY: compile_binary(c, e, dst); break;
+  case N_ASSIGN: compile_assign(c, e, dst); break;
+  case N_CALL: {
+    if (dst == NO_REG) {
+      int save = c->fs->freereg;
+      compile_call(c, e, c_alloc_reg(c, e->span));
+      c->fs->freereg = save;
+    } else {
+      compile_call(c, e, dst);
+    }
+    break;
+  }
+  case N_METHOD_CALL: {
+    if (dst == NO_REG) {
+      int save = c->fs->freereg;
+      compile_method_call(c, e, c_alloc_reg(c, e->span));
+      c->fs->freereg = save;
+    } else {
+      compile_method_call(c, e, dst);
+    }
+    break;
+  }
+  case N_MACRO: {
+    int save = c->fs->freereg;
+    compile_macro(c, e, temp_for(c, dst, e->span));
+    if (dst == NO_REG) c->fs->freereg = save;
+    break;
+  }
+  case N_FIELD: compile_field(c, e, dst); break;
+  case N_INDEX: compile_index(c, e, dst); break;
+  case N_SLICE: compile_range_parts(c, e->as.slice.lo, e->as.slice.hi, e->as.slice.step, 0, dst, e->span); break;
+  case N_TUPLE: compile_sequence(c, &e->as.tuple.elems, BC_NEWTUPLE, dst, e->span); break;
+  case N_LIST: compile_sequence(c, &e->as.list.elems, BC_NEWLIST, dst, e->span); break;
+  case N_LIST_REPEAT: {
+    int save = c->fs->freereg;
+    int v = c_expr_any(c, e->as.repeat.value), n = c_expr_any(c, e->as.repeat.count);
+    c_emit(c, MAKE_ABC(BC_REPEAT, dst, v, n), e->span);
+    c->fs->freereg = save;
+    break;
+  }
+  case N_STRUCT_LIT: compile_struct_lit(c, e, dst); break;
+  case N_RANGE:
+    compile_range_parts(c, e->as.range.lo, e->as.range.hi, NULL, e->as.range.inclusive ? RANGE_INCLUSIVE : 0, dst,
+                        e->span);
+    break;
+  case N_BLOCK: compile_block(c, e, dst); break;
+  case N_NO_GRAD: c_expr(c, e->as.no_grad.body, dst); break;
+  case N_IF: compile_if(c, e, dst); break;
+  case N_WHILE: case N_LOOP: compile_while(c, e, dst); break;
+  case N_FOR: compile_for(c, e, dst); break;
+  case N_MATCH: c_match(c, e, dst); break;
+  case N_BREAK: compile_break(c, e, false); break;
+  case N_CONTINUE: compile_break(c, e, true); break;
+  case N_RETURN: {
+    int save = c->fs->freereg;
+    int r = e->as.brk.value ? c_expr_any(c, e->as.brk.value) : -1;
+    emit_return(c, r, e->span);
+    c->fs->freereg = save;
+    break;
+  }
+  case N_CLOSURE: {
+    ObjProto *p = c_closure_proto(c, e);
+    if (p) c_emit(c, MAKE_ABx(BC_CLOSURE, dst, proto_add_proto(c->vm, c->fs->proto, p)), e->span);
+    break;
+  }
+  case N_REF: c_expr(c, e->as.ref.operand, dst); break;
+  case N_AWAIT: c_expr(c, e->as.postfix.operand, dst); break;
+  case N_TRY: {
+    int save = c->fs->freereg;
+    int r = c_expr_any(c, e->as.postfix.operand);
+    c_emit(c, MAKE_ABC(BC_TRY, dst, r, 0), e->span);
+    c->fs->freereg = save;
+    break;
+  }
+  case N_ABS: {
+    int save = c->fs->freereg;
+    int r = c_expr_any(c, e->as.postfix.operand);
+    c_emit(c, MAKE_ABC(BC_UNOP, dst, r, OP_ABS), e->span);
+    c->fs->freereg = save;
+    break;
+  }
+  case N_CAST: {
+    int save = c->fs->freereg;
+    int r = c_expr_any(c, e->as.cast.operand);
+    Node *t = e->as.cast.type;
+    const char *name = t->kind == N_TYPE_NAME ? c_path_text(c, t->as.type_name.path) : "?";
+    c_emit_k8(c, BC_CAST, dst, r, c_str_const(c, name, t->span), e->span);
+    c->fs->freereg = save;
+    break;
+  }
+  case N_BIG_OP: compile_big_op(c, e, dst); break;
+  default:
+    c_error(c, e->span, "expected an expression, found %s", ns_node_names[e->kind]);
+    break;
+  }
+}
+
+/* ---- statements ---- */
+
+/* let pattern = init at the top level of a module: the bindings are module
+ * globals. */
+static void compile_global_let(Compiler *c, Node *s) {
+  Node *pat = s->as.let.pattern;
+  int save = c->fs->freereg;
+  int r = c_alloc_reg(c, s->span);
+  if (s->as.let.init) c_expr(c, s->as.let.init, r);
+  else c_emit(c, MAKE_ABC(BC_LOADUNDEF, r, 0, 0), s->span);
+  if (s->as.let.type && s->as.let.init) {
+    ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
+    if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
+  }
+  c_enter_scope(c);
+  int first = c->fs->nlocals;
+  c_add_local(c, NULL, r, false, s->span);
+  Jumps fails = {0};
+  c_pattern(c, pat, r, &fails);
+  if (fails.len) {
+    int j = c_jump(c, s->span);
+    c_patch_here(c, &fails);
+    c_emit(c, MAKE_ABC(BC_MATCHFAIL, r, 0, 0), pat->span);
+    patch_to(c, j, here(c));
+  }
+  for (int i = first + 1; i < c->fs->nlocals; i++) {
+    Local *l = &c->fs->locals[i];
+    if (!l->name) continue;
+    ObjString *name = str_cstr(c->vm, l->name);
+    uint32_t slot = module_declare(c->vm, c->mod, name, 0);
+    c->mod->flags[slot] = (uint8_t)((c->mod->flags[slot] & ~GLOBAL_MUTABLE & ~GLOBAL_BUILTIN) |
+                                    (l->is_mut ? GLOBAL_MUTABLE : 0));
+    c_emit(c, MAKE_ABx(BC_SETGLOBAL, l->reg, slot), l->span);
+    ItemInfo *it = arena_alloc(&c->arena, sizeof *it);
+    it->name = l->name;
+    it->node = s;
+    it->next = c->items;
+    c->items = it;
+  }
+  c->fs->depth--;
+  c->fs->nlocals = first;
+  c->fs->freereg = save;
+}
+
+static void compile_let(Compiler *c, Node *s) {
+  if (is_toplevel_scope(c)) {
+    compile_global_let(c, s);
+    return;
+  }
+  Node *pat = s->as.let.pattern;
+  int r = c_alloc_reg(c, s->span);
+  if (s->as.let.init) c_expr(c, s->as.let.init, r);
+  else c_emit(c, MAKE_ABC(BC_LOADUNDEF, r, 0, 0), s->span);
+  if (s->as.let.type && s->as.let.init) {
+    ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
+    if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
+  }
+  c->fs->freereg = r + 1;
+  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
+    int i = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
+    Node *init = s->as.let.init;
+    if (init && init->kind == N_REF && init->as.ref.is_mut) c->fs->locals[i].mut_target = true;
+    if (s->as.let.type && s->as.let.type->kind == N_TYPE_REF && s->as.let.type->as.type_ref.is_mut)
+      c->fs->locals[i].mut_target = true;
+    /* `let x;` then `x = 1` once: allowed like Rust's deferred init. */
+    if (!init) c->fs->locals[i].is_mut = true;
+    return;
+  }
+  c_add_local(c, NULL, r, false, s->span);
+  Jumps fails = {0};
+  c_pattern(c, pat, r, &fails);
+  if (fails.len) {
+    int j = c_jump(c, s->span);
+    c_patch_here(c, &fails);
+    c_emit(c, MAKE_ABC(BC_MATCHFAIL, r, 0, 0), pat->span);
+    patch_to(c, j, here(c));
+  }
+}
+
+static void compile_local_fn(Compiler *c, Node *s) {
+  /* fn inside a block: a local closure that can call itself. */
+  int r = c_alloc_reg(c, s->span);
+  c_add_local(c, s->as.fn.name, r, false, s->span);
+  Node cl = {.kind = N_CLOSURE, .span = s->span};
+  cl.as.closure.params = s->as.fn.params;
+  cl.as.closure.ret = s->as.fn.ret;
+  cl.as.closure.body = s->as.fn.body;
+  const char *saved = c->fn_name;
+  c->fn_name = s->as.fn.name;
+  ObjProto *p = c_closure_proto(c, &cl);
+  c->fn_name = saved;
+  if (p) {
+    p->name = str_cstr(c->vm, s->as.fn.name);
+    c_emit(c, MAKE_ABx(BC_CLOSURE, r, proto_add_proto(c->vm, c->fs->proto, p)), s->span);
+  }
+}
+
+static void compile_stmt(Compiler *c, Node *s) {
+  c->fs->freereg = active_top(c->fs);
+  switch (s->kind) {
+  case N_LET: compile_let(c, s); break;
+  case N_EXPR_STMT: c_expr(c, s->as.expr_stmt.expr, NO_REG); break;
+  case N_FN:
+    if (c->fs->is_toplevel && c->fs->depth == 0) break; /* defined with the module */
+    compile_local_fn(c, s);
+    break;
+  case N_USE: case N_CONST:
+    if (is_toplevel_scope(c)) c_item_runtime(c, s);
+    else c_error(c, s->span, "`%s` inside a block is not supported; move it to the top level",
+                 s->kind == N_USE ? "use" : "const");
+    break;
+  case N_STRUCT: case N_ENUM: case N_IMPL: case N_TRAIT: case N_TYPE_ALIAS: case N_MOD: case N_EXTERN:
+    if (!is_toplevel_scope(c)) c_error(c, s->span, "items other than `fn` must be at the top level of a module");
+    break;
+  default: c_expr(c, s, NO_REG); break;
+  }
+  c->fs->freereg = active_top(c->fs);
+}
+
+/* ---- functions ---- */
+
+static void begin_function(Compiler *c, FuncState *fs, const char *name) {
+  memset(fs, 0, sizeof *fs);
+  fs->enclosing = c->fs;
+  fs->proto = proto_new(c->vm, c->mod, c->src);
+  fs->proto->name = str_cstr(c->vm, name);
+  c->fs = fs;
+}
+
+/* Parameters, defaults, annotation checks and the body of fn or closure
+ * node params/ret/body; returns the finished proto. */
+static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *body, const char *fname,
+                               Span sp) {
+  FuncState *fs = c->fs;
+  ObjProto *p = fs->proto;
+  int n = params->len;
+  if (n > 64) {
+    c_error(c, sp, "too many parameters (more than 64)");
+    n = 64;
+  }
+  p->nparams = (uint8_t)n;
+  p->param_names = ALLOCATE(c->vm, ObjString *, n ? n : 1);
+  for (int i = 0; i < n; i++) p->param_names[i] = NULL;
+  int regs[64];
+  for (int i = 0; i < n; i++) {
+    Node *prm = params->items[i];
+    int r = c_alloc_reg(c, prm->span);
+    regs[i] = r;
+    if (prm->as.param.self_kind) {
+      if (i != 0) c_error(c, prm->span, "`self` must be the first parameter");
+      p->is_method = true;
+      p->param_names[i] = str_cstr(c->vm, "self");
+      int l = c_add_local(c, "self", r, false, prm->span);
+      fs->locals[l].mut_target = prm->as.param.self_kind != SELF_REF;
+      continue;
+    }
+    Node *pat = prm->as.param.pattern;
+    if (pat && pat->kind == N_PAT_BIND) {
+      p->param_names[i] = str_cstr(c->vm, pat->as.pat_bind.name);
+      for (int j = 0; j < i; j++)
+        if (p->param_names[j] == p->param_names[i])
+          c_error(c, pat->span, "parameter `%s` is bound more than once", pat->as.pat_bind.name);
+      int l = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
+      Node *t = prm->as.param.type;
+      fs->locals[l].mut_target = pat->as.pat_bind.is_mut || !t || (t->kind == N_TYPE_REF && t->as.type_ref.is_mut);
+    } else {
+      p->param_names[i] = str_printf(c->vm, "arg%d", i);
+      c_add_local(c, NULL, r, false, prm->span);
+    }
+    if (prm->as.param.deflt) p->has_default |= (uint64_t)1 << i;
+  }
+  for (int i = 0; i < n; i++) {
+    Node *prm = params->items[i];
+    if (prm->as.param.deflt) {
+      int j = c_emit(c, MAKE_AsBx(BC_JUNDEF, regs[i], 0), prm->span);
+      c_expr(c, prm->as.param.deflt, regs[i]);
+      patch_to(c, j, here(c));
+    }
+    if (prm->as.param.type && !prm->as.param.self_kind) {
+      char what[256];
+      snprintf(what, sizeof what, "argument `%s` of `%s`", p->param_names[i]->chars, fname);
+      ObjTypeSpec *ts = c_typespec(c, prm->as.param.type, what);
+      if (ts && ts->kind != TS_ANY)
+        c_emit(c, MAKE_ABx(BC_CHECKTYPE, regs[i], c_const(c, OBJ_VAL(ts), prm->span)), prm->span);
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    Node *pat = params->items[i]->as.param.pattern;
+    if (pat && pat->kind != N_PAT_BIND) {
+      Jumps fails = {0};
+      c_pattern(c, pat, regs[i], &fails);
+      if (fails.len) c_error(c, pat->span, "refutable pattern in function parameter");
+    }
+  }
+  if (ret) {
+    char what[256];
+    snprintf(what, sizeof what, "return value of `%s`", fname);
+    ObjTypeSpec *ts = c_typespec(c, ret, what);
+    if (ts && ts->kind != TS_ANY) fs->ret_spec = ts;
+  }
+  c->fs->freereg = active_top(c->fs);
+  int r = c_alloc_reg(c, body->span);
+  c_expr(c, body, r);
+  emit_return(c, r, (Span){body->span.end > 0 ? body->span.end - 1 : 0, body->span.end});
+  p->nupvals = (uint8_t)fs->nupvals;
+  if (fs->nupvals) {
+    p->upvals = ALLOCATE(c->vm, UpvalDesc, fs->nupvals);
+    for (int i = 0; i < fs->nupvals; i++) {
+      p->upvals[i].in_stack = fs->upvals[i].in_stack;
+      p->upvals[i].index = fs->upvals[i].index;
+    }
+  }
+  c->fs = fs->enclosing;
+  return p;
+}
+
+ObjProto *c_function(Compiler *c, Node *fn, const char *name, bool is_method) {
+  (void)is_method;
+  if (!fn->as.fn.body) {
+    c_error(c, fn->span, "function `%s` has no body", fn->as.fn.name);
+    return NULL;
+  }
+  FuncState fs;
+  FuncState *saved = c->fs;
+  c->fs = NULL; /* items do not capture locals */
+  begin_function(c, &fs, name);
+  const char *saved_name = c->fn_name;
+  c->fn_name = name;
+  ObjProto *p = function_body(c, &fn->as.fn.params, fn->as.fn.ret, fn->as.fn.body, name, fn->span);
+  c->fn_name = saved_name;
+  c->fs = saved;
+  return p;
+}
+
+ObjProto *c_closure_proto(Compiler *c, Node *cl) {
+  FuncState fs;
+  begin_function(c, &fs, "<closure>");
+  return function_body(c, &cl->as.closure.params, cl->as.closure.ret, cl->as.closure.body, "<closure>", cl->span);
+}
+
+/* ---- modules ---- */
+
+ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, DiagList *diags, int flags) {
+  Compiler c;
+  memset(&c, 0, sizeof c);
+  c.vm = vm;
+  c.mod = mod;
+  c.src = src;
+  c.diags = diags;
+  c.flags = flags;
+  arena_init(&c.arena);
+  vm->gc_pause++;
+  int errors_before = diags->nerrors;
+
+  FuncState top;
+  begin_function(&c, &top, "<module>");
+  top.enclosing = NULL;
+  top.is_toplevel = true;
+  NodeList items = ast->items;
+  c_declare_items(&c, &items);
+  c_define_items(&c, &items);
+
+  int last_expr = -1;
+  if (flags & COMPILE_REPL) {
+    for (int i = items.len - 1; i >= 0; i--) {
+      Node *s = items.items[i];
+      if (s->kind == N_EXPR_STMT && !s->as.expr_stmt.has_semi) last_expr = i;
+      break;
+    }
+  }
+  for (int i = 0; i < items.len; i++) {
+    Node *s = items.items[i];
+    if (i == last_expr) {
+      c.fs->freereg = active_top(c.fs);
+      int r = c_alloc_reg(&c, s->span);
+      c_expr(&c, s->as.expr_stmt.expr, r);
+      c_emit(&c, MAKE_ABC(BC_RETURN, r, 1, 0), s->span);
+    } else {
+      compile_stmt(&c, s);
+    }
+  }
+  c_emit(&c, MAKE_ABC(BC_RETURN, 0, 0, 0), (Span){(uint32_t)src->len, (uint32_t)src->len});
+  c.fs = NULL;
+  arena_free(&c.arena);
+  vm->gc_pause--;
+  return diags->nerrors > errors_before ? NULL : top.proto;
+}

@@ -1,0 +1,123 @@
+/* Internal state shared by the compiler's files: compiler.c (expressions,
+ * statements, functions), pattern.c (match patterns) and items.c (module
+ * items, type annotations). */
+#ifndef NS_CSTATE_H
+#define NS_CSTATE_H
+
+#include "compiler.h"
+
+#define NO_REG (-1)
+#define MAX_REGS 250
+#define MAX_LOCALS 200
+#define MAX_UPVALS 250
+
+typedef struct {
+  const char *name; /* NULL for hidden slots (loop state, pattern temps) */
+  int reg;
+  int depth;
+  bool is_mut;     /* `let mut` */
+  bool mut_target; /* may have fields/elements assigned: mut, &mut, untyped param */
+  bool captured;
+  Span span;       /* where it was declared */
+} Local;
+
+typedef struct {
+  const char *name;
+  uint8_t index;
+  bool in_stack;
+  bool is_mut, mut_target;
+  Span span;
+} Upval;
+
+/* A jump list: instruction indices of JMPs waiting for a target. */
+typedef struct {
+  int *at;
+  int len, cap;
+} Jumps;
+
+typedef struct Loop {
+  struct Loop *outer;
+  const char *label;
+  int dst;         /* register for `break value`, or NO_REG */
+  int depth;       /* scope depth outside the loop body */
+  int base_reg;    /* first register of the loop's locals (closed on exit) */
+  Jumps breaks;
+  Jumps continues;
+} Loop;
+
+typedef struct FuncState {
+  struct FuncState *enclosing;
+  ObjProto *proto;
+  Local locals[MAX_LOCALS];
+  int nlocals;
+  Upval upvals[MAX_UPVALS];
+  int nupvals;
+  int depth;
+  int freereg;
+  Loop *loop;
+  ObjTypeSpec *ret_spec; /* checked on every return, or NULL */
+  bool is_toplevel;      /* the module chunk: depth-0 lets are globals */
+} FuncState;
+
+/* What the compiler knows about a module-level name at compile time. */
+typedef struct ItemInfo {
+  const char *name;
+  Node *node;       /* STRUCT, ENUM, TRAIT, TYPE_ALIAS, FN, CONST */
+  struct ItemInfo *next;
+} ItemInfo;
+
+typedef struct Compiler {
+  VM *vm;
+  ObjModule *mod;
+  Source *src;
+  DiagList *diags;
+  Arena arena;
+  FuncState *fs;
+  int flags;
+  ItemInfo *items;       /* type aliases and generic names in scope */
+  NodeList *generics[8]; /* generic parameter lists of the enclosing items */
+  int ngenerics;
+  ObjClass *self_class;  /* inside impl/trait: the class `Self` means */
+  uint32_t self_slot;
+  const char *fn_name;   /* for "argument `x` of `f`" */
+} Compiler;
+
+/* compiler.c */
+Diag *c_error(Compiler *c, Span sp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int c_emit(Compiler *c, uint32_t ins, Span sp);
+int c_const(Compiler *c, Value v, Span sp);
+int c_str_const(Compiler *c, const char *s, Span sp);
+int c_alloc_reg(Compiler *c, Span sp);
+void c_expr(Compiler *c, Node *e, int dst);
+int c_expr_any(Compiler *c, Node *e);
+void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp);
+int c_jump(Compiler *c, Span sp);
+void c_patch_here(Compiler *c, Jumps *j);
+void c_jumps_push(Compiler *c, Jumps *j, int at);
+int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp);
+void c_enter_scope(Compiler *c);
+void c_exit_scope(Compiler *c);
+void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out);
+/* The compile-time value of a module global (a class, a variant value), or
+ * UNDEF. Resolves IDENT and PATH nodes. */
+Value c_static_value(Compiler *c, Node *path);
+int c_resolve_global(Compiler *c, const char *name);
+const char *c_path_text(Compiler *c, Node *path);
+
+/* pattern.c */
+/* Emit tests of R[reg] against pat, adding jumps taken on mismatch to
+ * fails, and declare the pattern's bindings as locals. */
+void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails);
+/* True if the pattern matches every value (no test emitted). */
+bool c_pattern_irrefutable(Compiler *c, Node *pat);
+void c_match(Compiler *c, Node *e, int dst);
+
+/* items.c */
+ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what);
+void c_declare_items(Compiler *c, NodeList *items);
+void c_define_items(Compiler *c, NodeList *items);
+void c_item_runtime(Compiler *c, Node *item); /* use/const code at its place */
+ObjProto *c_function(Compiler *c, Node *fn, const char *name, bool is_method);
+ObjProto *c_closure_proto(Compiler *c, Node *closure);
+
+#endif

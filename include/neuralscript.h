@@ -1,0 +1,53 @@
+/* NeuralScript embedding API: the one public header.
+ *
+ *   NsVM *vm = ns_new();
+ *   int status = ns_run_file(vm, "train.ns");   // NS_OK, NS_RUNTIME_ERROR, ...
+ *   ns_free(vm);
+ *
+ * Diagnostics and runtime errors are printed to stderr in the standard
+ * format (file:line:col: error: ...); the status says what happened. */
+#ifndef NEURALSCRIPT_H
+#define NEURALSCRIPT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define NS_VERSION "0.1.0"
+
+typedef struct VM NsVM;
+
+/* Exit statuses of `nsc` (documented in README.md). */
+enum {
+  NS_EXIT_OK = 0,
+  NS_EXIT_RUNTIME = 1, /* runtime error */
+  NS_EXIT_COMPILE = 2, /* syntax or compile error */
+  NS_EXIT_USAGE = 64,  /* bad command line */
+  NS_EXIT_NOINPUT = 66 /* a file that cannot be read */
+};
+
+NsVM *ns_new(void);
+void ns_free(NsVM *vm);
+/* Arguments the script sees through args(). */
+void ns_set_args(NsVM *vm, int argc, char **argv);
+void ns_set_color(NsVM *vm, bool color);
+
+/* Run a file as the main module: top-level statements in order, then
+ * main() if the file defines it. Returns an NS_EXIT_* status. */
+int ns_run_file(NsVM *vm, const char *path);
+/* Run source text as (part of) the main module. `name` is shown in
+ * diagnostics. With repl = true, definitions persist across calls and the
+ * value of a final expression statement is printed. *incomplete (may be
+ * NULL) is set when the text ends inside an open bracket or string: nothing
+ * is reported or run, the caller should read more input. */
+int ns_run_string(NsVM *vm, const char *name, const char *text, bool repl,
+                  bool *incomplete);
+/* Parse and compile without running; every diagnostic is printed. */
+int ns_check_file(NsVM *vm, const char *path);
+/* Print the bytecode of a file (or of text) with source lines. */
+int ns_disasm_file(NsVM *vm, const char *path, FILE *out);
+int ns_disasm_string(NsVM *vm, const char *name, const char *text, FILE *out);
+/* Evaluate an expression in the REPL's main module and print its type
+ * name (:type). */
+int ns_print_type(NsVM *vm, const char *expr, FILE *out);
+
+#endif

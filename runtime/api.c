@@ -1,0 +1,371 @@
+/* The embedding API (include/neuralscript.h) and module loading: source ->
+ * parse -> compile -> run, for files, REPL lines, snippets, the embedded
+ * stdlib and `use`d modules. */
+#define _GNU_SOURCE /* realpath, strdup */
+#include "neuralscript.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../compiler/compiler.h"
+#include "../compiler/parser.h"
+#include "ns_stdlib.h"
+#include "vm.h"
+
+/* ---- modules ---- */
+
+/* A fresh module that sees the prelude: every prelude global is copied in,
+ * marked GLOBAL_BUILTIN so the module may redefine the name. */
+static ObjModule *module_create(VM *vm, const char *name, const char *path) {
+  ObjModule *m = module_new(vm, str_cstr(vm, name), str_cstr(vm, path));
+  vm_push_root(vm, OBJ_VAL(m));
+  ObjModule *p = vm->prelude;
+  for (uint32_t i = 0; p && i < p->nglobals; i++) {
+    uint32_t slot = module_declare(vm, m, p->names[i], GLOBAL_BUILTIN);
+    m->values[slot] = p->values[i];
+    m->flags[slot] = GLOBAL_BUILTIN;
+  }
+  map_set(vm, vm->modules, OBJ_VAL(m->path), OBJ_VAL(m));
+  vm_pop_root(vm, 1);
+  return m;
+}
+
+typedef enum { LOAD_OK, LOAD_INCOMPLETE, LOAD_ERROR } LoadStatus;
+
+/* Parse and compile src into mod; diagnostics are printed. */
+static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, bool allow_incomplete,
+                               ObjProto **out) {
+  Arena arena;
+  arena_init(&arena);
+  DiagList diags;
+  diag_init(&diags);
+  Ast ast;
+  memset(&ast, 0, sizeof ast);
+  LoadStatus status = LOAD_OK;
+  ParseResult pr = parse_module(src, &arena, &diags, &ast);
+  *out = NULL;
+  if (pr == PARSE_INCOMPLETE && allow_incomplete) {
+    status = LOAD_INCOMPLETE;
+  } else if (pr != PARSE_OK) {
+    status = LOAD_ERROR;
+  } else {
+    *out = compile_module(vm, mod, src, &ast, &diags, flags);
+    if (!*out) status = LOAD_ERROR;
+  }
+  if (status == LOAD_ERROR) diag_print_all(vm->err, &diags, vm->color);
+  diag_free(&diags);
+  arena_free(&arena);
+  return status;
+}
+
+/* Run a compiled chunk; on error print it. Returns NS_EXIT_*. */
+static int run_chunk(VM *vm, ObjProto *proto, Value *result) {
+  ObjClosure *cl = closure_new(vm, proto);
+  Value r = UNIT_VAL;
+  NsStatus st = vm_run(vm, cl, &r);
+  if (st != NS_OK) {
+    vm_print_error(vm);
+    vm_clear_error(vm);
+    return NS_EXIT_RUNTIME;
+  }
+  if (result) *result = r;
+  return NS_EXIT_OK;
+}
+
+/* Call main() if the module defines one. */
+static int call_main(VM *vm, ObjModule *m) {
+  int slot = module_find(m, str_cstr(vm, "main"));
+  if (slot < 0 || (m->flags[slot] & GLOBAL_BUILTIN)) return NS_EXIT_OK;
+  Value f = m->values[slot];
+  if (!IS_OBJ_TYPE(f, OBJ_CLOSURE)) return NS_EXIT_OK;
+  Value out;
+  if (!vm_call(vm, f, NULL, 0, &out)) {
+    vm_print_error(vm);
+    vm_clear_error(vm);
+    return NS_EXIT_RUNTIME;
+  }
+  return NS_EXIT_OK;
+}
+
+static const NsEmbedded *find_stdlib(const char *name) {
+  for (int i = 0; i < ns_stdlib_count; i++)
+    if (!strcmp(ns_stdlib[i].name, name)) return &ns_stdlib[i];
+  return NULL;
+}
+
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  if (slash == path) return strdup("/");
+  return strndup(path, (size_t)(slash - path));
+}
+
+/* Load, compile and run a module once. `key` identifies it in the module
+ * map (a canonical file path or "<stdlib>/name"). */
+static bool load_module(VM *vm, const char *name, const char *key, Source *src, Value *out) {
+  Value existing;
+  if (map_get(vm->modules, OBJ_VAL(str_cstr(vm, key)), &existing)) {
+    ObjModule *m = AS_MODULE(existing);
+    source_free(src);
+    if (m->state == MODULE_LOADING) return vm_error(vm, "import cycle: module `%s` is imported while it is still loading", name);
+    if (m->state != MODULE_LOADED) return vm_error(vm, "module `%s` failed to load", name);
+    *out = existing;
+    return true;
+  }
+  vm_add_source(vm, src);
+  ObjModule *m = module_create(vm, name, key);
+  m->state = MODULE_LOADING;
+  ObjProto *proto;
+  if (compile_into(vm, m, src, 0, false, &proto) != LOAD_OK) {
+    m->state = MODULE_NEW;
+    return vm_error(vm, "module `%s` has errors (reported above)", name);
+  }
+  m->chunk = proto;
+  ObjClosure *cl = closure_new(vm, proto);
+  Value r;
+  if (!vm_call(vm, OBJ_VAL(cl), NULL, 0, &r)) {
+    m->state = MODULE_NEW;
+    return false;
+  }
+  m->state = MODULE_LOADED;
+  *out = OBJ_VAL(m);
+  return true;
+}
+
+static bool import_file(VM *vm, const char *name, const char *path, Value *out, bool *found) {
+  char err[256];
+  char real[PATH_MAX];
+  if (!realpath(path, real)) {
+    *found = false;
+    return false;
+  }
+  *found = true;
+  Source *src = source_read_file(real, err, sizeof err);
+  if (!src) return vm_error(vm, "cannot read module `%s`: %s", name, err);
+  free(src->path);
+  src->path = strdup(path);
+  return load_module(vm, name, real, src, out);
+}
+
+bool vm_import(VM *vm, ObjString *spec, ObjModule *from, Value *out) {
+  const char *s = spec->chars;
+  char *dir = NULL;
+  if (from && from->path && from->path->chars[0] == '/') dir = dir_of(from->path->chars);
+  else dir = strdup(vm->script_dir ? vm->script_dir : ".");
+  bool ok = false, found = false;
+  char path[PATH_MAX];
+  if (strchr(s, '/') || (strlen(s) > 3 && !strcmp(s + strlen(s) - 3, ".ns"))) {
+    int len = s[0] == '/' ? snprintf(path, sizeof path, "%s", s) : snprintf(path, sizeof path, "%s/%s", dir, s);
+    if (len >= (int)sizeof path) {
+      free(dir);
+      return vm_error(vm, "module path too long: %s", s);
+    }
+    ok = import_file(vm, s, path, out, &found);
+    if (!found) ok = vm_error(vm, "cannot find module file `%s` (looked in %s)", s, dir);
+    free(dir);
+    return ok;
+  }
+  /* a::b::c -> stdlib "a/b/c", then file dir/a/b/c.ns, then member c of a::b */
+  char rel[PATH_MAX];
+  size_t n = 0;
+  for (const char *p = s; *p && n + 1 < sizeof rel; p++) {
+    if (p[0] == ':' && p[1] == ':') {
+      rel[n++] = '/';
+      p++;
+    } else {
+      rel[n++] = *p;
+    }
+  }
+  rel[n] = 0;
+  const NsEmbedded *emb = find_stdlib(s);
+  if (emb) {
+    char key[PATH_MAX + 16];
+    if (snprintf(key, sizeof key, "<stdlib>/%s.ns", rel) >= (int)sizeof key) key[0] = 0;
+    Source *src = source_new(key, emb->text, emb->len);
+    free(dir);
+    return load_module(vm, s, key, src, out);
+  }
+  if (snprintf(path, sizeof path, "%s/%s.ns", dir, rel) >= (int)sizeof path) {
+    free(dir);
+    return vm_error(vm, "module path too long: %s", s);
+  }
+  ok = import_file(vm, s, path, out, &found);
+  if (found) {
+    free(dir);
+    return ok;
+  }
+  const char *last = NULL;
+  for (const char *p = s; (p = strstr(p, "::")); p += 2) last = p;
+  if (last) {
+    ObjString *prefix = str_copy(vm, s, (size_t)(last - s));
+    Value mod;
+    free(dir);
+    if (!vm_import(vm, prefix, from, &mod)) return false;
+    ObjString *member = str_cstr(vm, last + 2);
+    int slot = module_find(AS_MODULE(mod), member);
+    if (slot < 0) return vm_error(vm, "module `%s` has no member `%s`", prefix->chars, member->chars);
+    *out = AS_MODULE(mod)->values[slot];
+    return true;
+  }
+  free(dir);
+  return vm_error(vm, "cannot find module `%s` (no stdlib module and no file %s)", s, path);
+}
+
+/* ---- the API ---- */
+
+NsVM *ns_new(void) {
+  VM *vm = vm_new();
+  const NsEmbedded *prelude = find_stdlib("prelude");
+  if (prelude) {
+    Source *src = source_new("<stdlib>/prelude.ns", prelude->text, prelude->len);
+    vm_add_source(vm, src);
+    ObjProto *proto;
+    if (compile_into(vm, vm->prelude, src, 0, false, &proto) == LOAD_OK) run_chunk(vm, proto, NULL);
+    int o = module_find(vm->prelude, str_cstr(vm, "Option"));
+    int r = module_find(vm->prelude, str_cstr(vm, "Result"));
+    if (o >= 0 && IS_CLASS(vm->prelude->values[o])) vm->option_class = AS_CLASS(vm->prelude->values[o]);
+    if (r >= 0 && IS_CLASS(vm->prelude->values[r])) vm->result_class = AS_CLASS(vm->prelude->values[r]);
+  }
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, ".");
+  vm->main_module = module_create(vm, "main", "<main>");
+  vm->script_dir = strdup(cwd);
+  return vm;
+}
+
+void ns_free(NsVM *vm) {
+  free(vm->script_dir);
+  vm->script_dir = NULL;
+  vm_free(vm);
+}
+
+void ns_set_args(NsVM *vm, int argc, char **argv) {
+  vm->args = list_new(vm, (uint32_t)argc);
+  for (int i = 0; i < argc; i++) list_push(vm, vm->args, OBJ_VAL(str_cstr(vm, argv[i])));
+}
+
+void ns_set_color(NsVM *vm, bool color) { vm->color = color; }
+
+static Source *read_or_report(NsVM *vm, const char *path) {
+  char err[256];
+  Source *src = source_read_file(path, err, sizeof err);
+  if (!src) fprintf(vm->err, "nsc: cannot read %s: %s\n", path, err);
+  return src;
+}
+
+int ns_run_file(NsVM *vm, const char *path) {
+  Source *src = read_or_report(vm, path);
+  if (!src) return NS_EXIT_NOINPUT;
+  vm_add_source(vm, src);
+  free(vm->script_dir);
+  vm->script_dir = dir_of(path);
+  char real[PATH_MAX];
+  if (realpath(path, real)) vm->main_module->path = str_cstr(vm, real);
+  ObjProto *proto;
+  if (compile_into(vm, vm->main_module, src, 0, false, &proto) != LOAD_OK) return NS_EXIT_COMPILE;
+  /* Known under its real path too, so a module importing it back is a
+   * reported cycle rather than a second copy. */
+  map_set(vm, vm->modules, OBJ_VAL(vm->main_module->path), OBJ_VAL(vm->main_module));
+  vm->main_module->state = MODULE_LOADING;
+  int st = run_chunk(vm, proto, NULL);
+  vm->main_module->state = MODULE_LOADED;
+  if (st != NS_EXIT_OK) return st;
+  return call_main(vm, vm->main_module);
+}
+
+int ns_run_string(NsVM *vm, const char *name, const char *text, bool repl, bool *incomplete) {
+  if (incomplete) *incomplete = false;
+  Source *src = source_new(name, text, strlen(text));
+  ObjProto *proto;
+  LoadStatus ls = compile_into(vm, vm->main_module, src, repl ? COMPILE_REPL : 0, incomplete != NULL, &proto);
+  if (ls == LOAD_INCOMPLETE) {
+    *incomplete = true;
+    source_free(src);
+    return NS_EXIT_OK;
+  }
+  vm_add_source(vm, src);
+  if (ls != LOAD_OK) return NS_EXIT_COMPILE;
+  Value result = UNIT_VAL;
+  int st = run_chunk(vm, proto, &result);
+  if (st != NS_EXIT_OK) return st;
+  if (repl) {
+    if (!IS_UNIT(result) && !IS_UNDEF(result)) {
+      format_print(vm, vm->out, result);
+      fputc('\n', vm->out);
+      fflush(vm->out);
+    }
+    return NS_EXIT_OK;
+  }
+  return call_main(vm, vm->main_module);
+}
+
+int ns_check_file(NsVM *vm, const char *path) {
+  Source *src = read_or_report(vm, path);
+  if (!src) return NS_EXIT_NOINPUT;
+  vm_add_source(vm, src);
+  ObjModule *m = module_create(vm, path, path);
+  ObjProto *proto;
+  return compile_into(vm, m, src, 0, false, &proto) == LOAD_OK ? NS_EXIT_OK : NS_EXIT_COMPILE;
+}
+
+/* Print a module's chunk, then its functions and methods. */
+static void disasm_module(VM *vm, ObjModule *m, ObjProto *chunk, FILE *out) {
+  debug_disasm_proto(out, chunk, true);
+  for (uint32_t i = 0; i < m->nglobals; i++) {
+    if (m->flags[i] & GLOBAL_BUILTIN) continue;
+    Value v = m->values[i];
+    if (IS_OBJ_TYPE(v, OBJ_CLOSURE) && AS_CLOSURE(v)->proto->module == m) {
+      fputc('\n', out);
+      debug_disasm_proto(out, AS_CLOSURE(v)->proto, true);
+    } else if (IS_CLASS(v)) {
+      ObjClass *cls = AS_CLASS(v);
+      for (uint32_t j = 0; j < cls->methods.cap; j++) {
+        Value mv = cls->methods.entries[j].value;
+        if (cls->methods.entries[j].key && IS_OBJ_TYPE(mv, OBJ_CLOSURE) && AS_CLOSURE(mv)->proto->module == m) {
+          fputc('\n', out);
+          debug_disasm_proto(out, AS_CLOSURE(mv)->proto, true);
+        }
+      }
+    }
+  }
+  (void)vm;
+}
+
+int ns_disasm_file(NsVM *vm, const char *path, FILE *out) {
+  Source *src = read_or_report(vm, path);
+  if (!src) return NS_EXIT_NOINPUT;
+  vm_add_source(vm, src);
+  ObjModule *m = module_create(vm, path, path);
+  ObjProto *proto;
+  if (compile_into(vm, m, src, 0, false, &proto) != LOAD_OK) return NS_EXIT_COMPILE;
+  disasm_module(vm, m, proto, out);
+  return NS_EXIT_OK;
+}
+
+int ns_disasm_string(NsVM *vm, const char *name, const char *text, FILE *out) {
+  Source *src = source_new(name, text, strlen(text));
+  vm_add_source(vm, src);
+  ObjProto *proto;
+  if (compile_into(vm, vm->main_module, src, COMPILE_REPL, false, &proto) != LOAD_OK) return NS_EXIT_COMPILE;
+  debug_disasm_proto(out, proto, true);
+  return NS_EXIT_OK;
+}
+
+int ns_print_type(NsVM *vm, const char *expr, FILE *out) {
+  size_t n = strlen(expr) + 32;
+  char *text = malloc(n);
+  snprintf(text, n, "type_of({\n%s\n})", expr);
+  Source *src = source_new("<repl>", text, strlen(text));
+  free(text);
+  vm_add_source(vm, src);
+  ObjProto *proto;
+  if (compile_into(vm, vm->main_module, src, COMPILE_REPL, false, &proto) != LOAD_OK) return NS_EXIT_COMPILE;
+  Value result = UNIT_VAL;
+  int st = run_chunk(vm, proto, &result);
+  if (st != NS_EXIT_OK) return st;
+  if (IS_STRING(result)) fprintf(out, "%s\n", AS_STRING(result)->chars);
+  return NS_EXIT_OK;
+}

@@ -1,0 +1,847 @@
+/* The slow path of the operators: every type combination the VM's inline
+ * int/float cases leave out. Ints are checked for overflow; ints mixed with
+ * floats give floats; complex numbers mix with both. Lists of numbers act as
+ * vectors and lists of equal-length lists as matrices for ⊙ ⊗ ⋅. */
+#include <complex.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ast.h"
+#include "builtins.h"
+
+static const char *op_name(int op) {
+  return op >= 0 && op < OP__COUNT ? ns_op_names[op] : "?";
+}
+
+/* The error helpers return false explicitly (not vm_error's result) so the
+ * compiler can see outputs are never read after them. */
+static bool type_error2(VM *vm, int op, Value a, Value b) {
+  vm_error(vm, "cannot apply `%s` to %s and %s", op_name(op), value_type_name(a),
+           value_type_name(b));
+  return false;
+}
+
+static bool type_error1(VM *vm, int op, Value a) {
+  vm_error(vm, "cannot apply `%s` to %s", op_name(op), value_type_name(a));
+  return false;
+}
+
+static bool overflow(VM *vm, int op) {
+  vm_error(vm, "integer overflow in `%s`", op_name(op));
+  return false;
+}
+
+static bool is_complex(Value v) { return IS_OBJ_TYPE(v, OBJ_COMPLEX); }
+static bool is_scalar(Value v) { return IS_NUM(v) || is_complex(v); }
+
+static double complex to_complex(Value v) {
+  if (is_complex(v)) return CMPLX(AS_COMPLEX(v)->re, AS_COMPLEX(v)->im);
+  return CMPLX(AS_NUM(v), 0.0);
+}
+
+static Value complex_val(VM *vm, double complex z) {
+  return OBJ_VAL(complex_new(vm, creal(z), cimag(z)));
+}
+
+/* ---- numbers ---- */
+
+/* Binary exponentiation; base is squared only while more bits remain, so
+ * the squaring overflows only when the result would. */
+static bool int_pow(int64_t base, int64_t exp, int64_t *out) {
+  int64_t r = 1;
+  while (exp > 0) {
+    if ((exp & 1) && __builtin_mul_overflow(r, base, &r)) return false;
+    exp >>= 1;
+    if (exp && __builtin_mul_overflow(base, base, &base)) return false;
+  }
+  *out = r;
+  return true;
+}
+
+static bool int_arith(VM *vm, int op, int64_t x, int64_t y, Value *out) {
+  int64_t r;
+  switch (op) {
+  case OP_ADD:
+    if (__builtin_add_overflow(x, y, &r)) return overflow(vm, op);
+    break;
+  case OP_SUB:
+    if (__builtin_sub_overflow(x, y, &r)) return overflow(vm, op);
+    break;
+  case OP_MUL:
+  case OP_DOT:
+  case OP_MATMUL:
+  case OP_OUTER:
+    if (__builtin_mul_overflow(x, y, &r)) return overflow(vm, OP_MUL);
+    break;
+  case OP_DIV:
+    if (y == 0) return vm_error(vm, "division by zero");
+    if (x == INT64_MIN && y == -1) return overflow(vm, op);
+    r = x / y;
+    break;
+  case OP_MOD:
+    if (y == 0) return vm_error(vm, "division by zero");
+    r = y == -1 ? 0 : x % y;
+    break;
+  case OP_POW:
+    if (y < 0) {
+      *out = FLOAT_VAL(pow((double)x, (double)y));
+      return true;
+    }
+    if (!int_pow(x, y, &r)) return overflow(vm, op);
+    break;
+  case OP_BITAND: r = x & y; break;
+  case OP_BITOR: r = x | y; break;
+  case OP_SHL:
+  case OP_SHR:
+    if (y < 0 || y >= 64) return vm_error(vm, "shift by %lld is out of range 0..64", (long long)y);
+    r = op == OP_SHL ? (int64_t)((uint64_t)x << y) : x >> y;
+    break;
+  default: return type_error2(vm, op, INT_VAL(x), INT_VAL(y));
+  }
+  *out = INT_VAL(r);
+  return true;
+}
+
+static bool float_arith(VM *vm, int op, double x, double y, Value *out, Value a, Value b) {
+  double r;
+  switch (op) {
+  case OP_ADD: r = x + y; break;
+  case OP_SUB: r = x - y; break;
+  case OP_MUL:
+  case OP_DOT:
+  case OP_MATMUL:
+  case OP_OUTER: r = x * y; break;
+  case OP_DIV: r = x / y; break;
+  case OP_MOD: r = fmod(x, y); break;
+  case OP_POW: r = pow(x, y); break;
+  default: return type_error2(vm, op, a, b);
+  }
+  *out = FLOAT_VAL(r);
+  return true;
+}
+
+/* z ** n by repeated squaring for integer exponents (exact for small
+ * Gaussian integers: (1+2i)**2 is -3+4i, not -3.0000000000000004+4i). */
+static double complex cpow_int(double complex z, int64_t n) {
+  bool neg = n < 0;
+  uint64_t e = neg ? -(uint64_t)n : (uint64_t)n;
+  double complex r = 1.0;
+  while (e) {
+    if (e & 1) r *= z;
+    e >>= 1;
+    if (e) z *= z;
+  }
+  return neg ? 1.0 / r : r;
+}
+
+static bool complex_arith(VM *vm, int op, Value a, Value b, Value *out) {
+  double complex x = to_complex(a), y = to_complex(b), r;
+  switch (op) {
+  case OP_ADD: r = x + y; break;
+  case OP_SUB: r = x - y; break;
+  case OP_MUL:
+  case OP_DOT: r = x * y; break;
+  case OP_DIV: r = x / y; break;
+  case OP_POW:
+    if (IS_INT(b) && llabs(b.as.i) <= (1 << 20))
+      r = cpow_int(x, b.as.i);
+    else if (IS_FLOAT(b) && b.as.f == floor(b.as.f) && fabs(b.as.f) <= (1 << 20))
+      r = cpow_int(x, (int64_t)b.as.f);
+    else if (y == 0)
+      r = 1.0;
+    else
+      r = cpow(x, y);
+    break;
+  default: return type_error2(vm, op, a, b);
+  }
+  *out = complex_val(vm, r);
+  return true;
+}
+
+static bool approx_num(double x, double y) {
+  if (x == y) return true;
+  double d = fabs(x - y);
+  return d <= 1e-9 * fmax(fabs(x), fabs(y)) || d <= 1e-12;
+}
+
+static bool approx(Value a, Value b, bool *ok) {
+  if (IS_NUM(a) && IS_NUM(b)) return approx_num(AS_NUM(a), AS_NUM(b));
+  if (is_scalar(a) && is_scalar(b)) {
+    double complex x = to_complex(a), y = to_complex(b);
+    if (x == y) return true;
+    double d = cabs(x - y);
+    return d <= 1e-9 * fmax(cabs(x), cabs(y)) || d <= 1e-12;
+  }
+  const Value *xs, *ys;
+  uint32_t nx, ny;
+  if (IS_LIST(a) && IS_LIST(b)) {
+    xs = AS_LIST(a)->items, nx = AS_LIST(a)->len;
+    ys = AS_LIST(b)->items, ny = AS_LIST(b)->len;
+  } else if (IS_TUPLE(a) && IS_TUPLE(b)) {
+    xs = AS_TUPLE(a)->items, nx = AS_TUPLE(a)->len;
+    ys = AS_TUPLE(b)->items, ny = AS_TUPLE(b)->len;
+  } else {
+    *ok = false;
+    return false;
+  }
+  if (nx != ny) return false;
+  for (uint32_t i = 0; i < nx; i++) {
+    bool inner = true;
+    bool r = approx(xs[i], ys[i], &inner);
+    if (!inner) r = value_equal(xs[i], ys[i]);
+    if (!r) return false;
+  }
+  return true;
+}
+
+/* ---- strings and lists ---- */
+
+static const char *find_bytes(const char *h, size_t hn, const char *n, size_t nn) {
+  if (nn == 0) return h;
+  if (nn > hn) return NULL;
+  for (size_t i = 0; i + nn <= hn; i++)
+    if (h[i] == n[0] && memcmp(h + i, n, nn) == 0) return h + i;
+  return NULL;
+}
+
+static bool concat(VM *vm, const char *x, size_t nx, const char *y, size_t ny, Value *out) {
+  StrBuf sb = {0};
+  strbuf_add(&sb, x, nx);
+  strbuf_add(&sb, y, ny);
+  ObjString *s = strbuf_finish(vm, &sb);
+  if (!s) return false;
+  *out = OBJ_VAL(s);
+  return true;
+}
+
+static bool repeat_count(VM *vm, int64_t n, uint64_t unit, const char *what) {
+  if (n < 0) return vm_error(vm, "cannot repeat a %s a negative number of times (%lld)", what,
+                             (long long)n);
+  if (unit && (uint64_t)n > (uint64_t)UINT32_MAX / unit)
+    return vm_error(vm, "out of memory: repeating a %s %lld times", what, (long long)n);
+  return true;
+}
+
+static bool string_repeat(VM *vm, ObjString *s, int64_t n, Value *out) {
+  if (!repeat_count(vm, n, s->len, "string")) return false;
+  StrBuf sb = {0};
+  for (int64_t i = 0; i < n; i++) strbuf_add(&sb, s->chars, s->len);
+  ObjString *r = strbuf_finish(vm, &sb);
+  if (!r) return false;
+  *out = OBJ_VAL(r);
+  return true;
+}
+
+static bool list_repeat(VM *vm, ObjList *l, int64_t n, Value *out) {
+  if (!repeat_count(vm, n, l->len, "list")) return false;
+  ObjList *r = list_new(vm, (uint32_t)(l->len * n));
+  for (int64_t i = 0; i < n; i++)
+    for (uint32_t j = 0; j < l->len; j++) list_push(vm, r, l->items[j]);
+  *out = OBJ_VAL(r);
+  return true;
+}
+
+static bool contains(VM *vm, int op, Value item, Value coll, bool *out) {
+  if (IS_OBJ(coll)) {
+    switch (OBJ_TYPE(coll)) {
+    case OBJ_RANGE: {
+      ObjRange *r = AS_RANGE(coll);
+      if (!IS_NUM(item)) break;
+      double x = AS_NUM(item);
+      bool incl = r->flags & RANGE_INCLUSIVE;
+      bool has_lo = r->flags & RANGE_HAS_LO, has_hi = r->flags & RANGE_HAS_HI;
+      bool in;
+      if (r->step > 0)
+        in = (!has_lo || x >= (double)r->lo) &&
+             (!has_hi || (incl ? x <= (double)r->hi : x < (double)r->hi));
+      else
+        in = (!has_lo || x <= (double)r->lo) &&
+             (!has_hi || (incl ? x >= (double)r->hi : x > (double)r->hi));
+      if (in && r->step != 1) {
+        /* a stepped range holds only lo + k*step */
+        if (IS_FLOAT(item) && x != floor(x)) in = false;
+        else {
+          int64_t xi = IS_INT(item) ? item.as.i : (int64_t)x;
+          int64_t lo = has_lo ? r->lo : 0;
+          in = ((__int128)xi - lo) % r->step == 0;
+        }
+      }
+      *out = in;
+      return true;
+    }
+    case OBJ_LIST:
+    case OBJ_TUPLE: {
+      const Value *xs = IS_LIST(coll) ? AS_LIST(coll)->items : AS_TUPLE(coll)->items;
+      uint32_t n = IS_LIST(coll) ? AS_LIST(coll)->len : AS_TUPLE(coll)->len;
+      *out = false;
+      for (uint32_t i = 0; i < n && !*out; i++) *out = value_equal(item, xs[i]);
+      return true;
+    }
+    case OBJ_STRING: {
+      ObjString *h = AS_STRING(coll);
+      if (IS_STRING(item)) {
+        *out = find_bytes(h->chars, h->len, AS_STRING(item)->chars, AS_STRING(item)->len) != NULL;
+        return true;
+      }
+      if (IS_CHAR(item)) {
+        char b[4];
+        int n = utf8_encode(item.as.i, b);
+        *out = n > 0 && find_bytes(h->chars, h->len, b, (size_t)n) != NULL;
+        return true;
+      }
+      break;
+    }
+    case OBJ_MAP: {
+      Value ignored;
+      *out = map_get(AS_MAP(coll), item, &ignored);
+      return true;
+    }
+    default: break;
+    }
+  }
+  return type_error2(vm, op, item, coll);
+}
+
+/* ---- vectors and matrices (lists of numbers, lists of lists) ---- */
+
+/* 1: a vector of *rows numbers; 2: a rows x cols matrix; 0: neither. */
+static int shape_of(Value v, uint32_t *rows, uint32_t *cols) {
+  if (!IS_LIST(v)) return 0;
+  ObjList *l = AS_LIST(v);
+  *rows = l->len;
+  *cols = 0;
+  if (l->len == 0) return 1;
+  if (IS_LIST(l->items[0])) {
+    *cols = AS_LIST(l->items[0])->len;
+    for (uint32_t i = 0; i < l->len; i++) {
+      if (!IS_LIST(l->items[i]) || AS_LIST(l->items[i])->len != *cols) return 0;
+      ObjList *row = AS_LIST(l->items[i]);
+      for (uint32_t j = 0; j < row->len; j++)
+        if (!is_scalar(row->items[j])) return 0;
+    }
+    return 2;
+  }
+  for (uint32_t i = 0; i < l->len; i++)
+    if (!is_scalar(l->items[i])) return 0;
+  return 1;
+}
+
+static void shape_text(char *buf, size_t n, int dims, uint32_t rows, uint32_t cols) {
+  if (dims == 2)
+    snprintf(buf, n, "[%u, %u]", rows, cols);
+  else
+    snprintf(buf, n, "[%u]", rows);
+}
+
+/* acc += x * y */
+static bool mul_add(VM *vm, Value *acc, Value x, Value y) {
+  Value p;
+  if (IS_INT(x) && IS_INT(y) && IS_INT(*acc)) {
+    int64_t r;
+    if (__builtin_mul_overflow(x.as.i, y.as.i, &r)) return overflow(vm, OP_MUL);
+    if (__builtin_add_overflow(acc->as.i, r, &r)) return overflow(vm, OP_ADD);
+    *acc = INT_VAL(r);
+    return true;
+  }
+  if (IS_NUM(x) && IS_NUM(y) && IS_NUM(*acc)) {
+    *acc = FLOAT_VAL(AS_NUM(*acc) + AS_NUM(x) * AS_NUM(y));
+    return true;
+  }
+  return arith_binary(vm, OP_MUL, x, y, &p) && arith_binary(vm, OP_ADD, *acc, p, acc);
+}
+
+/* Σ a[i] * b[i] for i < n */
+static bool dot_items(VM *vm, const Value *a, const Value *b, uint32_t n, Value *out) {
+  Value acc = INT_VAL(0);
+  for (uint32_t i = 0; i < n; i++)
+    if (!mul_add(vm, &acc, a[i], b[i])) return false;
+  *out = acc;
+  return true;
+}
+
+static bool vector_op(VM *vm, int op, Value a, Value b, Value *out) {
+  uint32_t ra, ca, rb, cb;
+  int da = shape_of(a, &ra, &ca), db = shape_of(b, &rb, &cb);
+  if (!da || !db) return type_error2(vm, op, a, b);
+  char sa[48], sb[48];
+  shape_text(sa, sizeof sa, da, ra, ca);
+  shape_text(sb, sizeof sb, db, rb, cb);
+  ObjList *x = AS_LIST(a), *y = AS_LIST(b);
+
+  if (op == OP_DOT || (op == OP_MATMUL && da == 1 && db == 1)) {
+    if (da != 1 || db != 1)
+      return vm_error(vm, "`%s` needs two vectors, got shapes %s and %s", op_name(op), sa, sb);
+    if (ra != rb)
+      return vm_error(vm, "%s: lengths %u and %u differ", op == OP_DOT ? "dot" : "matmul", ra, rb);
+    return dot_items(vm, x->items, y->items, ra, out);
+  }
+
+  if (op == OP_OUTER) {
+    if (da != 1 || db != 1)
+      return vm_error(vm, "`⊗` needs two vectors, got shapes %s and %s", sa, sb);
+    ObjList *r = list_new(vm, ra);
+    *out = OBJ_VAL(r);
+    for (uint32_t i = 0; i < ra; i++) {
+      ObjList *row = list_new(vm, rb);
+      list_push(vm, r, OBJ_VAL(row));
+      for (uint32_t j = 0; j < rb; j++) {
+        Value p;
+        if (!arith_binary(vm, OP_MUL, x->items[i], y->items[j], &p)) return false;
+        list_push(vm, row, p);
+      }
+    }
+    return true;
+  }
+
+  /* matmul: (n x k) (k x m), (n x k) (k), (k) (k x m) */
+  uint32_t k_a = da == 2 ? ca : ra, k_b = rb;
+  if (k_a != k_b) return vm_error(vm, "matmul: shapes %s and %s are not aligned", sa, sb);
+  uint32_t k = k_a;
+  Value *col = NULL;
+  if (db == 2 && k > 0) {
+    col = malloc(sizeof(Value) * k);
+    if (!col) return vm_error(vm, "out of memory");
+  }
+  bool ok = true;
+  if (da == 2) {
+    ObjList *r = list_new(vm, ra);
+    *out = OBJ_VAL(r);
+    for (uint32_t i = 0; i < ra && ok; i++) {
+      ObjList *arow = AS_LIST(x->items[i]);
+      if (db == 1) {
+        Value v;
+        ok = dot_items(vm, arow->items, y->items, k, &v);
+        if (ok) list_push(vm, r, v);
+        continue;
+      }
+      ObjList *row = list_new(vm, cb);
+      list_push(vm, r, OBJ_VAL(row));
+      for (uint32_t j = 0; j < cb && ok; j++) {
+        for (uint32_t t = 0; t < k; t++) col[t] = AS_LIST(y->items[t])->items[j];
+        Value v;
+        ok = dot_items(vm, arow->items, col, k, &v);
+        if (ok) list_push(vm, row, v);
+      }
+    }
+  } else {
+    ObjList *r = list_new(vm, cb);
+    *out = OBJ_VAL(r);
+    for (uint32_t j = 0; j < cb && ok; j++) {
+      for (uint32_t t = 0; t < k; t++) col[t] = AS_LIST(y->items[t])->items[j];
+      Value v;
+      ok = dot_items(vm, x->items, col, k, &v);
+      if (ok) list_push(vm, r, v);
+    }
+  }
+  free(col);
+  return ok;
+}
+
+/* ---- binary operators ---- */
+
+bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
+  switch (op) {
+  case OP_EQ: *out = BOOL_VAL(value_equal(a, b)); return true;
+  case OP_NE: *out = BOOL_VAL(!value_equal(a, b)); return true;
+  case OP_LT:
+  case OP_LE:
+  case OP_GT:
+  case OP_GE: {
+    bool r;
+    if (!arith_compare(vm, op, a, b, &r)) return false;
+    *out = BOOL_VAL(r);
+    return true;
+  }
+  case OP_APPROX: {
+    bool ok = true;
+    bool r = approx(a, b, &ok);
+    if (!ok) return type_error2(vm, op, a, b);
+    *out = BOOL_VAL(r);
+    return true;
+  }
+  case OP_IN:
+  case OP_NOT_IN: {
+    bool r = false;
+    if (!contains(vm, op, a, b, &r)) return false;
+    *out = BOOL_VAL(op == OP_IN ? r : !r);
+    return true;
+  }
+  case OP_AND:
+  case OP_OR:
+    if (!IS_BOOL(a) || !IS_BOOL(b)) return type_error2(vm, op, a, b);
+    *out = BOOL_VAL(op == OP_AND ? (a.as.b && b.as.b) : (a.as.b || b.as.b));
+    return true;
+  case OP_BITAND:
+  case OP_BITOR:
+    if (IS_BOOL(a) && IS_BOOL(b)) {
+      *out = BOOL_VAL(op == OP_BITAND ? (a.as.b && b.as.b) : (a.as.b || b.as.b));
+      return true;
+    }
+    break;
+  default: break;
+  }
+
+  if (IS_INT(a) && IS_INT(b)) return int_arith(vm, op, a.as.i, b.as.i, out);
+  if (IS_NUM(a) && IS_NUM(b)) {
+    if (op == OP_BITAND || op == OP_BITOR || op == OP_SHL || op == OP_SHR)
+      return type_error2(vm, op, a, b);
+    return float_arith(vm, op, AS_NUM(a), AS_NUM(b), out, a, b);
+  }
+  if (is_scalar(a) && is_scalar(b)) return complex_arith(vm, op, a, b, out);
+
+  if (op == OP_ADD) {
+    if (IS_STRING(a) && IS_STRING(b))
+      return concat(vm, AS_STRING(a)->chars, AS_STRING(a)->len, AS_STRING(b)->chars,
+                    AS_STRING(b)->len, out);
+    if (IS_STRING(a) && IS_CHAR(b)) {
+      char c[4];
+      int n = utf8_encode(b.as.i, c);
+      return concat(vm, AS_STRING(a)->chars, AS_STRING(a)->len, c, (size_t)n, out);
+    }
+    if (IS_CHAR(a) && IS_STRING(b)) {
+      char c[4];
+      int n = utf8_encode(a.as.i, c);
+      return concat(vm, c, (size_t)n, AS_STRING(b)->chars, AS_STRING(b)->len, out);
+    }
+    if (IS_LIST(a) && IS_LIST(b)) {
+      ObjList *x = AS_LIST(a), *y = AS_LIST(b);
+      ObjList *r = list_new(vm, x->len + y->len);
+      for (uint32_t i = 0; i < x->len; i++) list_push(vm, r, x->items[i]);
+      for (uint32_t i = 0; i < y->len; i++) list_push(vm, r, y->items[i]);
+      *out = OBJ_VAL(r);
+      return true;
+    }
+  }
+  if (op == OP_MUL) {
+    if (IS_STRING(a) && IS_INT(b)) return string_repeat(vm, AS_STRING(a), b.as.i, out);
+    if (IS_INT(a) && IS_STRING(b)) return string_repeat(vm, AS_STRING(b), a.as.i, out);
+    if (IS_LIST(a) && IS_INT(b)) return list_repeat(vm, AS_LIST(a), b.as.i, out);
+    if (IS_INT(a) && IS_LIST(b)) return list_repeat(vm, AS_LIST(b), a.as.i, out);
+  }
+  if ((op == OP_MATMUL || op == OP_OUTER || op == OP_DOT) && IS_LIST(a) && IS_LIST(b))
+    return vector_op(vm, op, a, b, out);
+  return type_error2(vm, op, a, b);
+}
+
+/* ---- comparisons ---- */
+
+static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out);
+
+/* Lexicographic: the first differing element decides, then the length. */
+static bool less_seq(VM *vm, const Value *x, uint32_t nx, const Value *y, uint32_t ny,
+                     bool or_equal, bool *out) {
+  uint32_t n = nx < ny ? nx : ny;
+  for (uint32_t i = 0; i < n; i++)
+    if (!value_equal(x[i], y[i])) return less(vm, x[i], y[i], false, out);
+  *out = or_equal ? nx <= ny : nx < ny;
+  return true;
+}
+
+static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out) {
+  if (IS_INT(a) && IS_INT(b)) {
+    *out = or_equal ? a.as.i <= b.as.i : a.as.i < b.as.i;
+    return true;
+  }
+  if (IS_NUM(a) && IS_NUM(b)) {
+    /* long double holds every int64 exactly */
+    long double x = IS_INT(a) ? (long double)a.as.i : a.as.f;
+    long double y = IS_INT(b) ? (long double)b.as.i : b.as.f;
+    *out = or_equal ? x <= y : x < y;
+    return true;
+  }
+  if (a.type == b.type && (IS_CHAR(a) || IS_BOOL(a) || IS_UNIT(a))) {
+    int64_t x = IS_BOOL(a) ? a.as.b : IS_CHAR(a) ? a.as.i : 0;
+    int64_t y = IS_BOOL(b) ? b.as.b : IS_CHAR(b) ? b.as.i : 0;
+    *out = or_equal ? x <= y : x < y;
+    return true;
+  }
+  if (IS_STRING(a) && IS_STRING(b)) {
+    ObjString *x = AS_STRING(a), *y = AS_STRING(b);
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->chars, y->chars, n);
+    if (c == 0) c = (x->len > y->len) - (x->len < y->len);
+    *out = or_equal ? c <= 0 : c < 0;
+    return true;
+  }
+  if (IS_LIST(a) && IS_LIST(b))
+    return less_seq(vm, AS_LIST(a)->items, AS_LIST(a)->len, AS_LIST(b)->items, AS_LIST(b)->len,
+                    or_equal, out);
+  if (IS_TUPLE(a) && IS_TUPLE(b))
+    return less_seq(vm, AS_TUPLE(a)->items, AS_TUPLE(a)->len, AS_TUPLE(b)->items,
+                    AS_TUPLE(b)->len, or_equal, out);
+  if (IS_VARIANT(a) && IS_VARIANT(b) && AS_VARIANT(a)->cls == AS_VARIANT(b)->cls) {
+    /* enums order by variant, then payload (as Rust's derived Ord) */
+    ObjVariant *x = AS_VARIANT(a), *y = AS_VARIANT(b);
+    if (x->tag != y->tag) {
+      *out = x->tag < y->tag;
+      return true;
+    }
+    return less_seq(vm, x->fields, x->nfields, y->fields, y->nfields, or_equal, out);
+  }
+  return vm_error(vm, "cannot compare %s with %s", value_type_name(a), value_type_name(b));
+}
+
+bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
+  switch (op) {
+  case OP_LT: return less(vm, a, b, false, out);
+  case OP_LE: return less(vm, a, b, true, out);
+  case OP_GT: return less(vm, b, a, false, out);
+  case OP_GE: return less(vm, b, a, true, out);
+  default: return vm_error(vm, "`%s` is not a comparison", op_name(op));
+  }
+}
+
+/* ---- unary operators ---- */
+
+/* ∑ / ∏ over a range of ints without materializing it; the sum uses the
+ * closed form in 128 bits. */
+static bool range_reduce(VM *vm, int op, ObjRange *r, Value *out) {
+  if (!(r->flags & RANGE_HAS_LO) || !(r->flags & RANGE_HAS_HI))
+    return vm_error(vm, "`%s` of an unbounded range", op_name(op));
+  int64_t n = lib_range_len(r);
+  if (op == OP_SUM) {
+    __int128 s = (__int128)n * r->lo + (__int128)r->step * ((__int128)n * (n - 1) / 2);
+    if (s > INT64_MAX || s < INT64_MIN) return overflow(vm, OP_ADD);
+    *out = INT_VAL((int64_t)s);
+    return true;
+  }
+  int64_t p = 1;
+  for (int64_t i = 0; i < n && p != 0; i++)
+    if (__builtin_mul_overflow(p, lib_range_at(r, i), &p)) return overflow(vm, OP_MUL);
+  *out = INT_VAL(p);
+  return true;
+}
+
+static bool reduce(VM *vm, int op, Value a, Value *out) {
+  if (IS_OBJ_TYPE(a, OBJ_RANGE)) return range_reduce(vm, op, AS_RANGE(a), out);
+  const Value *xs;
+  uint32_t n;
+  if (IS_LIST(a)) {
+    xs = AS_LIST(a)->items, n = AS_LIST(a)->len;
+  } else if (IS_TUPLE(a)) {
+    xs = AS_TUPLE(a)->items, n = AS_TUPLE(a)->len;
+  } else {
+    return vm_error(vm, "`%s` expects a list, tuple or range, got %s", op_name(op),
+                    value_type_name(a));
+  }
+  Value acc = INT_VAL(op == OP_SUM ? 0 : 1);
+  int bop = op == OP_SUM ? OP_ADD : OP_MUL;
+  for (uint32_t i = 0; i < n; i++) {
+    Value x = xs[i];
+    if (IS_FLOAT(x) && IS_FLOAT(acc)) {
+      acc.as.f = op == OP_SUM ? acc.as.f + x.as.f : acc.as.f * x.as.f;
+      continue;
+    }
+    if (!is_scalar(x))
+      return vm_error(vm, "`%s` expects numbers, got %s", op_name(op), value_type_name(x));
+    if (!arith_binary(vm, bop, acc, x, &acc)) return false;
+  }
+  *out = acc;
+  return true;
+}
+
+/* glibc's cbrt is off by an ulp on perfect cubes (cbrt(27) = 3.0000000000000004). */
+static double exact_cbrt(double x) {
+  double y = cbrt(x), r = round(y);
+  return r * r * r == x ? r : y;
+}
+
+static bool magnitude(VM *vm, Value a, Value *out) {
+  if (IS_INT(a)) {
+    if (a.as.i == INT64_MIN) return overflow(vm, OP_ABS);
+    *out = INT_VAL(a.as.i < 0 ? -a.as.i : a.as.i);
+    return true;
+  }
+  if (IS_FLOAT(a)) {
+    *out = FLOAT_VAL(fabs(a.as.f));
+    return true;
+  }
+  if (is_complex(a)) {
+    *out = FLOAT_VAL(hypot(AS_COMPLEX(a)->re, AS_COMPLEX(a)->im));
+    return true;
+  }
+  uint32_t rows, cols;
+  if (shape_of(a, &rows, &cols) == 1) {
+    /* Euclidean norm of a vector, scaled against overflow */
+    ObjList *l = AS_LIST(a);
+    double s = 0;
+    for (uint32_t i = 0; i < l->len; i++) {
+      Value x = l->items[i];
+      double m = is_complex(x) ? hypot(AS_COMPLEX(x)->re, AS_COMPLEX(x)->im) : fabs(AS_NUM(x));
+      s = hypot(s, m);
+    }
+    *out = FLOAT_VAL(s);
+    return true;
+  }
+  return type_error1(vm, OP_ABS, a);
+}
+
+bool arith_unary(VM *vm, int op, Value a, Value *out) {
+  switch (op) {
+  case OP_NEG:
+    if (IS_INT(a)) {
+      if (a.as.i == INT64_MIN) return overflow(vm, op);
+      *out = INT_VAL(-a.as.i);
+      return true;
+    }
+    if (IS_FLOAT(a)) {
+      *out = FLOAT_VAL(-a.as.f);
+      return true;
+    }
+    if (is_complex(a)) {
+      *out = OBJ_VAL(complex_new(vm, -AS_COMPLEX(a)->re, -AS_COMPLEX(a)->im));
+      return true;
+    }
+    break;
+  case OP_NOT:
+    if (IS_BOOL(a)) {
+      *out = BOOL_VAL(!a.as.b);
+      return true;
+    }
+    if (IS_INT(a)) {
+      *out = INT_VAL(~a.as.i);
+      return true;
+    }
+    break;
+  case OP_SQRT:
+    if (IS_NUM(a)) {
+      double x = AS_NUM(a);
+      if (x < 0) return vm_error(vm, "√ of a negative number (use a complex number)");
+      *out = FLOAT_VAL(sqrt(x));
+      return true;
+    }
+    if (is_complex(a)) {
+      *out = complex_val(vm, csqrt(to_complex(a)));
+      return true;
+    }
+    break;
+  case OP_CBRT:
+    if (IS_NUM(a)) {
+      *out = FLOAT_VAL(exact_cbrt(AS_NUM(a)));
+      return true;
+    }
+    if (is_complex(a)) {
+      *out = complex_val(vm, cpow(to_complex(a), 1.0 / 3.0));
+      return true;
+    }
+    break;
+  case OP_SUM:
+  case OP_PROD: return reduce(vm, op, a, out);
+  case OP_ABS: return magnitude(vm, a, out);
+  case OP_GRAD:
+  case OP_PARTIAL:
+    return vm_error(vm, "`%s` applies to tensors, got %s", op_name(op), value_type_name(a));
+  case OP_DEREF: *out = a; return true;
+  default: break;
+  }
+  return type_error1(vm, op, a);
+}
+
+/* ---- casts: `x as T` ---- */
+
+typedef struct {
+  const char *name;
+  int bits;     /* 0: the full i64 */
+  bool is_signed;
+} IntType;
+
+static const IntType int_types[] = {
+  {"i8", 8, true},   {"i16", 16, true}, {"i32", 32, true}, {"i64", 0, true},
+  {"i128", 0, true}, {"isize", 0, true}, {"int", 0, true},  {"u8", 8, false},
+  {"u16", 16, false}, {"u32", 32, false}, {"u64", 0, false}, {"u128", 0, false},
+  {"usize", 0, false},
+};
+
+/* Wrap an int to the type's width, as Rust's `as` does between ints. */
+static int64_t wrap_int(int64_t v, const IntType *t) {
+  if (t->bits == 0) return v;
+  uint64_t mask = (1ULL << t->bits) - 1, u = (uint64_t)v & mask;
+  if (t->is_signed && (u >> (t->bits - 1))) return (int64_t)(u | ~mask);
+  return (int64_t)u;
+}
+
+static bool cast_error(VM *vm, Value v, const char *type) {
+  return vm_error(vm, "cannot cast %s to %s", value_type_name(v), type);
+}
+
+static bool cast_int(VM *vm, Value v, const IntType *t, Value *out) {
+  int64_t i;
+  switch (v.type) {
+  case VAL_INT: i = v.as.i; break;
+  case VAL_BOOL: i = v.as.b; break;
+  case VAL_CHAR: i = v.as.i; break;
+  case VAL_FLOAT: {
+    double f = trunc(v.as.f);
+    if (isnan(f)) return vm_error(vm, "cannot cast NaN to %s", t->name);
+    double lo = t->bits ? (t->is_signed ? -ldexp(1, t->bits - 1) : 0) : -9223372036854775808.0;
+    double hi = t->bits ? ldexp(1, t->is_signed ? t->bits - 1 : t->bits) : 9223372036854775808.0;
+    if (!t->bits && !t->is_signed) lo = 0;
+    if (f < lo || f >= hi) {
+      char buf[40];
+      format_float(buf, sizeof buf, v.as.f);
+      return vm_error(vm, "%s is out of range for %s", buf, t->name);
+    }
+    *out = INT_VAL((int64_t)f);
+    return true;
+  }
+  default: return cast_error(vm, v, t->name);
+  }
+  if (!t->bits && !t->is_signed && i < 0)
+    return vm_error(vm, "%lld is out of range for %s", (long long)i, t->name);
+  *out = INT_VAL(wrap_int(i, t));
+  return true;
+}
+
+bool arith_cast(VM *vm, Value v, ObjString *type, Value *out) {
+  const char *t = type->chars;
+  for (size_t i = 0; i < sizeof int_types / sizeof int_types[0]; i++)
+    if (strcmp(t, int_types[i].name) == 0) return cast_int(vm, v, &int_types[i], out);
+
+  if (!strcmp(t, "f64") || !strcmp(t, "float") || !strcmp(t, "f32") || !strcmp(t, "f16")) {
+    double f;
+    if (IS_NUM(v)) f = AS_NUM(v);
+    else if (IS_BOOL(v)) f = v.as.b;
+    else return cast_error(vm, v, t);
+    if (strcmp(t, "f32") == 0 || strcmp(t, "f16") == 0) f = (double)(float)f;
+    *out = FLOAT_VAL(f);
+    return true;
+  }
+  if (!strcmp(t, "bool")) {
+    if (IS_BOOL(v)) *out = v;
+    else if (IS_INT(v)) *out = BOOL_VAL(v.as.i != 0);
+    else return cast_error(vm, v, t);
+    return true;
+  }
+  if (!strcmp(t, "char")) {
+    if (IS_CHAR(v)) {
+      *out = v;
+      return true;
+    }
+    if (!IS_INT(v)) return cast_error(vm, v, t);
+    char b[4];
+    if (utf8_encode(v.as.i, b) == 0)
+      return vm_error(vm, "%lld is not a valid char code point", (long long)v.as.i);
+    *out = CHAR_VAL(v.as.i);
+    return true;
+  }
+  if (!strcmp(t, "str") || !strcmp(t, "String") || !strcmp(t, "string")) {
+    ObjString *s = format_value(vm, v, false);
+    if (!s) return false;
+    *out = OBJ_VAL(s);
+    return true;
+  }
+  if (!strcmp(t, "c64") || !strcmp(t, "c128") || !strcmp(t, "c32") || !strcmp(t, "complex") ||
+      !strcmp(t, "Complex")) {
+    if (is_complex(v)) *out = v;
+    else if (IS_NUM(v)) *out = OBJ_VAL(complex_new(vm, AS_NUM(v), 0.0));
+    else return cast_error(vm, v, t);
+    return true;
+  }
+  /* a cast to the value's own type (a struct name, `list`) is the identity */
+  if (!strcmp(t, value_type_name(v))) {
+    *out = v;
+    return true;
+  }
+  return cast_error(vm, v, t);
+}

@@ -1,0 +1,112 @@
+/* What the files of the built-in library share: a growable byte buffer,
+ * UTF-8 helpers, formatting into a buffer, Option/Result construction and
+ * the registration of natives.
+ *
+ * The library is split by concern: builtins.c (the prelude's global
+ * functions and constants), lib_num.c (methods of unit, bool, int, float,
+ * char and complex), lib_string.c, lib_list.c (lists, tuples, ranges) and
+ * lib_map.c. Each lib_*_init creates its built-in classes and is called by
+ * builtins_init.
+ *
+ * Methods of built-in classes are natives whose args[0] is the receiver;
+ * their min_args/max_args count the receiver. Associated functions called
+ * on the class (`Vec::new()`, `String::from(x)`) live in the same method
+ * table and take no receiver. */
+#ifndef NS_BUILTINS_H
+#define NS_BUILTINS_H
+
+#include <stdarg.h>
+
+#include "vm.h"
+
+/* ---- byte buffers (format.c) ---- */
+typedef struct {
+  char *data; /* NUL-terminated while not NULL */
+  size_t len, cap;
+  bool oom;   /* an allocation failed; later appends are dropped */
+} StrBuf;
+
+void strbuf_add(StrBuf *sb, const char *s, size_t n);
+void strbuf_adds(StrBuf *sb, const char *s);
+void strbuf_addc(StrBuf *sb, char c);
+void strbuf_add_utf8(StrBuf *sb, int64_t cp);
+void strbuf_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Intern the contents and release the buffer; NULL (with vm_error) if the
+ * buffer ran out of memory. */
+ObjString *strbuf_finish(VM *vm, StrBuf *sb);
+void strbuf_free(StrBuf *sb);
+
+/* ---- UTF-8 (format.c) ---- */
+/* Encode a code point; returns the byte count (1-4), 0 if not a scalar value. */
+int utf8_encode(int64_t cp, char out[4]);
+/* Decode the code point at s[0..len); returns the bytes used (>= 1; an
+ * invalid byte decodes as U+FFFD and uses 1 byte). */
+int utf8_decode(const char *s, size_t len, int64_t *cp);
+size_t utf8_count(const char *s, size_t len);
+
+/* ---- formatting (format.c) ---- */
+/* Append the Display (debug = false) or Debug form of v; false if a
+ * to_string method failed (vm_error is set). */
+bool format_append(VM *vm, StrBuf *sb, Value v, bool debug);
+/* Shortest round-trip form of a float: "1.0", "0.1", "1e+20", "NaN". */
+void format_float(char *buf, size_t size, double d);
+
+/* ---- registration and shared values (builtins.c) ---- */
+ObjClass *lib_class(VM *vm, const char *name);
+void lib_method(VM *vm, ObjClass *cls, const char *name, NativeFn fn, int min_args, int max_args);
+void lib_global(VM *vm, const char *name, NativeFn fn, int min_args, int max_args);
+/* to_string, clone and type_of, which every built-in class has (lib_num.c). */
+void lib_add_common(VM *vm, ObjClass *cls);
+
+/* Option and Result values of the prelude's enums; false (vm_error) if
+ * the prelude has not defined them. */
+bool lib_some(VM *vm, Value v, Value *out);
+bool lib_none(VM *vm, Value *out);
+bool lib_ok(VM *vm, Value v, Value *out);
+bool lib_err(VM *vm, Value v, Value *out);
+/* Err(message) with a formatted message. */
+bool lib_err_msg(VM *vm, Value *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The elements of an iterable: a list as it is, a tuple, a bounded range,
+ * a string (its chars) or a map (its (key, value) tuples) as a new list.
+ * `who` names the caller in the error for anything else. */
+bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out);
+/* Number of elements of a bounded range (ranges step up for step > 0 and
+ * down for step < 0; hi is excluded unless RANGE_INCLUSIVE). */
+int64_t lib_range_len(const ObjRange *r);
+int64_t lib_range_at(const ObjRange *r, int64_t i);
+
+/* A number argument as a double, or vm_error "who expects a number, got T". */
+bool lib_num_arg(VM *vm, Value v, const char *who, double *out);
+bool lib_int_arg(VM *vm, Value v, const char *who, int64_t *out);
+bool lib_str_arg(VM *vm, Value v, const char *who, ObjString **out);
+/* A callback's result as a bool, or vm_error naming `who`. */
+bool lib_bool_result(VM *vm, Value v, const char *who, bool *out);
+/* Three-way order of two values (<0, 0, >0) as the language's < defines
+ * it; false (vm_error) for values that cannot be compared. */
+bool lib_order(VM *vm, Value a, Value b, int *out);
+/* Deep copy of lists, tuples, maps, instances and variants (sharing and
+ * cycles are kept). */
+Value lib_clone(VM *vm, Value v);
+/* Parse decimal text (surrounding whitespace allowed) as an int, or as a
+ * float ("1.5", "1e-3", "inf", "NaN") when as_float; false if malformed. */
+bool lib_parse_number(const char *s, size_t len, bool as_float, Value *out);
+/* Stable in-place sort (lib_list.c). cmp: UNDEF for the natural order; a
+ * function (a, b) returning an int (<0, 0, >0) or a bool (a before b); with
+ * by_key, a function x -> key compared in natural order. */
+bool lib_sort(VM *vm, ObjList *l, Value cmp, bool by_key);
+
+/* Unicode classification and case mapping of chars (lib_num.c): full for
+ * ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic; letters of other
+ * common scripts are alphabetic without case. */
+bool lib_char_is_alpha(int64_t c);
+bool lib_char_is_space(int64_t c);
+int64_t lib_char_upper(int64_t c);
+int64_t lib_char_lower(int64_t c);
+
+void lib_num_init(VM *vm);
+void lib_string_init(VM *vm);
+void lib_list_init(VM *vm);
+void lib_map_init(VM *vm);
+
+#endif

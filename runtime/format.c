@@ -1,0 +1,715 @@
+/* Display and Debug forms of values, format specs, and the byte buffer the
+ * library builds strings in.
+ *
+ * Display (`{}`) prints strings and chars raw; Debug (`{:?}`) quotes them.
+ * Inside a container an element is always shown quoted ("nested" form), so
+ * `["a", 1]` prints as written. A struct or enum whose class has a
+ * `to_string` method displays through it, except in Debug form, which
+ * always shows the fields. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "builtins.h"
+
+/* ---- StrBuf ---- */
+
+static bool sb_reserve(StrBuf *sb, size_t extra) {
+  if (sb->oom) return false;
+  if (extra > SIZE_MAX / 4 - sb->len) {
+    sb->oom = true;
+    return false;
+  }
+  size_t need = sb->len + extra + 1;
+  if (need <= sb->cap) return true;
+  size_t cap = sb->cap ? sb->cap : 64;
+  while (cap < need) cap *= 2;
+  char *p = realloc(sb->data, cap);
+  if (!p) {
+    sb->oom = true;
+    return false;
+  }
+  sb->data = p;
+  sb->cap = cap;
+  return true;
+}
+
+void strbuf_add(StrBuf *sb, const char *s, size_t n) {
+  if (!sb_reserve(sb, n)) return;
+  memcpy(sb->data + sb->len, s, n);
+  sb->len += n;
+  sb->data[sb->len] = '\0';
+}
+
+void strbuf_adds(StrBuf *sb, const char *s) { strbuf_add(sb, s, strlen(s)); }
+
+void strbuf_addc(StrBuf *sb, char c) { strbuf_add(sb, &c, 1); }
+
+void strbuf_add_utf8(StrBuf *sb, int64_t cp) {
+  char b[4];
+  int n = utf8_encode(cp, b);
+  if (n == 0) n = utf8_encode(0xFFFD, b);
+  strbuf_add(sb, b, (size_t)n);
+}
+
+void strbuf_printf(StrBuf *sb, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char small[256];
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof small) {
+    strbuf_add(sb, small, (size_t)n);
+    return;
+  }
+  if (!sb_reserve(sb, (size_t)n)) return;
+  va_start(ap, fmt);
+  vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb->len += (size_t)n;
+}
+
+ObjString *strbuf_finish(VM *vm, StrBuf *sb) {
+  ObjString *s = NULL;
+  if (sb->oom || sb->len > UINT32_MAX - 1)
+    vm_error(vm, "out of memory: string too long");
+  else
+    s = str_copy(vm, sb->data ? sb->data : "", sb->len);
+  strbuf_free(sb);
+  return s;
+}
+
+void strbuf_free(StrBuf *sb) {
+  free(sb->data);
+  sb->data = NULL;
+  sb->len = sb->cap = 0;
+  sb->oom = false;
+}
+
+/* ---- UTF-8 ---- */
+
+int utf8_encode(int64_t cp, char out[4]) {
+  if (cp < 0) return 0;
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+    out[0] = (char)(0xE0 | (cp >> 12));
+    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  if (cp <= 0x10FFFF) {
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+  }
+  return 0;
+}
+
+int utf8_decode(const char *s, size_t len, int64_t *cp) {
+  const unsigned char *u = (const unsigned char *)s;
+  if (len == 0) {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  unsigned c = u[0];
+  int n;
+  int64_t v;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    v = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    v = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    v = c & 0x07;
+  } else {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  if ((size_t)n > len) {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  for (int i = 1; i < n; i++) {
+    if ((u[i] & 0xC0) != 0x80) {
+      *cp = 0xFFFD;
+      return 1;
+    }
+    v = (v << 6) | (u[i] & 0x3F);
+  }
+  static const int64_t min_of[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (v < min_of[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+    *cp = 0xFFFD;
+    return 1;
+  }
+  *cp = v;
+  return n;
+}
+
+size_t utf8_count(const char *s, size_t len) {
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
+  return n;
+}
+
+/* ---- numbers ---- */
+
+/* Fewest significant digits (1..17) that read back as d. */
+static int shortest_digits(double d) {
+  char tmp[40];
+  for (int p = 1; p < 17; p++) {
+    snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
+    if (strtod(tmp, NULL) == d) return p;
+  }
+  return 17;
+}
+
+/* The shortest round-trip form: fixed notation for decimal exponents in
+ * [-4, 15] (as Python's repr), else C's exponent form "1e+20", "1.5e-07".
+ * With `point`, a fixed-notation integer gets ".0" so it reads as a float. */
+static void float_repr(char *buf, size_t size, double d, bool point) {
+  if (isnan(d)) {
+    snprintf(buf, size, "NaN");
+    return;
+  }
+  if (isinf(d)) {
+    snprintf(buf, size, d < 0 ? "-inf" : "inf");
+    return;
+  }
+  int p = shortest_digits(d);
+  char tmp[40];
+  snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
+  int exp = atoi(strchr(tmp, 'e') + 1);
+  if (exp < -4 || exp >= 16) {
+    snprintf(buf, size, "%s", tmp);
+    return;
+  }
+  int decimals = p - 1 - exp;
+  if (decimals < 0) decimals = 0;
+  int n = snprintf(buf, size, "%.*f", decimals, d);
+  if (point && !strchr(buf, '.') && n > 0 && (size_t)n + 2 < size) memcpy(buf + n, ".0", 3);
+}
+
+void format_float(char *buf, size_t size, double d) { float_repr(buf, size, d, true); }
+
+/* A float in a spec's style: type 'f' (fixed), 'e', 'g' or '%' with
+ * precision prec (-1: the type's default). NaN and infinities keep their
+ * Display spelling. */
+static void float_styled(StrBuf *sb, double d, char type, int prec) {
+  if (isnan(d) || isinf(d)) {
+    char buf[8];
+    float_repr(buf, sizeof buf, d, false);
+    strbuf_adds(sb, buf);
+    if (type == '%') strbuf_addc(sb, '%');
+    return;
+  }
+  switch (type) {
+  case 'e':
+    if (prec < 0) prec = shortest_digits(d) - 1;
+    strbuf_printf(sb, "%.*e", prec, d);
+    break;
+  case 'g': strbuf_printf(sb, "%.*g", prec < 0 ? 6 : (prec == 0 ? 1 : prec), d); break;
+  case '%': strbuf_printf(sb, "%.*f%%", prec < 0 ? 6 : prec, d * 100.0); break;
+  default: strbuf_printf(sb, "%.*f", prec < 0 ? 6 : prec, d); break;
+  }
+}
+
+/* ---- values ---- */
+
+enum { FM_DISPLAY, FM_NESTED, FM_DEBUG };
+#define FMT_MAX_DEPTH 48
+
+typedef struct {
+  VM *vm;
+  char ftype; /* floats: 0 shortest, or a spec type 'f' 'e' 'g' '%' */
+  int prec;   /* floats: precision, -1 none */
+  int depth;
+  Obj *open[FMT_MAX_DEPTH]; /* containers being printed, for cycles */
+} Fmt;
+
+static bool fmt_value(Fmt *f, StrBuf *sb, Value v, int mode);
+
+static void fmt_float(Fmt *f, StrBuf *sb, double d) {
+  if (f->ftype == 0 && f->prec < 0) {
+    char buf[40];
+    format_float(buf, sizeof buf, d);
+    strbuf_adds(sb, buf);
+  } else {
+    float_styled(sb, d, f->ftype ? f->ftype : 'f', f->prec);
+  }
+}
+
+static void fmt_complex(Fmt *f, StrBuf *sb, double re, double im) {
+  char buf[40];
+  if (f->ftype == 0 && f->prec < 0) {
+    float_repr(buf, sizeof buf, re, false);
+    strbuf_adds(sb, buf);
+    strbuf_addc(sb, signbit(im) && !isnan(im) ? '-' : '+');
+    float_repr(buf, sizeof buf, fabs(im), false);
+    strbuf_adds(sb, buf);
+  } else {
+    char type = f->ftype ? f->ftype : 'f';
+    float_styled(sb, re, type, f->prec);
+    strbuf_addc(sb, signbit(im) && !isnan(im) ? '-' : '+');
+    float_styled(sb, fabs(im), type, f->prec);
+  }
+  strbuf_addc(sb, 'i');
+}
+
+/* Escape one code point for a quoted string (quote = '"') or char ('\''). */
+static void add_escaped(StrBuf *sb, int64_t c, char quote) {
+  switch (c) {
+  case '\n': strbuf_adds(sb, "\\n"); return;
+  case '\t': strbuf_adds(sb, "\\t"); return;
+  case '\r': strbuf_adds(sb, "\\r"); return;
+  case '\0': strbuf_adds(sb, "\\0"); return;
+  case '\\': strbuf_adds(sb, "\\\\"); return;
+  default: break;
+  }
+  if (c == quote) {
+    strbuf_addc(sb, '\\');
+    strbuf_addc(sb, quote);
+  } else if (c < 0x20 || c == 0x7F) {
+    strbuf_printf(sb, "\\u{%x}", (unsigned)c);
+  } else {
+    strbuf_add_utf8(sb, c);
+  }
+}
+
+static void add_quoted(StrBuf *sb, const char *s, size_t len) {
+  strbuf_addc(sb, '"');
+  size_t start = 0, i = 0;
+  while (i < len) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F) {
+      i++;
+      continue;
+    }
+    strbuf_add(sb, s + start, i - start);
+    add_escaped(sb, c, '"');
+    start = ++i;
+  }
+  strbuf_add(sb, s + start, len - start);
+  strbuf_addc(sb, '"');
+}
+
+static bool fmt_seq(Fmt *f, StrBuf *sb, const Value *items, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (i) strbuf_adds(sb, ", ");
+    if (!fmt_value(f, sb, items[i], FM_NESTED)) return false;
+  }
+  return true;
+}
+
+/* Fields of a struct or struct variant: ` { x: 1, y: 2 }`, or `(1, 2)` for
+ * tuple shapes (names NULL). */
+static bool fmt_fields(Fmt *f, StrBuf *sb, ObjString **names, const Value *fields, uint32_t n,
+                       int mode) {
+  if (n == 0) return true;
+  if (!names) {
+    strbuf_addc(sb, '(');
+    if (!fmt_seq(f, sb, fields, n)) return false;
+    strbuf_addc(sb, ')');
+    return true;
+  }
+  strbuf_adds(sb, " { ");
+  for (uint32_t i = 0; i < n; i++) {
+    if (i) strbuf_adds(sb, ", ");
+    strbuf_add(sb, names[i]->chars, names[i]->len);
+    strbuf_adds(sb, ": ");
+    if (!fmt_value(f, sb, fields[i], mode == FM_DISPLAY ? FM_NESTED : mode)) return false;
+  }
+  strbuf_adds(sb, " }");
+  return true;
+}
+
+/* A struct or enum value through its class's to_string method, if any;
+ * *done tells whether there was one. */
+static bool fmt_user(Fmt *f, StrBuf *sb, Value v, ObjClass *cls, bool *done) {
+  *done = false;
+  Value method;
+  if (!table_get(&cls->methods, str_cstr(f->vm, "to_string"), &method) ||
+      !value_is_callable(method))
+    return true;
+  *done = true;
+  Value res;
+  if (!vm_call(f->vm, method, &v, 1, &res)) return false;
+  if (!IS_STRING(res))
+    return vm_error(f->vm, "`%s::to_string` returned %s, expected a string", cls->name->chars,
+                    value_type_name(res));
+  strbuf_add(sb, AS_STRING(res)->chars, AS_STRING(res)->len);
+  return true;
+}
+
+static void fmt_range(StrBuf *sb, ObjRange *r) {
+  bool stepped = (r->flags & RANGE_HAS_STEP) && r->step != 1;
+  if (stepped) strbuf_addc(sb, '(');
+  if (r->flags & RANGE_HAS_LO) strbuf_printf(sb, "%lld", (long long)r->lo);
+  strbuf_adds(sb, (r->flags & RANGE_INCLUSIVE) ? "..=" : "..");
+  if (r->flags & RANGE_HAS_HI) strbuf_printf(sb, "%lld", (long long)r->hi);
+  if (stepped) strbuf_printf(sb, ").step_by(%lld)", (long long)r->step);
+}
+
+static const char *class_kind_name(ClassKind k) {
+  switch (k) {
+  case CLASS_STRUCT: return "struct";
+  case CLASS_ENUM: return "enum";
+  case CLASS_TRAIT: return "trait";
+  default: return "type";
+  }
+}
+
+static const char *fn_name(Value fn) {
+  if (IS_OBJ_TYPE(fn, OBJ_CLOSURE)) return AS_CLOSURE(fn)->proto->name->chars;
+  if (IS_OBJ_TYPE(fn, OBJ_NATIVE)) return AS_NATIVE(fn)->name->chars;
+  if (IS_OBJ_TYPE(fn, OBJ_PROTO)) return AS_PROTO(fn)->name->chars;
+  return "?";
+}
+
+static bool fmt_obj(Fmt *f, StrBuf *sb, Value v, int mode) {
+  Obj *o = v.as.o;
+  switch (o->type) {
+  case OBJ_STRING:
+    if (mode == FM_DISPLAY)
+      strbuf_add(sb, AS_STRING(v)->chars, AS_STRING(v)->len);
+    else
+      add_quoted(sb, AS_STRING(v)->chars, AS_STRING(v)->len);
+    return true;
+  case OBJ_RANGE: fmt_range(sb, AS_RANGE(v)); return true;
+  case OBJ_COMPLEX: fmt_complex(f, sb, AS_COMPLEX(v)->re, AS_COMPLEX(v)->im); return true;
+  case OBJ_CLASS:
+    strbuf_printf(sb, "<%s %s>", class_kind_name(AS_CLASS(v)->kind), AS_CLASS(v)->name->chars);
+    return true;
+  case OBJ_PROTO:
+  case OBJ_CLOSURE:
+  case OBJ_NATIVE: strbuf_printf(sb, "<fn %s>", fn_name(v)); return true;
+  case OBJ_BOUND: strbuf_printf(sb, "<fn %s>", fn_name(AS_BOUND(v)->method)); return true;
+  case OBJ_CTOR: {
+    ObjCtor *c = AS_CTOR(v);
+    strbuf_printf(sb, "<fn %s::%s>", c->cls->name->chars, c->cls->variants[c->tag].name->chars);
+    return true;
+  }
+  case OBJ_MODULE: strbuf_printf(sb, "<module %s>", AS_MODULE(v)->name->chars); return true;
+  case OBJ_TYPESPEC: strbuf_printf(sb, "<type %s>", AS_TYPESPEC(v)->text->chars); return true;
+  case OBJ_UPVALUE: strbuf_adds(sb, "<upvalue>"); return true;
+  default: break;
+  }
+
+  /* containers: guard against cycles and runaway depth */
+  for (int i = 0; i < f->depth; i++) {
+    if (f->open[i] == o) {
+      strbuf_adds(sb, o->type == OBJ_LIST ? "[...]" : o->type == OBJ_MAP ? "{...}" : "...");
+      return true;
+    }
+  }
+  if (f->depth >= FMT_MAX_DEPTH) {
+    strbuf_adds(sb, "...");
+    return true;
+  }
+  f->open[f->depth++] = o;
+  bool ok = true;
+  switch (o->type) {
+  case OBJ_LIST:
+    strbuf_addc(sb, '[');
+    ok = fmt_seq(f, sb, AS_LIST(v)->items, AS_LIST(v)->len);
+    strbuf_addc(sb, ']');
+    break;
+  case OBJ_TUPLE:
+    strbuf_addc(sb, '(');
+    ok = fmt_seq(f, sb, AS_TUPLE(v)->items, AS_TUPLE(v)->len);
+    if (AS_TUPLE(v)->len == 1) strbuf_addc(sb, ',');
+    strbuf_addc(sb, ')');
+    break;
+  case OBJ_MAP: {
+    ObjMap *m = AS_MAP(v);
+    strbuf_addc(sb, '{');
+    bool first = true;
+    for (uint32_t i = 0; i < m->nentries && ok; i++) {
+      if (IS_UNDEF(m->keys[i])) continue;
+      if (!first) strbuf_adds(sb, ", ");
+      first = false;
+      ok = fmt_value(f, sb, m->keys[i], FM_NESTED);
+      strbuf_adds(sb, ": ");
+      ok = ok && fmt_value(f, sb, m->values[i], FM_NESTED);
+    }
+    strbuf_addc(sb, '}');
+    break;
+  }
+  case OBJ_INSTANCE: {
+    ObjInstance *in = AS_INSTANCE(v);
+    bool done = false;
+    if (mode != FM_DEBUG) ok = fmt_user(f, sb, v, in->cls, &done);
+    if (ok && !done) {
+      strbuf_add(sb, in->cls->name->chars, in->cls->name->len);
+      ok = fmt_fields(f, sb, in->cls->is_tuple_struct ? NULL : in->cls->field_names, in->fields,
+                      in->cls->nfields, mode);
+    }
+    break;
+  }
+  case OBJ_VARIANT: {
+    ObjVariant *e = AS_VARIANT(v);
+    bool done = false;
+    if (mode != FM_DEBUG) ok = fmt_user(f, sb, v, e->cls, &done);
+    if (ok && !done) {
+      VariantInfo *info = &e->cls->variants[e->tag];
+      strbuf_add(sb, info->name->chars, info->name->len);
+      ok = fmt_fields(f, sb, info->field_names, e->fields, e->nfields, mode);
+    }
+    break;
+  }
+  default: strbuf_printf(sb, "<%s>", value_type_name(v)); break;
+  }
+  f->depth--;
+  return ok;
+}
+
+static bool fmt_value(Fmt *f, StrBuf *sb, Value v, int mode) {
+  switch (v.type) {
+  case VAL_UNDEF: strbuf_adds(sb, "<undefined>"); return true;
+  case VAL_UNIT: strbuf_adds(sb, "()"); return true;
+  case VAL_BOOL: strbuf_adds(sb, v.as.b ? "true" : "false"); return true;
+  case VAL_INT: strbuf_printf(sb, "%lld", (long long)v.as.i); return true;
+  case VAL_FLOAT: fmt_float(f, sb, v.as.f); return true;
+  case VAL_CHAR:
+    if (mode == FM_DISPLAY) {
+      strbuf_add_utf8(sb, v.as.i);
+    } else {
+      strbuf_addc(sb, '\'');
+      add_escaped(sb, v.as.i, '\'');
+      strbuf_addc(sb, '\'');
+    }
+    return true;
+  case VAL_OBJ: return fmt_obj(f, sb, v, mode);
+  }
+  return true;
+}
+
+static void fmt_init(Fmt *f, VM *vm) {
+  f->vm = vm;
+  f->ftype = 0;
+  f->prec = -1;
+  f->depth = 0;
+}
+
+bool format_append(VM *vm, StrBuf *sb, Value v, bool debug) {
+  Fmt f;
+  fmt_init(&f, vm);
+  return fmt_value(&f, sb, v, debug ? FM_DEBUG : FM_DISPLAY);
+}
+
+ObjString *format_value(VM *vm, Value v, bool debug) {
+  if (IS_STRING(v) && !debug) return AS_STRING(v);
+  StrBuf sb = {0};
+  if (!format_append(vm, &sb, v, debug)) {
+    strbuf_free(&sb);
+    return NULL;
+  }
+  return strbuf_finish(vm, &sb);
+}
+
+void format_print(VM *vm, FILE *out, Value v) {
+  Fmt f;
+  fmt_init(&f, vm);
+  StrBuf sb = {0};
+  fmt_value(&f, &sb, v, FM_NESTED);
+  if (sb.data) fwrite(sb.data, 1, sb.len, out);
+  fputc('\n', out);
+  strbuf_free(&sb);
+}
+
+/* ---- format specs: [[fill]align][sign][#][0][width][.precision][type] ---- */
+
+typedef struct {
+  int64_t fill;
+  char align; /* 0 (default), '<', '>', '^' */
+  char sign;  /* 0, '+', '-', ' ' */
+  bool alt, zero;
+  int width, prec; /* -1: absent */
+  char type;       /* 0 or one of "feg%xXbo?ds" */
+} Spec;
+
+#define SPEC_MAX_WIDTH 100000
+
+static bool parse_spec(const char *s, size_t len, Spec *sp) {
+  *sp = (Spec){' ', 0, 0, false, false, -1, -1, 0};
+  size_t i = 0;
+  if (len > 0) {
+    int64_t cp;
+    int n = utf8_decode(s, len, &cp);
+    if ((size_t)n < len && strchr("<>^", s[n])) {
+      sp->fill = cp;
+      sp->align = s[n];
+      i = (size_t)n + 1;
+    } else if (strchr("<>^", s[0])) {
+      sp->align = s[0];
+      i = 1;
+    }
+  }
+  if (i < len && (s[i] == '+' || s[i] == '-' || s[i] == ' ')) sp->sign = s[i++];
+  if (i < len && s[i] == '#') sp->alt = true, i++;
+  if (i < len && s[i] == '0') sp->zero = true, i++;
+  if (i < len && s[i] >= '0' && s[i] <= '9') {
+    sp->width = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+      sp->width = sp->width * 10 + (s[i++] - '0');
+      if (sp->width > SPEC_MAX_WIDTH) return false;
+    }
+  }
+  if (i < len && s[i] == '.') {
+    i++;
+    if (i >= len || s[i] < '0' || s[i] > '9') return false;
+    sp->prec = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+      sp->prec = sp->prec * 10 + (s[i++] - '0');
+      if (sp->prec > 1000) return false;
+    }
+  }
+  if (i < len && s[i] != '\0' && strchr("feg%xXbo?ds", s[i])) sp->type = s[i++];
+  return i == len;
+}
+
+/* An integer in base 16, 8 or 2 as sign and magnitude ("-ff"). */
+static void int_radix(StrBuf *sb, int64_t v, char type, bool alt) {
+  uint64_t m = v < 0 ? -(uint64_t)v : (uint64_t)v;
+  if (v < 0) strbuf_addc(sb, '-');
+  if (alt) strbuf_adds(sb, type == 'b' ? "0b" : type == 'o' ? "0o" : "0x");
+  if (type == 'b') {
+    char buf[65];
+    int n = 0;
+    do buf[n++] = (char)('0' + (m & 1)); while (m >>= 1);
+    while (n) strbuf_addc(sb, buf[--n]);
+  } else {
+    strbuf_printf(sb, type == 'o' ? "%llo" : type == 'x' ? "%llx" : "%llX", (unsigned long long)m);
+  }
+}
+
+/* Keep the first n code points of sb. */
+static void truncate_chars(StrBuf *sb, int n) {
+  size_t i = 0;
+  for (int k = 0; k < n && i < sb->len; k++) {
+    i++;
+    while (i < sb->len && ((unsigned char)sb->data[i] & 0xC0) == 0x80) i++;
+  }
+  if (i < sb->len) {
+    sb->len = i;
+    sb->data[i] = '\0';
+  }
+}
+
+static bool spec_invalid(VM *vm, Value v, const char *spec, size_t len) {
+  return vm_error(vm, "format spec `%.*s` is not valid for %s", (int)len, spec,
+                  value_type_name(v));
+}
+
+ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen) {
+  Spec sp;
+  if (!parse_spec(spec, speclen, &sp)) {
+    vm_error(vm, "invalid format spec `%.*s`", (int)speclen, spec);
+    return NULL;
+  }
+  Fmt f;
+  fmt_init(&f, vm);
+  f.prec = sp.prec;
+  StrBuf body = {0};
+  bool numeric = IS_NUM(v) || IS_OBJ_TYPE(v, OBJ_COMPLEX);
+  bool ok = true;
+  switch (sp.type) {
+  case '?': ok = fmt_value(&f, &body, v, FM_DEBUG); break;
+  case 's':
+    ok = fmt_value(&f, &body, v, FM_DISPLAY);
+    if (sp.prec >= 0) truncate_chars(&body, sp.prec);
+    break;
+  case 0:
+    if (IS_INT(v) && sp.prec >= 0) {
+      float_styled(&body, (double)v.as.i, 'f', sp.prec);
+    } else {
+      ok = fmt_value(&f, &body, v, FM_DISPLAY);
+      if (IS_STRING(v) && sp.prec >= 0) truncate_chars(&body, sp.prec);
+    }
+    break;
+  case 'f':
+  case 'e':
+  case 'g':
+  case '%':
+    f.ftype = sp.type;
+    if (IS_NUM(v)) {
+      float_styled(&body, AS_NUM(v), sp.type, sp.prec);
+    } else if (IS_OBJ_TYPE(v, OBJ_COMPLEX) || IS_LIST(v) || IS_TUPLE(v)) {
+      ok = fmt_value(&f, &body, v, FM_DISPLAY);
+    } else {
+      spec_invalid(vm, v, spec, speclen);
+      return NULL;
+    }
+    break;
+  case 'd':
+    if (!IS_INT(v)) {
+      spec_invalid(vm, v, spec, speclen);
+      return NULL;
+    }
+    strbuf_printf(&body, "%lld", (long long)v.as.i);
+    break;
+  default: /* x X b o */
+    if (!IS_INT(v)) {
+      spec_invalid(vm, v, spec, speclen);
+      return NULL;
+    }
+    int_radix(&body, v.as.i, sp.type, sp.alt);
+    break;
+  }
+  if (!ok) {
+    strbuf_free(&body);
+    return NULL;
+  }
+  if (sp.width < 0 && sp.sign == 0) return strbuf_finish(vm, &body);
+
+  /* split a number into sign, radix prefix and digits for sign and zero padding */
+  StrBuf out = {0};
+  const char *digits = body.data ? body.data : "";
+  size_t ndigits = body.len;
+  char signch = 0;
+  if (numeric && ndigits > 0 && digits[0] == '-') {
+    signch = '-';
+    digits++;
+    ndigits--;
+  } else if (numeric && (sp.sign == '+' || sp.sign == ' ')) {
+    signch = sp.sign;
+  }
+  size_t nprefix = 0;
+  if (sp.alt && ndigits >= 2 && digits[0] == '0' && strchr("xbo", digits[1])) nprefix = 2;
+  size_t count = (signch ? 1 : 0) + utf8_count(digits, ndigits);
+  size_t width = sp.width > 0 ? (size_t)sp.width : 0;
+  if (numeric && sp.zero && sp.align == 0 && count < width) {
+    if (signch) strbuf_addc(&out, signch);
+    strbuf_add(&out, digits, nprefix);
+    for (size_t i = count; i < width; i++) strbuf_addc(&out, '0');
+    strbuf_add(&out, digits + nprefix, ndigits - nprefix);
+  } else {
+    size_t pad = count < width ? width - count : 0;
+    char align = sp.align ? sp.align : numeric ? '>' : '<';
+    size_t left = align == '>' ? pad : align == '^' ? pad / 2 : 0;
+    for (size_t i = 0; i < left; i++) strbuf_add_utf8(&out, sp.fill);
+    if (signch) strbuf_addc(&out, signch);
+    strbuf_add(&out, digits, ndigits);
+    for (size_t i = left; i < pad; i++) strbuf_add_utf8(&out, sp.fill);
+  }
+  strbuf_free(&body);
+  return strbuf_finish(vm, &out);
+}

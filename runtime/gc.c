@@ -1,0 +1,349 @@
+/* Mark-sweep collection.
+ *
+ * The collector runs only at the interpreter's safe points (backward jumps,
+ * calls, allocating instructions) with no native function on the C stack,
+ * so the roots are exactly: the live register windows of the frames, the
+ * frames' closures, open upvalues, the VM's own references (prelude,
+ * modules, built-in classes, temp roots, args, the REPL's last value).
+ * Marking uses an explicit gray stack; the intern set is weak and loses its
+ * unmarked strings before the sweep. */
+#include <stdlib.h>
+
+#include "vm.h"
+
+#define GC_MIN_HEAP ((size_t)1 << 20)
+
+static void mark_object(VM *vm, Obj *o) {
+  if (o == NULL || o->marked) return;
+  o->marked = true;
+  if (vm->ngray == vm->capgray) {
+    size_t cap = vm->capgray < 64 ? 64 : vm->capgray * 2;
+    Value *g = realloc(vm->gray, sizeof(Value) * cap);
+    if (!g) {
+      fputs("nsc: out of memory\n", stderr);
+      exit(1);
+    }
+    vm->gray = g;
+    vm->capgray = cap;
+  }
+  vm->gray[vm->ngray++] = OBJ_VAL(o);
+}
+
+static inline void mark_value(VM *vm, Value v) {
+  if (IS_OBJ(v)) mark_object(vm, v.as.o);
+}
+
+static void mark_values(VM *vm, const Value *vs, size_t n) {
+  for (size_t i = 0; i < n; i++) mark_value(vm, vs[i]);
+}
+
+static void mark_table(VM *vm, const Table *t) {
+  for (uint32_t i = 0; i < t->cap; i++) {
+    const TableEntry *e = &t->entries[i];
+    if (e->key == NULL) continue;
+    mark_object(vm, (Obj *)e->key);
+    mark_value(vm, e->value);
+  }
+}
+
+static void blacken(VM *vm, Obj *o) {
+  switch (o->type) {
+  case OBJ_STRING:
+  case OBJ_RANGE:
+  case OBJ_COMPLEX: break;
+  case OBJ_LIST: {
+    ObjList *l = (ObjList *)o;
+    mark_values(vm, l->items, l->len);
+    break;
+  }
+  case OBJ_TUPLE: {
+    ObjTuple *t = (ObjTuple *)o;
+    mark_values(vm, t->items, t->len);
+    break;
+  }
+  case OBJ_MAP: {
+    ObjMap *m = (ObjMap *)o;
+    mark_values(vm, m->keys, m->nentries);
+    mark_values(vm, m->values, m->nentries);
+    break;
+  }
+  case OBJ_PROTO: {
+    ObjProto *p = (ObjProto *)o;
+    mark_values(vm, p->k, p->nk);
+    for (uint32_t i = 0; i < p->nprotos; i++) mark_object(vm, (Obj *)p->protos[i]);
+    if (p->param_names)
+      for (uint32_t i = 0; i < p->nparams; i++) mark_object(vm, (Obj *)p->param_names[i]);
+    mark_object(vm, (Obj *)p->name);
+    mark_object(vm, (Obj *)p->module);
+    break;
+  }
+  case OBJ_CLOSURE: {
+    ObjClosure *c = (ObjClosure *)o;
+    mark_object(vm, (Obj *)c->proto);
+    for (uint32_t i = 0; i < c->nupvals; i++) mark_object(vm, (Obj *)c->upvals[i]);
+    break;
+  }
+  case OBJ_UPVALUE: mark_value(vm, ((ObjUpvalue *)o)->closed); break;
+  case OBJ_NATIVE: mark_object(vm, (Obj *)((ObjNative *)o)->name); break;
+  case OBJ_BOUND: {
+    ObjBound *b = (ObjBound *)o;
+    mark_value(vm, b->receiver);
+    mark_value(vm, b->method);
+    break;
+  }
+  case OBJ_CLASS: {
+    ObjClass *c = (ObjClass *)o;
+    mark_object(vm, (Obj *)c->name);
+    for (uint16_t i = 0; i < c->nfields; i++) {
+      if (c->field_names) mark_object(vm, (Obj *)c->field_names[i]);
+      if (c->field_types) mark_value(vm, c->field_types[i]);
+      if (c->field_defaults) mark_value(vm, c->field_defaults[i]);
+    }
+    for (uint16_t i = 0; i < c->nvariants; i++) {
+      VariantInfo *v = &c->variants[i];
+      mark_object(vm, (Obj *)v->name);
+      if (v->field_names)
+        for (uint16_t j = 0; j < v->nfields; j++) mark_object(vm, (Obj *)v->field_names[j]);
+      mark_value(vm, v->unit_value);
+      mark_value(vm, v->ctor);
+    }
+    mark_table(vm, &c->methods);
+    mark_table(vm, &c->traits);
+    break;
+  }
+  case OBJ_INSTANCE: {
+    ObjInstance *in = (ObjInstance *)o;
+    mark_object(vm, (Obj *)in->cls);
+    mark_values(vm, in->fields, in->cls->nfields);
+    break;
+  }
+  case OBJ_VARIANT: {
+    ObjVariant *v = (ObjVariant *)o;
+    mark_object(vm, (Obj *)v->cls);
+    mark_values(vm, v->fields, v->nfields);
+    break;
+  }
+  case OBJ_CTOR: mark_object(vm, (Obj *)((ObjCtor *)o)->cls); break;
+  case OBJ_MODULE: {
+    ObjModule *m = (ObjModule *)o;
+    mark_object(vm, (Obj *)m->name);
+    mark_object(vm, (Obj *)m->path);
+    mark_table(vm, &m->index);
+    for (uint32_t i = 0; i < m->nglobals; i++) mark_object(vm, (Obj *)m->names[i]);
+    mark_values(vm, m->values, m->nglobals);
+    mark_object(vm, (Obj *)m->chunk);
+    break;
+  }
+  case OBJ_TYPESPEC: {
+    ObjTypeSpec *t = (ObjTypeSpec *)o;
+    mark_object(vm, (Obj *)t->text);
+    mark_object(vm, (Obj *)t->what);
+    mark_object(vm, (Obj *)t->module);
+    break;
+  }
+  case OBJ__COUNT: break;
+  }
+}
+
+static void free_object(VM *vm, Obj *o) {
+  switch (o->type) {
+  case OBJ_STRING: {
+    ObjString *s = (ObjString *)o;
+    vm_realloc(vm, s, sizeof(ObjString) + s->len + 1, 0);
+    break;
+  }
+  case OBJ_LIST: {
+    ObjList *l = (ObjList *)o;
+    FREE_ARRAY(vm, Value, l->items, l->cap);
+    vm_realloc(vm, l, sizeof(ObjList), 0);
+    break;
+  }
+  case OBJ_TUPLE: {
+    ObjTuple *t = (ObjTuple *)o;
+    vm_realloc(vm, t, sizeof(ObjTuple) + sizeof(Value) * t->len, 0);
+    break;
+  }
+  case OBJ_RANGE: vm_realloc(vm, o, sizeof(ObjRange), 0); break;
+  case OBJ_MAP: {
+    ObjMap *m = (ObjMap *)o;
+    FREE_ARRAY(vm, int32_t, m->index, m->cap);
+    FREE_ARRAY(vm, Value, m->keys, m->entries_cap);
+    FREE_ARRAY(vm, Value, m->values, m->entries_cap);
+    vm_realloc(vm, m, sizeof(ObjMap), 0);
+    break;
+  }
+  case OBJ_PROTO: {
+    ObjProto *p = (ObjProto *)o;
+    FREE_ARRAY(vm, uint32_t, p->code, p->capcode);
+    FREE_ARRAY(vm, uint32_t, p->offsets, p->capcode);
+    FREE_ARRAY(vm, Value, p->k, p->capk);
+    FREE_ARRAY(vm, ObjProto *, p->protos, p->capprotos);
+    FREE_ARRAY(vm, UpvalDesc, p->upvals, p->nupvals);
+    FREE_ARRAY(vm, ObjString *, p->param_names, p->nparams);
+    vm_realloc(vm, p, sizeof(ObjProto), 0);
+    break;
+  }
+  case OBJ_CLOSURE: {
+    ObjClosure *c = (ObjClosure *)o;
+    vm_realloc(vm, c, sizeof(ObjClosure) + sizeof(ObjUpvalue *) * c->nupvals, 0);
+    break;
+  }
+  case OBJ_UPVALUE: vm_realloc(vm, o, sizeof(ObjUpvalue), 0); break;
+  case OBJ_NATIVE: vm_realloc(vm, o, sizeof(ObjNative), 0); break;
+  case OBJ_BOUND: vm_realloc(vm, o, sizeof(ObjBound), 0); break;
+  case OBJ_CLASS: {
+    ObjClass *c = (ObjClass *)o;
+    FREE_ARRAY(vm, ObjString *, c->field_names, c->nfields);
+    FREE_ARRAY(vm, Value, c->field_types, c->nfields);
+    FREE_ARRAY(vm, Value, c->field_defaults, c->nfields);
+    for (uint16_t i = 0; i < c->nvariants; i++)
+      FREE_ARRAY(vm, ObjString *, c->variants[i].field_names, c->variants[i].nfields);
+    FREE_ARRAY(vm, VariantInfo, c->variants, c->nvariants);
+    table_free(vm, &c->methods);
+    table_free(vm, &c->traits);
+    vm_realloc(vm, c, sizeof(ObjClass), 0);
+    break;
+  }
+  case OBJ_INSTANCE: {
+    /* Its class is still allocated: classes are freed after everything
+     * else (see free_list). */
+    ObjInstance *in = (ObjInstance *)o;
+    vm_realloc(vm, in, sizeof(ObjInstance) + sizeof(Value) * in->cls->nfields, 0);
+    break;
+  }
+  case OBJ_VARIANT: {
+    ObjVariant *v = (ObjVariant *)o;
+    vm_realloc(vm, v, sizeof(ObjVariant) + sizeof(Value) * v->nfields, 0);
+    break;
+  }
+  case OBJ_CTOR: vm_realloc(vm, o, sizeof(ObjCtor), 0); break;
+  case OBJ_MODULE: {
+    ObjModule *m = (ObjModule *)o;
+    table_free(vm, &m->index);
+    FREE_ARRAY(vm, ObjString *, m->names, m->cap);
+    FREE_ARRAY(vm, Value, m->values, m->cap);
+    FREE_ARRAY(vm, uint8_t, m->flags, m->cap);
+    vm_realloc(vm, m, sizeof(ObjModule), 0);
+    break;
+  }
+  case OBJ_TYPESPEC: vm_realloc(vm, o, sizeof(ObjTypeSpec), 0); break;
+  case OBJ_COMPLEX: vm_realloc(vm, o, sizeof(ObjComplex), 0); break;
+  case OBJ__COUNT: break;
+  }
+}
+
+/* The highest register in use: frames overlap (a callee's window starts at
+ * its first argument inside the caller's), and a callee's window may end
+ * below its caller's, so take the maximum over all frames. */
+static Value *stack_extent(VM *vm) {
+  Value *top = vm->stack;
+  for (int i = 0; i < vm->nframes; i++) {
+    CallFrame *f = &vm->frames[i];
+    Value *end = f->base + f->closure->proto->maxregs;
+    if (end > top) top = end;
+  }
+  return top;
+}
+
+static void mark_roots(VM *vm) {
+  Value *top = stack_extent(vm);
+  for (Value *v = vm->stack; v < top; v++) mark_value(vm, *v);
+  for (int i = 0; i < vm->nframes; i++) mark_object(vm, (Obj *)vm->frames[i].closure);
+  for (ObjUpvalue *u = vm->open_upvalues; u; u = u->next_open) mark_object(vm, (Obj *)u);
+  mark_object(vm, (Obj *)vm->prelude);
+  mark_object(vm, (Obj *)vm->main_module);
+  mark_object(vm, (Obj *)vm->modules);
+  for (int i = 0; i <= VAL_OBJ; i++) mark_object(vm, (Obj *)vm->class_of_type[i]);
+  for (int i = 0; i < OBJ__COUNT; i++) mark_object(vm, (Obj *)vm->class_of_obj[i]);
+  mark_object(vm, (Obj *)vm->option_class);
+  mark_object(vm, (Obj *)vm->result_class);
+  mark_values(vm, vm->temp_roots, (size_t)vm->ntemp);
+  mark_object(vm, (Obj *)vm->args);
+  mark_value(vm, vm->last_value);
+}
+
+static void remove_white_strings(Table *t) {
+  for (uint32_t i = 0; i < t->cap; i++) {
+    TableEntry *e = &t->entries[i];
+    if (e->key && !e->key->obj.marked) {
+      e->key = NULL;
+      e->value = UNIT_VAL;
+    }
+  }
+}
+
+/* Free a chain of objects; classes go last because an instance's size is
+ * read from its class. */
+static void free_list(VM *vm, Obj *o) {
+  Obj *classes = NULL;
+  while (o) {
+    Obj *next = o->next;
+    if (o->type == OBJ_CLASS) {
+      o->next = classes;
+      classes = o;
+    } else {
+      free_object(vm, o);
+    }
+    o = next;
+  }
+  while (classes) {
+    Obj *next = classes->next;
+    free_object(vm, classes);
+    classes = next;
+  }
+}
+
+static void sweep(VM *vm) {
+  Obj **link = &vm->objects, *dead = NULL;
+  while (*link) {
+    Obj *o = *link;
+    if (o->marked) {
+      o->marked = false;
+      link = &o->next;
+    } else {
+      *link = o->next;
+      o->next = dead;
+      dead = o;
+    }
+  }
+  free_list(vm, dead);
+}
+
+void gc_collect(VM *vm) {
+  mark_roots(vm);
+  while (vm->ngray > 0) blacken(vm, vm->gray[--vm->ngray].as.o);
+  remove_white_strings(&vm->strings);
+  sweep(vm);
+  size_t live = vm->bytes_allocated;
+  vm->next_gc = live * 2 > GC_MIN_HEAP ? live * 2 : GC_MIN_HEAP;
+  vm->gc_requested = vm->bytes_allocated + vm->external_bytes > vm->next_gc;
+}
+
+void gc_free_all(VM *vm) {
+  free_list(vm, vm->objects);
+  vm->objects = NULL;
+  free(vm->gray);
+  vm->gray = NULL;
+  vm->ngray = vm->capgray = 0;
+}
+
+void vm_gc_external(VM *vm, ptrdiff_t delta_bytes) {
+  vm->external_bytes += (size_t)delta_bytes;
+  if (vm->bytes_allocated + vm->external_bytes > vm->next_gc) vm->gc_requested = true;
+}
+
+void vm_push_root(VM *vm, Value v) {
+  if (vm->ntemp == vm->captemp) {
+    int cap = vm->captemp < 16 ? 16 : vm->captemp * 2;
+    Value *r = realloc(vm->temp_roots, sizeof(Value) * (size_t)cap);
+    if (!r) {
+      fputs("nsc: out of memory\n", stderr);
+      exit(1);
+    }
+    vm->temp_roots = r;
+    vm->captemp = cap;
+  }
+  vm->temp_roots[vm->ntemp++] = v;
+}
+
+void vm_pop_root(VM *vm, int n) { vm->ntemp -= n; }

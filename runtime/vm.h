@@ -1,0 +1,172 @@
+/* The register VM: state, calls, errors, and the interface natives use. */
+#ifndef NS_VM_H
+#define NS_VM_H
+
+#include <stdio.h>
+
+#include "value.h"
+
+/* Opcodes are BC_<name> (as in LuaJIT): OP_<name> is taken by the
+ * operator kinds (OpKind) of compiler/ast.h, and the compiler needs both. */
+typedef enum {
+#define OPCODE(name, fmt, operands) BC_##name,
+#include "opcodes.def"
+#undef OPCODE
+  BC__NUM
+} OpCode;
+
+typedef enum { FMT_ABC, FMT_ABx, FMT_AsBx, FMT_Ax } OpFormat;
+extern const char *const vm_opcode_names[BC__NUM];
+extern const OpFormat vm_opcode_formats[BC__NUM];
+extern const char *const vm_opcode_operands[BC__NUM];
+
+/* Instruction encoding. */
+#define INS_OP(i) ((OpCode)((i)&0xff))
+#define INS_A(i) (((i) >> 8) & 0xff)
+#define INS_B(i) (((i) >> 16) & 0xff)
+#define INS_C(i) (((i) >> 24) & 0xff)
+#define INS_Bx(i) ((i) >> 16)
+#define INS_sBx(i) ((int32_t)((i) >> 16) - 32767)
+#define INS_Ax(i) ((i) >> 8)
+#define MAKE_ABC(op, a, b, c) \
+  ((uint32_t)(op) | ((uint32_t)(a) << 8) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 24))
+#define MAKE_ABx(op, a, bx) ((uint32_t)(op) | ((uint32_t)(a) << 8) | ((uint32_t)(bx) << 16))
+#define MAKE_AsBx(op, a, sbx) MAKE_ABx(op, a, (uint32_t)((sbx) + 32767))
+#define MAKE_Ax(op, ax) ((uint32_t)(op) | ((uint32_t)(ax) << 8))
+#define SBX_MAX 32767
+#define SBX_MIN (-32767)
+#define K_EXTRA 255 /* an 8-bit constant operand of 255: see the EXTRA that follows */
+
+#define NS_MAX_FRAMES 20000   /* "recursion too deep" beyond this */
+#define NS_STACK_SLOTS (1u << 22)
+#define NS_MAX_NATIVE_DEPTH 200
+
+typedef struct CallFrame {
+  ObjClosure *closure;
+  const uint32_t *pc;
+  Value *base; /* R[0] */
+  Value *ret;  /* where RETURN stores the result */
+  bool stop;   /* returning from this frame returns from vm_execute (native re-entry) */
+} CallFrame;
+
+/* One entry of a runtime error's stack trace. */
+typedef struct {
+  char *function;
+  char *path;   /* NULL for a native function (shown without a position) */
+  int line, col;
+  Source *src;  /* for printing the source line; owned by the VM */
+} TraceEntry;
+
+typedef enum { NS_OK = 0, NS_RUNTIME_ERROR = 1, NS_COMPILE_ERROR = 2 } NsStatus;
+
+struct VM {
+  Value *stack, *stack_end;
+  CallFrame *frames;
+  int nframes;
+  ObjUpvalue *open_upvalues;
+
+  /* heap */
+  Obj *objects;
+  size_t bytes_allocated, next_gc;
+  size_t external_bytes; /* buffers outside the GC heap (tensors) */
+  int gc_pause;          /* > 0 while compiling: no collection */
+  int native_depth;      /* natives on the C stack: collect only at depth 0 */
+  bool gc_requested;
+  Table strings;         /* the intern set */
+  Value *gray;           /* mark stack */
+  size_t ngray, capgray;
+  Value *temp_roots;     /* values C code keeps alive across allocations */
+  int ntemp, captemp;
+
+  /* modules */
+  ObjModule *prelude;    /* builtins every module sees */
+  ObjModule *main_module;
+  ObjMap *modules;       /* path string -> module */
+  Source **sources;      /* every source compiled, freed with the VM */
+  int nsources, capsources;
+  char *script_dir;      /* directory of the main script, for imports */
+
+  /* built-in classes: methods of values that are not struct instances */
+  ObjClass *class_of_type[VAL_OBJ + 1];   /* unit, bool, int, float, char */
+  ObjClass *class_of_obj[OBJ__COUNT];     /* string, list, tuple, range, map, ... */
+  ObjClass *option_class, *result_class;  /* the prelude's Option and Result */
+
+  /* errors */
+  bool has_error;
+  char error[1024];      /* message of the pending runtime error */
+  TraceEntry *trace;     /* innermost first */
+  int ntrace;
+  FILE *err;             /* where errors are printed (stderr) */
+  FILE *out;             /* program output (stdout) */
+  bool color;
+
+  /* options */
+  ObjList *args;         /* script arguments, `args()` */
+  Value last_value;      /* REPL: value of the last expression statement */
+  bool repl;
+};
+
+VM *vm_new(void);
+void vm_free(VM *vm);
+
+/* Runtime errors: record the message (printf-style) and return false so a
+ * native can `return vm_error(vm, ...)`. The trace is captured when the
+ * error reaches the interpreter loop. */
+bool vm_error(VM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vm_print_error(VM *vm); /* file:line:col: runtime error: ... + trace */
+void vm_clear_error(VM *vm);
+
+/* Run a compiled top-level chunk (a closure of a module's <module> proto). */
+NsStatus vm_run(VM *vm, ObjClosure *chunk, Value *result);
+/* Call any callable with arguments from C (natives use this for callbacks);
+ * false on a runtime error. */
+bool vm_call(VM *vm, Value callee, Value *args, int argc, Value *out);
+/* Find a method of a value's class (its struct/enum, or the built-in class
+ * of its type); false if none. Call it with the receiver as the first
+ * argument. Fields holding functions are not methods and are not found. */
+bool vm_find_method(VM *vm, Value receiver, ObjString *name, Value *out);
+ObjClass *vm_class_of(VM *vm, Value v);
+
+/* BC_IMPORT (api.c): load, compile and run the module named by `path`
+ * ("math", "nn::layers", "./util.ns") once, relative to the importing
+ * module; false on an error (a cycle, a missing file, a compile error). */
+bool vm_import(VM *vm, ObjString *path, ObjModule *from, Value *out);
+
+/* GC hooks. */
+void vm_gc_external(VM *vm, ptrdiff_t delta_bytes);
+void vm_push_root(VM *vm, Value v);
+void vm_pop_root(VM *vm, int n);
+void gc_collect(VM *vm);
+void gc_free_all(VM *vm);
+
+/* Sources compiled by this VM live as long as it (protos point into them). */
+void vm_add_source(VM *vm, Source *src);
+
+/* Built-ins (builtins.c): the prelude module and the built-in classes'
+ * methods. */
+void builtins_init(VM *vm);
+
+/* Formatting (format.c). */
+/* Display form (println!("{}")); debug = true gives the {:?} form. */
+ObjString *format_value(VM *vm, Value v, bool debug);
+/* Apply a format spec such as ">8", ".4f", "?", "08.3e", "x" (NULL if the
+ * spec is invalid for the value: vm_error is set). */
+ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen);
+/* Print a value as the REPL shows it. */
+void format_print(VM *vm, FILE *out, Value v);
+
+/* Slow-path operators (arith.c): every type combination the fast paths in
+ * vm.c do not handle. op is an OpKind from compiler/ast.h. false on error. */
+bool arith_binary(VM *vm, int op, Value a, Value b, Value *out);
+bool arith_unary(VM *vm, int op, Value a, Value *out);
+bool arith_compare(VM *vm, int op, Value a, Value b, bool *out); /* OP_LT / OP_LE */
+bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);
+
+/* Type annotation check: true if v conforms (converting int -> float when
+ * the annotation asks for a float); else vm_error with both types. */
+bool vm_check_type(VM *vm, ObjTypeSpec *ts, Value *v);
+
+/* Disassembler (debug.c). */
+void debug_disasm_proto(FILE *out, ObjProto *p, bool recursive);
+
+#endif

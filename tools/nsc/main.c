@@ -1,0 +1,170 @@
+/* nsc: the NeuralScript driver. Parses the command line and hands each
+ * command to the public API (include/neuralscript.h); exit statuses are the
+ * NS_EXIT_* values documented in README.md. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "neuralscript.h"
+#include "repl.h"
+
+static const char usage_text[] =
+    "usage: nsc [COMMAND] [ARGS...]\n"
+    "\n"
+    "Commands:\n"
+    "  run FILE [ARGS...]   run FILE as the main program; the script's args()\n"
+    "                       are ARGS\n"
+    "  FILE.ns [ARGS...]    the same as `run FILE.ns`\n"
+    "  check FILE...        parse and compile every FILE without running it\n"
+    "  disasm FILE          print FILE's bytecode with its source lines\n"
+    "  repl                 interactive session (prompts when stdin is a terminal)\n"
+    "  -e CODE [ARGS...]    run CODE as the main program\n"
+    "  (none)               the REPL when stdin is a terminal, otherwise run the\n"
+    "                       program read from stdin\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help           show this help\n"
+    "  -V, --version        show the version\n"
+    "\n"
+    "Environment:\n"
+    "  NO_COLOR             when set and not empty, diagnostics are not coloured\n"
+    "                       (they are coloured only when stderr is a terminal)\n"
+    "\n"
+    "Exit status:\n"
+    "  0   success\n"
+    "  1   runtime error\n"
+    "  2   syntax or compile error\n"
+    "  64  bad command line\n"
+    "  66  a file that cannot be read\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fputs("nsc: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputs("\nTry `nsc --help` for usage.\n", stderr);
+  return NS_EXIT_USAGE;
+}
+
+static NsVM *new_vm(void) {
+  NsVM *vm = ns_new();
+  if (!vm) {
+    fputs("nsc: cannot start the virtual machine (out of memory)\n", stderr);
+    exit(NS_EXIT_RUNTIME);
+  }
+  const char *no_color = getenv("NO_COLOR");
+  ns_set_color(vm, isatty(STDERR_FILENO) && !(no_color && *no_color));
+  return vm;
+}
+
+static int finish(NsVM *vm, int status) {
+  ns_free(vm);
+  if (fflush(stdout) != 0 && status == NS_EXIT_OK) status = NS_EXIT_RUNTIME;
+  return status;
+}
+
+static int cmd_run(const char *path, int argc, char **argv) {
+  NsVM *vm = new_vm();
+  ns_set_args(vm, argc, argv);
+  return finish(vm, ns_run_file(vm, path));
+}
+
+static int cmd_eval(const char *name, const char *code, int argc, char **argv) {
+  NsVM *vm = new_vm();
+  ns_set_args(vm, argc, argv);
+  return finish(vm, ns_run_string(vm, name, code, false, NULL));
+}
+
+static int cmd_check(int nfiles, char **files) {
+  int status = NS_EXIT_OK;
+  for (int i = 0; i < nfiles; i++) {
+    NsVM *vm = new_vm();
+    int st = ns_check_file(vm, files[i]);
+    ns_free(vm);
+    if (st != NS_EXIT_OK && status != NS_EXIT_COMPILE)
+      status = st == NS_EXIT_NOINPUT ? NS_EXIT_NOINPUT : NS_EXIT_COMPILE;
+  }
+  return status;
+}
+
+static int cmd_disasm(const char *path) {
+  NsVM *vm = new_vm();
+  return finish(vm, ns_disasm_file(vm, path, stdout));
+}
+
+static int cmd_repl(void) {
+  NsVM *vm = new_vm();
+  return finish(vm, repl_run(vm, isatty(STDIN_FILENO)));
+}
+
+/* `echo 'println!("hi")' | nsc`: the whole of stdin is the program. */
+static int cmd_stdin(void) {
+  size_t len = 0, cap = 65536;
+  char *text = malloc(cap);
+  size_t n;
+  while (text && (n = fread(text + len, 1, cap - len - 1, stdin)) > 0) {
+    len += n;
+    if (cap - len < 2) {
+      char *grown = realloc(text, cap *= 2);
+      if (!grown) free(text);
+      text = grown;
+    }
+  }
+  if (!text) {
+    fputs("nsc: out of memory reading stdin\n", stderr);
+    return NS_EXIT_RUNTIME;
+  }
+  if (ferror(stdin)) {
+    perror("nsc: stdin");
+    free(text);
+    return NS_EXIT_NOINPUT;
+  }
+  text[len] = '\0';
+  int status = cmd_eval("<stdin>", text, 0, NULL);
+  free(text);
+  return status;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return isatty(STDIN_FILENO) ? cmd_repl() : cmd_stdin();
+
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    fputs(usage_text, stdout);
+    return NS_EXIT_OK;
+  }
+  if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+    puts("nsc " NS_VERSION " (NeuralScript)");
+    return NS_EXIT_OK;
+  }
+  if (!strcmp(cmd, "run")) {
+    if (argc < 3) return usage_error("%s needs a FILE", "run");
+    return cmd_run(argv[2], argc - 3, argv + 3);
+  }
+  if (!strcmp(cmd, "-e")) {
+    if (argc < 3) return usage_error("%s needs CODE", "-e");
+    return cmd_eval("<-e>", argv[2], argc - 3, argv + 3);
+  }
+  if (!strcmp(cmd, "check")) {
+    if (argc < 3) return usage_error("%s needs at least one FILE", "check");
+    return cmd_check(argc - 2, argv + 2);
+  }
+  if (!strcmp(cmd, "disasm")) {
+    if (argc != 3) return usage_error("%s needs exactly one FILE", "disasm");
+    return cmd_disasm(argv[2]);
+  }
+  if (!strcmp(cmd, "repl")) {
+    if (argc != 2) return usage_error("unexpected argument `%s` after repl", argv[2]);
+    return cmd_repl();
+  }
+  if (cmd[0] == '-') return usage_error("unknown option `%s`", cmd);
+  /* A script path: `nsc train.ns`, or `./train` through a #! line. */
+  if (has_suffix(cmd, ".ns") || strchr(cmd, '/')) return cmd_run(cmd, argc - 2, argv + 2);
+  return usage_error("unknown command `%s`", cmd);
+}
