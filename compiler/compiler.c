@@ -58,8 +58,12 @@ void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp) {
   }
 }
 
+static int locals_top(FuncState *fs) { return fs->nlocals ? fs->locals[fs->nlocals - 1].reg + 1 : 0; }
+
+/* Where temporaries start at a statement boundary. */
 static int active_top(FuncState *fs) {
-  return fs->nlocals ? fs->locals[fs->nlocals - 1].reg + 1 : 0;
+  int top = locals_top(fs);
+  return top > fs->floor ? top : fs->floor;
 }
 
 int c_alloc_reg(Compiler *c, Span sp) {
@@ -278,7 +282,7 @@ static Value static_member(Compiler *c, Value v, const char *name) {
       if (cls->variants[i].name == s)
         return IS_UNDEF(cls->variants[i].ctor) ? cls->variants[i].unit_value : cls->variants[i].ctor;
     Value m;
-    if (table_get(&cls->methods, s, &m)) return m;
+    if (table_get(&cls->methods, s, &m)) return IS_UNDEF(m) ? UNIT_VAL : m; /* UNDEF: not compiled yet */
   } else if (IS_OBJ_TYPE(v, OBJ_MODULE)) {
     int slot = module_find(AS_MODULE(v), s);
     if (slot >= 0) return AS_MODULE(v)->values[slot];
@@ -287,6 +291,8 @@ static Value static_member(Compiler *c, Value v, const char *name) {
 }
 
 Value c_static_value(Compiler *c, Node *path) {
+  if (path->kind == N_IDENT && !strcmp(path->as.ident.name, "Self"))
+    return c->self_class ? OBJ_VAL(c->self_class) : UNDEF_VAL;
   if (path->kind == N_IDENT) {
     if (find_local(c->fs, path->as.ident.name) >= 0) return UNDEF_VAL;
     int slot = c_resolve_global(c, path->as.ident.name);
@@ -328,7 +334,15 @@ static void check_mutable_root(Compiler *c, Node *target) {
   switch (resolve(c, name, &i)) {
   case NAME_LOCAL: ok = c->fs->locals[i].mut_target; decl = c->fs->locals[i].span; break;
   case NAME_UPVAL: ok = c->fs->upvals[i].mut_target; decl = c->fs->upvals[i].span; break;
-  case NAME_GLOBAL: ok = true; break; /* globals hold references; fields are mutable */
+  case NAME_GLOBAL: {
+    ok = (c->mod->flags[i] & GLOBAL_MUTABLE) != 0;
+    for (ItemInfo *it = c->items; it; it = it->next)
+      if (!strcmp(it->name, name)) {
+        decl = it->node->span;
+        break;
+      }
+    break;
+  }
   case NAME_NONE: return;
   }
   if (ok) return;
@@ -433,7 +447,7 @@ static int temp_for(Compiler *c, int dst, Span sp) { return dst != NO_REG ? dst 
 
 /* Can dst be used as the base of a call (the topmost temporary)? */
 static bool is_top_temp(Compiler *c, int dst) {
-  return dst != NO_REG && dst == c->fs->freereg - 1 && dst >= active_top(c->fs);
+  return dst != NO_REG && dst == c->fs->freereg - 1 && dst >= locals_top(c->fs);
 }
 
 /* Compile call arguments into consecutive registers after base; returns the
@@ -728,6 +742,20 @@ static void compile_path(Compiler *c, Node *e, int dst) {
   }
 }
 
+/* Load what a path names (a class, a variant ctor, a function) without the
+ * unit-struct instance rule of plain identifiers. */
+void c_load_path(Compiler *c, Node *path, int dst) {
+  if (path->kind == N_PATH) {
+    compile_path(c, path, dst);
+  } else if (path->kind == N_IDENT && !strcmp(path->as.ident.name, "Self") && c->self_class) {
+    c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, c->self_slot), path->span);
+  } else if (path->kind == N_IDENT) {
+    load_name(c, path->as.ident.name, path->span, dst);
+  } else {
+    c_expr(c, path, dst);
+  }
+}
+
 static void compile_fstring(Compiler *c, Node *f, int dst) {
   NodeList *pieces = &f->as.fstring.pieces;
   if (pieces->len == 0) {
@@ -840,7 +868,7 @@ static void compile_struct_lit(Compiler *c, Node *e, int dst) {
   }
   int save = c->fs->freereg;
   int base = c_alloc_reg(c, e->span);
-  c_expr(c, path, base);
+  c_load_path(c, path, base);
   int n = fields->len + (e->as.struct_lit.base ? 1 : 0);
   ObjTuple *t = tuple_new(c->vm, (uint32_t)n);
   for (int i = 0; i < fields->len; i++) {
@@ -1021,12 +1049,15 @@ static void compile_stmt(Compiler *c, Node *s);
 static bool is_toplevel_scope(Compiler *c) { return c->fs->is_toplevel && c->fs->depth == 0; }
 
 static void compile_block(Compiler *c, Node *b, int dst) {
+  int floor = c->fs->floor;
+  c->fs->floor = c->fs->freereg; /* statements must not reuse dst */
   c_enter_scope(c);
   NodeList *stmts = &b->as.block.stmts;
   for (int i = 0; i < stmts->len; i++) compile_stmt(c, stmts->items[i]);
   if (b->as.block.tail) c_expr(c, b->as.block.tail, dst);
   else if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), b->span);
   c_exit_scope(c);
+  c->fs->floor = floor;
 }
 
 static void compile_if(Compiler *c, Node *e, int dst) {
@@ -1111,9 +1142,20 @@ static void bind_loop_pattern(Compiler *c, Node *pat, int r) {
   c_add_local(c, NULL, r, false, pat->span);
   Jumps fails = {0};
   c_pattern(c, pat, r, &fails);
-  if (fails.len) {
-    c_error(c, pat->span, "refutable pattern in `for` loop");
+  c_pattern_must_match(c, pat, r, &fails, "a `for` loop");
+}
+
+void c_pattern_must_match(Compiler *c, Node *pat, int reg, Jumps *fails, const char *what) {
+  if (!fails->len) return;
+  if (!c_pattern_destructures(c, pat)) {
+    Diag *d = c_error(c, pat->span, "refutable pattern in %s", what);
+    if (d) diag_hint(d, "use `match` or `if let` for patterns that may not match");
+    return;
   }
+  int j = c_jump(c, pat->span);
+  c_patch_here(c, fails);
+  c_emit(c, MAKE_ABC(BC_MATCHFAIL, reg, 0, 0), pat->span);
+  patch_to(c, j, here(c));
 }
 
 static void compile_for(Compiler *c, Node *e, int dst) {
@@ -1293,7 +1335,22 @@ void c_expr(Compiler *c, Node *e, int dst) {
             e->as.quantity.unit);
     break;
   case N_FSTRING: compile_fstring(c, e, dst); break;
-  case N_IDENT: load_name(c, e->as.ident.name, e->span, dst); break;
+  case N_IDENT: {
+    const char *name = e->as.ident.name;
+    if (!strcmp(name, "Self") && c->self_class) {
+      c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, c->self_slot), e->span);
+      break;
+    }
+    load_name(c, name, e->span, dst);
+    /* A unit struct's name is its value: `let m = Marker;` */
+    Value v = c_static_value(c, e);
+    if (IS_CLASS(v) && AS_CLASS(v)->kind == CLASS_STRUCT && AS_CLASS(v)->nfields == 0 &&
+        !AS_CLASS(v)->is_tuple_struct) {
+      ObjTuple *none = tuple_new(c->vm, 0);
+      c_emit_k8(c, BC_NEWSTRUCT, dst, dst, c_const(c, OBJ_VAL(none), e->span), e->span);
+    }
+    break;
+  }
   case N_SELF:
     if (find_local(c->fs, "self") < 0 && find_upval(c, c->fs, "self") < 0) {
       c_error(c, e->span, "`self` is only available in methods");
@@ -1414,17 +1471,25 @@ static void compile_global_let(Compiler *c, Node *s) {
     ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
     if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
   }
+  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
+    ObjString *name = str_cstr(c->vm, pat->as.pat_bind.name);
+    uint32_t slot = module_declare(c->vm, c->mod, name, 0);
+    c->mod->flags[slot] = pat->as.pat_bind.is_mut ? GLOBAL_MUTABLE : 0;
+    c_emit(c, MAKE_ABx(BC_SETGLOBAL, r, slot), pat->span);
+    ItemInfo *it = arena_alloc(&c->arena, sizeof *it);
+    it->name = pat->as.pat_bind.name;
+    it->node = s;
+    it->next = c->items;
+    c->items = it;
+    c->fs->freereg = save;
+    return;
+  }
   c_enter_scope(c);
   int first = c->fs->nlocals;
   c_add_local(c, NULL, r, false, s->span);
   Jumps fails = {0};
   c_pattern(c, pat, r, &fails);
-  if (fails.len) {
-    int j = c_jump(c, s->span);
-    c_patch_here(c, &fails);
-    c_emit(c, MAKE_ABC(BC_MATCHFAIL, r, 0, 0), pat->span);
-    patch_to(c, j, here(c));
-  }
+  c_pattern_must_match(c, pat, r, &fails, "a `let` binding");
   for (int i = first + 1; i < c->fs->nlocals; i++) {
     Local *l = &c->fs->locals[i];
     if (!l->name) continue;
@@ -1471,12 +1536,7 @@ static void compile_let(Compiler *c, Node *s) {
   c_add_local(c, NULL, r, false, s->span);
   Jumps fails = {0};
   c_pattern(c, pat, r, &fails);
-  if (fails.len) {
-    int j = c_jump(c, s->span);
-    c_patch_here(c, &fails);
-    c_emit(c, MAKE_ABC(BC_MATCHFAIL, r, 0, 0), pat->span);
-    patch_to(c, j, here(c));
-  }
+  c_pattern_must_match(c, pat, r, &fails, "a `let` binding");
 }
 
 static void compile_local_fn(Compiler *c, Node *s) {
@@ -1591,7 +1651,7 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
     if (pat && pat->kind != N_PAT_BIND) {
       Jumps fails = {0};
       c_pattern(c, pat, regs[i], &fails);
-      if (fails.len) c_error(c, pat->span, "refutable pattern in function parameter");
+      c_pattern_must_match(c, pat, regs[i], &fails, "a function parameter");
     }
   }
   if (ret) {

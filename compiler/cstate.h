@@ -54,6 +54,8 @@ typedef struct FuncState {
   int nupvals;
   int depth;
   int freereg;
+  int floor;             /* registers below this belong to an enclosing
+                            expression (a block's destination) */
   Loop *loop;
   ObjTypeSpec *ret_spec; /* checked on every return, or NULL */
   bool is_toplevel;      /* the module chunk: depth-0 lets are globals */
@@ -90,6 +92,7 @@ int c_str_const(Compiler *c, const char *s, Span sp);
 int c_alloc_reg(Compiler *c, Span sp);
 void c_expr(Compiler *c, Node *e, int dst);
 int c_expr_any(Compiler *c, Node *e);
+void c_load_path(Compiler *c, Node *path, int dst);
 void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp);
 int c_jump(Compiler *c, Span sp);
 void c_patch_here(Compiler *c, Jumps *j);
@@ -110,6 +113,13 @@ const char *c_path_text(Compiler *c, Node *path);
 void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails);
 /* True if the pattern matches every value (no test emitted). */
 bool c_pattern_irrefutable(Compiler *c, Node *pat);
+/* True if the pattern only takes values apart (tuples, structs, bindings):
+ * its shape is checked at run time instead of being a refutable pattern. */
+bool c_pattern_destructures(Compiler *c, Node *pat);
+/* After c_pattern: route its mismatches to a runtime "pattern did not
+ * match" error, or report a compile error if the pattern can legitimately
+ * fail (`what` names the construct). */
+void c_pattern_must_match(Compiler *c, Node *pat, int reg, Jumps *fails, const char *what);
 void c_match(Compiler *c, Node *e, int dst);
 
 /* items.c */

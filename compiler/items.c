@@ -304,6 +304,7 @@ static void define_enum(Compiler *c, Node *it) {
   NodeList *vl = &it->as.enm.variants;
   cls->nvariants = (uint16_t)vl->len;
   cls->variants = ALLOCATE(c->vm, VariantInfo, vl->len ? vl->len : 1);
+  int64_t next = 0;
   for (int i = 0; i < vl->len; i++) {
     Node *v = vl->items[i];
     VariantInfo *vi = &cls->variants[i];
@@ -312,6 +313,12 @@ static void define_enum(Compiler *c, Node *it) {
     vi->field_names = NULL;
     vi->unit_value = UNDEF_VAL;
     vi->ctor = UNDEF_VAL;
+    if (v->as.variant.value) {
+      Value d = literal_default(c, v->as.variant.value);
+      if (IS_INT(d)) next = d.as.i;
+      else c_error(c, v->as.variant.value->span, "an enum discriminant must be an integer literal");
+    }
+    vi->discriminant = next++;
     for (int j = 0; j < i; j++)
       if (cls->variants[j].name == vi->name) c_error(c, v->span, "variant `%s` is already declared", vi->name->chars);
     if (v->as.variant.shape == VARIANT_STRUCT) {
@@ -408,12 +415,13 @@ static void compile_impl(Compiler *c, Node *it) {
       for (uint32_t i = 0; i < tr->methods.cap; i++) {
         TableEntry *e = &tr->methods.entries[i];
         Value have;
-        if (e->key && !table_get(&cls->methods, e->key, &have)) table_set(c->vm, &cls->methods, e->key, e->value);
+        if (e->key && (!table_get(&cls->methods, e->key, &have) || IS_UNDEF(have)))
+          table_set(c->vm, &cls->methods, e->key, e->value);
       }
       for (uint32_t i = 0; i < tr->traits.cap; i++) {
         TableEntry *e = &tr->traits.entries[i];
         Value have;
-        if (e->key && !table_get(&cls->methods, e->key, &have))
+        if (e->key && (!table_get(&cls->methods, e->key, &have) || IS_UNDEF(have)))
           c_error(c, it->span, "missing method `%s` in `impl %s for %s`", e->key->chars, trname, tname);
       }
       table_set(c->vm, &cls->traits, tr->name, OBJ_VAL(tr));
@@ -493,6 +501,34 @@ static bool is_literal_const(Compiler *c, Node *it) {
   return it->as.cnst.value && !IS_UNDEF(literal_default(c, it->as.cnst.value));
 }
 
+/* Every method name of every impl, registered before any body is compiled,
+ * so `Point::new` resolves wherever it is used. Placeholders are UNDEF. */
+static void preregister_methods(Compiler *c, NodeList *items) {
+  for (int i = 0; i < items->len; i++) {
+    Node *it = items->items[i];
+    if (it->kind != N_IMPL) continue;
+    Node *st = it->as.impl.self_type;
+    Value v = c_static_value(c, st->kind == N_TYPE_NAME ? st->as.type_name.path : st);
+    if (!IS_CLASS(v) || AS_CLASS(v)->kind == CLASS_TRAIT || AS_CLASS(v)->kind == CLASS_BUILTIN) continue;
+    ObjClass *cls = AS_CLASS(v);
+    Value have;
+    for (int j = 0; j < it->as.impl.items.len; j++) {
+      Node *m = it->as.impl.items.items[j];
+      if (m->kind != N_FN) continue;
+      ObjString *name = str_cstr(c->vm, m->as.fn.name);
+      if (!table_get(&cls->methods, name, &have)) table_set(c->vm, &cls->methods, name, UNDEF_VAL);
+    }
+    if (!it->as.impl.trait) continue;
+    Node *tp = it->as.impl.trait->kind == N_TYPE_NAME ? it->as.impl.trait->as.type_name.path : it->as.impl.trait;
+    Value tv = c_static_value(c, tp);
+    if (!IS_CLASS(tv) || AS_CLASS(tv)->kind != CLASS_TRAIT) continue;
+    ObjClass *tr = AS_CLASS(tv);
+    for (uint32_t k = 0; k < tr->methods.cap; k++)
+      if (tr->methods.entries[k].key && !table_get(&cls->methods, tr->methods.entries[k].key, &have))
+        table_set(c->vm, &cls->methods, tr->methods.entries[k].key, UNDEF_VAL);
+  }
+}
+
 void c_define_items(Compiler *c, NodeList *items) {
   for (int i = 0; i < items->len; i++) {
     Node *it = items->items[i];
@@ -516,6 +552,7 @@ void c_define_items(Compiler *c, NodeList *items) {
   }
   for (int i = 0; i < items->len; i++)
     if (items->items[i]->kind == N_TRAIT) compile_trait(c, items->items[i]);
+  preregister_methods(c, items);
   for (int i = 0; i < items->len; i++) {
     Node *it = items->items[i];
     if (it->kind == N_FN) compile_fn_item(c, it);

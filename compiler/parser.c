@@ -1564,7 +1564,6 @@ static Node *parse_power(Parser *p) {
 static Node *parse_unary(Parser *p) {
   Token *t = cur(p);
   uint32_t start = t->span.start;
-  if (!enter(p)) return err_node(p);
   OpKind op;
   Node *n;
   switch (t->kind) {
@@ -1582,8 +1581,10 @@ static Node *parse_unary(Parser *p) {
     }
     op = t->kind == TOK_SUM ? OP_SUM : OP_PROD;
   prefix: {
+    if (!enter(p)) return err_node(p);
     advance(p);
     Node *operand = parse_unary(p);
+    leave(p);
     n = node(p, N_UNARY, start);
     n->as.unary.op = op;
     n->as.unary.operand = operand;
@@ -1591,9 +1592,11 @@ static Node *parse_unary(Parser *p) {
   }
   case TOK_AMP: case TOK_ANDAND: {
     bool twice = t->kind == TOK_ANDAND;
+    if (!enter(p)) return err_node(p);
     advance(p);
     bool is_mut = accept(p, TOK_KW_MUT);
     Node *operand = parse_unary(p);
+    leave(p);
     n = node(p, N_REF, start);
     n->as.ref.operand = operand;
     n->as.ref.is_mut = is_mut;
@@ -1608,7 +1611,6 @@ static Node *parse_unary(Parser *p) {
     n = parse_power(p);
     break;
   }
-  leave(p);
   return n;
 }
 

@@ -51,7 +51,7 @@ static bool variant_of(Value v, ObjClass **cls, int *tag) {
 static void test_against(Compiler *c, Node *path, int reg, Jumps *fails, Span sp) {
   int save = c->fs->freereg;
   int d = c_alloc_reg(c, sp);
-  c_expr(c, path, d);
+  c_load_path(c, path, d);
   emit_test_jump(c, MAKE_ABC(BC_JVARIANT, reg, d, 0), sp, fails);
   c->fs->freereg = save;
 }
@@ -222,6 +222,37 @@ bool c_pattern_irrefutable(Compiler *c, Node *pat) {
     for (int i = 0; i < pat->as.pat_tuple.elems.len; i++)
       if (!c_pattern_irrefutable(c, pat->as.pat_tuple.elems.items[i])) return false;
     return true;
+  default: return false;
+  }
+}
+
+bool c_pattern_destructures(Compiler *c, Node *pat) {
+  Value v;
+  switch (pat->kind) {
+  case N_PAT_WILD: case N_PAT_REST: return true;
+  case N_PAT_BIND:
+    if (names_constant(c, pat->as.pat_bind.name, &v)) return false;
+    return !pat->as.pat_bind.sub || c_pattern_destructures(c, pat->as.pat_bind.sub);
+  case N_PAT_TUPLE:
+    for (int i = 0; i < pat->as.pat_tuple.elems.len; i++)
+      if (!c_pattern_destructures(c, pat->as.pat_tuple.elems.items[i])) return false;
+    return true;
+  case N_PAT_VARIANT: {
+    v = c_static_value(c, pat->as.pat_variant.path);
+    if (!IS_CLASS(v) || AS_CLASS(v)->kind != CLASS_STRUCT) return false;
+    for (int i = 0; i < pat->as.pat_variant.elems.len; i++)
+      if (!c_pattern_destructures(c, pat->as.pat_variant.elems.items[i])) return false;
+    return true;
+  }
+  case N_PAT_STRUCT: {
+    v = c_static_value(c, pat->as.pat_struct.path);
+    if (!IS_CLASS(v) || AS_CLASS(v)->kind != CLASS_STRUCT) return false;
+    for (int i = 0; i < pat->as.pat_struct.fields.len; i++) {
+      Node *sub = pat->as.pat_struct.fields.items[i]->as.field_init.value;
+      if (sub && !c_pattern_destructures(c, sub)) return false;
+    }
+    return true;
+  }
   default: return false;
   }
 }

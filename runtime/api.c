@@ -294,7 +294,6 @@ int ns_run_string(NsVM *vm, const char *name, const char *text, bool repl, bool 
   if (repl) {
     if (!IS_UNIT(result) && !IS_UNDEF(result)) {
       format_print(vm, vm->out, result);
-      fputc('\n', vm->out);
       fflush(vm->out);
     }
     return NS_EXIT_OK;

@@ -771,6 +771,13 @@ static bool cast_int(VM *vm, Value v, const IntType *t, Value *out) {
   case VAL_INT: i = v.as.i; break;
   case VAL_BOOL: i = v.as.b; break;
   case VAL_CHAR: i = v.as.i; break;
+  case VAL_OBJ:
+    /* a fieldless enum value casts to its discriminant: `Level::Mid as int` */
+    if (IS_VARIANT(v) && AS_VARIANT(v)->nfields == 0) {
+      i = AS_VARIANT(v)->cls->variants[AS_VARIANT(v)->tag].discriminant;
+      break;
+    }
+    return cast_error(vm, v, t->name);
   case VAL_FLOAT: {
     double f = trunc(v.as.f);
     if (isnan(f)) return vm_error(vm, "cannot cast NaN to %s", t->name);

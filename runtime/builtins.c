@@ -160,11 +160,15 @@ bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out) {
   }
   if (IS_OBJ_TYPE(v, OBJ_RANGE)) {
     ObjRange *r = AS_RANGE(v);
-    if (!(r->flags & RANGE_HAS_LO) || !(r->flags & RANGE_HAS_HI))
-      return vm_error(vm, "%s: the range has no end", who);
+    if (!(r->flags & RANGE_HAS_LO) || !(r->flags & RANGE_HAS_HI)) {
+      vm_error(vm, "%s: the range has no end", who);
+      return false;
+    }
     int64_t n = lib_range_len(r);
-    if (n > (int64_t)UINT32_MAX / 2)
-      return vm_error(vm, "%s: the range has too many elements (%lld)", who, (long long)n);
+    if (n > (int64_t)UINT32_MAX / 2) {
+      vm_error(vm, "%s: the range has too many elements (%lld)", who, (long long)n);
+      return false;
+    }
     ObjList *l = list_new(vm, (uint32_t)n);
     for (int64_t i = 0; i < n; i++) list_push(vm, l, INT_VAL(lib_range_at(r, i)));
     *out = l;
@@ -194,8 +198,9 @@ bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out) {
     *out = l;
     return true;
   }
-  return vm_error(vm, "%s expects an iterable (list, tuple, range, string or map), got %s", who,
-                  value_type_name(v));
+  vm_error(vm, "%s expects an iterable (list, tuple, range, string or map), got %s", who,
+           value_type_name(v));
+  return false;
 }
 
 /* ---- clone: a deep copy that keeps sharing and cycles ---- */
@@ -382,8 +387,8 @@ static bool nat_panic(VM *vm, Value *args, int argc, Value *out) {
   (void)out;
   ObjString *msg = message_arg(vm, args, argc, 0);
   if (!msg) return false;
-  if (msg->len == 0) return vm_error(vm, "panicked");
-  return vm_error(vm, "panicked: %s", msg->chars);
+  if (msg->len == 0) return vm_error(vm, "explicit panic");
+  return vm_error(vm, "%s", msg->chars);
 }
 
 static bool nat_unreachable(VM *vm, Value *args, int argc, Value *out) {

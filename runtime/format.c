@@ -531,7 +531,6 @@ void format_print(VM *vm, FILE *out, Value v) {
   StrBuf sb = {0};
   fmt_value(&f, &sb, v, FM_NESTED);
   if (sb.data) fwrite(sb.data, 1, sb.len, out);
-  fputc('\n', out);
   strbuf_free(&sb);
 }
 

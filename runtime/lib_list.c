@@ -77,9 +77,10 @@ static bool sort_less(SortCtx *c, const Pair *x, const Pair *y, bool *out) {
   if (IS_BOOL(r)) *out = r.as.b;
   else if (IS_INT(r)) *out = r.as.i < 0;
   else if (IS_FLOAT(r)) *out = r.as.f < 0;
-  else
-    return vm_error(c->vm, "a sort comparator must return an int or a bool, got %s",
-                    value_type_name(r));
+  else {
+    vm_error(c->vm, "a sort comparator must return an int or a bool, got %s", value_type_name(r));
+    return false;
+  }
   return true;
 }
 
@@ -366,7 +367,10 @@ static bool l_mean(VM *vm, Value *a, int n, Value *out) {
 /* Index of the first smallest (want = -1) or largest (want = 1) key. */
 static bool extreme_index(VM *vm, ObjList *l, Value key_fn, int want, const char *who, uint32_t *at,
                           Value *best_out) {
-  if (l->len == 0) return vm_error(vm, "%s of an empty list", who);
+  if (l->len == 0) {
+    vm_error(vm, "%s of an empty list", who);
+    return false;
+  }
   Value best = l->items[0];
   if (!IS_UNDEF(key_fn) && !call1(vm, key_fn, best, &best)) return false;
   *at = 0;

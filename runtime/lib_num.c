@@ -578,6 +578,36 @@ void lib_num_init(VM *vm) {
   class_const(vm, flt, "NEG_INFINITY", FLOAT_VAL(-INFINITY));
   class_const(vm, flt, "NAN", FLOAT_VAL(NAN));
 
+  /* Rust's associated constants: i64::MAX, f64::EPSILON, u8::MAX, ... The
+   * 64-bit names are the int and float classes; the narrower ones are
+   * classes holding only their constants (u64/usize share i64's range). */
+  module_define(vm, vm->prelude, "i64", OBJ_VAL(integer), GLOBAL_BUILTIN);
+  module_define(vm, vm->prelude, "f64", OBJ_VAL(flt), GLOBAL_BUILTIN);
+  static const struct {
+    const char *name;
+    int64_t min, max;
+  } ints[] = {
+    {"i8", INT8_MIN, INT8_MAX},    {"i16", INT16_MIN, INT16_MAX}, {"i32", INT32_MIN, INT32_MAX},
+    {"isize", INT64_MIN, INT64_MAX}, {"u8", 0, UINT8_MAX},       {"u16", 0, UINT16_MAX},
+    {"u32", 0, UINT32_MAX},        {"u64", 0, INT64_MAX},         {"usize", 0, INT64_MAX},
+  };
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    ObjClass *c = lib_class(vm, ints[i].name);
+    class_const(vm, c, "MIN", INT_VAL(ints[i].min));
+    class_const(vm, c, "MAX", INT_VAL(ints[i].max));
+    module_define(vm, vm->prelude, ints[i].name, OBJ_VAL(c), GLOBAL_BUILTIN);
+  }
+  ObjClass *f32 = lib_class(vm, "f32");
+  add_float_methods(vm, f32);
+  class_const(vm, f32, "MAX", FLOAT_VAL(3.4028234663852886e38));
+  class_const(vm, f32, "MIN", FLOAT_VAL(-3.4028234663852886e38));
+  class_const(vm, f32, "MIN_POSITIVE", FLOAT_VAL(1.1754943508222875e-38));
+  class_const(vm, f32, "EPSILON", FLOAT_VAL(1.1920928955078125e-07));
+  class_const(vm, f32, "INFINITY", FLOAT_VAL(INFINITY));
+  class_const(vm, f32, "NEG_INFINITY", FLOAT_VAL(-INFINITY));
+  class_const(vm, f32, "NAN", FLOAT_VAL(NAN));
+  module_define(vm, vm->prelude, "f32", OBJ_VAL(f32), GLOBAL_BUILTIN);
+
   static const MethodDef char_methods[] = {
     {"is_alphabetic", c_is_alphabetic, 1, 1},
     {"is_alphanumeric", c_is_alphanumeric, 1, 1},

@@ -244,6 +244,7 @@ typedef struct {
   ObjString **field_names; /* struct variants; NULL for tuple variants */
   Value unit_value;        /* the shared value of a unit variant (OBJ_VARIANT) */
   Value ctor;              /* OBJ_CTOR for tuple/struct variants, else UNDEF */
+  int64_t discriminant;    /* `A = 5` (or the previous one + 1): `Level::A as int` */
 } VariantInfo;
 
 typedef struct ObjClass {

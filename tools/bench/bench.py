@@ -349,6 +349,20 @@ def print_table(report):
             b["name"], fmt_s(r["nsc"]["median_wall"]), fmt_s(r["lua5.4"]["median_wall"]),
             fmt_s(r["python3"]["median_wall"]), fmt_ratio(b["nsc_over_lua"]),
             fmt_ratio(b["nsc_over_python"]), agree, " `%s`" % shown if shown else ""))
+    print()
+    print("CPU seconds (user+sys, median) and wall-clock range (min-max) of the same runs:")
+    print()
+    print("| benchmark | nsc cpu | lua5.4 cpu | python3 cpu | nsc/lua cpu | nsc/python3 cpu "
+          "| nsc range | lua5.4 range | python3 range |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for b in report["benchmarks"]:
+        r = b["results"]
+        cpu = [r[n]["median_cpu"] for n in ("nsc", "lua5.4", "python3")]
+        rng = lambda x: "%.3f-%.3f" % (x["min_wall"], x["max_wall"]) if x["min_wall"] is not None else "-"
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            b["name"], fmt_s(cpu[0]), fmt_s(cpu[1]), fmt_s(cpu[2]),
+            fmt_ratio(ratio(cpu[0], cpu[1])), fmt_ratio(ratio(cpu[0], cpu[2])),
+            rng(r["nsc"]), rng(r["lua5.4"]), rng(r["python3"])))
     if "startup_ms" in report:
         s = report["startup_ms"]
         ms = lambda x: "%.2f ms" % x if x is not None else "error"
