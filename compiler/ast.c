@@ -207,9 +207,17 @@ static const char *char_text(Arena *a, int64_t cp) {
  * exponent so it reads as a float. */
 static const char *float_text(Arena *a, double v) {
   char buf[40];
-  for (int prec = 1; prec <= 17; prec++) {
+  int prec = 1;
+  for (; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (strtod(buf, NULL) == v) break;
+  }
+  /* %g writes 100.0 as 1e+02: keep plain notation for moderate exponents */
+  char *e = strchr(buf, 'e');
+  if (e) {
+    int exp = atoi(e + 1);
+    if (exp >= -5 && exp < 17)
+      snprintf(buf, sizeof buf, "%.*f", exp < prec - 1 ? prec - 1 - exp : 0, v);
   }
   if (!strpbrk(buf, ".eEnN") && !strchr(buf, 'i')) strcat(buf, ".0");
   return arena_strndup(a, buf, strlen(buf));

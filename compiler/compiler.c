@@ -554,6 +554,10 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     c_emit(c, MAKE_ABC(BC_TEST, t, op == OP_OR, 0), e->span);
     int j = c_jump(c, e->span);
     c_expr(c, rhs, t);
+    /* TEST raises "condition must be bool" for a non-bool right operand;
+     * the zero-length jump after it goes nowhere either way. */
+    c_emit(c, MAKE_ABC(BC_TEST, t, 0, 0), e->span);
+    c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), e->span);
     patch_to(c, j, here(c));
     if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), e->span);
     c->fs->freereg = save;
@@ -808,8 +812,14 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
     int need = !strcmp(fn, "assert") ? 1 : 2;
     if (args->len < need) c_error(c, sp, "`%s!` needs %d argument%s", name, need, need > 1 ? "s" : "");
     else call_builtin(c, fn, args->items, args->len, dst, sp);
-  } else if (!strcmp(name, "unreachable") || !strcmp(name, "todo") || !strcmp(name, "unimplemented")) {
+  } else if (!strcmp(name, "unreachable")) {
     call_builtin(c, "unreachable", args->items, args->len ? 1 : 0, dst, sp);
+  } else if (!strcmp(name, "todo") || !strcmp(name, "unimplemented")) {
+    Node msg = {.kind = N_STRING, .span = sp};
+    msg.as.str.value = "not yet implemented";
+    msg.as.str.len = (uint32_t)strlen(msg.as.str.value);
+    Node *argv[1] = {args->len ? args->items[0] : &msg};
+    call_builtin(c, "panic", argv, 1, dst, sp);
   } else if (!strcmp(name, "dbg")) {
     if (args->len != 1) c_error(c, sp, "`dbg!` takes one expression");
     else call_builtin(c, "dbg", args->items, 1, dst, sp);

@@ -497,8 +497,40 @@ static bool use_static(Compiler *c, Node *u) {
   return true;
 }
 
+/* A constant whose value is a literal of a simply-checked type is set
+ * while compiling (and its annotation checked now); others run in order. */
 static bool is_literal_const(Compiler *c, Node *it) {
-  return it->as.cnst.value && !IS_UNDEF(literal_default(c, it->as.cnst.value));
+  if (!it->as.cnst.value || IS_UNDEF(literal_default(c, it->as.cnst.value))) return false;
+  Node *t = it->as.cnst.type;
+  if (!t || t->kind != N_TYPE_NAME) return !t;
+  const char *n = c_path_text(c, t->as.type_name.path);
+  static const char *const simple[] = {"i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize",
+                                       "int", "f32", "f64", "float", "bool", "char", "str", "String"};
+  for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
+    if (!strcmp(n, simple[i])) return true;
+  return false;
+}
+
+static void check_literal_const(Compiler *c, Node *it, Value *v) {
+  if (!it->as.cnst.type) return;
+  char what[256];
+  snprintf(what, sizeof what, "constant `%s`", it->as.cnst.name);
+  ObjTypeSpec *ts = c_typespec(c, it->as.cnst.type, what);
+  if (!ts) return;
+  bool ok = true;
+  switch (ts->kind) {
+  case TS_INT: ok = IS_INT(*v); break;
+  case TS_FLOAT:
+    if (IS_INT(*v)) *v = FLOAT_VAL((double)v->as.i);
+    ok = IS_FLOAT(*v);
+    break;
+  case TS_BOOL: ok = IS_BOOL(*v); break;
+  case TS_CHAR: ok = IS_CHAR(*v); break;
+  case TS_STRING: ok = IS_STRING(*v); break;
+  default: break;
+  }
+  if (!ok)
+    c_error(c, it->as.cnst.value->span, "%s expects %s, got %s", what, ts->text->chars, value_type_name(*v));
 }
 
 /* Every method name of every impl, registered before any body is compiled,
@@ -543,10 +575,7 @@ void c_define_items(Compiler *c, NodeList *items) {
     else if (it->kind == N_USE) use_static(c, it);
     else if (it->kind == N_CONST && is_literal_const(c, it)) {
       Value v = literal_default(c, it->as.cnst.value);
-      if (it->as.cnst.type) {
-        ObjTypeSpec *ts = c_typespec(c, it->as.cnst.type, "the constant");
-        if (ts && ts->kind == TS_FLOAT && IS_INT(v)) v = FLOAT_VAL((double)v.as.i);
-      }
+      check_literal_const(c, it, &v);
       set_global(c, it->as.cnst.name, v);
     }
   }

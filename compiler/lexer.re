@@ -364,8 +364,8 @@ static Token number(Lexer *lx, const uchar *tok, const uchar *cur, int base, boo
     Diag *d = report(lx, span_of(lx, p, e), "invalid suffix '%.*s' for a number literal",
                      (int)(e - p), (const char *)p);
     if (p == digits_end && base == 10)
-      diag_hint(d, "put an operator between a number and a name: `2 * %.*s`", (int)(e - p),
-                (const char *)p);
+      diag_hint(d, "put an operator between a number and a name: `%.*s * %.*s`", (int)(p - tok),
+                (const char *)tok, (int)(e - p), (const char *)p);
     return error_token(lx, tok, e);
   } else {
     cur = p; /* trailing '_' separators belong to the number */

@@ -14,7 +14,7 @@ static const char *op_name(int op) {
   return op >= 0 && op < OP__COUNT ? ns_op_names[op] : "?";
 }
 
-/* The error helpers return false explicitly (not vm_error's result) so the
+/* These error functions return false explicitly (not vm_error's result) so the
  * compiler can see outputs are never read after them. */
 static bool type_error2(VM *vm, int op, Value a, Value b) {
   vm_error(vm, "cannot apply `%s` to %s and %s", op_name(op), value_type_name(a),
@@ -165,7 +165,11 @@ static bool approx_num(double x, double y) {
   return d <= 1e-9 * fmax(fabs(x), fabs(y)) || d <= 1e-12;
 }
 
-static bool approx(Value a, Value b, bool *ok) {
+/* Containers nested deeper than this (a list that contains itself) are not
+ * approximately equal and cannot be ordered. */
+#define NEST_LIMIT 10000
+
+static bool approx(Value a, Value b, bool *ok, int depth) {
   if (IS_NUM(a) && IS_NUM(b)) return approx_num(AS_NUM(a), AS_NUM(b));
   if (is_scalar(a) && is_scalar(b)) {
     double complex x = to_complex(a), y = to_complex(b);
@@ -185,10 +189,10 @@ static bool approx(Value a, Value b, bool *ok) {
     *ok = false;
     return false;
   }
-  if (nx != ny) return false;
+  if (nx != ny || depth > NEST_LIMIT) return false;
   for (uint32_t i = 0; i < nx; i++) {
     bool inner = true;
-    bool r = approx(xs[i], ys[i], &inner);
+    bool r = approx(xs[i], ys[i], &inner, depth + 1);
     if (!inner) r = value_equal(xs[i], ys[i]);
     if (!r) return false;
   }
@@ -455,7 +459,7 @@ bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
   }
   case OP_APPROX: {
     bool ok = true;
-    bool r = approx(a, b, &ok);
+    bool r = approx(a, b, &ok, 0);
     if (!ok) return type_error2(vm, op, a, b);
     *out = BOOL_VAL(r);
     return true;
@@ -526,19 +530,23 @@ bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
 
 /* ---- comparisons ---- */
 
-static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out);
+static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth);
 
 /* Lexicographic: the first differing element decides, then the length. */
 static bool less_seq(VM *vm, const Value *x, uint32_t nx, const Value *y, uint32_t ny,
-                     bool or_equal, bool *out) {
+                     bool or_equal, bool *out, int depth) {
+  if (depth > NEST_LIMIT) {
+    vm_error(vm, "cannot compare values nested more than %d deep", NEST_LIMIT);
+    return false;
+  }
   uint32_t n = nx < ny ? nx : ny;
   for (uint32_t i = 0; i < n; i++)
-    if (!value_equal(x[i], y[i])) return less(vm, x[i], y[i], false, out);
+    if (!value_equal(x[i], y[i])) return less(vm, x[i], y[i], false, out, depth + 1);
   *out = or_equal ? nx <= ny : nx < ny;
   return true;
 }
 
-static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out) {
+static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) {
   if (IS_INT(a) && IS_INT(b)) {
     *out = or_equal ? a.as.i <= b.as.i : a.as.i < b.as.i;
     return true;
@@ -566,10 +574,10 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out) {
   }
   if (IS_LIST(a) && IS_LIST(b))
     return less_seq(vm, AS_LIST(a)->items, AS_LIST(a)->len, AS_LIST(b)->items, AS_LIST(b)->len,
-                    or_equal, out);
+                    or_equal, out, depth);
   if (IS_TUPLE(a) && IS_TUPLE(b))
     return less_seq(vm, AS_TUPLE(a)->items, AS_TUPLE(a)->len, AS_TUPLE(b)->items,
-                    AS_TUPLE(b)->len, or_equal, out);
+                    AS_TUPLE(b)->len, or_equal, out, depth);
   if (IS_VARIANT(a) && IS_VARIANT(b) && AS_VARIANT(a)->cls == AS_VARIANT(b)->cls) {
     /* enums order by variant, then payload (as Rust's derived Ord) */
     ObjVariant *x = AS_VARIANT(a), *y = AS_VARIANT(b);
@@ -577,17 +585,17 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out) {
       *out = x->tag < y->tag;
       return true;
     }
-    return less_seq(vm, x->fields, x->nfields, y->fields, y->nfields, or_equal, out);
+    return less_seq(vm, x->fields, x->nfields, y->fields, y->nfields, or_equal, out, depth);
   }
   return vm_error(vm, "cannot compare %s with %s", value_type_name(a), value_type_name(b));
 }
 
 bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
   switch (op) {
-  case OP_LT: return less(vm, a, b, false, out);
-  case OP_LE: return less(vm, a, b, true, out);
-  case OP_GT: return less(vm, b, a, false, out);
-  case OP_GE: return less(vm, b, a, true, out);
+  case OP_LT: return less(vm, a, b, false, out, 0);
+  case OP_LE: return less(vm, a, b, true, out, 0);
+  case OP_GT: return less(vm, b, a, false, out, 0);
+  case OP_GE: return less(vm, b, a, true, out, 0);
   default: return vm_error(vm, "`%s` is not a comparison", op_name(op));
   }
 }

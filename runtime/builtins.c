@@ -83,7 +83,7 @@ bool lib_err_msg(VM *vm, Value *out, const char *fmt, ...) {
   return lib_err(vm, OBJ_VAL(str_cstr(vm, buf)), out);
 }
 
-/* ---- argument helpers ---- */
+/* ---- arguments ---- */
 
 bool lib_num_arg(VM *vm, Value v, const char *who, double *out) {
   if (!IS_NUM(v)) {
@@ -319,6 +319,11 @@ Value lib_clone(VM *vm, Value v) {
 /* ---- output and assertions ---- */
 
 static bool write_values(VM *vm, FILE *f, Value *args, int argc, bool newline) {
+  if (argc == 1 && IS_STRING(args[0])) { /* println!'s usual call: one formatted string */
+    fwrite(AS_STRING(args[0])->chars, 1, AS_STRING(args[0])->len, f);
+    if (newline) fputc('\n', f);
+    return true;
+  }
   StrBuf sb = {0};
   for (int i = 0; i < argc; i++) {
     if (i) strbuf_addc(&sb, ' ');
@@ -387,8 +392,8 @@ static bool nat_panic(VM *vm, Value *args, int argc, Value *out) {
   (void)out;
   ObjString *msg = message_arg(vm, args, argc, 0);
   if (!msg) return false;
-  if (msg->len == 0) return vm_error(vm, "explicit panic");
-  return vm_error(vm, "%s", msg->chars);
+  if (msg->len == 0) return vm_error(vm, "panicked");
+  return vm_error(vm, "panicked: %s", msg->chars);
 }
 
 static bool nat_unreachable(VM *vm, Value *args, int argc, Value *out) {
@@ -796,7 +801,10 @@ static bool nat_sorted(VM *vm, Value *args, int argc, Value *out) {
   ObjList *l = list_new(vm, src->len);
   for (uint32_t i = 0; i < src->len; i++) list_push(vm, l, src->items[i]);
   *out = OBJ_VAL(l);
-  return lib_sort(vm, l, argc > 1 ? args[1] : UNDEF_VAL, false);
+  vm_push_root(vm, *out);
+  bool ok = lib_sort(vm, l, argc > 1 ? args[1] : UNDEF_VAL, false);
+  vm_pop_root(vm, 1);
+  return ok;
 }
 
 static bool nat_enumerate(VM *vm, Value *args, int argc, Value *out) {

@@ -1,5 +1,5 @@
 /* What the files of the built-in library share: a growable byte buffer,
- * UTF-8 helpers, formatting into a buffer, Option/Result construction and
+ * UTF-8 decoding, formatting into a buffer, Option/Result construction and
  * the registration of natives.
  *
  * The library is split by concern: builtins.c (the prelude's global

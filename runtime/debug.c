@@ -106,8 +106,12 @@ static void print_constant(FILE *out, Value v) {
     fputs(t->len == 1 ? ",)" : ")", out);
     return;
   }
-  case OBJ_TYPESPEC: fprintf(out, "<type %s>", AS_TYPESPEC(v)->text ? AS_TYPESPEC(v)->text->chars : "?"); return;
-  case OBJ_PROTO: fprintf(out, "<fn %s>", AS_PROTO(v)->name ? AS_PROTO(v)->name->chars : "?"); return;
+  case OBJ_TYPESPEC:
+    fprintf(out, "<type %s>", AS_TYPESPEC(v)->text ? AS_TYPESPEC(v)->text->chars : "?");
+    return;
+  case OBJ_PROTO:
+    fprintf(out, "<fn %s>", AS_PROTO(v)->name ? AS_PROTO(v)->name->chars : "?");
+    return;
   case OBJ_COMPLEX: {
     ObjComplex *c = AS_COMPLEX(v);
     print_float(out, c->re);
@@ -130,8 +134,8 @@ static void print_k(FILE *out, const ObjProto *p, uint32_t idx) {
 
 /* One operand shown by its letter. `next` is the instruction after, for
  * constants spilled into an EXTRA. Returns true if it consumed that EXTRA. */
-static bool print_operand(FILE *out, const ObjProto *p, OpCode op, char letter, uint32_t val, uint32_t pc,
-                          uint32_t next, bool has_next) {
+static bool print_operand(FILE *out, const ObjProto *p, OpCode op, char letter, uint32_t val,
+                          uint32_t pc, uint32_t next, bool has_next) {
   switch (letter) {
   case 'R': fprintf(out, "r%u", val); return false;
   case 'U': fprintf(out, "u%u", val); return false;
@@ -157,7 +161,8 @@ static bool print_operand(FILE *out, const ObjProto *p, OpCode op, char letter, 
         print_k(out, p, val - 1);
       return false;
     }
-    if (val == K_EXTRA && vm_opcode_formats[op] == FMT_ABC && has_next && INS_OP(next) == BC_EXTRA) {
+    if (val == K_EXTRA && vm_opcode_formats[op] == FMT_ABC && has_next &&
+        INS_OP(next) == BC_EXTRA) {
       print_k(out, p, INS_Ax(next));
       return true;
     }

@@ -311,10 +311,23 @@ static void add_quoted(StrBuf *sb, const char *s, size_t len) {
   strbuf_addc(sb, '"');
 }
 
-static bool fmt_seq(Fmt *f, StrBuf *sb, const Value *items, uint32_t n) {
+/* The mode of a container's elements: Debug stays Debug, Display quotes. */
+static int inner_mode(int mode) { return mode == FM_DEBUG ? FM_DEBUG : FM_NESTED; }
+
+static bool fmt_seq(Fmt *f, StrBuf *sb, const Value *items, uint32_t n, int mode) {
   for (uint32_t i = 0; i < n; i++) {
     if (i) strbuf_adds(sb, ", ");
-    if (!fmt_value(f, sb, items[i], FM_NESTED)) return false;
+    if (!fmt_value(f, sb, items[i], inner_mode(mode))) return false;
+  }
+  return true;
+}
+
+/* A list's length and items are read again after each element: an
+ * element's to_string may change the list. */
+static bool fmt_list(Fmt *f, StrBuf *sb, ObjList *l, int mode) {
+  for (uint32_t i = 0; i < l->len; i++) {
+    if (i) strbuf_adds(sb, ", ");
+    if (!fmt_value(f, sb, l->items[i], inner_mode(mode))) return false;
   }
   return true;
 }
@@ -326,7 +339,7 @@ static bool fmt_fields(Fmt *f, StrBuf *sb, ObjString **names, const Value *field
   if (n == 0) return true;
   if (!names) {
     strbuf_addc(sb, '(');
-    if (!fmt_seq(f, sb, fields, n)) return false;
+    if (!fmt_seq(f, sb, fields, n, mode)) return false;
     strbuf_addc(sb, ')');
     return true;
   }
@@ -335,7 +348,7 @@ static bool fmt_fields(Fmt *f, StrBuf *sb, ObjString **names, const Value *field
     if (i) strbuf_adds(sb, ", ");
     strbuf_add(sb, names[i]->chars, names[i]->len);
     strbuf_adds(sb, ": ");
-    if (!fmt_value(f, sb, fields[i], mode == FM_DISPLAY ? FM_NESTED : mode)) return false;
+    if (!fmt_value(f, sb, fields[i], inner_mode(mode))) return false;
   }
   strbuf_adds(sb, " }");
   return true;
@@ -429,12 +442,12 @@ static bool fmt_obj(Fmt *f, StrBuf *sb, Value v, int mode) {
   switch (o->type) {
   case OBJ_LIST:
     strbuf_addc(sb, '[');
-    ok = fmt_seq(f, sb, AS_LIST(v)->items, AS_LIST(v)->len);
+    ok = fmt_list(f, sb, AS_LIST(v), mode);
     strbuf_addc(sb, ']');
     break;
   case OBJ_TUPLE:
     strbuf_addc(sb, '(');
-    ok = fmt_seq(f, sb, AS_TUPLE(v)->items, AS_TUPLE(v)->len);
+    ok = fmt_seq(f, sb, AS_TUPLE(v)->items, AS_TUPLE(v)->len, mode);
     if (AS_TUPLE(v)->len == 1) strbuf_addc(sb, ',');
     strbuf_addc(sb, ')');
     break;
@@ -446,9 +459,9 @@ static bool fmt_obj(Fmt *f, StrBuf *sb, Value v, int mode) {
       if (IS_UNDEF(m->keys[i])) continue;
       if (!first) strbuf_adds(sb, ", ");
       first = false;
-      ok = fmt_value(f, sb, m->keys[i], FM_NESTED);
+      ok = fmt_value(f, sb, m->keys[i], inner_mode(mode));
       strbuf_adds(sb, ": ");
-      ok = ok && fmt_value(f, sb, m->values[i], FM_NESTED);
+      ok = ok && fmt_value(f, sb, m->values[i], inner_mode(mode));
     }
     strbuf_addc(sb, '}');
     break;
@@ -509,14 +522,29 @@ static void fmt_init(Fmt *f, VM *vm) {
   f->depth = 0;
 }
 
+/* The entry points keep v rooted: a to_string method runs interpreted code,
+ * which may collect garbage, and the caller's copy of v may be its only
+ * reference. */
 bool format_append(VM *vm, StrBuf *sb, Value v, bool debug) {
   Fmt f;
   fmt_init(&f, vm);
-  return fmt_value(&f, sb, v, debug ? FM_DEBUG : FM_DISPLAY);
+  vm_push_root(vm, v);
+  bool ok = fmt_value(&f, sb, v, debug ? FM_DEBUG : FM_DISPLAY);
+  vm_pop_root(vm, 1);
+  return ok;
 }
 
 ObjString *format_value(VM *vm, Value v, bool debug) {
   if (IS_STRING(v) && !debug) return AS_STRING(v);
+  char buf[40];
+  if (IS_INT(v)) {
+    int n = snprintf(buf, sizeof buf, "%lld", (long long)v.as.i);
+    return str_copy(vm, buf, (size_t)n);
+  }
+  if (IS_FLOAT(v)) {
+    format_float(buf, sizeof buf, v.as.f);
+    return str_cstr(vm, buf);
+  }
   StrBuf sb = {0};
   if (!format_append(vm, &sb, v, debug)) {
     strbuf_free(&sb);
@@ -529,8 +557,11 @@ void format_print(VM *vm, FILE *out, Value v) {
   Fmt f;
   fmt_init(&f, vm);
   StrBuf sb = {0};
+  vm_push_root(vm, v);
   fmt_value(&f, &sb, v, FM_NESTED);
+  vm_pop_root(vm, 1);
   if (sb.data) fwrite(sb.data, 1, sb.len, out);
+  fputc('\n', out);
   strbuf_free(&sb);
 }
 
@@ -628,6 +659,7 @@ ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen) {
   fmt_init(&f, vm);
   f.prec = sp.prec;
   StrBuf body = {0};
+  vm_push_root(vm, v);
   bool numeric = IS_NUM(v) || IS_OBJ_TYPE(v, OBJ_COMPLEX);
   bool ok = true;
   switch (sp.type) {
@@ -655,24 +687,21 @@ ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen) {
       ok = fmt_value(&f, &body, v, FM_DISPLAY);
     } else {
       spec_invalid(vm, v, spec, speclen);
-      return NULL;
+      ok = false;
     }
     break;
-  case 'd':
+  default: /* d x X b o */
     if (!IS_INT(v)) {
       spec_invalid(vm, v, spec, speclen);
-      return NULL;
+      ok = false;
+    } else if (sp.type == 'd') {
+      strbuf_printf(&body, "%lld", (long long)v.as.i);
+    } else {
+      int_radix(&body, v.as.i, sp.type, sp.alt);
     }
-    strbuf_printf(&body, "%lld", (long long)v.as.i);
-    break;
-  default: /* x X b o */
-    if (!IS_INT(v)) {
-      spec_invalid(vm, v, spec, speclen);
-      return NULL;
-    }
-    int_radix(&body, v.as.i, sp.type, sp.alt);
     break;
   }
+  vm_pop_root(vm, 1);
   if (!ok) {
     strbuf_free(&body);
     return NULL;

@@ -262,14 +262,29 @@ static void mark_roots(VM *vm) {
   mark_value(vm, vm->last_value);
 }
 
-static void remove_white_strings(Table *t) {
+/* Drop the unmarked strings from the intern set. Tombstones make every
+ * miss (every new string) probe further, so when they pile up the set is
+ * rebuilt from its live entries. */
+static void remove_white_strings(VM *vm) {
+  Table *t = &vm->strings;
+  uint32_t live = 0;
   for (uint32_t i = 0; i < t->cap; i++) {
     TableEntry *e = &t->entries[i];
-    if (e->key && !e->key->obj.marked) {
+    if (!e->key) continue;
+    if (!e->key->obj.marked) {
       e->key = NULL;
       e->value = UNIT_VAL;
+    } else {
+      live++;
     }
   }
+  if (t->count - live <= t->cap / 4) return;
+  Table fresh;
+  table_init(&fresh);
+  for (uint32_t i = 0; i < t->cap; i++)
+    if (t->entries[i].key) table_set(vm, &fresh, t->entries[i].key, t->entries[i].value);
+  table_free(vm, t);
+  *t = fresh;
 }
 
 /* Free a chain of objects; classes go last because an instance's size is
@@ -312,7 +327,7 @@ static void sweep(VM *vm) {
 void gc_collect(VM *vm) {
   mark_roots(vm);
   while (vm->ngray > 0) blacken(vm, vm->gray[--vm->ngray].as.o);
-  remove_white_strings(&vm->strings);
+  remove_white_strings(vm);
   sweep(vm);
   size_t live = vm->bytes_allocated;
   vm->next_gc = live * 2 > GC_MIN_HEAP ? live * 2 : GC_MIN_HEAP;

@@ -15,12 +15,18 @@
 
 #define SELF(a) AS_LIST((a)[0])
 
+/* Callbacks run interpreted code, which may collect garbage: a native
+ * keeps what it builds across them in the VM's temporary roots (its
+ * arguments are already on the VM stack). */
 static bool call1(VM *vm, Value f, Value x, Value *out) { return vm_call(vm, f, &x, 1, out); }
 
 static bool call2(VM *vm, Value f, Value x, Value y, Value *out) {
   Value args[2] = {x, y};
   return vm_call(vm, f, args, 2, out);
 }
+
+/* Replace the innermost temporary root (an accumulator that changes). */
+static void set_root(VM *vm, Value v) { vm->temp_roots[vm->ntemp - 1] = v; }
 
 static bool test(VM *vm, Value f, Value x, const char *who, bool *out) {
   Value r;
@@ -123,13 +129,16 @@ bool lib_sort(VM *vm, ObjList *l, Value cmp, bool by_key) {
     return vm_error(vm, "out of memory");
   }
   bool ok = true;
+  ObjList *keys = by_key ? list_new(vm, n) : NULL;
+  if (keys) vm_push_root(vm, OBJ_VAL(keys));
   for (uint32_t i = 0; i < n && ok; i++) {
     a[i].val = l->items[i];
     a[i].key = l->items[i];
-    if (by_key) ok = call1(vm, cmp, l->items[i], &a[i].key);
+    if (by_key && (ok = call1(vm, cmp, l->items[i], &a[i].key))) list_push(vm, keys, a[i].key);
   }
   SortCtx c = {vm, by_key ? UNDEF_VAL : cmp};
   ok = ok && merge_sort(&c, a, tmp, n);
+  if (keys) vm_pop_root(vm, 1);
   if (ok && l->len != n) ok = vm_error(vm, "the list was changed while it was being sorted");
   if (ok)
     for (uint32_t i = 0; i < n; i++) l->items[i] = a[i].val;
@@ -272,32 +281,39 @@ static bool l_sort_by_key(VM *vm, Value *a, int n, Value *out) {
 static bool l_sorted(VM *vm, Value *a, int n, Value *out) {
   ObjList *l = copy_items(vm, SELF(a)->items, SELF(a)->len);
   *out = OBJ_VAL(l);
-  return lib_sort(vm, l, n > 1 ? a[1] : UNDEF_VAL, false);
+  vm_push_root(vm, *out);
+  bool ok = lib_sort(vm, l, n > 1 ? a[1] : UNDEF_VAL, false);
+  vm_pop_root(vm, 1);
+  return ok;
 }
 
 static bool l_map(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjList *l = SELF(a), *r = list_new(vm, l->len);
   *out = OBJ_VAL(r);
-  for (uint32_t i = 0; i < l->len; i++) {
+  vm_push_root(vm, *out);
+  bool ok = true;
+  for (uint32_t i = 0; i < l->len && ok; i++) {
     Value v;
-    if (!call1(vm, a[1], l->items[i], &v)) return false;
-    list_push(vm, r, v);
+    if ((ok = call1(vm, a[1], l->items[i], &v))) list_push(vm, r, v);
   }
-  return true;
+  vm_pop_root(vm, 1);
+  return ok;
 }
 
 static bool l_filter(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjList *l = SELF(a), *r = list_new(vm, 0);
   *out = OBJ_VAL(r);
-  for (uint32_t i = 0; i < l->len; i++) {
+  vm_push_root(vm, *out);
+  bool ok = true;
+  for (uint32_t i = 0; i < l->len && ok; i++) {
     Value x = l->items[i];
-    bool keep;
-    if (!test(vm, a[1], x, "filter", &keep)) return false;
-    if (keep) list_push(vm, r, x);
+    bool keep = false;
+    if ((ok = test(vm, a[1], x, "filter", &keep)) && keep) list_push(vm, r, x);
   }
-  return true;
+  vm_pop_root(vm, 1);
+  return ok;
 }
 
 static bool l_retain(VM *vm, Value *a, int n, Value *out) {
@@ -319,10 +335,15 @@ static bool l_fold(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjList *l = SELF(a);
   Value acc = a[1];
-  for (uint32_t i = 0; i < l->len; i++)
-    if (!call2(vm, a[2], acc, l->items[i], &acc)) return false;
+  bool ok = true;
+  vm_push_root(vm, acc);
+  for (uint32_t i = 0; i < l->len && ok; i++) {
+    ok = call2(vm, a[2], acc, l->items[i], &acc);
+    set_root(vm, acc);
+  }
+  vm_pop_root(vm, 1);
   *out = acc;
-  return true;
+  return ok;
 }
 
 static bool l_reduce(VM *vm, Value *a, int n, Value *out) {
@@ -330,9 +351,14 @@ static bool l_reduce(VM *vm, Value *a, int n, Value *out) {
   ObjList *l = SELF(a);
   if (l->len == 0) return lib_none(vm, out);
   Value acc = l->items[0];
-  for (uint32_t i = 1; i < l->len; i++)
-    if (!call2(vm, a[1], acc, l->items[i], &acc)) return false;
-  return lib_some(vm, acc, out);
+  bool ok = true;
+  vm_push_root(vm, acc);
+  for (uint32_t i = 1; i < l->len && ok; i++) {
+    ok = call2(vm, a[1], acc, l->items[i], &acc);
+    set_root(vm, acc);
+  }
+  vm_pop_root(vm, 1);
+  return ok && lib_some(vm, acc, out);
 }
 
 static bool l_for_each(VM *vm, Value *a, int n, Value *out) {
@@ -374,19 +400,22 @@ static bool extreme_index(VM *vm, ObjList *l, Value key_fn, int want, const char
   Value best = l->items[0];
   if (!IS_UNDEF(key_fn) && !call1(vm, key_fn, best, &best)) return false;
   *at = 0;
-  for (uint32_t i = 1; i < l->len; i++) {
+  bool ok = true;
+  vm_push_root(vm, best);
+  for (uint32_t i = 1; i < l->len && ok; i++) {
     Value k = l->items[i];
-    if (!IS_UNDEF(key_fn) && !call1(vm, key_fn, k, &k)) return false;
-    int c;
-    if (!lib_order(vm, k, best, &c)) return false;
+    int c = 0;
+    ok = (IS_UNDEF(key_fn) || call1(vm, key_fn, k, &k)) && lib_order(vm, k, best, &c);
     /* max_by_key keeps the last maximum, as Rust does; others the first */
-    if (c == want || (c == 0 && want > 0 && !IS_UNDEF(key_fn))) {
+    if (ok && (c == want || (c == 0 && want > 0 && !IS_UNDEF(key_fn)))) {
       best = k;
+      set_root(vm, best);
       *at = i;
     }
   }
-  if (best_out) *best_out = best;
-  return true;
+  vm_pop_root(vm, 1);
+  if (ok && best_out) *best_out = best;
+  return ok;
 }
 
 static bool l_min(VM *vm, Value *a, int n, Value *out) {
@@ -691,11 +720,14 @@ static bool l_flat_map(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjList *l = SELF(a), *r = list_new(vm, l->len);
   *out = OBJ_VAL(r);
-  for (uint32_t i = 0; i < l->len; i++) {
+  vm_push_root(vm, *out);
+  bool ok = true;
+  for (uint32_t i = 0; i < l->len && ok; i++) {
     Value v;
-    if (!call1(vm, a[1], l->items[i], &v) || !push_flat(vm, r, v, "flat_map")) return false;
+    ok = call1(vm, a[1], l->items[i], &v) && push_flat(vm, r, v, "flat_map");
   }
-  return true;
+  vm_pop_root(vm, 1);
+  return ok;
 }
 
 /* chunks(k): consecutive pieces of k (the last may be shorter);
@@ -828,7 +860,10 @@ static const MethodDef list_methods[] = {
     if (!lib_to_list(vm, a[0], #name, &l)) return false;                 \
     args[0] = OBJ_VAL(l);                                                \
     for (int i = 1; i < n && i < 4; i++) args[i] = a[i];                 \
-    return l_##name(vm, args, n, out);                                   \
+    vm_push_root(vm, args[0]);                                           \
+    bool ok = l_##name(vm, args, n, out);                                \
+    vm_pop_root(vm, 1);                                                  \
+    return ok;                                                           \
   }
 
 VIA_LIST(map) VIA_LIST(filter) VIA_LIST(fold) VIA_LIST(reduce) VIA_LIST(for_each)

@@ -36,14 +36,14 @@ static Obj *alloc_object(VM *vm, size_t size, ObjType type) {
 #define ALLOC_OBJ(vm, T, tag) ((T *)alloc_object(vm, sizeof(T), tag))
 
 /* Grow a dynamic array to hold at least `need` items (capacity doubles). */
-#define GROW(vm, T, ptr, cap, need)                                          \
-  do {                                                                       \
-    if ((need) > (cap)) {                                                    \
-      uint32_t ncap_ = (cap) < 8 ? 8 : (cap) * 2;                            \
-      while (ncap_ < (need)) ncap_ *= 2;                                     \
-      (ptr) = vm_realloc(vm, ptr, sizeof(T) * (cap), sizeof(T) * ncap_);     \
-      (cap) = ncap_;                                                         \
-    }                                                                        \
+#define GROW(vm, T, ptr, cap, need)                                                                \
+  do {                                                                                             \
+    if ((need) > (cap)) {                                                                          \
+      uint32_t ncap_ = (cap) < 8 ? 8 : (cap)*2;                                                    \
+      while (ncap_ < (need)) ncap_ *= 2;                                                           \
+      (ptr) = vm_realloc(vm, ptr, sizeof(T) * (cap), sizeof(T) * ncap_);                           \
+      (cap) = ncap_;                                                                               \
+    }                                                                                              \
   } while (0)
 
 /* ---- strings ---- */
@@ -67,7 +67,7 @@ ObjString *str_copy(VM *vm, const char *chars, size_t len) {
   s->hash = hash;
   memcpy(s->chars, chars, len);
   s->chars[len] = '\0';
-  table_set(vm, &vm->strings, s, UNIT_VAL);
+  table_set(vm, &vm->strings, s, INT_VAL(hash));
   return s;
 }
 
@@ -348,8 +348,8 @@ ObjInstance *instance_new(VM *vm, ObjClass *cls) {
 }
 
 ObjVariant *variant_new(VM *vm, ObjClass *enm, uint16_t tag, uint16_t nfields) {
-  ObjVariant *v = (ObjVariant *)alloc_object(
-      vm, sizeof(ObjVariant) + sizeof(Value) * nfields, OBJ_VARIANT);
+  ObjVariant *v =
+      (ObjVariant *)alloc_object(vm, sizeof(ObjVariant) + sizeof(Value) * nfields, OBJ_VARIANT);
   v->cls = enm;
   v->tag = tag;
   v->nfields = nfields;

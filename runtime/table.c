@@ -82,6 +82,8 @@ bool table_delete(Table *t, ObjString *key) {
   return true;
 }
 
+/* The intern set keeps each string's hash as its value, so a probe
+ * compares hashes without touching the string (a cache miss each). */
 ObjString *table_find_string(const Table *t, const char *chars, uint32_t len, uint32_t hash) {
   if (t->count == 0) return NULL;
   uint32_t mask = t->cap - 1, i = hash & mask;
@@ -89,7 +91,7 @@ ObjString *table_find_string(const Table *t, const char *chars, uint32_t len, ui
     TableEntry *e = &t->entries[i];
     if (e->key == NULL) {
       if (IS_UNDEF(e->value)) return NULL;
-    } else if (e->key->hash == hash && e->key->len == len &&
+    } else if ((uint32_t)e->value.as.i == hash && e->key->len == len &&
                memcmp(e->key->chars, chars, len) == 0) {
       return e->key;
     }

@@ -45,23 +45,31 @@ static bool int_eq_float(int64_t i, double f) {
   return (double)i == f && (int64_t)f == i;
 }
 
-static bool values_equal(const Value *a, const Value *b, uint32_t n) {
+/* Containers nested deeper than this compare unequal and do not hash: it
+ * bounds the C stack when a list contains itself. */
+#define VALUE_MAX_DEPTH 10000
+
+static bool equal_at(Value a, Value b, int depth);
+
+static bool values_equal(const Value *a, const Value *b, uint32_t n, int depth) {
   for (uint32_t i = 0; i < n; i++)
-    if (!value_equal(a[i], b[i])) return false;
+    if (!equal_at(a[i], b[i], depth)) return false;
   return true;
 }
 
-static bool maps_equal(ObjMap *a, ObjMap *b) {
+static bool maps_equal(ObjMap *a, ObjMap *b, int depth) {
   if (a->count != b->count) return false;
   for (uint32_t i = 0; i < a->nentries; i++) {
     if (IS_UNDEF(a->keys[i])) continue;
     Value other;
-    if (!map_get(b, a->keys[i], &other) || !value_equal(a->values[i], other)) return false;
+    if (!map_get(b, a->keys[i], &other) || !equal_at(a->values[i], other, depth)) return false;
   }
   return true;
 }
 
-bool value_equal(Value a, Value b) {
+bool value_equal(Value a, Value b) { return equal_at(a, b, 0); }
+
+static bool equal_at(Value a, Value b, int depth) {
   if (a.type != b.type) {
     if (a.type == VAL_INT && b.type == VAL_FLOAT) return int_eq_float(a.as.i, b.as.f);
     if (a.type == VAL_FLOAT && b.type == VAL_INT) return int_eq_float(b.as.i, a.as.f);
@@ -83,29 +91,30 @@ bool value_equal(Value a, Value b) {
   }
   Obj *x = a.as.o, *y = b.as.o;
   if (x == y) return true;
-  if (x->type != y->type) return false;
+  if (x->type != y->type || depth > VALUE_MAX_DEPTH) return false;
+  depth++;
   switch (x->type) {
   case OBJ_LIST: {
     ObjList *l = (ObjList *)x, *m = (ObjList *)y;
-    return l->len == m->len && values_equal(l->items, m->items, l->len);
+    return l->len == m->len && values_equal(l->items, m->items, l->len, depth);
   }
   case OBJ_TUPLE: {
     ObjTuple *l = (ObjTuple *)x, *m = (ObjTuple *)y;
-    return l->len == m->len && values_equal(l->items, m->items, l->len);
+    return l->len == m->len && values_equal(l->items, m->items, l->len, depth);
   }
   case OBJ_RANGE: {
     ObjRange *l = (ObjRange *)x, *m = (ObjRange *)y;
     return l->lo == m->lo && l->hi == m->hi && l->step == m->step && l->flags == m->flags;
   }
-  case OBJ_MAP: return maps_equal((ObjMap *)x, (ObjMap *)y);
+  case OBJ_MAP: return maps_equal((ObjMap *)x, (ObjMap *)y, depth);
   case OBJ_INSTANCE: {
     ObjInstance *l = (ObjInstance *)x, *m = (ObjInstance *)y;
-    return l->cls == m->cls && values_equal(l->fields, m->fields, l->cls->nfields);
+    return l->cls == m->cls && values_equal(l->fields, m->fields, l->cls->nfields, depth);
   }
   case OBJ_VARIANT: {
     ObjVariant *l = (ObjVariant *)x, *m = (ObjVariant *)y;
     return l->cls == m->cls && l->tag == m->tag && l->nfields == m->nfields &&
-           values_equal(l->fields, m->fields, l->nfields);
+           values_equal(l->fields, m->fields, l->nfields, depth);
   }
   case OBJ_COMPLEX: {
     ObjComplex *l = (ObjComplex *)x, *m = (ObjComplex *)y;
@@ -113,7 +122,7 @@ bool value_equal(Value a, Value b) {
   }
   case OBJ_BOUND: {
     ObjBound *l = (ObjBound *)x, *m = (ObjBound *)y;
-    return value_equal(l->receiver, m->receiver) && value_equal(l->method, m->method);
+    return equal_at(l->receiver, m->receiver, depth) && equal_at(l->method, m->method, depth);
   }
   default: return false; /* strings are interned; the rest compare by identity */
   }
@@ -131,8 +140,14 @@ static uint32_t mix64(uint64_t x) {
 
 static uint32_t combine(uint32_t h, uint32_t x) { return (h ^ x) * 16777619u + 0x9e3779b9u; }
 
+static uint32_t hash_at(Value v, bool *ok, int depth);
+
 uint32_t value_hash(Value v, bool *ok) {
   *ok = true;
+  return hash_at(v, ok, 0);
+}
+
+static uint32_t hash_at(Value v, bool *ok, int depth) {
   switch (v.type) {
   case VAL_UNDEF: *ok = false; return 0;
   case VAL_UNIT: return 0x2545f491u;
@@ -150,25 +165,30 @@ uint32_t value_hash(Value v, bool *ok) {
   }
   case VAL_OBJ: break;
   }
+  if (depth > VALUE_MAX_DEPTH) {
+    *ok = false;
+    return 0;
+  }
+  depth++;
   switch (OBJ_TYPE(v)) {
   case OBJ_STRING: return AS_STRING(v)->hash;
   case OBJ_TUPLE: {
     ObjTuple *t = AS_TUPLE(v);
     uint32_t h = 0x811c9dc5u + t->len;
-    for (uint32_t i = 0; i < t->len && *ok; i++) h = combine(h, value_hash(t->items[i], ok));
+    for (uint32_t i = 0; i < t->len && *ok; i++) h = combine(h, hash_at(t->items[i], ok, depth));
     return h;
   }
   case OBJ_VARIANT: {
     /* enum values are immutable, so they can be keys: Color::Red, Some(3) */
     ObjVariant *e = AS_VARIANT(v);
     uint32_t h = combine(e->cls->name->hash, e->tag);
-    for (uint32_t i = 0; i < e->nfields && *ok; i++) h = combine(h, value_hash(e->fields[i], ok));
+    for (uint32_t i = 0; i < e->nfields && *ok; i++) h = combine(h, hash_at(e->fields[i], ok, depth));
     return h;
   }
   case OBJ_COMPLEX: {
     ObjComplex *c = AS_COMPLEX(v);
-    if (c->im == 0) return value_hash(FLOAT_VAL(c->re), ok);
-    return combine(value_hash(FLOAT_VAL(c->re), ok), value_hash(FLOAT_VAL(c->im), ok));
+    if (c->im == 0) return hash_at(FLOAT_VAL(c->re), ok, depth);
+    return combine(hash_at(FLOAT_VAL(c->re), ok, depth), hash_at(FLOAT_VAL(c->im), ok, depth));
   }
   case OBJ_RANGE: {
     ObjRange *r = AS_RANGE(v);

@@ -161,6 +161,8 @@ void table_free(VM *vm, Table *t);
 bool table_get(const Table *t, ObjString *key, Value *out);
 bool table_set(VM *vm, Table *t, ObjString *key, Value v); /* true if new */
 bool table_delete(Table *t, ObjString *key);
+/* Look up a string by content in the intern set (whose values are the
+ * strings' hashes). */
 ObjString *table_find_string(const Table *t, const char *chars, uint32_t len, uint32_t hash);
 
 /* HashMap<K, V> of the language: keys are ints, floats, bools, chars,

@@ -2,9 +2,9 @@
  *
  * Stack shape: one array of NS_STACK_SLOTS Values allocated once, so
  * pointers into it stay valid. A frame's registers R[0..maxregs) start at
- * its base; a call at R[A] puts the callee's base at R[A+1] (its first
- * argument; for a method call at R[A], the receiver) so arguments are never
- * copied, and the result goes back to R[A]. Registers above a call's
+ * its base. A call at R[A] puts the callee's base at R[A+1], its first
+ * argument (a method call's base is R[A], the receiver), so arguments are
+ * never copied; the result goes back to R[A]. Registers above a call's
  * arguments are dead in the caller. A call from C (vm_call, vm_run) puts
  * the callee just above the top frame's registers.
  *
@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "ast.h"
+#include "builtins.h"
 #include "diag.h"
 #include "vm.h"
 
@@ -161,8 +163,8 @@ static void capture_trace(VM *vm, int entry, const uint32_t *top_pc) {
     uint32_t at = pc > p->code ? (uint32_t)(pc - p->code - 1) : 0;
     /* A frame waiting for an iterator's next() resumes at its ITERNEXT
      * (state 1 marks the pending call) rather than after it. */
-    if (f != vm->nframes - 1 && INS_OP(*pc) == BC_ITERNEXT && fr->base[INS_A(*pc) + 1].type == VAL_INT &&
-        fr->base[INS_A(*pc) + 1].as.i == 1)
+    if (f != vm->nframes - 1 && INS_OP(*pc) == BC_ITERNEXT &&
+        fr->base[INS_A(*pc) + 1].type == VAL_INT && fr->base[INS_A(*pc) + 1].as.i == 1)
       at = (uint32_t)(pc - p->code);
     uint32_t offset = at < p->ncode ? p->offsets[at] : 0;
     if (p->src)
@@ -212,147 +214,48 @@ void vm_print_error(VM *vm) {
   for (int i = 0; i < vm->ntrace && !top; i++)
     if (vm->trace[i].path) top = &vm->trace[i];
   if (top)
-    fprintf(f, "%s%s:%d:%d: %sruntime error:%s%s %s%s\n", bold, top->path, top->line, top->col,
-            red, reset, bold, vm->error, reset);
+    fprintf(f, "%s%s:%d:%d: %sruntime error:%s%s %s%s\n", bold, top->path, top->line, top->col, red,
+            reset, bold, vm->error, reset);
   else
     fprintf(f, "%sruntime error:%s%s %s%s\n", red, reset, bold, vm->error, reset);
   if (top && top->src) print_snippet(f, top->src, top->line, top->col, vm->color);
   if (vm->ntrace == 0) return;
   fputs("stack trace:\n", f);
-  for (int i = 0; i < vm->ntrace;) {
-    int j = i + 1;
-    while (j < vm->ntrace && same_entry(&vm->trace[i], &vm->trace[j])) j++;
-    int run = j - i, show = run > 4 ? 3 : run;
-    for (int s = 0; s < show; s++) print_entry(f, &vm->trace[i]);
-    if (run > show) fprintf(f, "  ... %d more frames of %s\n", run - show, vm->trace[i].function);
-    i = j;
-  }
-}
-
-/* ------------------------------------------------------- classes, methods */
-
-ObjClass *vm_class_of(VM *vm, Value v) {
-  if (v.type != VAL_OBJ) return vm->class_of_type[v.type];
-  switch (OBJ_TYPE(v)) {
-  case OBJ_INSTANCE: return AS_INSTANCE(v)->cls;
-  case OBJ_VARIANT: return AS_VARIANT(v)->cls;
-  default: return vm->class_of_obj[OBJ_TYPE(v)];
-  }
-}
-
-bool vm_find_method(VM *vm, Value receiver, ObjString *name, Value *out) {
-  ObjClass *cls = vm_class_of(vm, receiver);
-  if (cls && table_get(&cls->methods, name, out)) return true;
-  /* Methods every struct or enum value has (clone, to_string, ...). */
-  if (IS_OBJ(receiver) && (OBJ_TYPE(receiver) == OBJ_INSTANCE || OBJ_TYPE(receiver) == OBJ_VARIANT)) {
-    ObjClass *generic = vm->class_of_obj[OBJ_TYPE(receiver)];
-    if (generic && generic != cls && table_get(&generic->methods, name, out)) return true;
-  }
-  return false;
-}
-
-static const char *class_kind_name(const ObjClass *c) {
-  switch (c->kind) {
-  case CLASS_STRUCT: return "struct";
-  case CLASS_ENUM: return "enum";
-  case CLASS_TRAIT: return "trait";
-  default: return "type";
-  }
-}
-
-static int field_index(const ObjClass *cls, const ObjString *name) {
-  for (int i = 0; i < cls->nfields; i++)
-    if (cls->field_names[i] == name) return i;
-  return -1;
-}
-
-static int variant_field_index(const VariantInfo *vi, const ObjString *name) {
-  if (!vi->field_names) return -1;
-  for (int i = 0; i < vi->nfields; i++)
-    if (vi->field_names[i] == name) return i;
-  return -1;
-}
-
-static int variant_index(const ObjClass *cls, const ObjString *name) {
-  for (int i = 0; i < cls->nvariants; i++)
-    if (cls->variants[i].name == name) return i;
-  return -1;
-}
-
-static bool is_typespec(const ObjClass *cls, int i) {
-  return cls->field_types && IS_OBJ_TYPE(cls->field_types[i], OBJ_TYPESPEC);
-}
-
-bool vm_check_type(VM *vm, ObjTypeSpec *ts, Value *v) {
-  Value x = *v;
-  switch (ts->kind) {
-  case TS_ANY: return true;
-  case TS_INT:
-    if (IS_INT(x)) return true;
-    break;
-  case TS_FLOAT:
-    if (IS_FLOAT(x)) return true;
-    if (IS_INT(x)) {
-      *v = FLOAT_VAL((double)x.as.i);
-      return true;
+  /* Recursion shows as a block of 1-4 entries repeated: print it (a single
+   * frame three times) and count the rest. */
+  const TraceEntry *t = vm->trace;
+  int n = vm->ntrace;
+  for (int i = 0; i < n;) {
+    int period = 1, reps = 1;
+    for (int p = 1; p <= 4 && i + p <= n; p++) {
+      int r = 1;
+      while (i + (r + 1) * p <= n) {
+        bool same = true;
+        for (int q = 0; q < p && same; q++) same = same_entry(&t[i + q], &t[i + r * p + q]);
+        if (!same) break;
+        r++;
+      }
+      if (r >= 4) {
+        period = p;
+        reps = r;
+        break;
+      }
     }
-    break;
-  case TS_NUMBER:
-    if (IS_NUM(x)) return true;
-    break;
-  case TS_BOOL:
-    if (IS_BOOL(x)) return true;
-    break;
-  case TS_CHAR:
-    if (IS_CHAR(x)) return true;
-    break;
-  case TS_STRING:
-    if (IS_STRING(x)) return true;
-    break;
-  case TS_UNIT:
-    if (IS_UNIT(x)) return true;
-    break;
-  case TS_LIST:
-    if (IS_LIST(x)) return true;
-    break;
-  case TS_TUPLE:
-    if (IS_TUPLE(x) && (ts->tuple_len < 0 || AS_TUPLE(x)->len == (uint32_t)ts->tuple_len))
-      return true;
-    break;
-  case TS_MAP:
-    if (IS_OBJ_TYPE(x, OBJ_MAP)) return true;
-    break;
-  case TS_RANGE:
-    if (IS_OBJ_TYPE(x, OBJ_RANGE)) return true;
-    break;
-  case TS_COMPLEX:
-    if (IS_OBJ_TYPE(x, OBJ_COMPLEX)) return true;
-    break;
-  case TS_FN:
-    if (value_is_callable(x)) return true;
-    break;
-  case TS_OPTION:
-    if (IS_VARIANT(x) && AS_VARIANT(x)->cls == vm->option_class) return true;
-    break;
-  case TS_RESULT:
-    if (IS_VARIANT(x) && AS_VARIANT(x)->cls == vm->result_class) return true;
-    break;
-  case TS_CLASS: {
-    /* A name that is not (yet) a class here is not checked. */
-    if (!ts->module || ts->slot >= ts->module->nglobals) return true;
-    Value c = ts->module->values[ts->slot];
-    if (!IS_CLASS(c)) return true;
-    ObjClass *want = AS_CLASS(c), *have = vm_class_of(vm, x);
-    if (have == want) return true;
-    Value impl;
-    if (want->kind == CLASS_TRAIT && have && table_get(&have->traits, want->name, &impl)) return true;
-    break;
+    if (reps < 4) {
+      print_entry(f, &t[i]);
+      i++;
+      continue;
+    }
+    int show = period == 1 ? 3 : 1;
+    for (int s = 0; s < show; s++)
+      for (int q = 0; q < period; q++) print_entry(f, &t[i + q]);
+    int more = (reps - show) * period;
+    if (period == 1)
+      fprintf(f, "  ... %d more frames of %s\n", more, t[i].function);
+    else
+      fprintf(f, "  ... %d more frames repeating the %d above\n", more, period);
+    i += reps * period;
   }
-  }
-  if (ts->what)
-    return vm_error(vm, "%s expects %s, got %s", ts->what->chars, ts->text ? ts->text->chars : "?",
-                    value_type_name(x));
-  return vm_error(vm, "expected %s, got %s", ts->text ? ts->text->chars : "?", value_type_name(x));
 }
 
 /* ---------------------------------------------------------------- upvalues */
@@ -405,11 +308,12 @@ static bool has_default(const ObjProto *p, int i) { return i < 64 && (p->has_def
 /* Put args[0..argc) into parameter order: positional first, then the last
  * names->len arguments by name; absent parameters with defaults get UNDEF
  * (the callee's JUNDEF computes the default). */
-__attribute__((noinline)) static bool bind_args(VM *vm, const ObjProto *p, Value *args, int argc, const ObjTuple *names,
-                      int hidden) {
+__attribute__((noinline)) static bool bind_args(VM *vm, const ObjProto *p, Value *args, int argc,
+                                                const ObjTuple *names, int hidden) {
   int nnamed = names ? (int)names->len : 0;
   int npos = argc - nnamed;
-  if (npos > p->nparams || (nnamed == 0 && argc > p->nparams)) return arity_error(vm, p, argc, hidden);
+  if (npos < 0 || npos > p->nparams || (nnamed == 0 && argc > p->nparams))
+    return arity_error(vm, p, argc, hidden);
   if (nnamed == 0) {
     for (int i = argc; i < p->nparams; i++) {
       if (!has_default(p, i)) return arity_error(vm, p, argc, hidden);
@@ -427,7 +331,8 @@ __attribute__((noinline)) static bool bind_args(VM *vm, const ObjProto *p, Value
     int idx = -1;
     for (int i = 0; i < p->nparams && p->param_names; i++)
       if (p->param_names[i] == name) idx = i;
-    if (idx < 0) return vm_error(vm, "`%s` has no parameter named `%s`", proto_name(p), name->chars);
+    if (idx < 0)
+      return vm_error(vm, "`%s` has no parameter named `%s`", proto_name(p), name->chars);
     if (set[idx]) return vm_error(vm, "argument `%s` given twice", name->chars);
     args[idx] = named[j];
     set[idx] = true;
@@ -440,7 +345,8 @@ __attribute__((noinline)) static bool bind_args(VM *vm, const ObjProto *p, Value
 static CallStatus push_frame(VM *vm, ObjClosure *cl, Value *args, int argc, const ObjTuple *names,
                              Value *ret, int hidden) {
   ObjProto *p = cl->proto;
-  if (UNLIKELY(vm->nframes >= NS_MAX_FRAMES || args + p->maxregs + p->nparams + 1 > vm->stack_end)) {
+  if (UNLIKELY(vm->nframes >= NS_MAX_FRAMES ||
+               args + p->maxregs + p->nparams + 1 > vm->stack_end)) {
     stack_overflow(vm);
     return CALL_ERROR;
   }
@@ -457,11 +363,13 @@ static CallStatus push_frame(VM *vm, ObjClosure *cl, Value *args, int argc, cons
   return CALL_FRAME;
 }
 
-static CallStatus call_native(VM *vm, ObjNative *nat, Value *args, int argc, Value *ret, int hidden) {
+static CallStatus call_native(VM *vm, ObjNative *nat, Value *args, int argc, Value *ret,
+                              int hidden) {
   if (argc < nat->min_args || (nat->max_args >= 0 && argc > nat->max_args)) {
     int lo = nat->min_args - hidden, hi = nat->max_args - hidden, got = argc - hidden;
     if (nat->max_args < 0)
-      vm_error(vm, "`%s` expects at least %d argument%s, got %d", nat->name->chars, lo, plural(lo), got);
+      vm_error(vm, "`%s` expects at least %d argument%s, got %d", nat->name->chars, lo, plural(lo),
+               got);
     else if (lo == hi)
       vm_error(vm, "`%s` expects %d argument%s, got %d", nat->name->chars, lo, plural(lo), got);
     else
@@ -496,7 +404,8 @@ static CallStatus construct_tuple_struct(VM *vm, ObjClass *cls, Value *args, int
   ObjInstance *in = instance_new(vm, cls);
   for (int i = 0; i < argc; i++) {
     in->fields[i] = args[i];
-    if (is_typespec(cls, i) && !vm_check_type(vm, AS_TYPESPEC(cls->field_types[i]), &in->fields[i]))
+    if (access_is_typespec(cls, i) &&
+        !vm_check_type(vm, AS_TYPESPEC(cls->field_types[i]), &in->fields[i]))
       return CALL_ERROR;
   }
   *ret = OBJ_VAL(in);
@@ -516,10 +425,58 @@ static CallStatus construct_variant(VM *vm, ObjCtor *ctor, Value *args, int argc
   return CALL_DONE;
 }
 
-/* Call any callable with args[0..argc) on the stack; args[argc] must be
- * writable (a bound method shifts the arguments up to prepend its
- * receiver). `hidden`: 1 when args[0] is a receiver the caller did not
- * write, so arity errors do not count it. */
+static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const ObjTuple *names,
+                             Value *ret, int hidden);
+
+/* Where a call from C (or a bound method's call) puts an interpreted
+ * callee: just above the top frame's registers. The top frame's live
+ * registers are all below that. Natives never keep arguments there, so
+ * nested calls from C do not overwrite each other. */
+static Value *c_call_slot(VM *vm) {
+  if (vm->nframes == 0) return vm->stack;
+  CallFrame *top = &vm->frames[vm->nframes - 1];
+  return top->base + top->closure->proto->maxregs;
+}
+
+/* A bound method: the receivers (bound methods may nest) then the
+ * arguments, gathered off the stack; an interpreted method gets a frame
+ * above the top frame, a native reads them where they are. */
+__attribute__((noinline)) static CallStatus call_bound(VM *vm, Value callee, Value *args, int argc,
+                                                       const ObjTuple *names, Value *ret) {
+  int nrecv = 0;
+  for (Value f = callee; IS_OBJ_TYPE(f, OBJ_BOUND); f = AS_BOUND(f)->method) nrecv++;
+  int n = nrecv + argc;
+  Value small[16];
+  Value *buf = n <= 16 ? small : malloc(sizeof(Value) * (size_t)n);
+  if (!buf) {
+    fputs("nsc: out of memory\n", stderr);
+    exit(1);
+  }
+  int at = 0;
+  for (; IS_OBJ_TYPE(callee, OBJ_BOUND); callee = AS_BOUND(callee)->method)
+    buf[at++] = AS_BOUND(callee)->receiver;
+  for (int j = 0; j < argc; j++) buf[at++] = args[j];
+  CallStatus st;
+  if (IS_OBJ_TYPE(callee, OBJ_CLOSURE)) {
+    Value *slot = c_call_slot(vm);
+    if (slot + n + 1 >= vm->stack_end) {
+      stack_overflow(vm);
+      st = CALL_ERROR;
+    } else {
+      for (int j = 0; j < n; j++) slot[j] = buf[j];
+      st = push_frame(vm, AS_CLOSURE(callee), slot, n, names, ret, nrecv);
+    }
+  } else {
+    st = call_value(vm, callee, buf, n, names, ret, nrecv);
+  }
+  if (buf != small) free(buf);
+  return st;
+}
+
+/* Call any callable. A closure's frame starts at args[0], so its arguments
+ * must be on the stack; a native reads args[0..argc) wherever they are.
+ * `hidden`: 1 when args[0] is a receiver the caller did not write, so
+ * arity errors do not count it. */
 static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const ObjTuple *names,
                              Value *ret, int hidden) {
   for (;;) {
@@ -532,19 +489,7 @@ static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const 
         return CALL_ERROR;
       }
       return call_native(vm, AS_NATIVE(callee), args, argc, ret, hidden);
-    case OBJ_BOUND: {
-      ObjBound *b = AS_BOUND(callee);
-      if (args + argc + 1 >= vm->stack_end) {
-        stack_overflow(vm);
-        return CALL_ERROR;
-      }
-      memmove(args + 1, args, sizeof(Value) * (size_t)argc);
-      args[0] = b->receiver;
-      argc++;
-      hidden = 1;
-      callee = b->method;
-      continue;
-    }
+    case OBJ_BOUND: return call_bound(vm, callee, args, argc, names, ret);
     case OBJ_CLASS: {
       ObjClass *cls = AS_CLASS(callee);
       if (cls->kind != CLASS_STRUCT || !cls->is_tuple_struct) break;
@@ -569,10 +514,6 @@ static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const 
   return CALL_ERROR;
 }
 
-static bool used_before_definition(VM *vm, ObjString *name) {
-  return vm_error(vm, "`%s` is used before its definition", name->chars);
-}
-
 /* R[A].name(R[A+1] .. R[A+nargs]) with ra = &R[A]. */
 static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const ObjTuple *names) {
   Value recv = ra[0], m;
@@ -580,8 +521,9 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
     switch (OBJ_TYPE(recv)) {
     case OBJ_INSTANCE: {
       ObjInstance *in = AS_INSTANCE(recv);
-      if (table_get(&in->cls->methods, name, &m)) return call_value(vm, m, ra, nargs + 1, names, ra, 1);
-      int idx = field_index(in->cls, name);
+      if (table_get(&in->cls->methods, name, &m))
+        return call_value(vm, m, ra, nargs + 1, names, ra, 1);
+      int idx = access_field_index(in->cls, name);
       if (idx >= 0 && value_is_callable(in->fields[idx]))
         return call_value(vm, in->fields[idx], ra + 1, nargs, names, ra, 0);
       break;
@@ -590,12 +532,13 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
       ObjModule *mod = AS_MODULE(recv);
       int32_t slot = module_find(mod, name);
       if (slot < 0) {
-        vm_error(vm, "module %s has no member `%s`", mod->name ? mod->name->chars : "?", name->chars);
+        vm_error(vm, "module %s has no member `%s`", mod->name ? mod->name->chars : "?",
+                 name->chars);
         return CALL_ERROR;
       }
       Value fn = mod->values[slot];
       if (IS_UNDEF(fn)) {
-        used_before_definition(vm, name);
+        access_undefined(vm, name);
         return CALL_ERROR;
       }
       return call_value(vm, fn, ra + 1, nargs, names, ra, 0);
@@ -603,7 +546,7 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
     case OBJ_CLASS: {
       ObjClass *cls = AS_CLASS(recv);
       if (cls->kind == CLASS_ENUM) {
-        int tag = variant_index(cls, name);
+        int tag = access_variant_index(cls, name);
         if (tag >= 0) {
           Value ctor = cls->variants[tag].ctor;
           if (IS_UNDEF(ctor)) {
@@ -614,7 +557,8 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
         }
       }
       if (table_get(&cls->methods, name, &m)) return call_value(vm, m, ra + 1, nargs, names, ra, 0);
-      vm_error(vm, "%s %s has no function `%s`", class_kind_name(cls), cls->name->chars, name->chars);
+      vm_error(vm, "%s %s has no function `%s`", access_class_kind(cls), cls->name->chars,
+               name->chars);
       return CALL_ERROR;
     }
     default: break;
@@ -625,435 +569,9 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
   return CALL_ERROR;
 }
 
-/* ------------------------------------------------------ fields and indexes */
+/* ----------------------------------------------------- numeric fast paths */
 
-static bool get_field(VM *vm, Value obj, Value key, Value *out) {
-  if (IS_INT(key)) {
-    int64_t i = key.as.i;
-    if (IS_OBJ(obj)) {
-      switch (OBJ_TYPE(obj)) {
-      case OBJ_TUPLE:
-        if (i >= 0 && i < AS_TUPLE(obj)->len) {
-          *out = AS_TUPLE(obj)->items[i];
-          return true;
-        }
-        return vm_error(vm, "tuple index %lld out of range for tuple of length %u", (long long)i,
-                        AS_TUPLE(obj)->len);
-      case OBJ_INSTANCE:
-        if (i >= 0 && i < AS_INSTANCE(obj)->cls->nfields) {
-          *out = AS_INSTANCE(obj)->fields[i];
-          return true;
-        }
-        return vm_error(vm, "struct %s has no field `%lld`", AS_INSTANCE(obj)->cls->name->chars,
-                        (long long)i);
-      case OBJ_VARIANT:
-        if (i >= 0 && i < AS_VARIANT(obj)->nfields) {
-          *out = AS_VARIANT(obj)->fields[i];
-          return true;
-        }
-        break;
-      default: break;
-      }
-    }
-    return vm_error(vm, "no field `%lld` on %s", (long long)i, value_type_name(obj));
-  }
-  ObjString *name = AS_STRING(key);
-  Value m;
-  if (IS_OBJ(obj)) {
-    switch (OBJ_TYPE(obj)) {
-    case OBJ_INSTANCE: {
-      ObjInstance *in = AS_INSTANCE(obj);
-      int idx = field_index(in->cls, name);
-      if (idx >= 0) {
-        *out = in->fields[idx];
-        return true;
-      }
-      if (vm_find_method(vm, obj, name, &m)) {
-        *out = OBJ_VAL(bound_new(vm, obj, m));
-        return true;
-      }
-      return vm_error(vm, "struct %s has no field `%s`", in->cls->name->chars, name->chars);
-    }
-    case OBJ_VARIANT: {
-      ObjVariant *v = AS_VARIANT(obj);
-      int idx = variant_field_index(&v->cls->variants[v->tag], name);
-      if (idx >= 0 && idx < v->nfields) {
-        *out = v->fields[idx];
-        return true;
-      }
-      if (vm_find_method(vm, obj, name, &m)) {
-        *out = OBJ_VAL(bound_new(vm, obj, m));
-        return true;
-      }
-      return vm_error(vm, "%s::%s has no field `%s`", v->cls->name->chars,
-                      v->cls->variants[v->tag].name->chars, name->chars);
-    }
-    case OBJ_MODULE: {
-      ObjModule *mod = AS_MODULE(obj);
-      int32_t slot = module_find(mod, name);
-      if (slot < 0)
-        return vm_error(vm, "module %s has no member `%s`", mod->name ? mod->name->chars : "?",
-                        name->chars);
-      if (IS_UNDEF(mod->values[slot])) return used_before_definition(vm, name);
-      *out = mod->values[slot];
-      return true;
-    }
-    case OBJ_CLASS: {
-      ObjClass *cls = AS_CLASS(obj);
-      if (cls->kind == CLASS_ENUM) {
-        int tag = variant_index(cls, name);
-        if (tag >= 0) {
-          VariantInfo *vi = &cls->variants[tag];
-          *out = IS_UNDEF(vi->ctor) ? vi->unit_value : vi->ctor;
-          return true;
-        }
-      }
-      if (table_get(&cls->methods, name, out)) return true;
-      return vm_error(vm, "%s %s has no member `%s`", class_kind_name(cls), cls->name->chars,
-                      name->chars);
-    }
-    case OBJ_COMPLEX:
-      if (strcmp(name->chars, "re") == 0) {
-        *out = FLOAT_VAL(((ObjComplex *)obj.as.o)->re);
-        return true;
-      }
-      if (strcmp(name->chars, "im") == 0) {
-        *out = FLOAT_VAL(((ObjComplex *)obj.as.o)->im);
-        return true;
-      }
-      break;
-    default: break;
-    }
-  }
-  if (vm_find_method(vm, obj, name, &m)) {
-    *out = OBJ_VAL(bound_new(vm, obj, m));
-    return true;
-  }
-  return vm_error(vm, "no field `%s` on %s", name->chars, value_type_name(obj));
-}
-
-static bool set_field(VM *vm, Value obj, Value key, Value v) {
-  if (IS_INSTANCE(obj)) {
-    ObjInstance *in = AS_INSTANCE(obj);
-    int idx = IS_INT(key) ? (key.as.i >= 0 && key.as.i < in->cls->nfields ? (int)key.as.i : -1)
-                          : field_index(in->cls, AS_STRING(key));
-    if (idx < 0) {
-      if (IS_INT(key))
-        return vm_error(vm, "struct %s has no field `%lld`", in->cls->name->chars, (long long)key.as.i);
-      return vm_error(vm, "struct %s has no field `%s`", in->cls->name->chars, AS_STRING(key)->chars);
-    }
-    if (is_typespec(in->cls, idx) && !vm_check_type(vm, AS_TYPESPEC(in->cls->field_types[idx]), &v))
-      return false;
-    in->fields[idx] = v;
-    return true;
-  }
-  if (IS_VARIANT(obj)) {
-    ObjVariant *var = AS_VARIANT(obj);
-    int idx = IS_INT(key) ? (int)key.as.i : variant_field_index(&var->cls->variants[var->tag], AS_STRING(key));
-    if (idx >= 0 && idx < var->nfields) {
-      var->fields[idx] = v;
-      return true;
-    }
-  }
-  if (IS_INT(key))
-    return vm_error(vm, "cannot assign to field `%lld` of %s", (long long)key.as.i, value_type_name(obj));
-  return vm_error(vm, "cannot assign to field `%s` of %s", AS_STRING(key)->chars, value_type_name(obj));
-}
-
-/* Decode one UTF-8 code point of s[0..len); returns its byte length. */
-static int utf8_decode(const unsigned char *s, uint32_t len, int64_t *cp) {
-  unsigned c = s[0];
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-  if (n == 1 || (uint32_t)n > len) {
-    *cp = 0xFFFD;
-    return 1;
-  }
-  int64_t v = c & (0x3F >> (n - 1));
-  for (int j = 1; j < n; j++) v = (v << 6) | (s[j] & 0x3F);
-  *cp = v;
-  return n;
-}
-
-static bool is_char_boundary(const ObjString *s, int64_t i) {
-  return i == s->len || (i >= 0 && i < s->len && ((unsigned char)s->chars[i] & 0xC0) != 0x80);
-}
-
-/* A range used as an index into a sequence of length len: the first index,
- * how many items, and the step. Bounds outside [0, len] are errors. */
-static bool slice_bounds(VM *vm, const ObjRange *r, int64_t len, const char *what, int64_t *start,
-                         int64_t *count, int64_t *step) {
-  int64_t st = (r->flags & RANGE_HAS_STEP) ? r->step : 1;
-  if (st == 0) return vm_error(vm, "slice step cannot be zero");
-  bool incl = r->flags & RANGE_INCLUSIVE;
-  int64_t lo, hi;
-  if (st > 0) {
-    lo = (r->flags & RANGE_HAS_LO) ? r->lo : 0;
-    hi = (r->flags & RANGE_HAS_HI) ? r->hi + (incl ? 1 : 0) : len;
-    if (lo < 0 || hi > len || lo > hi)
-      goto out_of_range;
-    *count = (hi - lo + st - 1) / st;
-  } else {
-    /* Walking down from lo to hi (exclusive unless inclusive). */
-    lo = (r->flags & RANGE_HAS_LO) ? r->lo : len - 1;
-    hi = (r->flags & RANGE_HAS_HI) ? r->hi - (incl ? 1 : 0) : -1;
-    if (len == 0 && !(r->flags & (RANGE_HAS_LO | RANGE_HAS_HI))) {
-      *count = 0;
-      *start = 0;
-      *step = st;
-      return true;
-    }
-    if (lo >= len || hi < -1 || lo < hi) goto out_of_range;
-    *count = (lo - hi + (-st) - 1) / (-st);
-  }
-  *start = lo;
-  *step = st;
-  return true;
-out_of_range:
-  return vm_error(vm, "slice %lld..%s%lld out of range for %s of length %lld", (long long)r->lo,
-                  incl ? "=" : "", (long long)r->hi, what, (long long)len);
-}
-
-static bool key_not_found(VM *vm, Value key) {
-  ObjString *s = format_value(vm, key, true);
-  return vm_error(vm, "key not found: %s", s ? s->chars : "?");
-}
-
-static bool get_index(VM *vm, Value obj, Value idx, Value *out) {
-  if (IS_OBJ(obj)) {
-    switch (OBJ_TYPE(obj)) {
-    case OBJ_LIST: {
-      ObjList *l = AS_LIST(obj);
-      if (IS_INT(idx)) {
-        if (idx.as.i < 0 || idx.as.i >= l->len)
-          return vm_error(vm, "index %lld out of range for list of length %u", (long long)idx.as.i, l->len);
-        *out = l->items[idx.as.i];
-        return true;
-      }
-      if (IS_OBJ_TYPE(idx, OBJ_RANGE)) {
-        int64_t start, count, step;
-        if (!slice_bounds(vm, AS_RANGE(idx), l->len, "list", &start, &count, &step)) return false;
-        ObjList *r = list_new(vm, (uint32_t)count);
-        for (int64_t j = 0; j < count; j++) r->items[j] = l->items[start + j * step];
-        r->len = (uint32_t)count;
-        *out = OBJ_VAL(r);
-        return true;
-      }
-      break;
-    }
-    case OBJ_TUPLE: {
-      ObjTuple *t = AS_TUPLE(obj);
-      if (IS_INT(idx)) {
-        if (idx.as.i < 0 || idx.as.i >= t->len)
-          return vm_error(vm, "index %lld out of range for tuple of length %u", (long long)idx.as.i, t->len);
-        *out = t->items[idx.as.i];
-        return true;
-      }
-      break;
-    }
-    case OBJ_STRING: {
-      ObjString *s = AS_STRING(obj);
-      if (IS_INT(idx)) {
-        int64_t i = idx.as.i;
-        if (i < 0 || i >= s->len)
-          return vm_error(vm, "index %lld out of range for string of length %u", (long long)i, s->len);
-        if (!is_char_boundary(s, i))
-          return vm_error(vm, "byte index %lld is not a char boundary", (long long)i);
-        int64_t cp;
-        utf8_decode((const unsigned char *)s->chars + i, s->len - (uint32_t)i, &cp);
-        *out = CHAR_VAL(cp);
-        return true;
-      }
-      if (IS_OBJ_TYPE(idx, OBJ_RANGE)) {
-        int64_t start, count, step;
-        if (!slice_bounds(vm, AS_RANGE(idx), s->len, "string", &start, &count, &step)) return false;
-        if (step != 1) return vm_error(vm, "string slices cannot have a step");
-        if (!is_char_boundary(s, start)) return vm_error(vm, "byte index %lld is not a char boundary", (long long)start);
-        if (!is_char_boundary(s, start + count))
-          return vm_error(vm, "byte index %lld is not a char boundary", (long long)(start + count));
-        *out = OBJ_VAL(str_copy(vm, s->chars + start, (size_t)count));
-        return true;
-      }
-      break;
-    }
-    case OBJ_MAP:
-      if (map_get(AS_MAP(obj), idx, out)) return true;
-      return key_not_found(vm, idx);
-    default: break;
-    }
-  }
-  if (IS_TUPLE(idx))
-    return vm_error(vm, "cannot index %s with several indices (only tensors are multi-dimensional)",
-                    value_type_name(obj));
-  if (IS_OBJ(obj) && (OBJ_TYPE(obj) == OBJ_LIST || OBJ_TYPE(obj) == OBJ_TUPLE || OBJ_TYPE(obj) == OBJ_STRING))
-    return vm_error(vm, "%s indices must be integers or ranges, got %s", value_type_name(obj),
-                    value_type_name(idx));
-  return vm_error(vm, "cannot index a value of type %s", value_type_name(obj));
-}
-
-static bool set_index(VM *vm, Value obj, Value idx, Value v) {
-  if (IS_LIST(obj)) {
-    ObjList *l = AS_LIST(obj);
-    if (!IS_INT(idx)) return vm_error(vm, "list indices must be integers, got %s", value_type_name(idx));
-    if (idx.as.i < 0 || idx.as.i >= l->len)
-      return vm_error(vm, "index %lld out of range for list of length %u", (long long)idx.as.i, l->len);
-    l->items[idx.as.i] = v;
-    return true;
-  }
-  if (IS_OBJ_TYPE(obj, OBJ_MAP)) return map_set(vm, AS_MAP(obj), idx, v);
-  if (IS_STRING(obj) || IS_TUPLE(obj))
-    return vm_error(vm, "cannot assign to an element of a %s (it is immutable)", value_type_name(obj));
-  return vm_error(vm, "cannot index a value of type %s", value_type_name(obj));
-}
-
-static bool unpack(VM *vm, Value v, uint32_t n, Value *out) {
-  if (IS_OBJ(v)) {
-    switch (OBJ_TYPE(v)) {
-    case OBJ_TUPLE:
-      if (n < AS_TUPLE(v)->len) {
-        *out = AS_TUPLE(v)->items[n];
-        return true;
-      }
-      break;
-    case OBJ_VARIANT:
-      if (n < AS_VARIANT(v)->nfields) {
-        *out = AS_VARIANT(v)->fields[n];
-        return true;
-      }
-      break;
-    case OBJ_INSTANCE:
-      if (n < AS_INSTANCE(v)->cls->nfields) {
-        *out = AS_INSTANCE(v)->fields[n];
-        return true;
-      }
-      break;
-    case OBJ_LIST:
-      if (n < AS_LIST(v)->len) {
-        *out = AS_LIST(v)->items[n];
-        return true;
-      }
-      break;
-    default: break;
-    }
-  }
-  return vm_error(vm, "cannot take element %u of %s", n, value_type_name(v));
-}
-
-/* R[B] { names...: R[B+1..] } with an optional `..base` as the last value. */
-static bool new_struct(VM *vm, Value *rb, const ObjTuple *names, Value *out) {
-  Value target = rb[0];
-  uint32_t n = names->len;
-  bool has_base = n > 0 && AS_STRING(names->items[n - 1])->len == 2 &&
-                  memcmp(AS_STRING(names->items[n - 1])->chars, "..", 2) == 0;
-  uint32_t nnamed = has_base ? n - 1 : n;
-  if (IS_CLASS(target) && AS_CLASS(target)->kind == CLASS_STRUCT) {
-    ObjClass *cls = AS_CLASS(target);
-    ObjInstance *in = instance_new(vm, cls);
-    for (uint32_t j = 0; j < nnamed; j++) {
-      ObjString *name = AS_STRING(names->items[j]);
-      int idx = field_index(cls, name);
-      if (idx < 0) return vm_error(vm, "struct %s has no field `%s`", cls->name->chars, name->chars);
-      in->fields[idx] = rb[1 + j];
-    }
-    if (has_base) {
-      Value b = rb[1 + nnamed];
-      if (!IS_INSTANCE(b) || AS_INSTANCE(b)->cls != cls)
-        return vm_error(vm, "the base of a struct update must be a %s, got %s", cls->name->chars,
-                        value_type_name(b));
-      for (int i = 0; i < cls->nfields; i++)
-        if (IS_UNDEF(in->fields[i])) in->fields[i] = AS_INSTANCE(b)->fields[i];
-    }
-    for (int i = 0; i < cls->nfields; i++) {
-      if (IS_UNDEF(in->fields[i])) {
-        if (!cls->field_defaults || IS_UNDEF(cls->field_defaults[i]))
-          return vm_error(vm, "missing field `%s` in struct %s", cls->field_names[i]->chars, cls->name->chars);
-        in->fields[i] = cls->field_defaults[i];
-      }
-      if (is_typespec(cls, i) && !vm_check_type(vm, AS_TYPESPEC(cls->field_types[i]), &in->fields[i]))
-        return false;
-    }
-    *out = OBJ_VAL(in);
-    return true;
-  }
-  if (IS_OBJ_TYPE(target, OBJ_CTOR)) {
-    ObjCtor *ctor = AS_CTOR(target);
-    VariantInfo *vi = &ctor->cls->variants[ctor->tag];
-    ObjVariant *var = variant_new(vm, ctor->cls, ctor->tag, vi->nfields);
-    for (int i = 0; i < vi->nfields; i++) var->fields[i] = UNDEF_VAL;
-    for (uint32_t j = 0; j < nnamed; j++) {
-      ObjString *name = AS_STRING(names->items[j]);
-      int idx = variant_field_index(vi, name);
-      if (idx < 0)
-        return vm_error(vm, "%s::%s has no field `%s`", ctor->cls->name->chars, vi->name->chars, name->chars);
-      var->fields[idx] = rb[1 + j];
-    }
-    if (has_base) {
-      Value b = rb[1 + nnamed];
-      if (!IS_VARIANT(b) || AS_VARIANT(b)->cls != ctor->cls || AS_VARIANT(b)->tag != ctor->tag)
-        return vm_error(vm, "the base of a struct update must be a %s::%s, got %s",
-                        ctor->cls->name->chars, vi->name->chars, value_type_name(b));
-      for (int i = 0; i < vi->nfields; i++)
-        if (IS_UNDEF(var->fields[i])) var->fields[i] = AS_VARIANT(b)->fields[i];
-    }
-    for (int i = 0; i < vi->nfields; i++)
-      if (IS_UNDEF(var->fields[i]))
-        return vm_error(vm, "missing field `%s` in %s::%s",
-                        vi->field_names ? vi->field_names[i]->chars : "?", ctor->cls->name->chars,
-                        vi->name->chars);
-    *out = OBJ_VAL(var);
-    return true;
-  }
-  return vm_error(vm, "%s is not a struct", value_type_name(target));
-}
-
-/* Option/Result: true for Some/Ok (the payload continues), false for
- * None/Err (`?` returns the value). */
-static bool is_success_variant(const ObjVariant *v) {
-  const char *n = v->cls->variants[v->tag].name->chars;
-  return strcmp(n, "Some") == 0 || strcmp(n, "Ok") == 0;
-}
-
-static bool variant_matches(Value v, Value pattern) {
-  if (!IS_OBJ(pattern)) return false;
-  switch (OBJ_TYPE(pattern)) {
-  case OBJ_VARIANT:
-    return IS_VARIANT(v) && AS_VARIANT(v)->cls == AS_VARIANT(pattern)->cls &&
-           AS_VARIANT(v)->tag == AS_VARIANT(pattern)->tag;
-  case OBJ_CTOR:
-    return IS_VARIANT(v) && AS_VARIANT(v)->cls == AS_CTOR(pattern)->cls &&
-           AS_VARIANT(v)->tag == AS_CTOR(pattern)->tag;
-  case OBJ_CLASS:
-    return (IS_INSTANCE(v) && AS_INSTANCE(v)->cls == AS_CLASS(pattern)) ||
-           (IS_VARIANT(v) && AS_VARIANT(v)->cls == AS_CLASS(pattern));
-  default: return false;
-  }
-}
-
-static bool concat(VM *vm, const Value *vs, int n, Value *out) {
-  size_t total = 0;
-  for (int i = 0; i < n; i++) {
-    if (!IS_STRING(vs[i])) return vm_error(vm, "cannot concatenate a %s to a string", value_type_name(vs[i]));
-    total += AS_STRING(vs[i])->len;
-  }
-  char small[512];
-  char *buf = total <= sizeof small ? small : malloc(total);
-  if (!buf) {
-    fputs("nsc: out of memory\n", stderr);
-    exit(1);
-  }
-  size_t at = 0;
-  for (int i = 0; i < n; i++) {
-    memcpy(buf + at, AS_STRING(vs[i])->chars, AS_STRING(vs[i])->len);
-    at += AS_STRING(vs[i])->len;
-  }
-  *out = OBJ_VAL(str_copy(vm, buf, total));
-  if (buf != small) free(buf);
-  return true;
-}
-
+/* b ** e for e >= 0, by squaring, overflow-checked. */
 static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
   int64_t r = 1;
   while (e > 0) {
@@ -1066,78 +584,10 @@ static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
   return true;
 }
 
+/* a ≈ b: equal within a relative 1e-9 or an absolute 1e-12. */
 static bool approx_equal(double a, double b) {
   double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
   return a == b || d <= 1e-9 * m || d <= 1e-12;
-}
-
-/* --------------------------------------------------------------- iteration */
-
-static bool iter_prepare(VM *vm, Value it) {
-  if (IS_OBJ(it)) {
-    switch (OBJ_TYPE(it)) {
-    case OBJ_LIST:
-    case OBJ_TUPLE:
-    case OBJ_STRING:
-    case OBJ_MAP: return true;
-    case OBJ_RANGE:
-      if (!(AS_RANGE(it)->flags & RANGE_HAS_LO)) return vm_error(vm, "cannot iterate over a range without a start");
-      if (AS_RANGE(it)->step == 0) return vm_error(vm, "range step cannot be zero");
-      return true;
-    default: break;
-    }
-  }
-  Value m;
-  if (vm_find_method(vm, it, str_cstr(vm, "next"), &m)) return true;
-  return vm_error(vm, "cannot iterate over a value of type %s", value_type_name(it));
-}
-
-/* The built-in iterables: item number `*state`. 1: an item, 0: done. */
-static int iter_builtin(VM *vm, Value it, Value *state, Value *item) {
-  switch (OBJ_TYPE(it)) {
-  case OBJ_TUPLE: {
-    ObjTuple *t = AS_TUPLE(it);
-    if (state->as.i >= t->len) return 0;
-    *item = t->items[state->as.i++];
-    return 1;
-  }
-  case OBJ_STRING: {
-    ObjString *s = AS_STRING(it);
-    int64_t at = state->as.i, cp;
-    if (at >= s->len) return 0;
-    state->as.i += utf8_decode((const unsigned char *)s->chars + at, s->len - (uint32_t)at, &cp);
-    *item = CHAR_VAL(cp);
-    return 1;
-  }
-  case OBJ_RANGE: {
-    ObjRange *r = AS_RANGE(it);
-    int64_t x, off;
-    if (__builtin_mul_overflow(state->as.i, r->step, &off) || __builtin_add_overflow(r->lo, off, &x)) return 0;
-    if (r->flags & RANGE_HAS_HI) {
-      bool incl = r->flags & RANGE_INCLUSIVE;
-      if (r->step > 0 ? (incl ? x > r->hi : x >= r->hi) : (incl ? x < r->hi : x <= r->hi)) return 0;
-    }
-    state->as.i++;
-    *item = INT_VAL(x);
-    return 1;
-  }
-  case OBJ_MAP: {
-    ObjMap *m = AS_MAP(it);
-    int64_t e = state->as.i;
-    while (e < m->nentries && IS_UNDEF(m->keys[e])) e++;
-    if (e >= m->nentries) {
-      state->as.i = e;
-      return 0;
-    }
-    ObjTuple *pair = tuple_new(vm, 2);
-    pair->items[0] = m->keys[e];
-    pair->items[1] = m->values[e];
-    state->as.i = e + 1;
-    *item = OBJ_VAL(pair);
-    return 1;
-  }
-  default: return 0;
-  }
 }
 
 /* ------------------------------------------------------------ interpreter */
@@ -1146,13 +596,14 @@ static int iter_builtin(VM *vm, Value it, Value *state, Value *item) {
 #define NS_COMPUTED_GOTO 1
 #define vmdispatch(o) goto *disptab[o];
 #define vmcase(l) L_##l:
-#define vmbreak                                                                \
-  do {                                                                         \
-    i = *pc++;                                                                 \
-    goto *disptab[INS_OP(i)];                                                  \
+#define vmbreak                                                                                    \
+  do {                                                                                             \
+    i = *pc++;                                                                                     \
+    goto *disptab[INS_OP(i)];                                                                      \
   } while (0)
 #else
-#define vmdispatch(o) switch (o)
+/* vmbreak is a plain break: never use it inside a nested switch or loop. */
+#define vmdispatch(o) switch ((int)(o))
 #define vmcase(l) case BC_##l:
 #define vmbreak break
 #endif
@@ -1164,9 +615,20 @@ static int iter_builtin(VM *vm, Value it, Value *state, Value *item) {
 #endif
 
 /* A safe point: every live value is in a register or reachable from one. */
-#define checkGC()                                                              \
-  do {                                                                         \
-    if (GC_WANTED() && vm->native_depth == 0 && vm->gc_pause == 0) gc_collect(vm); \
+#define checkGC()                                                                                  \
+  do {                                                                                             \
+    if (GC_WANTED() && vm->native_depth == 0 && vm->gc_pause == 0) gc_collect(vm);                 \
+  } while (0)
+
+/* Copy a Value field by field: a whole-struct copy is a 16-byte load, which
+ * stalls when the source was just written as two smaller stores (the usual
+ * case for a register an arithmetic instruction produced). */
+#define setv(d, s)                                                                                 \
+  do {                                                                                             \
+    Value *d_ = (d);                                                                               \
+    const Value *s_ = (s);                                                                         \
+    d_->as.i = s_->as.i;                                                                           \
+    d_->type = s_->type;                                                                           \
   } while (0)
 
 #define RA (base + INS_A(i))
@@ -1175,131 +637,131 @@ static int iter_builtin(VM *vm, Value it, Value *state, Value *item) {
 /* An 8-bit constant operand; 255 means the index is in the EXTRA after. */
 #define KOPERAND(x) ((x) == K_EXTRA ? k[INS_Ax(*pc++)] : k[x])
 #define THROW() goto on_error
-#define CHECK(expr)                                                            \
-  do {                                                                         \
-    if (UNLIKELY(!(expr))) THROW();                                            \
+#define CHECK(expr)                                                                                \
+  do {                                                                                             \
+    if (UNLIKELY(!(expr))) THROW();                                                                \
   } while (0)
-#define LOAD_FRAME()                                                           \
-  do {                                                                         \
-    frame = &vm->frames[vm->nframes - 1];                                      \
-    cl = frame->closure;                                                       \
-    pc = frame->pc;                                                            \
-    base = frame->base;                                                        \
-    k = cl->proto->k;                                                          \
+#define LOAD_FRAME()                                                                               \
+  do {                                                                                             \
+    frame = &vm->frames[vm->nframes - 1];                                                          \
+    cl = frame->closure;                                                                           \
+    pc = frame->pc;                                                                                \
+    base = frame->base;                                                                            \
+    k = cl->proto->k;                                                                              \
   } while (0)
 /* Execute the JMP that follows a conditional instruction. */
-#define DO_NEXT_JUMP()                                                         \
-  do {                                                                         \
-    int32_t off_ = INS_sBx(*pc);                                               \
-    pc += off_ + 1;                                                            \
-    if (off_ < 0) checkGC();                                                   \
+#define DO_NEXT_JUMP()                                                                             \
+  do {                                                                                             \
+    int32_t off_ = INS_sBx(*pc);                                                                   \
+    pc += off_ + 1;                                                                                \
+    if (off_ < 0) checkGC();                                                                       \
   } while (0)
-#define COND_JUMP(cond, want)                                                  \
-  do {                                                                         \
-    if ((cond) != (want))                                                      \
-      pc++;                                                                    \
-    else                                                                       \
-      DO_NEXT_JUMP();                                                          \
+#define COND_JUMP(cond, want)                                                                      \
+  do {                                                                                             \
+    if ((cond) != (want))                                                                          \
+      pc++;                                                                                        \
+    else                                                                                           \
+      DO_NEXT_JUMP();                                                                              \
   } while (0)
 
 /* Arithmetic with int (overflow-checked), float and mixed fast paths; every
  * other combination goes to arith_binary. */
-#define ARITH(b, c, iop, fop, opk, sym)                                        \
-  do {                                                                         \
-    Value *ra_ = RA;                                                           \
-    if (LIKELY((b)->type == VAL_INT && (c)->type == VAL_INT)) {                \
-      int64_t r_;                                                              \
-      if (UNLIKELY(iop((b)->as.i, (c)->as.i, &r_))) {                          \
-        vm_error(vm, "integer overflow in `" sym "`");                         \
-        THROW();                                                               \
-      }                                                                        \
-      ra_->type = VAL_INT;                                                     \
-      ra_->as.i = r_;                                                          \
-    } else if ((b)->type == VAL_FLOAT && (c)->type == VAL_FLOAT) {             \
-      double r_ = (b)->as.f fop (c)->as.f;                                     \
-      ra_->type = VAL_FLOAT;                                                   \
-      ra_->as.f = r_;                                                          \
-    } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                 \
-      double r_ = AS_NUM(*(b)) fop AS_NUM(*(c));                               \
-      *ra_ = FLOAT_VAL(r_);                                                    \
-    } else {                                                                   \
-      Value r_;                                                                \
-      CHECK(arith_binary(vm, opk, *(b), *(c), &r_));                           \
-      *ra_ = r_;                                                               \
-    }                                                                          \
+#define ARITH(b, c, iop, fop, opk, sym)                                                            \
+  do {                                                                                             \
+    Value *ra_ = RA;                                                                               \
+    if (LIKELY((b)->type == VAL_INT && (c)->type == VAL_INT)) {                                    \
+      int64_t r_;                                                                                  \
+      if (UNLIKELY(iop((b)->as.i, (c)->as.i, &r_))) {                                              \
+        vm_error(vm, "integer overflow in `" sym "`");                                             \
+        THROW();                                                                                   \
+      }                                                                                            \
+      ra_->type = VAL_INT;                                                                         \
+      ra_->as.i = r_;                                                                              \
+    } else if ((b)->type == VAL_FLOAT && (c)->type == VAL_FLOAT) {                                 \
+      double r_ = (b)->as.f fop(c)->as.f;                                                          \
+      ra_->type = VAL_FLOAT;                                                                       \
+      ra_->as.f = r_;                                                                              \
+    } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
+      double r_ = AS_NUM(*(b)) fop AS_NUM(*(c));                                                   \
+      *ra_ = FLOAT_VAL(r_);                                                                        \
+    } else {                                                                                       \
+      Value r_;                                                                                    \
+      CHECK(arith_binary(vm, opk, *(b), *(c), &r_));                                               \
+      *ra_ = r_;                                                                                   \
+    }                                                                                              \
   } while (0)
 
-#define DIVIDE(b, c)                                                           \
-  do {                                                                         \
-    Value *ra_ = RA;                                                           \
-    if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                        \
-      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                  \
-      if (UNLIKELY(y_ == 0)) {                                                 \
-        vm_error(vm, "division by zero");                                      \
-        THROW();                                                               \
-      }                                                                        \
-      if (UNLIKELY(y_ == -1 && x_ == INT64_MIN)) {                             \
-        vm_error(vm, "integer overflow in `/`");                               \
-        THROW();                                                               \
-      }                                                                        \
-      *ra_ = INT_VAL(x_ / y_);                                                 \
-    } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                 \
-      double r_ = AS_NUM(*(b)) / AS_NUM(*(c));                                 \
-      *ra_ = FLOAT_VAL(r_);                                                    \
-    } else {                                                                   \
-      Value r_;                                                                \
-      CHECK(arith_binary(vm, OP_DIV, *(b), *(c), &r_));                        \
-      *ra_ = r_;                                                               \
-    }                                                                          \
+#define DIVIDE(b, c)                                                                               \
+  do {                                                                                             \
+    Value *ra_ = RA;                                                                               \
+    if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
+      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                                      \
+      if (UNLIKELY(y_ == 0)) {                                                                     \
+        vm_error(vm, "division by zero");                                                          \
+        THROW();                                                                                   \
+      }                                                                                            \
+      if (UNLIKELY(y_ == -1 && x_ == INT64_MIN)) {                                                 \
+        vm_error(vm, "integer overflow in `/`");                                                   \
+        THROW();                                                                                   \
+      }                                                                                            \
+      *ra_ = INT_VAL(x_ / y_);                                                                     \
+    } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
+      double r_ = AS_NUM(*(b)) / AS_NUM(*(c));                                                     \
+      *ra_ = FLOAT_VAL(r_);                                                                        \
+    } else {                                                                                       \
+      Value r_;                                                                                    \
+      CHECK(arith_binary(vm, OP_DIV, *(b), *(c), &r_));                                            \
+      *ra_ = r_;                                                                                   \
+    }                                                                                              \
   } while (0)
 
-#define MODULO(b, c)                                                           \
-  do {                                                                         \
-    Value *ra_ = RA;                                                           \
-    if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                        \
-      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                  \
-      if (UNLIKELY(y_ == 0)) {                                                 \
-        vm_error(vm, "division by zero");                                      \
-        THROW();                                                               \
-      }                                                                        \
-      *ra_ = INT_VAL(y_ == -1 ? 0 : x_ % y_);                                  \
-    } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                 \
-      double r_ = fmod(AS_NUM(*(b)), AS_NUM(*(c)));                            \
-      *ra_ = FLOAT_VAL(r_);                                                    \
-    } else {                                                                   \
-      Value r_;                                                                \
-      CHECK(arith_binary(vm, OP_MOD, *(b), *(c), &r_));                        \
-      *ra_ = r_;                                                               \
-    }                                                                          \
+#define MODULO(b, c)                                                                               \
+  do {                                                                                             \
+    Value *ra_ = RA;                                                                               \
+    if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
+      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                                      \
+      if (UNLIKELY(y_ == 0)) {                                                                     \
+        vm_error(vm, "division by zero");                                                          \
+        THROW();                                                                                   \
+      }                                                                                            \
+      *ra_ = INT_VAL(y_ == -1 ? 0 : x_ % y_);                                                      \
+    } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
+      double r_ = fmod(AS_NUM(*(b)), AS_NUM(*(c)));                                                \
+      *ra_ = FLOAT_VAL(r_);                                                                        \
+    } else {                                                                                       \
+      Value r_;                                                                                    \
+      CHECK(arith_binary(vm, OP_MOD, *(b), *(c), &r_));                                            \
+      *ra_ = r_;                                                                                   \
+    }                                                                                              \
   } while (0)
 
 /* Integer-only operators with a fast path; the rest (bools, tensors,
  * errors) in arith_binary. */
-#define INT_BINOP(expr, opk, guard)                                            \
-  do {                                                                         \
-    Value *b_ = RB, *c_ = RC;                                                  \
-    if (b_->type == VAL_INT && c_->type == VAL_INT && (guard)) {               \
-      int64_t x = b_->as.i, y = c_->as.i;                                      \
-      *RA = INT_VAL(expr);                                                     \
-    } else {                                                                   \
-      Value r_;                                                                \
-      CHECK(arith_binary(vm, opk, *b_, *c_, &r_));                             \
-      *RA = r_;                                                                \
-    }                                                                          \
+#define INT_BINOP(expr, opk, guard)                                                                \
+  do {                                                                                             \
+    Value *b_ = RB, *c_ = RC;                                                                      \
+    if (b_->type == VAL_INT && c_->type == VAL_INT && (guard)) {                                   \
+      int64_t x = b_->as.i, y = c_->as.i;                                                          \
+      *RA = INT_VAL(expr);                                                                         \
+    } else {                                                                                       \
+      Value r_;                                                                                    \
+      CHECK(arith_binary(vm, opk, *b_, *c_, &r_));                                                 \
+      *RA = r_;                                                                                    \
+    }                                                                                              \
   } while (0)
 
 /* Numeric comparison fast paths; strings, tuples and the rest go to
  * arith_compare (OP_LT / OP_LE). */
-#define COMPARE(b, c, op, opk, out)                                            \
-  do {                                                                         \
-    if ((b)->type == VAL_INT && (c)->type == VAL_INT)                          \
-      out = (b)->as.i op (c)->as.i;                                            \
-    else if ((b)->type == VAL_FLOAT && (c)->type == VAL_FLOAT)                 \
-      out = (b)->as.f op (c)->as.f;                                            \
-    else if (IS_NUM(*(b)) && IS_NUM(*(c)))                                     \
-      out = AS_NUM(*(b)) op AS_NUM(*(c));                                      \
-    else                                                                       \
-      CHECK(arith_compare(vm, opk, *(b), *(c), &out));                         \
+#define COMPARE(b, c, op, opk, out)                                                                \
+  do {                                                                                             \
+    if ((b)->type == VAL_INT && (c)->type == VAL_INT)                                              \
+      out = (b)->as.i op(c)->as.i;                                                                 \
+    else if ((b)->type == VAL_FLOAT && (c)->type == VAL_FLOAT)                                     \
+      out = (b)->as.f op(c)->as.f;                                                                 \
+    else if (IS_NUM(*(b)) && IS_NUM(*(c)))                                                         \
+      out = AS_NUM(*(b)) op AS_NUM(*(c));                                                          \
+    else                                                                                           \
+      CHECK(arith_compare(vm, opk, *(b), *(c), &out));                                             \
   } while (0)
 
 static inline bool fast_equal(const Value *a, const Value *b) {
@@ -1332,11 +794,11 @@ static bool execute(VM *vm, int entry) {
     i = *pc++;
     vmdispatch(INS_OP(i)) {
       vmcase(MOVE) {
-        *RA = *RB;
+        setv(RA, RB);
         vmbreak;
       }
       vmcase(LOADK) {
-        *RA = k[INS_Bx(i)];
+        setv(RA, &k[INS_Bx(i)]);
         vmbreak;
       }
       vmcase(LOADI) {
@@ -1356,25 +818,25 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(GETUPVAL) {
-        *RA = *cl->upvals[INS_B(i)]->location;
+        setv(RA, cl->upvals[INS_B(i)]->location);
         vmbreak;
       }
       vmcase(SETUPVAL) {
-        *cl->upvals[INS_B(i)]->location = *RA;
+        setv(cl->upvals[INS_B(i)]->location, RA);
         vmbreak;
       }
       vmcase(GETGLOBAL) {
         ObjModule *m = cl->proto->module;
-        Value v = m->values[INS_Bx(i)];
-        if (UNLIKELY(IS_UNDEF(v))) {
-          used_before_definition(vm, m->names[INS_Bx(i)]);
+        const Value *v = &m->values[INS_Bx(i)];
+        if (UNLIKELY(v->type == VAL_UNDEF)) {
+          access_undefined(vm, m->names[INS_Bx(i)]);
           THROW();
         }
-        *RA = v;
+        setv(RA, v);
         vmbreak;
       }
       vmcase(SETGLOBAL) {
-        cl->proto->module->values[INS_Bx(i)] = *RA;
+        setv(&cl->proto->module->values[INS_Bx(i)], RA);
         vmbreak;
       }
       vmcase(GETFIELD) {
@@ -1382,44 +844,47 @@ static bool execute(VM *vm, int entry) {
         Value obj = *RB;
         if (IS_INSTANCE(obj) && IS_STRING(key)) {
           ObjInstance *in = AS_INSTANCE(obj);
-          int idx = field_index(in->cls, AS_STRING(key));
+          int idx = access_field_index(in->cls, AS_STRING(key));
           if (idx >= 0) {
             *RA = in->fields[idx];
             vmbreak;
           }
         }
-        CHECK(get_field(vm, obj, key, &v));
+        CHECK(access_get_field(vm, obj, key, &v));
         *RA = v;
         vmbreak;
       }
       vmcase(SETFIELD) {
         Value key = KOPERAND(INS_B(i));
-        CHECK(set_field(vm, *RA, key, *RC));
+        CHECK(access_set_field(vm, *RA, key, *RC));
         vmbreak;
       }
       vmcase(GETINDEX) {
-        Value obj = *RB, idx = *RC, v;
-        if (IS_LIST(obj) && IS_INT(idx) && (uint64_t)idx.as.i < AS_LIST(obj)->len) {
-          *RA = AS_LIST(obj)->items[idx.as.i];
+        const Value *ob = RB, *ix = RC;
+        if (ob->type == VAL_OBJ && ob->as.o->type == OBJ_LIST && ix->type == VAL_INT &&
+            (uint64_t)ix->as.i < ((ObjList *)ob->as.o)->len) {
+          setv(RA, &((ObjList *)ob->as.o)->items[ix->as.i]);
           vmbreak;
         }
-        CHECK(get_index(vm, obj, idx, &v));
+        Value v;
+        CHECK(access_get_index(vm, *ob, *ix, &v));
         *RA = v;
         checkGC();
         vmbreak;
       }
       vmcase(SETINDEX) {
-        Value obj = *RA, idx = *RB;
-        if (IS_LIST(obj) && IS_INT(idx) && (uint64_t)idx.as.i < AS_LIST(obj)->len) {
-          AS_LIST(obj)->items[idx.as.i] = *RC;
+        const Value *ob = RA, *ix = RB;
+        if (ob->type == VAL_OBJ && ob->as.o->type == OBJ_LIST && ix->type == VAL_INT &&
+            (uint64_t)ix->as.i < ((ObjList *)ob->as.o)->len) {
+          setv(&((ObjList *)ob->as.o)->items[ix->as.i], RC);
           vmbreak;
         }
-        CHECK(set_index(vm, obj, idx, *RC));
+        CHECK(access_set_index(vm, *ob, *ix, *RC));
         vmbreak;
       }
       vmcase(UNPACK) {
         Value v;
-        CHECK(unpack(vm, *RB, INS_C(i), &v));
+        CHECK(access_unpack(vm, *RB, INS_C(i), &v));
         *RA = v;
         vmbreak;
       }
@@ -1602,7 +1067,8 @@ static bool execute(VM *vm, int entry) {
           ObjRange *r = AS_RANGE(*c);
           int64_t x = b->as.i;
           bool in = (!(r->flags & RANGE_HAS_LO) || x >= r->lo) &&
-                    (!(r->flags & RANGE_HAS_HI) || ((r->flags & RANGE_INCLUSIVE) ? x <= r->hi : x < r->hi));
+                    (!(r->flags & RANGE_HAS_HI) ||
+                     ((r->flags & RANGE_INCLUSIVE) ? x <= r->hi : x < r->hi));
           *RA = BOOL_VAL(in);
         } else {
           Value r;
@@ -1662,7 +1128,7 @@ static bool execute(VM *vm, int entry) {
         if (step > 0 ? ra[0].as.i >= ra[1].as.i : ra[0].as.i <= ra[1].as.i)
           pc += INS_sBx(i);
         else
-          ra[3] = ra[0];
+          setv(&ra[3], &ra[0]);
         vmbreak;
       }
       vmcase(FORLOOP) {
@@ -1671,7 +1137,8 @@ static bool execute(VM *vm, int entry) {
         if (LIKELY(!__builtin_add_overflow(ra[0].as.i, step, &idx)) &&
             (step > 0 ? idx < ra[1].as.i : idx > ra[1].as.i)) {
           ra[0].as.i = idx;
-          ra[3] = INT_VAL(idx);
+          ra[3].as.i = idx;
+          ra[3].type = VAL_INT;
           pc += INS_sBx(i);
           checkGC();
         }
@@ -1679,7 +1146,7 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(ITERPREP) {
         Value *ra = RA;
-        CHECK(iter_prepare(vm, ra[0]));
+        CHECK(access_iter_prepare(vm, ra[0]));
         ra[1] = INT_VAL(0);
         pc += INS_sBx(i);
         vmbreak;
@@ -1689,15 +1156,16 @@ static bool execute(VM *vm, int entry) {
         if (IS_LIST(it)) {
           ObjList *l = AS_LIST(it);
           if ((uint64_t)ra[1].as.i < l->len) {
-            ra[2] = l->items[ra[1].as.i++];
+            setv(&ra[2], &l->items[ra[1].as.i++]);
             pc += INS_sBx(i);
             checkGC();
           }
           vmbreak;
         }
+        /* OBJ_STRING .. OBJ_MAP: the built-in sequences (value.h order). */
         if (IS_OBJ(it) && OBJ_TYPE(it) <= OBJ_MAP) {
           Value item;
-          if (iter_builtin(vm, it, &ra[1], &item)) {
+          if (access_iter_next(vm, it, &ra[1], &item)) {
             ra[2] = item;
             pc += INS_sBx(i);
             checkGC();
@@ -1715,16 +1183,19 @@ static bool execute(VM *vm, int entry) {
           ra[1].as.i = 1;
           /* An interpreted next() runs as a frame above ours and returns
            * to this instruction. */
-          Value *slot = base + cl->proto->maxregs;
-          slot[0] = it;
+          Value self[1] = {it};
+          Value *args = self;
+          if (IS_OBJ_TYPE(m, OBJ_CLOSURE)) {
+            args = base + cl->proto->maxregs;
+            args[0] = it;
+          }
           frame->pc = pc - 1;
-          switch (call_value(vm, m, slot, 1, NULL, &ra[2], 1)) {
-          case CALL_ERROR: THROW();
-          case CALL_FRAME:
+          CallStatus st = call_value(vm, m, args, 1, NULL, &ra[2], 1);
+          if (st == CALL_ERROR) THROW();
+          if (st == CALL_FRAME) {
             LOAD_FRAME();
             checkGC();
             vmbreak;
-          case CALL_DONE: break;
           }
         }
         ra[1].as.i = 0;
@@ -1733,7 +1204,7 @@ static bool execute(VM *vm, int entry) {
           vm_error(vm, "next() must return an Option, got %s", value_type_name(r));
           THROW();
         }
-        if (is_success_variant(AS_VARIANT(r))) {
+        if (access_is_success(AS_VARIANT(r))) {
           ra[2] = AS_VARIANT(r)->nfields ? AS_VARIANT(r)->fields[0] : UNIT_VAL;
           pc += INS_sBx(i);
           checkGC();
@@ -1743,10 +1214,9 @@ static bool execute(VM *vm, int entry) {
 
       vmcase(CALL) {
         Value *ra = RA;
-        Value fn = *ra;
         uint32_t nargs = INS_B(i), c = INS_C(i);
-        if (LIKELY(c == 0 && IS_OBJ_TYPE(fn, OBJ_CLOSURE))) {
-          ObjClosure *ncl = AS_CLOSURE(fn);
+        if (LIKELY(c == 0 && ra->type == VAL_OBJ && ra->as.o->type == OBJ_CLOSURE)) {
+          ObjClosure *ncl = (ObjClosure *)ra->as.o;
           ObjProto *p = ncl->proto;
           if (LIKELY(nargs == p->nparams && vm->nframes < NS_MAX_FRAMES &&
                      ra + 2 + p->maxregs <= vm->stack_end)) {
@@ -1769,7 +1239,7 @@ static bool execute(VM *vm, int entry) {
         const ObjTuple *names = NULL;
         if (c != 0) names = AS_TUPLE(c == K_EXTRA ? k[INS_Ax(*pc++)] : k[c - 1]);
         frame->pc = pc;
-        switch (call_value(vm, fn, ra + 1, (int)nargs, names, ra, 0)) {
+        switch (call_value(vm, *ra, ra + 1, (int)nargs, names, ra, 0)) {
         case CALL_ERROR: THROW();
         case CALL_FRAME: LOAD_FRAME(); break;
         case CALL_DONE: break;
@@ -1779,7 +1249,33 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(INVOKE) {
         ObjString *name = AS_STRING(KOPERAND(INS_C(i)));
+        Value *ra = RA;
         frame->pc = pc;
+        /* A struct's own method with exactly its arguments: a new frame
+         * whose base is the receiver. */
+        if (ra->type == VAL_OBJ && ra->as.o->type == OBJ_INSTANCE) {
+          Value m;
+          if (table_get(&((ObjInstance *)ra->as.o)->cls->methods, name, &m) &&
+              IS_OBJ_TYPE(m, OBJ_CLOSURE)) {
+            ObjClosure *ncl = AS_CLOSURE(m);
+            ObjProto *p = ncl->proto;
+            if (INS_B(i) + 1 == p->nparams && vm->nframes < NS_MAX_FRAMES &&
+                ra + 2 + p->maxregs <= vm->stack_end) {
+              for (Value *r = ra + p->nparams; r < ra + p->maxregs; r++) *r = UNIT_VAL;
+              frame = &vm->frames[vm->nframes++];
+              frame->closure = ncl;
+              frame->base = ra;
+              frame->ret = ra;
+              frame->stop = false;
+              cl = ncl;
+              base = ra;
+              k = p->k;
+              pc = p->code;
+              checkGC();
+              vmbreak;
+            }
+          }
+        }
         switch (invoke(vm, RA, name, (int)INS_B(i), NULL)) {
         case CALL_ERROR: THROW();
         case CALL_FRAME: LOAD_FRAME(); break;
@@ -1801,10 +1297,13 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(RETURN) {
-        retval = INS_B(i) ? *RA : UNIT_VAL;
+        if (INS_B(i))
+          setv(&retval, RA);
+        else
+          retval = UNIT_VAL;
       do_return:
         if (vm->open_upvalues && vm->open_upvalues->location >= base) close_upvalues(vm, base);
-        *frame->ret = retval;
+        setv(frame->ret, &retval);
         vm->nframes--;
         if (frame->stop) return true;
         LOAD_FRAME();
@@ -1812,8 +1311,9 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(TRY) {
         Value v = *RB;
-        if (IS_VARIANT(v) && (AS_VARIANT(v)->cls == vm->option_class || AS_VARIANT(v)->cls == vm->result_class)) {
-          if (is_success_variant(AS_VARIANT(v))) {
+        if (IS_VARIANT(v) &&
+            (AS_VARIANT(v)->cls == vm->option_class || AS_VARIANT(v)->cls == vm->result_class)) {
+          if (access_is_success(AS_VARIANT(v))) {
             *RA = AS_VARIANT(v)->nfields ? AS_VARIANT(v)->fields[0] : UNIT_VAL;
             vmbreak;
           }
@@ -1842,7 +1342,7 @@ static bool execute(VM *vm, int entry) {
       vmcase(NEWLIST) {
         uint32_t n = INS_C(i);
         ObjList *l = list_new(vm, n);
-        memcpy(l->items, RB, sizeof(Value) * n);
+        if (n) memcpy(l->items, RB, sizeof(Value) * n);
         l->len = n;
         *RA = OBJ_VAL(l);
         checkGC();
@@ -1862,7 +1362,7 @@ static bool execute(VM *vm, int entry) {
       vmcase(NEWTUPLE) {
         uint32_t n = INS_C(i);
         ObjTuple *t = tuple_new(vm, n);
-        memcpy(t->items, RB, sizeof(Value) * n);
+        if (n) memcpy(t->items, RB, sizeof(Value) * n);
         *RA = OBJ_VAL(t);
         checkGC();
         vmbreak;
@@ -1870,12 +1370,18 @@ static bool execute(VM *vm, int entry) {
       vmcase(REPEAT) {
         Value v = *RB, n = *RC;
         if (!IS_INT(n) || n.as.i < 0 || n.as.i > UINT32_MAX) {
-          vm_error(vm, "repeat count must be a non-negative int, got %s",
-                   IS_INT(n) ? "a negative int" : value_type_name(n));
+          if (IS_INT(n))
+            vm_error(vm, "repeat count must be a non-negative int, got %lld", (long long)n.as.i);
+          else
+            vm_error(vm, "repeat count must be a non-negative int, got %s", value_type_name(n));
           THROW();
         }
         ObjList *l = list_new(vm, (uint32_t)n.as.i);
-        for (int64_t j = 0; j < n.as.i; j++) l->items[j] = v;
+        /* As vec![x; n]: n - 1 clones and the value itself last, so
+         * [[0; 2]; 2] has two distinct rows. */
+        bool shared = !IS_OBJ(v) || OBJ_TYPE(v) == OBJ_STRING;
+        for (int64_t j = 0; j < n.as.i; j++)
+          l->items[j] = shared || j == n.as.i - 1 ? v : lib_clone(vm, v);
         l->len = (uint32_t)n.as.i;
         *RA = OBJ_VAL(l);
         checkGC();
@@ -1905,7 +1411,7 @@ static bool execute(VM *vm, int entry) {
       vmcase(NEWSTRUCT) {
         const ObjTuple *names = AS_TUPLE(KOPERAND(INS_C(i)));
         Value v;
-        CHECK(new_struct(vm, RB, names, &v));
+        CHECK(access_new_struct(vm, RB, names, &v));
         *RA = v;
         checkGC();
         vmbreak;
@@ -1914,12 +1420,16 @@ static bool execute(VM *vm, int entry) {
         ObjString *spec = AS_STRING(KOPERAND(INS_C(i)));
         Value v = *RB;
         ObjString *s;
+        /* A to_string method may run; the formatter's C locals are not
+         * roots, so no collection until it is done. */
+        vm->native_depth++;
         if (spec->len == 0)
           s = format_value(vm, v, false);
         else if (spec->len == 1 && spec->chars[0] == '?')
           s = format_value(vm, v, true);
         else
           s = format_spec(vm, v, spec->chars, spec->len);
+        vm->native_depth--;
         CHECK(s != NULL);
         *RA = OBJ_VAL(s);
         checkGC();
@@ -1927,20 +1437,33 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(CONCAT) {
         Value v;
-        CHECK(concat(vm, RB, (int)INS_C(i), &v));
+        CHECK(access_concat(vm, RB, (int)INS_C(i), &v));
         *RA = v;
         checkGC();
         vmbreak;
       }
 
       vmcase(CHECKTYPE) {
-        CHECK(vm_check_type(vm, AS_TYPESPEC(k[INS_Bx(i)]), RA));
+        ObjTypeSpec *ts = AS_TYPESPEC(k[INS_Bx(i)]);
+        Value *a = RA;
+        if (LIKELY(access_quick_type_ok(ts, a))) vmbreak;
+        CHECK(vm_check_type(vm, ts, a));
         vmbreak;
       }
       vmcase(CAST) {
         ObjString *type = AS_STRING(KOPERAND(INS_C(i)));
+        const Value *b = RB;
+        /* Numbers to f64, the common cast in numeric loops. */
+        if ((b->type == VAL_INT || b->type == VAL_FLOAT) && type->len == 3 &&
+            memcmp(type->chars, "f64", 3) == 0) {
+          double d = b->type == VAL_INT ? (double)b->as.i : b->as.f;
+          Value *a = RA;
+          a->as.f = d;
+          a->type = VAL_FLOAT;
+          vmbreak;
+        }
         Value v;
-        CHECK(arith_cast(vm, *RB, type, &v));
+        CHECK(arith_cast(vm, *b, type, &v));
         *RA = v;
         vmbreak;
       }
@@ -1953,12 +1476,11 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(MATCHFAIL) {
-        ObjString *s = format_value(vm, *RA, true);
-        vm_error(vm, "no match arm matches %s", s ? s->chars : value_type_name(*RA));
+        vm_error(vm, "no match arm matches %s", access_debug_text(vm, *RA));
         THROW();
       }
       vmcase(JVARIANT) {
-        bool r = variant_matches(*RA, *RB);
+        bool r = access_variant_matches(*RA, *RB);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }
@@ -1967,9 +1489,7 @@ static bool execute(VM *vm, int entry) {
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }
-      vmcase(EXTRA) {
-        vmbreak;
-      }
+      vmcase(EXTRA) { vmbreak; }
     }
   }
 
@@ -1983,28 +1503,26 @@ on_error:
 
 /* ---------------------------------------------------------- entry from C */
 
-/* Where a call from C puts its callee: just above the top frame's
- * registers (its live registers are all below that). */
-static Value *c_call_slot(VM *vm) {
-  if (vm->nframes == 0) return vm->stack;
-  CallFrame *top = &vm->frames[vm->nframes - 1];
-  return top->base + top->closure->proto->maxregs;
-}
-
-static bool call_from_c(VM *vm, Value callee, const Value *args, int argc, Value *out) {
-  Value *slot = c_call_slot(vm);
-  if (slot + argc + 2 >= vm->stack_end) return stack_overflow(vm);
-  slot[0] = callee;
-  for (int j = 0; j < argc; j++) slot[1 + j] = args[j];
+/* A closure runs in a frame just above the top frame; anything else is
+ * called with the caller's own argument array. */
+static bool call_from_c(VM *vm, Value callee, Value *args, int argc, Value *out) {
   int entry = vm->nframes;
-  switch (call_value(vm, callee, slot + 1, argc, NULL, slot, 0)) {
-  case CALL_ERROR: return false;
-  case CALL_DONE: *out = slot[0]; return true;
-  case CALL_FRAME: break;
+  Value res = UNIT_VAL;
+  CallStatus st;
+  if (IS_OBJ_TYPE(callee, OBJ_CLOSURE)) {
+    Value *slot = c_call_slot(vm);
+    if (slot + argc + 2 >= vm->stack_end) return stack_overflow(vm);
+    for (int j = 0; j < argc; j++) slot[j] = args[j];
+    st = push_frame(vm, AS_CLOSURE(callee), slot, argc, NULL, &res, 0);
+  } else {
+    st = call_value(vm, callee, args, argc, NULL, &res, 0);
   }
-  vm->frames[entry].stop = true;
-  if (!execute(vm, entry)) return false;
-  *out = slot[0];
+  if (st == CALL_ERROR) return false;
+  if (st == CALL_FRAME) {
+    vm->frames[entry].stop = true;
+    if (!execute(vm, entry)) return false;
+  }
+  *out = res;
   return true;
 }
 
@@ -2027,7 +1545,7 @@ NsStatus vm_run(VM *vm, ObjClosure *chunk, Value *result) {
 
 bool vm_call(VM *vm, Value callee, Value *args, int argc, Value *out) {
   if (vm->native_depth >= NS_MAX_NATIVE_DEPTH)
-    return vm_error(vm, "stack overflow: too many nested calls through native functions (%d)",
+    return vm_error(vm, "stack overflow: recursion too deep (%d nested calls through native code)",
                     vm->native_depth);
   Value res = UNIT_VAL;
   bool ok = call_from_c(vm, callee, args, argc, &res);

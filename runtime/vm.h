@@ -147,12 +147,13 @@ void vm_add_source(VM *vm, Source *src);
 void builtins_init(VM *vm);
 
 /* Formatting (format.c). */
-/* Display form (println!("{}")); debug = true gives the {:?} form. */
+/* Display form (println!("{}")); debug = true gives the {:?} form. NULL
+ * (vm_error set) if a struct's to_string method fails. */
 ObjString *format_value(VM *vm, Value v, bool debug);
 /* Apply a format spec such as ">8", ".4f", "?", "08.3e", "x" (NULL if the
  * spec is invalid for the value: vm_error is set). */
 ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen);
-/* Print a value as the REPL shows it. */
+/* Print a value as the REPL shows it (strings quoted), then a newline. */
 void format_print(VM *vm, FILE *out, Value v);
 
 /* Slow-path operators (arith.c): every type combination the fast paths in

@@ -1,8 +1,9 @@
 /* Parser tests: each case parses a snippet and compares the S-expression
- * dump of its top-level items (whitespace runs folded to one space) or the
- * diagnostics it reports ("line:col: message", one per line). The last
- * part feeds seeded random token soups and bytes to the parser: it must
- * neither crash nor hang. Exit status 0 when every case passes. */
+ * dump of its top-level items (whitespace runs folded to one space), the
+ * diagnostics it reports ("line:col: message", one per line), its
+ * PARSE_INCOMPLETE status, or the source text a node's span covers. The
+ * last part feeds seeded random token soups and bytes to the parser: it
+ * must neither crash nor hang. Exit status 0 when every case passes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,8 @@ static void fold_spaces(char *s) {
   *o = '\0';
 }
 
-/* Spans of the first item, for span checks (start, end of item 0 and of
- * the node reached by `pick`). */
+/* Span checks: `pick` walks from the first item to a node, whose span is
+ * left in picked_span (the arena is gone by the time the check runs). */
 typedef Node *(*Pick)(Node *item);
 static Span picked_span;
 
@@ -73,6 +74,7 @@ static Parsed parse_with(const char *text, Pick pick) {
     int line, col;
     source_position(src, d->span.start, &line, &col);
     fprintf(f, "%d:%d: %s\n", line, col, d->message);
+    if (d->hint) fprintf(f, "  hint: %s\n", d->hint);
     r.nerrors++;
   }
   r.errors = read_all(f);
@@ -108,7 +110,8 @@ static void check_ast(int line, const char *text, const char *want) {
 }
 #define AST(text, want) check_ast(__LINE__, text, want)
 
-/* The snippet fails with exactly these diagnostics (lines joined by \n). */
+/* The snippet fails with exactly these diagnostics: "line:col: message"
+ * lines, each followed by "  hint: ..." when it has one. */
 static void check_errors(int line, const char *text, const char *want) {
   cases++;
   Parsed r = parse(text);
@@ -187,6 +190,10 @@ static void test_unary_and_postfix(void) {
   AST("√x + ∛y - ∇loss * ∂f", "(stmt (- (+ (√ x) (∛ y)) (* (∇ loss) (∂ f))))");
   AST("*p = &x; &mut y", "(stmt; (= (* p) (& x))) (stmt (&mut y))");
   AST("-x as f32", "(stmt (as (- x) (type f32)))");
+  AST("i as usize < n", "(stmt (< (as i (type usize)) n))");
+  AST("x ∈ 1..5 && y ∉ 0..=n - 1 || z ∈ ..3",
+      "(stmt (|| (&& (∈ x (.. (int 1) (int 5))) (∉ y (..= (int 0) (- n (int 1))))) (∈ z (.. _ (int 3)))))");
+  AST("if x ∈ 1..=3 { }", "(stmt (if (∈ x (..= (int 1) (int 3))) (block)))");
   AST("x ∈ s && y ∉ t && a ≈ b",
       "(stmt (&& (&& (∈ x s) (∉ y t)) (≈ a b)))");
   AST("∑ i in 1..=n { i² }", "(stmt (∑ (bind i) (..= (int 1) n) (block (tail (** i (int 2))))))");
@@ -385,6 +392,14 @@ static void test_newlines(void) {
   AST("fn f() {\n  let a = 1\n  a\n}", "(fn f (params) (block (let (bind a) (int 1)) (tail a)))");
   AST("fn f() { g(); }", "(fn f (params) (block (stmt; (call g))))");
   AST("let r = 0..\nn", "(let (bind r) (.. (int 0) _)) (stmt n)");
+  /* a token that can also start an expression continues the previous line
+   * only from a deeper indentation */
+  AST("fn make() {\n    let base = 10\n    || base + 1\n}",
+      "(fn make (params) (block (let (bind base) (int 10)) (tail (closure (params) (+ base (int 1))))))");
+  AST("let ok = a\n    || b\nlet c = d\n*p = 5",
+      "(let (bind ok) (|| a b)) (let (bind c) d) (stmt (= (* p) (int 5)))");
+  AST("match n {\n  0 => a\n  ..=5 => b\n}", "(stmt (match n (arm (lit (int 0)) a) (arm (prange..= _ (int 5)) b)))");
+  AST("let p = P {\n  a: 1\n  ..base\n}", "(let (bind p) (struct-lit P (a (int 1)) (.. base)))");
 }
 
 static void test_spans(void) {
@@ -401,19 +416,25 @@ static void test_errors(void) {
   ERRORS("let a = 1 +\nlet b = (2, 3\nlet c = 3 3\nfn ok() {}\nlet d = ]\nlet e = 5",
          "2:1: expected an expression, found 'let'\n"
          "3:1: expected ')' to close the tuple, found 'let'\n"
+         "  hint: the '(' on line 2 is not closed\n"
          "3:11: expected ';' or a new line after the statement, found '3'\n"
          "5:9: expected an expression, found ']'\n");
   ERRORS("fn f() {\n  let x = (1 + 2\n  let y = 3\n}\nfn g() { h( }\nstruct S { x: f64 y: f64 }\nlet ok = 1",
          "3:3: expected ')' to close '(', found 'let'\n"
+         "  hint: the '(' on line 2 is not closed\n"
          "5:13: expected an expression, found '}'\n"
          "6:19: expected ',' or '}' after a field, found 'y'\n");
-  ERRORS("if x = 5 { }", "1:6: expected '{' after the if condition, found '='\n");
-  ERRORS("a < b < c", "1:7: comparison operators cannot be chained\n");
+  ERRORS("if x = 5 { }", "1:6: expected '{' after the if condition, found '='\n"
+                         "  hint: use '==' to compare\n");
+  ERRORS("a < b < c", "1:7: comparison operators cannot be chained\n"
+                      "  hint: write `a < b && b < c`, or add parentheses\n");
   ERRORS("println!(\"{}\", 1, 2)", "1:10: format string uses 1 argument but 2 were given\n");
   ERRORS("println!(\"{} {}\", 1)", "1:10: format string uses 2 arguments but 1 was given\n");
   ERRORS("println!(\"{x\")\nprintln!(\"y}\")",
-         "1:11: unclosed '{' in format string\n2:12: unmatched '}' in format string\n");
-  ERRORS("let s = f\"{}\"", "1:11: f-string placeholder needs an expression\n");
+         "1:11: unclosed '{' in format string\n  hint: write '{{' for a literal brace\n"
+         "2:12: unmatched '}' in format string\n  hint: write '}}' for a literal brace\n");
+  ERRORS("let s = f\"{}\"", "1:11: f-string placeholder needs an expression\n"
+                            "  hint: write the value inside the braces: f\"{x}\"\n");
   ERRORS("let s = f\"{a +}\"", "1:15: expected an expression, found the end of the placeholder\n");
   ERRORS("fn f(a b) { }", "1:8: expected ')' to close the parameter list, found 'b'\n");
   ERRORS("}\nlet x = 1", "1:1: unexpected '}' with no block to close\n");

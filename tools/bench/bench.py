@@ -136,14 +136,22 @@ def versions(impls):
     return v
 
 
+def binary_stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def run_once(argv, timeout):
-    """Run argv; returns (wall s, cpu s, max RSS KiB, exit status, stdout, stderr)."""
+    """Run argv; returns (wall s, cpu s, exit status, stdout, stderr)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         try:
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         except OSError as e:
-            return None, None, None, 127, "", str(e)
+            return None, None, 127, "", str(e)
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         out = proc.stdout.read()
@@ -155,7 +163,7 @@ def run_once(argv, timeout):
         cpu = usage.ru_utime + usage.ru_stime
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    return wall, cpu, usage.ru_maxrss, proc.returncode, out.decode("utf-8", "replace").strip(), stderr
+    return wall, cpu, proc.returncode, out.decode("utf-8", "replace").strip(), stderr
 
 
 def describe_failure(impl, program, status, out, stderr):
@@ -172,11 +180,11 @@ def describe_failure(impl, program, status, out, stderr):
 
 def bench_one(name, impls, args, log):
     """Warm-up (checks outputs), then args.reps interleaved timed rounds."""
-    res = {i.name: {"wall": [], "cpu": [], "maxrss_kib": [], "output": None, "error": None} for i in impls}
+    res = {i.name: {"wall": [], "cpu": [], "output": None, "error": None} for i in impls}
     live = list(impls)
 
     def record(impl, rep_timed):
-        wall, cpu, rss, status, out, stderr = run_once(impl.command(name), args.timeout)
+        wall, cpu, status, out, stderr = run_once(impl.command(name), args.timeout)
         r = res[impl.name]
         if status != 0:
             r["error"] = describe_failure(impl, name, status, out, stderr)
@@ -188,7 +196,6 @@ def bench_one(name, impls, args, log):
             if rep_timed:
                 r["wall"].append(wall)
                 r["cpu"].append(cpu)
-                r["maxrss_kib"].append(rss)
             return True
         live.remove(impl)
         log("  " + r["error"].replace("\n", "\n  "))
@@ -207,8 +214,6 @@ def bench_one(name, impls, args, log):
         r["median_cpu"] = statistics.median(r["cpu"]) if r["cpu"] and r["error"] is None else None
         r["min_wall"] = min(r["wall"]) if r["wall"] and r["error"] is None else None
         r["max_wall"] = max(r["wall"]) if r["wall"] and r["error"] is None else None
-        r["max_rss_kib"] = max(r["maxrss_kib"]) if r["maxrss_kib"] else None
-        del r["maxrss_kib"]
     return res, agree
 
 
@@ -222,7 +227,7 @@ def startup(impls, args, log):
     hyperfine = shutil.which("hyperfine")
     for impl in impls:
         argv = impl.command("hello")
-        wall, _, _, status, text, stderr = run_once(argv, args.timeout)
+        wall, _, status, text, stderr = run_once(argv, args.timeout)
         if status != 0 or text != "Hello, world!":
             log("  start-up: " + describe_failure(impl, "hello", status, text, stderr))
             out[impl.name] = None
@@ -294,6 +299,9 @@ def main():
     for k, v in report["versions"].items():
         log("%s: %s" % (k, v))
 
+    # A rebuild of nsc during the run would mix two builds in one table.
+    nsc_path = shutil.which(nsc.argv[0])
+    nsc_stamp = binary_stamp(nsc_path)
     failed = False
     started = time.perf_counter()
     for name, what in BENCHMARKS:
@@ -316,6 +324,10 @@ def main():
         report["startup_ms"], report["startup_method"] = startup(impls, args, log)
         failed |= report["startup_ms"].get("nsc") is None
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    if binary_stamp(nsc_path) != nsc_stamp:
+        log("run.sh: %s changed during the run; the nsc figures mix two builds" % nsc_path)
+        report["nsc_binary_changed"] = True
+        failed = True
     report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
     print_table(report)
