@@ -173,18 +173,48 @@ static const uchar *unit_end(const uchar *cur, const uchar *lim) {
   */
 }
 
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), or 0 if the byte
+ * at p does not start one (bad lead, bad continuation, overlong form,
+ * surrogate, beyond U+10FFFF, or cut off by lim). */
+static int utf8_valid_len(const uchar *p, const uchar *lim) {
+  uchar c = p[0];
+  if (c < 0x80) return 1;
+  int n;
+  uchar lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (lim - p < n) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (int i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  return n;
+}
+
+static void check_comment_utf8(Lexer *lx, const uchar *p, const uchar *e);
+
 /* Skips the rest of a block comment whose opening was just consumed;
  * comments nest. Returns the position after the closing delimiter, or NULL
  * at the end of the input. */
 static const uchar *skip_block_comment(Lexer *lx, const uchar *cur, const uchar *lim) {
-  const uchar *mar;
+  const uchar *mar, *run;
   int depth = 1;
   for (;;) {
+    run = cur;
     /*!re2c
       "/" "*"          { depth++; continue; }
       "*" "/"          { if (--depth == 0) return cur; continue; }
       "\n"             { lx->saw_newline = true; continue; }
-      [^\n/*\x00]+     { continue; }
+      [^\n/*\x00]+     { check_comment_utf8(lx, run, cur); continue; }
       $                { return NULL; }
       *                { continue; }
     */
@@ -219,6 +249,23 @@ static Diag *report(Lexer *lx, Span span, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   return diag_add(lx->diags, DIAG_ERROR, lx->src, span, "%s", msg);
+}
+
+/* Comments are skipped, not lexed: check their bytes are UTF-8 so a file
+ * with a bad byte anywhere is rejected. */
+static void check_comment_utf8(Lexer *lx, const uchar *p, const uchar *e) {
+  while (p < e) {
+    if (*p < 0x80) {
+      p++;
+      continue;
+    }
+    int n = utf8_valid_len(p, e);
+    if (n == 0) {
+      report(lx, span_of(lx, p, p + 1), "invalid UTF-8 byte 0x%02X", *p);
+      n = 1;
+    }
+    p += n;
+  }
 }
 
 /* An error token covering [start, end); lexing resumes at end. */
@@ -798,7 +845,13 @@ static Token lex(Lexer *lx) {
       // whitespace and comments (a newline is remembered for nl_before)
       [ \t\r\v\f]+  { continue; }
       "\n"          { lx->saw_newline = true; continue; }
-      "//"          { cur = memchr(cur, '\n', (size_t)(lim - cur)); if (!cur) cur = lim; continue; }
+      "//" {
+        const uchar *e = memchr(cur, '\n', (size_t)(lim - cur));
+        if (!e) e = lim;
+        check_comment_utf8(lx, cur, e);
+        cur = e;
+        continue;
+      }
       "/" "*" {
         const uchar *e = skip_block_comment(lx, cur, lim);
         if (!e) return unterminated(lx, tok, cur, "block comment");
