@@ -11,6 +11,7 @@
  * (str "a\n") (char 'x'). A missing optional part prints as `_`. */
 #include "ast.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,8 +420,10 @@ static Sx *sx_node(Arena *a, const Node *n) {
     return s;
   case N_QUANTITY:
     s = sx_list(a, "qty");
-    sx_word(a, s, n->as.quantity.is_int ? int_text(a, (int64_t)n->as.quantity.value)
-                                        : float_text(a, n->as.quantity.value));
+    if (n->as.quantity.is_int && fabs(n->as.quantity.value) < 9e18)
+      sx_word(a, s, int_text(a, (int64_t)n->as.quantity.value));
+    else
+      sx_word(a, s, float_text(a, n->as.quantity.value));
     sx_word(a, s, n->as.quantity.unit ? n->as.quantity.unit : "?");
     return s;
   case N_STRING:

@@ -783,8 +783,9 @@ static void compile_fstring(Compiler *c, Node *f, int dst) {
         continue;
       }
       c_expr(c, p->as.fmt.expr, r);
-      const char *spec = p->as.fmt.spec ? p->as.fmt.spec : "";
-      c_emit_k8(c, BC_FORMAT, r, r, c_str_const(c, spec, p->span), p->span);
+      /* CONCAT displays non-strings itself; FORMAT only for a spec. */
+      if (p->as.fmt.spec && p->as.fmt.spec[0])
+        c_emit_k8(c, BC_FORMAT, r, r, c_str_const(c, p->as.fmt.spec, p->span), p->span);
     }
   }
   if (pieces->len > 250) c_error(c, f->span, "format string has too many pieces");

@@ -45,15 +45,15 @@ static bool operand_follows(Parser *p) {
 
 /* ---- literals ---- */
 
-/* 9.8_m/s² is a float quantity, 100_m an integer one: look for a '.' or
- * an exponent before the '_' that starts the unit. */
+/* 9.8_m/s² is a float quantity, 100_m an integer one: no '.' or exponent
+ * before the '_' that starts the unit, and a value that fits an int. */
 static bool quantity_is_int(Parser *p, const Token *t) {
   const char *s = p->src->text + t->span.start, *e = p->src->text + t->span.end;
   for (; s < e; s++) {
     if (*s == '_' && s + 1 < e && !(s[1] >= '0' && s[1] <= '9')) break;
     if (*s == '.' || *s == 'e' || *s == 'E') return false;
   }
-  return true;
+  return t->as.f < 9223372036854775808.0 && t->as.f >= -9223372036854775808.0;
 }
 
 /* literal -> INT | FLOAT | IMAG | QUANTITY | STRING | CHAR | 'true' | 'false' */

@@ -549,30 +549,45 @@ bool access_variant_matches(Value v, Value pattern) {
 }
 
 bool access_concat(VM *vm, const Value *vs, int n, Value *out) {
-  size_t total = 0;
-  for (int i = 0; i < n; i++) {
-    if (!IS_STRING(vs[i]))
-      return vm_error(vm, "cannot concatenate a %s to a string", value_type_name(vs[i]));
-    total += AS_STRING(vs[i])->len;
-  }
-  if (total == 0) {
-    *out = OBJ_VAL(str_copy(vm, "", 0));
-    return true;
-  }
   char small[512];
-  char *buf = total <= sizeof small ? small : malloc(total);
-  if (!buf) {
-    fputs("nsc: out of memory\n", stderr);
-    exit(1);
+  char *buf = small;
+  size_t len = 0, cap = sizeof small;
+  bool ok = true;
+  for (int i = 0; i < n && ok; i++) {
+    const char *p;
+    size_t l;
+    char num[32];
+    if (IS_STRING(vs[i])) {
+      p = AS_STRING(vs[i])->chars;
+      l = AS_STRING(vs[i])->len;
+    } else if (IS_INT(vs[i])) {
+      l = (size_t)snprintf(num, sizeof num, "%lld", (long long)vs[i].as.i);
+      p = num;
+    } else {
+      ObjString *s = format_value(vm, vs[i], false);
+      if (!s) {
+        ok = false;
+        break;
+      }
+      p = s->chars;
+      l = s->len;
+    }
+    if (len + l > cap) {
+      while (len + l > cap) cap *= 2;
+      char *nb = buf == small ? malloc(cap) : realloc(buf, cap);
+      if (!nb) {
+        fputs("nsc: out of memory\n", stderr);
+        exit(1);
+      }
+      if (buf == small) memcpy(nb, small, len);
+      buf = nb;
+    }
+    memcpy(buf + len, p, l);
+    len += l;
   }
-  size_t at = 0;
-  for (int i = 0; i < n; i++) {
-    memcpy(buf + at, AS_STRING(vs[i])->chars, AS_STRING(vs[i])->len);
-    at += AS_STRING(vs[i])->len;
-  }
-  *out = OBJ_VAL(str_copy(vm, buf, total));
+  if (ok) *out = OBJ_VAL(str_copy(vm, buf, len));
   if (buf != small) free(buf);
-  return true;
+  return ok;
 }
 
 /* --------------------------------------------------------------- iteration */

@@ -53,7 +53,7 @@ bool access_new_struct(VM *vm, Value *rb, const ObjTuple *names, Value *out);
 bool access_variant_matches(Value v, Value pattern);
 /* Some(x) or Ok(x) (as opposed to None or Err(e)). */
 bool access_is_success(const ObjVariant *v);
-/* The concatenation of n strings. */
+/* The concatenation of n values (strings as they are, others in Display form). */
 bool access_concat(VM *vm, const Value *vs, int n, Value *out);
 
 /* Iteration: access_iter_prepare checks that `it` can be iterated (a

@@ -58,7 +58,28 @@ uint32_t str_hash(const char *chars, size_t len) {
   return h;
 }
 
+/* A long string's hash samples at most ~64 bytes (Lua 5.1 does the same):
+ * enough for map keys, and O(1) for the long intermediate strings of
+ * string building. */
+static uint32_t long_str_hash(const char *chars, size_t len) {
+  uint32_t h = 2166136261u ^ (uint32_t)len;
+  size_t step = (len >> 6) + 1;
+  for (size_t i = 0; i < len; i += step) {
+    h ^= (uint8_t)chars[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
 ObjString *str_copy(VM *vm, const char *chars, size_t len) {
+  if (len > STR_INTERN_MAX) {
+    ObjString *s = (ObjString *)alloc_object(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
+    s->len = (uint32_t)len;
+    s->hash = long_str_hash(chars, len);
+    memcpy(s->chars, chars, len);
+    s->chars[len] = '\0';
+    return s;
+  }
   uint32_t hash = str_hash(chars, len);
   ObjString *s = table_find_string(&vm->strings, chars, (uint32_t)len, hash);
   if (s) return s;

@@ -24,7 +24,7 @@ static TableEntry *find_entry(TableEntry *entries, uint32_t cap, ObjString *key)
   TableEntry *tomb = NULL;
   for (;;) {
     TableEntry *e = &entries[i];
-    if (e->key == key) return e;
+    if (e->key == key || (e->key && str_eq(e->key, key))) return e;
     if (e->key == NULL) {
       if (IS_UNDEF(e->value)) return tomb ? tomb : e;
       if (!tomb) tomb = e;

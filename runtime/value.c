@@ -124,7 +124,8 @@ static bool equal_at(Value a, Value b, int depth) {
     ObjBound *l = (ObjBound *)x, *m = (ObjBound *)y;
     return equal_at(l->receiver, m->receiver, depth) && equal_at(l->method, m->method, depth);
   }
-  default: return false; /* strings are interned; the rest compare by identity */
+  case OBJ_STRING: return str_eq((ObjString *)x, (ObjString *)y);
+  default: return false; /* the rest compare by identity */
   }
 }
 

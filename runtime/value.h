@@ -111,13 +111,23 @@ struct Obj {
 #define AS_TYPESPEC(v) ((ObjTypeSpec *)(v).as.o)
 #define AS_COMPLEX(v) ((ObjComplex *)(v).as.o)
 
-/* Interned, immutable UTF-8. Equal strings are the same object. */
+/* Immutable UTF-8. Strings up to STR_INTERN_MAX bytes are interned (equal
+ * short strings are the same object, so names compare by pointer); longer
+ * ones are not, since hashing and probing every long intermediate string
+ * (s = s + piece) would cost more than it saves. Compare with str_eq. */
+#define STR_INTERN_MAX 64
+
 typedef struct ObjString {
   Obj obj;
   uint32_t len; /* bytes */
   uint32_t hash;
   char chars[]; /* NUL-terminated */
 } ObjString;
+
+static inline bool str_eq(const ObjString *a, const ObjString *b) {
+  return a == b || (a->len > STR_INTERN_MAX && a->len == b->len && a->hash == b->hash &&
+                    memcmp(a->chars, b->chars, a->len) == 0);
+}
 
 typedef struct ObjList {
   Obj obj;

@@ -222,6 +222,7 @@ static void test_literals(void) {
   AST("let t = ((a,), (a, b), [1, 2], [0; n], [])",
       "(let (bind t) (tuple (tuple a) (tuple a b) (list (int 1) (int 2)) (repeat (int 0) n) (list)))");
   AST("let z = 3.5+2.8i", "(let (bind z) (+ (float 3.5) (imag 2.8)))");
+  AST("let q = 777777777777777777777777777777_m", "(let (bind q) (qty 7.777777777777778e+29 m))");
   AST("self.x + Self::ZERO + a::b::C", "(stmt (+ (+ (field self x) Self::ZERO) a::b::C))");
 }
 
