@@ -210,7 +210,11 @@ void vm_print_error(VM *vm) {
   const char *bold = vm->color ? "\033[1m" : "";
   const char *red = vm->color ? "\033[1;31m" : "";
   const char *reset = vm->color ? "\033[0m" : "";
+  /* The headline points at the innermost frame of the user's code: an
+   * unwrap() failing inside the prelude is reported where it was called. */
   const TraceEntry *top = NULL;
+  for (int i = 0; i < vm->ntrace && !top; i++)
+    if (vm->trace[i].path && strncmp(vm->trace[i].path, "<stdlib>/", 9) != 0) top = &vm->trace[i];
   for (int i = 0; i < vm->ntrace && !top; i++)
     if (vm->trace[i].path) top = &vm->trace[i];
   if (top)
