@@ -1485,8 +1485,9 @@ static void compile_global_let(Compiler *c, Node *s) {
   if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
     ObjString *name = str_cstr(c->vm, pat->as.pat_bind.name);
     uint32_t slot = module_declare(c->vm, c->mod, name, 0);
-    c->mod->flags[slot] = pat->as.pat_bind.is_mut ? GLOBAL_MUTABLE : 0;
-    c_emit(c, MAKE_ABx(BC_SETGLOBAL, r, slot), pat->span);
+    /* `let x;` is assigned later, like a local */
+    c->mod->flags[slot] = pat->as.pat_bind.is_mut || !s->as.let.init ? GLOBAL_MUTABLE : 0;
+    if (s->as.let.init) c_emit(c, MAKE_ABx(BC_SETGLOBAL, r, slot), pat->span);
     ItemInfo *it = arena_alloc(&c->arena, sizeof *it);
     it->name = pat->as.pat_bind.name;
     it->node = s;

@@ -80,7 +80,7 @@ static void declare_pattern_names(Compiler *c, Node *pat, Node *let) {
       /* A later `let` of an existing item name shadows it at run time;
        * declare only new names here. */
       if (slot < 0 || (c->mod->flags[slot] & GLOBAL_BUILTIN))
-        declare(c, pat->as.pat_bind.name, pat->as.pat_bind.is_mut ? GLOBAL_MUTABLE : 0);
+        declare(c, pat->as.pat_bind.name, pat->as.pat_bind.is_mut || !let->as.let.init ? GLOBAL_MUTABLE : 0);
       else if (pat->as.pat_bind.is_mut)
         c->mod->flags[slot] |= GLOBAL_MUTABLE;
     }

@@ -44,13 +44,13 @@ const char *access_class_kind(const ObjClass *c) {
 static int variant_field_index(const VariantInfo *vi, const ObjString *name) {
   if (!vi->field_names) return -1;
   for (int i = 0; i < vi->nfields; i++)
-    if (vi->field_names[i] == name) return i;
+    if (str_eq(vi->field_names[i], name)) return i;
   return -1;
 }
 
 int access_variant_index(const ObjClass *cls, const ObjString *name) {
   for (int i = 0; i < cls->nvariants; i++)
-    if (cls->variants[i].name == name) return i;
+    if (str_eq(cls->variants[i].name, name)) return i;
   return -1;
 }
 
@@ -585,7 +585,7 @@ bool access_concat(VM *vm, const Value *vs, int n, Value *out) {
     memcpy(buf + len, p, l);
     len += l;
   }
-  if (ok) *out = OBJ_VAL(str_copy(vm, buf, len));
+  if (ok) *out = OBJ_VAL(str_new(vm, buf, len));
   if (buf != small) free(buf);
   return ok;
 }

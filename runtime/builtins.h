@@ -19,6 +19,12 @@
 
 #include "vm.h"
 
+/* glibc's <complex.h> defines CMPLX only for GCC >= 4.7, and clang reports
+ * itself as GCC 4.2; the files that include <complex.h> get it here. */
+#if defined(_Complex_I) && !defined(CMPLX)
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
+
 /* ---- byte buffers (format.c) ---- */
 typedef struct {
   char *data; /* NUL-terminated while not NULL */

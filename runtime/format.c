@@ -76,7 +76,7 @@ ObjString *strbuf_finish(VM *vm, StrBuf *sb) {
   if (sb->oom || sb->len > UINT32_MAX - 1)
     vm_error(vm, "out of memory: string too long");
   else
-    s = str_copy(vm, sb->data ? sb->data : "", sb->len);
+    s = str_new(vm, sb->data ? sb->data : "", sb->len);
   strbuf_free(sb);
   return s;
 }

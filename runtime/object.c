@@ -71,21 +71,25 @@ static uint32_t long_str_hash(const char *chars, size_t len) {
   return h;
 }
 
+ObjString *str_new(VM *vm, const char *chars, size_t len) {
+  ObjString *s = (ObjString *)alloc_object(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
+  s->len = (uint32_t)len;
+  s->hash = len > STR_INTERN_MAX ? long_str_hash(chars, len) : str_hash(chars, len);
+  s->interned = false;
+  memcpy(s->chars, chars, len);
+  s->chars[len] = '\0';
+  return s;
+}
+
 ObjString *str_copy(VM *vm, const char *chars, size_t len) {
-  if (len > STR_INTERN_MAX) {
-    ObjString *s = (ObjString *)alloc_object(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
-    s->len = (uint32_t)len;
-    s->hash = long_str_hash(chars, len);
-    memcpy(s->chars, chars, len);
-    s->chars[len] = '\0';
-    return s;
-  }
+  if (len > STR_INTERN_MAX) return str_new(vm, chars, len);
   uint32_t hash = str_hash(chars, len);
   ObjString *s = table_find_string(&vm->strings, chars, (uint32_t)len, hash);
   if (s) return s;
   s = (ObjString *)alloc_object(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
   s->len = (uint32_t)len;
   s->hash = hash;
+  s->interned = true;
   memcpy(s->chars, chars, len);
   s->chars[len] = '\0';
   table_set(vm, &vm->strings, s, INT_VAL(hash));

@@ -111,21 +111,24 @@ struct Obj {
 #define AS_TYPESPEC(v) ((ObjTypeSpec *)(v).as.o)
 #define AS_COMPLEX(v) ((ObjComplex *)(v).as.o)
 
-/* Immutable UTF-8. Strings up to STR_INTERN_MAX bytes are interned (equal
- * short strings are the same object, so names compare by pointer); longer
- * ones are not, since hashing and probing every long intermediate string
- * (s = s + piece) would cost more than it saves. Compare with str_eq. */
+/* Immutable UTF-8. Names and literals (str_copy, up to STR_INTERN_MAX
+ * bytes) are interned: equal interned strings are the same object, so
+ * names compare by pointer. Strings a program builds at run time
+ * (str_new: concatenation, formatting) and long strings are not: probing
+ * the intern set for every intermediate string costs more than it saves.
+ * Compare with str_eq. */
 #define STR_INTERN_MAX 64
 
 typedef struct ObjString {
   Obj obj;
   uint32_t len; /* bytes */
   uint32_t hash;
+  bool interned;
   char chars[]; /* NUL-terminated */
 } ObjString;
 
 static inline bool str_eq(const ObjString *a, const ObjString *b) {
-  return a == b || (a->len > STR_INTERN_MAX && a->len == b->len && a->hash == b->hash &&
+  return a == b || ((!a->interned || !b->interned) && a->len == b->len && a->hash == b->hash &&
                     memcmp(a->chars, b->chars, a->len) == 0);
 }
 
@@ -344,7 +347,8 @@ void *vm_realloc(VM *vm, void *ptr, size_t old_size, size_t new_size);
 #define ALLOCATE(vm, T, n) ((T *)vm_realloc(vm, NULL, 0, sizeof(T) * (n)))
 #define FREE_ARRAY(vm, T, p, n) vm_realloc(vm, p, sizeof(T) * (n), 0)
 
-ObjString *str_copy(VM *vm, const char *chars, size_t len);
+ObjString *str_copy(VM *vm, const char *chars, size_t len); /* interned if short */
+ObjString *str_new(VM *vm, const char *chars, size_t len);  /* never interned */
 ObjString *str_cstr(VM *vm, const char *chars);
 ObjString *str_printf(VM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t str_hash(const char *chars, size_t len);

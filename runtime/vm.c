@@ -334,7 +334,7 @@ __attribute__((noinline)) static bool bind_args(VM *vm, const ObjProto *p, Value
     ObjString *name = AS_STRING(names->items[j]);
     int idx = -1;
     for (int i = 0; i < p->nparams && p->param_names; i++)
-      if (p->param_names[i] == name) idx = i;
+      if (str_eq(p->param_names[i], name)) idx = i;
     if (idx < 0)
       return vm_error(vm, "`%s` has no parameter named `%s`", proto_name(p), name->chars);
     if (set[idx]) return vm_error(vm, "argument `%s` given twice", name->chars);
