@@ -1,4 +1,6 @@
-/* The bytecode compiler: expressions, statements and functions.
+/* The bytecode compiler: names, registers, expressions and functions
+ * (statements and control flow are in stmt.c, patterns in pattern.c,
+ * items in items.c).
  *
  * Registers are allocated like Lua's: locals occupy the low registers of a
  * frame in declaration order, temporaries are taken above them (freereg) and
@@ -58,11 +60,11 @@ void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp) {
   }
 }
 
-static int locals_top(FuncState *fs) { return fs->nlocals ? fs->locals[fs->nlocals - 1].reg + 1 : 0; }
+int c_locals_top(FuncState *fs) { return fs->nlocals ? fs->locals[fs->nlocals - 1].reg + 1 : 0; }
 
 /* Where temporaries start at a statement boundary. */
-static int active_top(FuncState *fs) {
-  int top = locals_top(fs);
+int c_active_top(FuncState *fs) {
+  int top = c_locals_top(fs);
   return top > fs->floor ? top : fs->floor;
 }
 
@@ -81,7 +83,7 @@ int c_alloc_reg(Compiler *c, Span sp) {
 /* A placeholder JMP, patched later. */
 int c_jump(Compiler *c, Span sp) { return c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), sp); }
 
-static void patch_to(Compiler *c, int at, int target) {
+void c_patch_to(Compiler *c, int at, int target) {
   ObjProto *p = c->fs->proto;
   int off = target - (at + 1);
   if (off > SBX_MAX || off < SBX_MIN) {
@@ -92,7 +94,7 @@ static void patch_to(Compiler *c, int at, int target) {
   p->code[at] = MAKE_AsBx(INS_OP(ins), INS_A(ins), off);
 }
 
-static int here(Compiler *c) { return (int)c->fs->proto->ncode; }
+int c_here(Compiler *c) { return (int)c->fs->proto->ncode; }
 
 void c_jumps_push(Compiler *c, Jumps *j, int at) {
   if (j->len == j->cap) {
@@ -106,7 +108,7 @@ void c_jumps_push(Compiler *c, Jumps *j, int at) {
 }
 
 void c_patch_here(Compiler *c, Jumps *j) {
-  for (int i = 0; i < j->len; i++) patch_to(c, j->at[i], here(c));
+  for (int i = 0; i < j->len; i++) c_patch_to(c, j->at[i], c_here(c));
   j->len = 0;
 }
 
@@ -447,7 +449,7 @@ static int temp_for(Compiler *c, int dst, Span sp) { return dst != NO_REG ? dst 
 
 /* Can dst be used as the base of a call (the topmost temporary)? */
 static bool is_top_temp(Compiler *c, int dst) {
-  return dst != NO_REG && dst == c->fs->freereg - 1 && dst >= locals_top(c->fs);
+  return dst != NO_REG && dst == c->fs->freereg - 1 && dst >= c_locals_top(c->fs);
 }
 
 /* Compile call arguments into consecutive registers after base; returns the
@@ -558,7 +560,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
      * the zero-length jump after it goes nowhere either way. */
     c_emit(c, MAKE_ABC(BC_TEST, t, 0, 0), e->span);
     c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), e->span);
-    patch_to(c, j, here(c));
+    c_patch_to(c, j, c_here(c));
     if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), e->span);
     c->fs->freereg = save;
     return;
@@ -1053,240 +1055,6 @@ void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
   c->fs->freereg = save;
 }
 
-/* ---- blocks, statements, control flow ---- */
-
-static void compile_stmt(Compiler *c, Node *s);
-
-static bool is_toplevel_scope(Compiler *c) { return c->fs->is_toplevel && c->fs->depth == 0; }
-
-static void compile_block(Compiler *c, Node *b, int dst) {
-  int floor = c->fs->floor;
-  c->fs->floor = c->fs->freereg; /* statements must not reuse dst */
-  c_enter_scope(c);
-  NodeList *stmts = &b->as.block.stmts;
-  for (int i = 0; i < stmts->len; i++) compile_stmt(c, stmts->items[i]);
-  if (b->as.block.tail) c_expr(c, b->as.block.tail, dst);
-  else if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), b->span);
-  c_exit_scope(c);
-  c->fs->floor = floor;
-}
-
-static void compile_if(Compiler *c, Node *e, int dst) {
-  Jumps fails = {0};
-  if (e->as.if_.pattern) {
-    c_enter_scope(c);
-    int r = c_alloc_reg(c, e->as.if_.cond->span);
-    c_expr(c, e->as.if_.cond, r);
-    c_add_local(c, NULL, r, false, e->span);
-    c_pattern(c, e->as.if_.pattern, r, &fails);
-    c_expr(c, e->as.if_.then, dst);
-    c_exit_scope(c);
-  } else {
-    c_cond_jump(c, e->as.if_.cond, false, &fails);
-    c_expr(c, e->as.if_.then, dst);
-  }
-  if (e->as.if_.els) {
-    int j = c_jump(c, e->span);
-    c_patch_here(c, &fails);
-    c_expr(c, e->as.if_.els, dst);
-    patch_to(c, j, here(c));
-  } else if (dst != NO_REG) {
-    int j = c_jump(c, e->span);
-    c_patch_here(c, &fails);
-    c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
-    patch_to(c, j, here(c));
-  } else {
-    c_patch_here(c, &fails);
-  }
-}
-
-static void push_loop(Compiler *c, Loop *l, const char *label, int dst) {
-  memset(l, 0, sizeof *l);
-  l->outer = c->fs->loop;
-  l->label = label;
-  l->dst = dst;
-  l->depth = c->fs->depth;
-  l->base_reg = c->fs->freereg;
-  c->fs->loop = l;
-}
-
-static void pop_loop(Compiler *c, Loop *l, int continue_target) {
-  for (int i = 0; i < l->continues.len; i++) patch_to(c, l->continues.at[i], continue_target);
-  c_patch_here(c, &l->breaks);
-  c->fs->loop = l->outer;
-}
-
-static void compile_while(Compiler *c, Node *e, int dst) {
-  Loop loop;
-  push_loop(c, &loop, e->as.loop.label, NO_REG);
-  int start = here(c);
-  Jumps exits = {0};
-  if (e->as.loop.cond) {
-    if (e->as.loop.pattern) {
-      c_enter_scope(c);
-      int r = c_alloc_reg(c, e->as.loop.cond->span);
-      c_expr(c, e->as.loop.cond, r);
-      c_add_local(c, NULL, r, false, e->span);
-      c_pattern(c, e->as.loop.pattern, r, &exits);
-      c_expr(c, e->as.loop.body, NO_REG);
-      c_exit_scope(c);
-    } else {
-      c_cond_jump(c, e->as.loop.cond, false, &exits);
-      c_expr(c, e->as.loop.body, NO_REG);
-    }
-  } else {
-    loop.dst = dst;
-    c_expr(c, e->as.loop.body, NO_REG);
-  }
-  patch_to(c, c_jump(c, e->span), start);
-  c_patch_here(c, &exits);
-  pop_loop(c, &loop, start);
-  if (dst != NO_REG && e->as.loop.cond) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
-}
-
-/* Bind a for-loop's pattern to the item in register r. */
-static void bind_loop_pattern(Compiler *c, Node *pat, int r) {
-  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub && c_resolve_global(c, pat->as.pat_bind.name) < 0) {
-    c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
-    return;
-  }
-  c_add_local(c, NULL, r, false, pat->span);
-  Jumps fails = {0};
-  c_pattern(c, pat, r, &fails);
-  c_pattern_must_match(c, pat, r, &fails, "a `for` loop");
-}
-
-void c_pattern_must_match(Compiler *c, Node *pat, int reg, Jumps *fails, const char *what) {
-  if (!fails->len) return;
-  if (!c_pattern_destructures(c, pat)) {
-    Diag *d = c_error(c, pat->span, "refutable pattern in %s", what);
-    if (d) diag_hint(d, "use `match` or `if let` for patterns that may not match");
-    return;
-  }
-  int j = c_jump(c, pat->span);
-  c_patch_here(c, fails);
-  c_emit(c, MAKE_ABC(BC_MATCHFAIL, reg, 0, 0), pat->span);
-  patch_to(c, j, here(c));
-}
-
-static void compile_for(Compiler *c, Node *e, int dst) {
-  Node *iter = e->as.for_.iter;
-  Loop loop;
-  c_enter_scope(c);
-  int save = c->fs->freereg;
-  if (iter->kind == N_RANGE && iter->as.range.lo && iter->as.range.hi) {
-    /* for i in a..b: a numeric loop on ints */
-    int base = c_alloc_reg(c, iter->span);
-    c_alloc_reg(c, iter->span);
-    c_alloc_reg(c, iter->span);
-    c_alloc_reg(c, iter->span);
-    c_expr(c, iter->as.range.lo, base);
-    c_expr(c, iter->as.range.hi, base + 1);
-    if (iter->as.range.inclusive)
-      c_emit(c, MAKE_ABC(BC_ADDK, base + 1, base + 1, c_const(c, INT_VAL(1), iter->span)), iter->span);
-    c_emit(c, MAKE_AsBx(BC_LOADI, base + 2, 1), iter->span);
-    for (int i = 0; i < 3; i++) c_add_local(c, NULL, base + i, false, iter->span);
-    int prep = c_emit(c, MAKE_AsBx(BC_FORPREP, base, 0), e->span);
-    push_loop(c, &loop, e->as.for_.label, NO_REG);
-    int body = here(c);
-    c_enter_scope(c);
-    bind_loop_pattern(c, e->as.for_.pattern, base + 3);
-    c->fs->freereg = base + 4;
-    if (c->fs->freereg > c->fs->proto->maxregs) c->fs->proto->maxregs = (uint8_t)c->fs->freereg;
-    c_expr(c, e->as.for_.body, NO_REG);
-    c_exit_scope(c);
-    int cont = here(c);
-    int back = c_emit(c, MAKE_AsBx(BC_FORLOOP, base, 0), e->span);
-    patch_to(c, back, body);
-    patch_to(c, prep, here(c));
-    pop_loop(c, &loop, cont);
-  } else {
-    int base = c_alloc_reg(c, iter->span);
-    c_alloc_reg(c, iter->span);
-    c_alloc_reg(c, iter->span);
-    c_expr(c, iter, base);
-    for (int i = 0; i < 2; i++) c_add_local(c, NULL, base + i, false, iter->span);
-    int prep = c_emit(c, MAKE_AsBx(BC_ITERPREP, base, 0), e->span);
-    push_loop(c, &loop, e->as.for_.label, NO_REG);
-    int body = here(c);
-    c_enter_scope(c);
-    c->fs->freereg = base + 3;
-    bind_loop_pattern(c, e->as.for_.pattern, base + 2);
-    c_expr(c, e->as.for_.body, NO_REG);
-    c_exit_scope(c);
-    int cont = here(c);
-    patch_to(c, prep, cont);
-    int next = c_emit(c, MAKE_AsBx(BC_ITERNEXT, base, 0), e->span);
-    patch_to(c, next, body);
-    pop_loop(c, &loop, cont);
-  }
-  c_exit_scope(c);
-  c->fs->freereg = save;
-  if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
-}
-
-static Loop *find_loop(Compiler *c, Node *e, const char *what) {
-  const char *label = e->as.brk.label;
-  for (Loop *l = c->fs->loop; l; l = l->outer)
-    if (!label || (l->label && !strcmp(l->label, label))) return l;
-  if (label) c_error(c, e->span, "use of undeclared label `'%s`", label);
-  else c_error(c, e->span, "`%s` outside of a loop", what);
-  return NULL;
-}
-
-static void compile_break(Compiler *c, Node *e, bool is_continue) {
-  Loop *l = find_loop(c, e, is_continue ? "continue" : "break");
-  if (!l) return;
-  if (!is_continue && e->as.brk.value) {
-    c_expr(c, e->as.brk.value, l->dst);
-  }
-  /* Close upvalues of locals declared inside the loop. */
-  bool captured = false;
-  for (int i = c->fs->nlocals - 1; i >= 0 && c->fs->locals[i].depth > l->depth; i--)
-    if (c->fs->locals[i].captured) captured = true;
-  if (captured) c_emit(c, MAKE_ABC(BC_CLOSE, l->base_reg, 0, 0), e->span);
-  c_jumps_push(c, is_continue ? &l->continues : &l->breaks, c_jump(c, e->span));
-}
-
-static void emit_return(Compiler *c, int r, Span sp) {
-  if (c->fs->ret_spec) {
-    if (r < 0) {
-      r = c_alloc_reg(c, sp);
-      c_emit(c, MAKE_ABC(BC_LOADUNIT, r, 0, 0), sp);
-    }
-    c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(c->fs->ret_spec), sp)), sp);
-  }
-  if (r < 0) c_emit(c, MAKE_ABC(BC_RETURN, 0, 0, 0), sp);
-  else c_emit(c, MAKE_ABC(BC_RETURN, r, 1, 0), sp);
-}
-
-/* ∑ i in xs { body } / ∏: a loop accumulating into dst. */
-static void compile_big_op(Compiler *c, Node *e, int dst) {
-  int save = c->fs->freereg;
-  int acc = c_alloc_reg(c, e->span);
-  c_emit(c, MAKE_AsBx(BC_LOADI, acc, e->as.big_op.op == OP_PROD ? 1 : 0), e->span);
-  c_add_local(c, NULL, acc, false, e->span);
-  /* Reuse the for-loop compiler with a synthetic body `acc = acc op body`. */
-  Node *body = e->as.big_op.body;
-  /* The accumulator is a hidden local the synthetic assignment can name. */
-  Node accref = {.kind = N_IDENT, .span = e->span};
-  accref.as.ident.name = " acc";
-  c->fs->locals[c->fs->nlocals - 1].name = " acc";
-  c->fs->locals[c->fs->nlocals - 1].is_mut = true;
-  Node upd = {.kind = N_ASSIGN, .span = e->span};
-  upd.as.assign.op = e->as.big_op.op == OP_PROD ? OP_MUL : OP_ADD;
-  upd.as.assign.target = &accref;
-  upd.as.assign.value = body;
-  Node f = {.kind = N_FOR, .span = e->span};
-  f.as.for_.pattern = e->as.big_op.pattern;
-  f.as.for_.iter = e->as.big_op.iter;
-  f.as.for_.body = &upd;
-  compile_for(c, &f, NO_REG);
-  c->fs->nlocals--;
-  if (dst != NO_REG && dst != acc) c_emit(c, MAKE_ABC(BC_MOVE, dst, acc, 0), e->span);
-  c->fs->freereg = save;
-}
-
 static void compile_literal(Compiler *c, Node *e, int dst) {
   switch (e->kind) {
   case N_INT: load_int(c, e->as.int_lit.value, dst, e->span); break;
@@ -1416,18 +1184,18 @@ void c_expr(Compiler *c, Node *e, int dst) {
     compile_range_parts(c, e->as.range.lo, e->as.range.hi, NULL, e->as.range.inclusive ? RANGE_INCLUSIVE : 0, dst,
                         e->span);
     break;
-  case N_BLOCK: compile_block(c, e, dst); break;
+  case N_BLOCK: c_block(c, e, dst); break;
   case N_NO_GRAD: c_expr(c, e->as.no_grad.body, dst); break;
-  case N_IF: compile_if(c, e, dst); break;
-  case N_WHILE: case N_LOOP: compile_while(c, e, dst); break;
-  case N_FOR: compile_for(c, e, dst); break;
+  case N_IF: c_if(c, e, dst); break;
+  case N_WHILE: case N_LOOP: c_while(c, e, dst); break;
+  case N_FOR: c_for(c, e, dst); break;
   case N_MATCH: c_match(c, e, dst); break;
-  case N_BREAK: compile_break(c, e, false); break;
-  case N_CONTINUE: compile_break(c, e, true); break;
+  case N_BREAK: c_break(c, e, false); break;
+  case N_CONTINUE: c_break(c, e, true); break;
   case N_RETURN: {
     int save = c->fs->freereg;
     int r = e->as.brk.value ? c_expr_any(c, e->as.brk.value) : -1;
-    emit_return(c, r, e->span);
+    c_emit_return(c, r, e->span);
     c->fs->freereg = save;
     break;
   }
@@ -1461,134 +1229,11 @@ void c_expr(Compiler *c, Node *e, int dst) {
     c->fs->freereg = save;
     break;
   }
-  case N_BIG_OP: compile_big_op(c, e, dst); break;
+  case N_BIG_OP: c_big_op(c, e, dst); break;
   default:
     c_error(c, e->span, "expected an expression, found %s", ns_node_names[e->kind]);
     break;
   }
-}
-
-/* ---- statements ---- */
-
-/* let pattern = init at the top level of a module: the bindings are module
- * globals. */
-static void compile_global_let(Compiler *c, Node *s) {
-  Node *pat = s->as.let.pattern;
-  int save = c->fs->freereg;
-  int r = c_alloc_reg(c, s->span);
-  if (s->as.let.init) c_expr(c, s->as.let.init, r);
-  else c_emit(c, MAKE_ABC(BC_LOADUNDEF, r, 0, 0), s->span);
-  if (s->as.let.type && s->as.let.init) {
-    ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
-    if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
-  }
-  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
-    ObjString *name = str_cstr(c->vm, pat->as.pat_bind.name);
-    uint32_t slot = module_declare(c->vm, c->mod, name, 0);
-    /* `let x;` is assigned later, like a local */
-    c->mod->flags[slot] = pat->as.pat_bind.is_mut || !s->as.let.init ? GLOBAL_MUTABLE : 0;
-    if (s->as.let.init) c_emit(c, MAKE_ABx(BC_SETGLOBAL, r, slot), pat->span);
-    ItemInfo *it = arena_alloc(&c->arena, sizeof *it);
-    it->name = pat->as.pat_bind.name;
-    it->node = s;
-    it->next = c->items;
-    c->items = it;
-    c->fs->freereg = save;
-    return;
-  }
-  c_enter_scope(c);
-  int first = c->fs->nlocals;
-  c_add_local(c, NULL, r, false, s->span);
-  Jumps fails = {0};
-  c_pattern(c, pat, r, &fails);
-  c_pattern_must_match(c, pat, r, &fails, "a `let` binding");
-  for (int i = first + 1; i < c->fs->nlocals; i++) {
-    Local *l = &c->fs->locals[i];
-    if (!l->name) continue;
-    ObjString *name = str_cstr(c->vm, l->name);
-    uint32_t slot = module_declare(c->vm, c->mod, name, 0);
-    c->mod->flags[slot] = (uint8_t)((c->mod->flags[slot] & ~GLOBAL_MUTABLE & ~GLOBAL_BUILTIN) |
-                                    (l->is_mut ? GLOBAL_MUTABLE : 0));
-    c_emit(c, MAKE_ABx(BC_SETGLOBAL, l->reg, slot), l->span);
-    ItemInfo *it = arena_alloc(&c->arena, sizeof *it);
-    it->name = l->name;
-    it->node = s;
-    it->next = c->items;
-    c->items = it;
-  }
-  c->fs->depth--;
-  c->fs->nlocals = first;
-  c->fs->freereg = save;
-}
-
-static void compile_let(Compiler *c, Node *s) {
-  if (is_toplevel_scope(c)) {
-    compile_global_let(c, s);
-    return;
-  }
-  Node *pat = s->as.let.pattern;
-  int r = c_alloc_reg(c, s->span);
-  if (s->as.let.init) c_expr(c, s->as.let.init, r);
-  else c_emit(c, MAKE_ABC(BC_LOADUNDEF, r, 0, 0), s->span);
-  if (s->as.let.type && s->as.let.init) {
-    ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
-    if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
-  }
-  c->fs->freereg = r + 1;
-  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
-    int i = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
-    Node *init = s->as.let.init;
-    if (init && init->kind == N_REF && init->as.ref.is_mut) c->fs->locals[i].mut_target = true;
-    if (s->as.let.type && s->as.let.type->kind == N_TYPE_REF && s->as.let.type->as.type_ref.is_mut)
-      c->fs->locals[i].mut_target = true;
-    /* `let x;` then `x = 1` once: allowed like Rust's deferred init. */
-    if (!init) c->fs->locals[i].is_mut = true;
-    return;
-  }
-  c_add_local(c, NULL, r, false, s->span);
-  Jumps fails = {0};
-  c_pattern(c, pat, r, &fails);
-  c_pattern_must_match(c, pat, r, &fails, "a `let` binding");
-}
-
-static void compile_local_fn(Compiler *c, Node *s) {
-  /* fn inside a block: a local closure that can call itself. */
-  int r = c_alloc_reg(c, s->span);
-  c_add_local(c, s->as.fn.name, r, false, s->span);
-  Node cl = {.kind = N_CLOSURE, .span = s->span};
-  cl.as.closure.params = s->as.fn.params;
-  cl.as.closure.ret = s->as.fn.ret;
-  cl.as.closure.body = s->as.fn.body;
-  const char *saved = c->fn_name;
-  c->fn_name = s->as.fn.name;
-  ObjProto *p = c_closure_proto(c, &cl);
-  c->fn_name = saved;
-  if (p) {
-    p->name = str_cstr(c->vm, s->as.fn.name);
-    c_emit(c, MAKE_ABx(BC_CLOSURE, r, proto_add_proto(c->vm, c->fs->proto, p)), s->span);
-  }
-}
-
-static void compile_stmt(Compiler *c, Node *s) {
-  c->fs->freereg = active_top(c->fs);
-  switch (s->kind) {
-  case N_LET: compile_let(c, s); break;
-  case N_EXPR_STMT: c_expr(c, s->as.expr_stmt.expr, NO_REG); break;
-  case N_FN:
-    if (c->fs->is_toplevel && c->fs->depth == 0) break; /* defined with the module */
-    compile_local_fn(c, s);
-    break;
-  case N_USE: case N_CONST:
-    if (is_toplevel_scope(c)) c_item_runtime(c, s);
-    else c_error(c, s->span, "`%s` inside a block is not supported; move it to the top level",
-                 s->kind == N_USE ? "use" : "const");
-    break;
-  case N_STRUCT: case N_ENUM: case N_IMPL: case N_TRAIT: case N_TYPE_ALIAS: case N_MOD: case N_EXTERN:
-    if (!is_toplevel_scope(c)) c_error(c, s->span, "items other than `fn` must be at the top level of a module");
-    break;
-  default: c_expr(c, s, NO_REG); break;
-  }
-  c->fs->freereg = active_top(c->fs);
 }
 
 /* ---- functions ---- */
@@ -1648,7 +1293,7 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
     if (prm->as.param.deflt) {
       int j = c_emit(c, MAKE_AsBx(BC_JUNDEF, regs[i], 0), prm->span);
       c_expr(c, prm->as.param.deflt, regs[i]);
-      patch_to(c, j, here(c));
+      c_patch_to(c, j, c_here(c));
     }
     if (prm->as.param.type && !prm->as.param.self_kind) {
       char what[256];
@@ -1672,10 +1317,10 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
     ObjTypeSpec *ts = c_typespec(c, ret, what);
     if (ts && ts->kind != TS_ANY) fs->ret_spec = ts;
   }
-  c->fs->freereg = active_top(c->fs);
+  c->fs->freereg = c_active_top(c->fs);
   int r = c_alloc_reg(c, body->span);
   c_expr(c, body, r);
-  emit_return(c, r, (Span){body->span.end > 0 ? body->span.end - 1 : 0, body->span.end});
+  c_emit_return(c, r, (Span){body->span.end > 0 ? body->span.end - 1 : 0, body->span.end});
   p->nupvals = (uint8_t)fs->nupvals;
   if (fs->nupvals) {
     p->upvals = ALLOCATE(c->vm, UpvalDesc, fs->nupvals);
@@ -1688,8 +1333,7 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
   return p;
 }
 
-ObjProto *c_function(Compiler *c, Node *fn, const char *name, bool is_method) {
-  (void)is_method;
+ObjProto *c_function(Compiler *c, Node *fn, const char *name) {
   if (!fn->as.fn.body) {
     c_error(c, fn->span, "function `%s` has no body", fn->as.fn.name);
     return NULL;
@@ -1745,12 +1389,12 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
   for (int i = 0; i < items.len; i++) {
     Node *s = items.items[i];
     if (i == last_expr) {
-      c.fs->freereg = active_top(c.fs);
+      c.fs->freereg = c_active_top(c.fs);
       int r = c_alloc_reg(&c, s->span);
       c_expr(&c, s->as.expr_stmt.expr, r);
       c_emit(&c, MAKE_ABC(BC_RETURN, r, 1, 0), s->span);
     } else {
-      compile_stmt(&c, s);
+      c_stmt(&c, s);
     }
   }
   c_emit(&c, MAKE_ABC(BC_RETURN, 0, 0, 0), (Span){(uint32_t)src->len, (uint32_t)src->len});

@@ -107,6 +107,22 @@ Value c_static_value(Compiler *c, Node *path);
 int c_resolve_global(Compiler *c, const char *name);
 const char *c_path_text(Compiler *c, Node *path);
 
+int c_locals_top(FuncState *fs);
+int c_active_top(FuncState *fs);
+int c_here(Compiler *c);
+void c_patch_to(Compiler *c, int at, int target);
+
+/* stmt.c */
+void c_stmt(Compiler *c, Node *s);
+void c_block(Compiler *c, Node *b, int dst);
+void c_if(Compiler *c, Node *e, int dst);
+void c_while(Compiler *c, Node *e, int dst);
+void c_for(Compiler *c, Node *e, int dst);
+void c_break(Compiler *c, Node *e, bool is_continue);
+void c_big_op(Compiler *c, Node *e, int dst);
+/* RETURN r (r < 0: unit), checking the declared return type. */
+void c_emit_return(Compiler *c, int r, Span sp);
+
 /* pattern.c */
 /* Emit tests of R[reg] against pat, adding jumps taken on mismatch to
  * fails, and declare the pattern's bindings as locals. */
@@ -127,7 +143,7 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what);
 void c_declare_items(Compiler *c, NodeList *items);
 void c_define_items(Compiler *c, NodeList *items);
 void c_item_runtime(Compiler *c, Node *item); /* use/const code at its place */
-ObjProto *c_function(Compiler *c, Node *fn, const char *name, bool is_method);
+ObjProto *c_function(Compiler *c, Node *fn, const char *name);
 ObjProto *c_closure_proto(Compiler *c, Node *closure);
 
 #endif

@@ -346,7 +346,7 @@ static void compile_method_into(Compiler *c, ObjClass *cls, Node *fn) {
   char name[512];
   snprintf(name, sizeof name, "%s::%s", cls->name->chars, fn->as.fn.name);
   c->generics[c->ngenerics++] = &fn->as.fn.generics;
-  ObjProto *p = c_function(c, fn, arena_strndup(&c->arena, name, strlen(name)), true);
+  ObjProto *p = c_function(c, fn, arena_strndup(&c->arena, name, strlen(name)));
   c->ngenerics--;
   Value v = make_closure(c, p);
   if (!IS_UNDEF(v)) table_set(c->vm, &cls->methods, str_cstr(c->vm, fn->as.fn.name), v);
@@ -434,7 +434,7 @@ static void compile_impl(Compiler *c, Node *it) {
 
 static void compile_fn_item(Compiler *c, Node *it) {
   c->generics[c->ngenerics++] = &it->as.fn.generics;
-  ObjProto *p = c_function(c, it, it->as.fn.name, false);
+  ObjProto *p = c_function(c, it, it->as.fn.name);
   c->ngenerics--;
   Value v = make_closure(c, p);
   if (!IS_UNDEF(v)) set_global(c, it->as.fn.name, v);
