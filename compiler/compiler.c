@@ -1397,7 +1397,12 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
       c_stmt(&c, s);
     }
   }
-  c_emit(&c, MAKE_ABC(BC_RETURN, 0, 0, 0), (Span){(uint32_t)src->len, (uint32_t)src->len});
+  Span end = {(uint32_t)src->len, (uint32_t)src->len};
+  /* GETGLOBAL and SETGLOBAL address the slots with 16 bits */
+  if (mod->nglobals > 0x10000)
+    c_error(&c, items.len ? items.items[items.len - 1]->span : end,
+            "too many global names in one module (more than 65536)");
+  c_emit(&c, MAKE_ABC(BC_RETURN, 0, 0, 0), end);
   c.fs = NULL;
   arena_free(&c.arena);
   vm->gc_pause--;

@@ -241,6 +241,12 @@ static const char *level_color(DiagLevel l) {
  * bytes print as one space). */
 static int cp_width(unsigned char c) { return c == '\t' ? TAB_WIDTH : 1; }
 
+/* A source line longer than this many bytes is shown as a window around the
+ * caret ("..." marking the cut ends), so a minified or generated file does
+ * not print its whole length once per diagnostic. */
+#define LINE_SHOWN_MAX 200
+#define LINE_SHOWN_BEFORE 80
+
 static void print_line_text(FILE *out, const char *s, size_t len) {
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -268,19 +274,36 @@ void diag_print(FILE *out, const Diag *d, bool color) {
 
     size_t len;
     const char *text = source_line(src, line, &len);
+    size_t first = d->span.start - (uint32_t)(text - src->text);
+    size_t last = d->span.end > d->span.start ? d->span.end - (uint32_t)(text - src->text) : first;
+    bool cut_before = false, cut_after = false;
+    if (len > LINE_SHOWN_MAX) {
+      size_t lo = first > LINE_SHOWN_BEFORE ? first - LINE_SHOWN_BEFORE : 0;
+      if (lo > len) lo = len;
+      while (lo > 0 && lo < len && is_cont((unsigned char)text[lo])) lo++;
+      size_t hi = lo + LINE_SHOWN_MAX < len ? lo + LINE_SHOWN_MAX : len;
+      while (hi < len && hi > lo && is_cont((unsigned char)text[hi])) hi--;
+      cut_before = lo > 0;
+      cut_after = hi < len;
+      text += lo;
+      len = hi - lo;
+      first = first > lo ? first - lo : 0;
+      last = last > lo ? last - lo : 0;
+    }
+    if (last > len) last = len;
     int width = 5;
     for (int n = line; n >= 100000; n /= 10) width++;
     fprintf(out, "%s%*d |%s", color ? C_GUTTER : "", width, line, color ? C_RESET : "");
     if (len) fputc(' ', out);
+    if (cut_before) fputs("...", out);
     print_line_text(out, text, len);
+    if (cut_after) fputs("...", out);
     fputc('\n', out);
 
     /* Caret under the first code point of the span, '~' under the rest of
      * the span as far as this line goes. */
-    size_t first = d->span.start - (uint32_t)(text - src->text);
-    size_t last = d->span.end > d->span.start ? d->span.end - (uint32_t)(text - src->text) : first;
-    if (last > len) last = len;
     fprintf(out, "%s%*s |%s ", color ? C_GUTTER : "", width, "", color ? C_RESET : "");
+    if (cut_before) fputs("   ", out);
     for (size_t i = 0; i < first && i < len; i++) {
       unsigned char c = (unsigned char)text[i];
       if (is_cont(c)) continue;

@@ -594,6 +594,12 @@ void c_item_runtime(Compiler *c, Node *it) {
   Span sp = it->span;
   if (it->kind == N_CONST) {
     if (is_literal_const(c, it)) return;
+    if (!it->as.cnst.value) {
+      /* only a trait's constants may leave the value to the impl */
+      Diag *d = c_error(c, sp, "constant `%s` has no value", it->as.cnst.name);
+      diag_hint(d, "give it one: `const %s = ...`", it->as.cnst.name);
+      return;
+    }
     int slot = c_resolve_global(c, it->as.cnst.name);
     int r = c_alloc_reg(c, sp);
     c_expr(c, it->as.cnst.value, r);
