@@ -548,6 +548,22 @@ bool access_variant_matches(Value v, Value pattern) {
   }
 }
 
+/* Decimal digits of v into buf (at least 21 bytes); returns the length.
+ * snprintf costs more than the rest of a small concatenation. */
+static size_t i64_to_chars(char *buf, int64_t v) {
+  char tmp[24];
+  int n = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  size_t len = 0;
+  if (v < 0) buf[len++] = '-';
+  while (n) buf[len++] = tmp[--n];
+  return len;
+}
+
 bool access_concat(VM *vm, const Value *vs, int n, Value *out) {
   char small[512];
   char *buf = small;
@@ -561,7 +577,7 @@ bool access_concat(VM *vm, const Value *vs, int n, Value *out) {
       p = AS_STRING(vs[i])->chars;
       l = AS_STRING(vs[i])->len;
     } else if (IS_INT(vs[i])) {
-      l = (size_t)snprintf(num, sizeof num, "%lld", (long long)vs[i].as.i);
+      l = i64_to_chars(num, vs[i].as.i);
       p = num;
     } else {
       ObjString *s = format_value(vm, vs[i], false);
