@@ -37,6 +37,8 @@ int c_emit(Compiler *c, uint32_t ins, Span sp) {
 
 int c_const(Compiler *c, Value v, Span sp) {
   ObjProto *p = c->fs->proto;
+  /* Over the limit (reported once): stop searching the pool, which is linear. */
+  if (p->nk > 0x10000) return 0;
   uint32_t k = proto_add_const(c->vm, p, v);
   if (k > 0xffff) {
     c_error(c, sp, "function has too many constants (more than 65535)");
@@ -823,6 +825,12 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
     msg.as.str.len = (uint32_t)strlen(msg.as.str.value);
     Node *argv[1] = {args->len ? args->items[0] : &msg};
     call_builtin(c, "panic", argv, 1, dst, sp);
+  } else if (!strcmp(name, "tensor") || !strcmp(name, "matrix") || !strcmp(name, "vector")) {
+    /* tensor![[1, 2], [3, 4]]: the prelude's tensor() of the list literal */
+    Node list = {.kind = N_LIST, .span = sp};
+    list.as.list.elems = *args;
+    Node *argv[1] = {&list};
+    call_builtin(c, "tensor", argv, 1, dst, sp);
   } else if (!strcmp(name, "dbg")) {
     if (args->len != 1) c_error(c, sp, "`dbg!` takes one expression");
     else call_builtin(c, "dbg", args->items, 1, dst, sp);
@@ -830,7 +838,7 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
     Diag *d = c_error(c, sp, "unknown macro `%s!`", name);
     if (d)
       diag_hint(d, "available macros: println! print! eprintln! eprint! format! vec! panic! assert! "
-                   "assert_eq! assert_ne! unreachable! dbg!");
+                   "assert_eq! assert_ne! unreachable! dbg! tensor! matrix! vector!");
   }
 }
 
@@ -859,8 +867,8 @@ static void compile_struct_lit(Compiler *c, Node *e, int dst) {
       const char *fname = fields->items[i]->as.field_init.name;
       bool found = false;
       const char *cands[256];
-      for (int j = 0; j < nnames && j < 256; j++) {
-        cands[j] = names[j]->chars;
+      for (int j = 0; j < nnames; j++) {
+        if (j < 256) cands[j] = names[j]->chars;
         if (!strcmp(names[j]->chars, fname)) found = true;
       }
       if (!found) {
@@ -902,6 +910,36 @@ static void compile_struct_lit(Compiler *c, Node *e, int dst) {
   c->fs->freereg = save;
 }
 
+/* The opcode of `x op= y`: in-place forms for + - * / (a tensor leaf is
+ * updated where it is, so every holder of it sees the change). */
+static OpCode compound_opcode(OpKind op) {
+  switch (op) {
+  case OP_ADD: return BC_IADD;
+  case OP_SUB: return BC_ISUB;
+  case OP_MUL: return BC_IMUL;
+  case OP_DIV: return BC_IDIV;
+  default: return binop_opcode(op);
+  }
+}
+
+/* R[dst] = R[cur] op value, for compound assignment. */
+static void compound(Compiler *c, OpKind op, int dst, int cur, Node *value, Span sp) {
+  int save = c->fs->freereg;
+  OpCode kcode = k_variant(binop_opcode(op));
+  if (kcode != BC__NUM && is_num_literal(value)) {
+    int k = c_const(c, literal_value(value), value->span);
+    if (k < K_EXTRA) {
+      c_emit(c, MAKE_ABC(kcode, dst, cur, k), sp);
+      return;
+    }
+  }
+  int r = c_expr_any(c, value);
+  OpCode code = compound_opcode(op);
+  if (code == BC__NUM) c_error(c, sp, "operator `%s=` is not supported", ns_op_names[op]);
+  else c_emit(c, MAKE_ABC(code, dst, cur, r), sp);
+  c->fs->freereg = save;
+}
+
 /* target = value, target op= value. */
 static void compile_assign(Compiler *c, Node *e, int dst) {
   Node *target = e->as.assign.target, *value = e->as.assign.value;
@@ -921,26 +959,16 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       store_name(c, name, target->span, t);
     } else if (k == NAME_LOCAL) {
       Local *l = &c->fs->locals[i];
-      if (op == OP_NONE) {
-        c_expr(c, value, l->reg);
-      } else {
-        Node bin = {.kind = N_BINARY, .span = e->span};
-        bin.as.binary.op = op;
-        bin.as.binary.lhs = target;
-        bin.as.binary.rhs = value;
-        c_expr(c, &bin, l->reg);
-      }
+      if (op == OP_NONE) c_expr(c, value, l->reg);
+      else compound(c, op, l->reg, l->reg, value, e->span);
       if (!l->is_mut) assign_error_immutable(c, name, target->span, l->span, false);
     } else {
       int t = c_alloc_reg(c, e->span);
       if (op == OP_NONE) {
         c_expr(c, value, t);
       } else {
-        Node bin = {.kind = N_BINARY, .span = e->span};
-        bin.as.binary.op = op;
-        bin.as.binary.lhs = target;
-        bin.as.binary.rhs = value;
-        c_expr(c, &bin, t);
+        load_name(c, name, target->span, t);
+        compound(c, op, t, t, value, e->span);
       }
       store_name(c, name, target->span, t);
     }
@@ -955,8 +983,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       c_expr(c, value, v);
     } else {
       c_emit_k8(c, BC_GETFIELD, v, obj, k, target->span);
-      int r = c_expr_any(c, value);
-      c_emit(c, MAKE_ABC(binop_opcode(op), v, v, r), e->span);
+      compound(c, op, v, v, value, e->span);
     }
     if (k < K_EXTRA) {
       c_emit(c, MAKE_ABC(BC_SETFIELD, obj, k, v), e->span);
@@ -973,8 +1000,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       c_expr(c, value, v);
     } else {
       c_emit(c, MAKE_ABC(BC_GETINDEX, v, obj, key), target->span);
-      int r = c_expr_any(c, value);
-      c_emit(c, MAKE_ABC(binop_opcode(op), v, v, r), e->span);
+      compound(c, op, v, v, value, e->span);
     }
     c_emit(c, MAKE_ABC(BC_SETINDEX, obj, key, v), e->span);
   } else if (target->kind == N_UNARY && target->as.unary.op == OP_DEREF) {
@@ -1086,6 +1112,30 @@ int c_expr_any(Compiler *c, Node *e) {
   return r;
 }
 
+static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *body, const char *fname,
+                               Span sp);
+static void begin_function(Compiler *c, FuncState *fs, const char *name);
+
+/* no_grad { body }: __no_grad(|| body), a native that turns gradient
+ * recording off around the call and restores it however the call ends.
+ * `return`, `break` and `continue` cannot leave the block (they would only
+ * leave the closure), so they are compile errors inside it. */
+static void compile_no_grad(Compiler *c, Node *e, int dst) {
+  Span sp = e->span;
+  int save = c->fs->freereg;
+  int base = call_base(c, dst, sp);
+  load_name(c, "__no_grad", sp, base);
+  int r = c_alloc_reg(c, sp);
+  NodeList none = {0};
+  FuncState fs;
+  begin_function(c, &fs, "<no_grad>");
+  fs.no_grad = true;
+  ObjProto *p = function_body(c, &none, NULL, e->as.no_grad.body, c->fn_name ? c->fn_name : "<no_grad>", sp);
+  if (p) c_emit(c, MAKE_ABx(BC_CLOSURE, r, proto_add_proto(c->vm, c->fs->proto, p)), sp);
+  c_emit(c, MAKE_ABC(BC_CALL, base, 1, 0), sp);
+  finish_call(c, base, dst, save, sp);
+}
+
 /* Kinds whose code handles dst == NO_REG itself. */
 static bool handles_no_reg(NodeKind k) {
   switch (k) {
@@ -1185,7 +1235,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
                         e->span);
     break;
   case N_BLOCK: c_block(c, e, dst); break;
-  case N_NO_GRAD: c_expr(c, e->as.no_grad.body, dst); break;
+  case N_NO_GRAD: compile_no_grad(c, e, dst); break;
   case N_IF: c_if(c, e, dst); break;
   case N_WHILE: case N_LOOP: c_while(c, e, dst); break;
   case N_FOR: c_for(c, e, dst); break;
@@ -1193,6 +1243,10 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_BREAK: c_break(c, e, false); break;
   case N_CONTINUE: c_break(c, e, true); break;
   case N_RETURN: {
+    if (c->fs->no_grad) {
+      c_error(c, e->span, "return/break inside no_grad is not supported");
+      break;
+    }
     int save = c->fs->freereg;
     int r = e->as.brk.value ? c_expr_any(c, e->as.brk.value) : -1;
     c_emit_return(c, r, e->span);
@@ -1207,6 +1261,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_REF: c_expr(c, e->as.ref.operand, dst); break;
   case N_AWAIT: c_expr(c, e->as.postfix.operand, dst); break;
   case N_TRY: {
+    if (c->fs->no_grad) c_error(c, e->span, "`?` inside no_grad is not supported");
     int save = c->fs->freereg;
     int r = c_expr_any(c, e->as.postfix.operand);
     c_emit(c, MAKE_ABC(BC_TRY, dst, r, 0), e->span);

@@ -59,6 +59,7 @@ typedef struct FuncState {
   Loop *loop;
   ObjTypeSpec *ret_spec; /* checked on every return, or NULL */
   bool is_toplevel;      /* the module chunk: depth-0 lets are globals */
+  bool no_grad;          /* the closure of a no_grad block: return/break cannot leave it */
 } FuncState;
 
 /* What the compiler knows about a module-level name at compile time. */

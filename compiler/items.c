@@ -166,6 +166,56 @@ static void unknown_type(Compiler *c, const char *name, Span sp) {
   if (close && d) diag_hint(d, "did you mean `%s`?", close);
 }
 
+/* A dimension of a tensor type: an int literal, or -1 for a name (`N`). */
+static bool tensor_dim(Compiler *c, Node *n, int64_t *out) {
+  if (n->kind == N_INT && n->as.int_lit.value >= 0) return *out = n->as.int_lit.value, true;
+  if (n->kind == N_TYPE_NAME || n->kind == N_IDENT || n->kind == N_TYPE_INFER) return *out = -1, true;
+  c_error(c, n->span, "a tensor dimension must be an integer or a name");
+  return false;
+}
+
+/* Tensor<f32, [3, 4]>, Tensor<f32>, Tensor, Matrix<f32, 784, 128>,
+ * Vector<f64, N>: checked against a tensor's dtype and shape. */
+static ObjTypeSpec *tensor_spec(Compiler *c, Node *type, const char *name, const char *what) {
+  static const char *const dtypes[] = {"f32", "f64", "i64", "bool"}; /* DType order */
+  ObjTypeSpec *ts = make_spec(c, TS_TENSOR, type, what);
+  ts->dtype = -1;
+  ts->ndim = (int8_t)(!strcmp(name, "Matrix") ? 2 : !strcmp(name, "Vector") ? 1 : -1);
+  for (int i = 0; i < 8; i++) ts->dims[i] = -1;
+  NodeList *args = &type->as.type_name.args;
+  int i = 0, nd = 0;
+  if (args->len > 0 && args->items[0]->kind == N_TYPE_NAME) {
+    Node *p = args->items[0]->as.type_name.path;
+    const char *dn = p->kind == N_IDENT ? p->as.ident.name : "";
+    for (int d = 0; d < 4; d++)
+      if (!strcmp(dn, dtypes[d])) ts->dtype = (int8_t)d;
+    if (!strcmp(dn, "f16") || !strcmp(dn, "bf16") || !strcmp(dn, "i32") || !strcmp(dn, "u8")) {
+      c_error(c, args->items[0]->span, "tensors have dtypes f32, f64, i64 and bool, not `%s`", dn);
+      return NULL;
+    }
+    i = 1;
+  }
+  for (; i < args->len; i++) {
+    Node *a = args->items[i];
+    if (a->kind == N_LIST) {
+      for (int j = 0; j < a->as.list.elems.len; j++) {
+        if (nd >= 8) break;
+        if (!tensor_dim(c, a->as.list.elems.items[j], &ts->dims[nd++])) return NULL;
+      }
+      ts->ndim = (int8_t)nd;
+      continue;
+    }
+    if (nd >= 8) break;
+    if (!tensor_dim(c, a, &ts->dims[nd++])) return NULL;
+    if (ts->ndim < 0) ts->ndim = (int8_t)nd;
+  }
+  if (ts->ndim >= 0 && nd > ts->ndim) {
+    c_error(c, type->span, "`%s` has %d dimension%s, got %d", name, ts->ndim, ts->ndim == 1 ? "" : "s", nd);
+    return NULL;
+  }
+  return ts;
+}
+
 ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
   switch (type->kind) {
   case N_TYPE_INFER: return make_spec(c, TS_ANY, type, what);
@@ -208,6 +258,8 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
     ts->slot = c->self_slot;
     return ts;
   }
+  if (!strcmp(name, "Tensor") || !strcmp(name, "Matrix") || !strcmp(name, "Vector"))
+    return tensor_spec(c, type, name, what);
   ItemInfo *alias = find_item(c, name);
   if (alias && alias->node->kind == N_TYPE_ALIAS) return c_typespec(c, alias->node->as.alias.type, what);
   int slot = c_resolve_global(c, name);
@@ -259,19 +311,25 @@ static void define_struct(Compiler *c, Node *it) {
   ObjClass *cls = class_new(c->vm, CLASS_STRUCT, str_cstr(c->vm, it->as.strct.name));
   NodeList *fl = &it->as.strct.fields;
   int n = fl->len;
+  if (n > UINT16_MAX) {
+    c_error(c, it->span, "struct `%s` has too many fields (more than %d)", it->as.strct.name, UINT16_MAX);
+    n = UINT16_MAX;
+  }
   cls->nfields = (uint16_t)n;
   cls->is_tuple_struct = it->as.strct.is_tuple;
   cls->field_names = ALLOCATE(c->vm, ObjString *, n ? n : 1);
   cls->field_types = ALLOCATE(c->vm, Value, n ? n : 1);
   cls->field_defaults = ALLOCATE(c->vm, Value, n ? n : 1);
+  Table seen; /* names so far, so a struct of thousands of fields is not quadratic */
+  table_init(&seen);
   for (int i = 0; i < n; i++) {
     cls->field_names[i] = str_cstr(c->vm, fl->items[i]->as.field_def.name);
     cls->field_types[i] = UNDEF_VAL;
     cls->field_defaults[i] = UNDEF_VAL;
-    for (int j = 0; j < i; j++)
-      if (cls->field_names[j] == cls->field_names[i])
-        c_error(c, fl->items[i]->span, "field `%s` is already declared", cls->field_names[i]->chars);
+    if (!table_set(c->vm, &seen, cls->field_names[i], UNIT_VAL))
+      c_error(c, fl->items[i]->span, "field `%s` is already declared", cls->field_names[i]->chars);
   }
+  table_free(c->vm, &seen);
   set_global(c, it->as.strct.name, OBJ_VAL(cls));
 }
 
@@ -302,14 +360,27 @@ static void finish_struct(Compiler *c, Node *it) {
 static void define_enum(Compiler *c, Node *it) {
   ObjClass *cls = class_new(c->vm, CLASS_ENUM, str_cstr(c->vm, it->as.enm.name));
   NodeList *vl = &it->as.enm.variants;
-  cls->nvariants = (uint16_t)vl->len;
-  cls->variants = ALLOCATE(c->vm, VariantInfo, vl->len ? vl->len : 1);
+  /* variant tags and field counts are 16-bit */
+  int nv = vl->len;
+  if (nv > UINT16_MAX) {
+    c_error(c, it->span, "enum `%s` has too many variants (more than %d)", it->as.enm.name, UINT16_MAX);
+    nv = UINT16_MAX;
+  }
+  cls->nvariants = (uint16_t)nv;
+  cls->variants = ALLOCATE(c->vm, VariantInfo, nv ? nv : 1);
   int64_t next = 0;
-  for (int i = 0; i < vl->len; i++) {
+  Table seen;
+  table_init(&seen);
+  for (int i = 0; i < nv; i++) {
     Node *v = vl->items[i];
     VariantInfo *vi = &cls->variants[i];
     vi->name = str_cstr(c->vm, v->as.variant.name);
-    vi->nfields = (uint16_t)v->as.variant.fields.len;
+    int nf = v->as.variant.fields.len;
+    if (nf > UINT16_MAX) {
+      c_error(c, v->span, "variant `%s` has too many fields (more than %d)", vi->name->chars, UINT16_MAX);
+      nf = UINT16_MAX;
+    }
+    vi->nfields = (uint16_t)nf;
     vi->field_names = NULL;
     vi->unit_value = UNDEF_VAL;
     vi->ctor = UNDEF_VAL;
@@ -319,8 +390,8 @@ static void define_enum(Compiler *c, Node *it) {
       else c_error(c, v->as.variant.value->span, "an enum discriminant must be an integer literal");
     }
     vi->discriminant = next++;
-    for (int j = 0; j < i; j++)
-      if (cls->variants[j].name == vi->name) c_error(c, v->span, "variant `%s` is already declared", vi->name->chars);
+    if (!table_set(c->vm, &seen, vi->name, UNIT_VAL))
+      c_error(c, v->span, "variant `%s` is already declared", vi->name->chars);
     if (v->as.variant.shape == VARIANT_STRUCT) {
       vi->field_names = ALLOCATE(c->vm, ObjString *, vi->nfields ? vi->nfields : 1);
       for (int j = 0; j < vi->nfields; j++)
@@ -329,6 +400,7 @@ static void define_enum(Compiler *c, Node *it) {
     if (v->as.variant.shape == VARIANT_UNIT) vi->unit_value = OBJ_VAL(variant_new(c->vm, cls, (uint16_t)i, 0));
     else vi->ctor = OBJ_VAL(ctor_new(c->vm, cls, (uint16_t)i));
   }
+  table_free(c->vm, &seen);
   set_global(c, it->as.enm.name, OBJ_VAL(cls));
 }
 

@@ -1105,8 +1105,10 @@ static Node *parse_power(Parser *p) {
   Node *base = parse_postfix(p, parse_primary(p), start);
   Token *t = cur(p);
   if ((t->kind == TOK_STARSTAR || t->kind == TOK_CARET) && !ends_line(p, t)) {
+    if (!p_enter(p)) return base;
     advance(p);
     Node *exp = p_unary(p);
+    p_leave(p);
     Node *n = node(p, N_BINARY, start);
     n->as.binary.op = OP_POW;
     n->as.binary.lhs = base;

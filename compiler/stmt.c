@@ -181,7 +181,8 @@ static Loop *find_loop(Compiler *c, Node *e, const char *what) {
   const char *label = e->as.brk.label;
   for (Loop *l = c->fs->loop; l; l = l->outer)
     if (!label || (l->label && !strcmp(l->label, label))) return l;
-  if (label) c_error(c, e->span, "use of undeclared label `'%s`", label);
+  if (c->fs->no_grad) c_error(c, e->span, "return/break inside no_grad is not supported");
+  else if (label) c_error(c, e->span, "use of undeclared label `'%s`", label);
   else c_error(c, e->span, "`%s` outside of a loop", what);
   return NULL;
 }

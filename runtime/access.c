@@ -8,6 +8,7 @@
 
 #include "access.h"
 #include "builtins.h"
+#include "tensor.h"
 
 /* ------------------------------------------------------- classes, methods */
 
@@ -108,6 +109,21 @@ bool vm_check_type(VM *vm, ObjTypeSpec *ts, Value *v) {
   case TS_RESULT:
     if (IS_VARIANT(x) && AS_VARIANT(x)->cls == vm->result_class) return true;
     break;
+  case TS_TENSOR: {
+    if (!IS_TENSOR(x)) break;
+    ObjTensor *t = AS_TENSOR(x);
+    bool ok = (ts->dtype < 0 || ts->dtype == (int)t->dtype) && (ts->ndim < 0 || ts->ndim == t->ndim);
+    for (int i = 0; ok && ts->ndim > 0 && i < ts->ndim; i++)
+      ok = ts->dims[i] < 0 || ts->dims[i] == t->shape[i];
+    if (ok) return true;
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "Tensor[%s", tensor_dtype_names[t->dtype]);
+    for (int i = 0; i < t->ndim && n < (int)sizeof buf - 24; i++)
+      n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%lld", i ? ", " : "; ", (long long)t->shape[i]);
+    snprintf(buf + n, sizeof buf - (size_t)n, "]");
+    return vm_error(vm, "%s expects %s, got %s", ts->what ? ts->what->chars : "a value",
+                    ts->text ? ts->text->chars : "?", buf);
+  }
   case TS_CLASS: {
     /* A name that is not (yet) a class here is not checked. */
     if (!ts->module || ts->slot >= ts->module->nglobals) return true;
@@ -167,6 +183,7 @@ bool access_get_field(VM *vm, Value obj, Value key, Value *out) {
   Value m;
   if (IS_OBJ(obj)) {
     switch (OBJ_TYPE(obj)) {
+    case OBJ_TENSOR: return lib_tensor_get_field(vm, obj, name, out);
     case OBJ_INSTANCE: {
       ObjInstance *in = AS_INSTANCE(obj);
       int idx = access_field_index(in->cls, name);
@@ -239,6 +256,7 @@ bool access_get_field(VM *vm, Value obj, Value key, Value *out) {
 }
 
 bool access_set_field(VM *vm, Value obj, Value key, Value v) {
+  if (IS_TENSOR(obj) && IS_STRING(key)) return lib_tensor_set_field(vm, obj, AS_STRING(key), v);
   if (IS_INSTANCE(obj)) {
     ObjInstance *in = AS_INSTANCE(obj);
     int idx = IS_INT(key) ? (key.as.i >= 0 && key.as.i < in->cls->nfields ? (int)key.as.i : -1)
@@ -329,6 +347,7 @@ static bool key_not_found(VM *vm, Value key) {
 bool access_get_index(VM *vm, Value obj, Value idx, Value *out) {
   if (IS_OBJ(obj)) {
     switch (OBJ_TYPE(obj)) {
+    case OBJ_TENSOR: return lib_tensor_get_index(vm, obj, idx, out);
     case OBJ_LIST: {
       ObjList *l = AS_LIST(obj);
       if (IS_INT(idx)) {
@@ -404,6 +423,7 @@ bool access_get_index(VM *vm, Value obj, Value idx, Value *out) {
 }
 
 bool access_set_index(VM *vm, Value obj, Value idx, Value v) {
+  if (IS_TENSOR(obj)) return lib_tensor_set_index(vm, obj, idx, v);
   if (IS_LIST(obj)) {
     ObjList *l = AS_LIST(obj);
     if (!IS_INT(idx))

@@ -9,6 +9,7 @@
 
 #include "ast.h"
 #include "builtins.h"
+#include "tensor.h"
 
 static const char *op_name(int op) {
   return op >= 0 && op < OP__COUNT ? ns_op_names[op] : "?";
@@ -444,7 +445,13 @@ static bool vector_op(VM *vm, int op, Value a, Value b, Value *out) {
 
 /* ---- binary operators ---- */
 
+bool arith_inplace(VM *vm, int op, Value a, Value b, Value *out) {
+  if (IS_TENSOR(a)) return lib_tensor_inplace(vm, op, a, b, out);
+  return arith_binary(vm, op, a, b, out);
+}
+
 bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
+  if (IS_TENSOR(a) || IS_TENSOR(b)) return lib_tensor_binary(vm, op, a, b, out);
   switch (op) {
   case OP_EQ: *out = BOOL_VAL(value_equal(a, b)); return true;
   case OP_NE: *out = BOOL_VAL(!value_equal(a, b)); return true;
@@ -591,6 +598,8 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
 }
 
 bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
+  /* a comparison used as a condition; elsewhere tensors compare elementwise */
+  if (IS_TENSOR(a) || IS_TENSOR(b)) return vm_error(vm, "condition must be bool, got Tensor");
   switch (op) {
   case OP_LT: return less(vm, a, b, false, out, 0);
   case OP_LE: return less(vm, a, b, true, out, 0);
@@ -686,6 +695,7 @@ static bool magnitude(VM *vm, Value a, Value *out) {
 }
 
 bool arith_unary(VM *vm, int op, Value a, Value *out) {
+  if (IS_TENSOR(a) || (op == OP_GRAD && IS_TUPLE(a))) return lib_tensor_unary(vm, op, a, out);
   switch (op) {
   case OP_NEG:
     if (IS_INT(a)) {

@@ -11,6 +11,7 @@
 
 #include "ast.h"
 #include "builtins.h"
+#include "tensor.h"
 
 /* ---- registration ---- */
 
@@ -437,6 +438,16 @@ static bool nat_assert_ne(VM *vm, Value *args, int argc, Value *out) {
 
 /* ---- conversions and inspection ---- */
 
+/* The method `name` of a tensor first argument, for the prelude functions
+ * that also take tensors (sum, min, max, clamp, len). */
+static bool tensor_method(VM *vm, const char *name, Value *args, int argc, Value *out) {
+  Value m;
+  if (!vm_find_method(vm, args[0], str_cstr(vm, name), &m))
+    return vm_error(vm, "%s does not apply to tensors", name);
+  return vm_call(vm, m, args, argc, out);
+}
+
+
 static bool nat_len(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
   Value v = args[0];
@@ -451,6 +462,7 @@ static bool nat_len(VM *vm, Value *args, int argc, Value *out) {
         return vm_error(vm, "len of an unbounded range");
       *out = INT_VAL(lib_range_len(AS_RANGE(v)));
       return true;
+    case OBJ_TENSOR: return tensor_method(vm, "len", args, 1, out);
     default: break;
     }
   }
@@ -554,6 +566,7 @@ static Value cplx_val(VM *vm, double complex z) {
 #define MATH1C(name, real_expr, complex_fn)                                \
   static bool nat_##name(VM *vm, Value *args, int argc, Value *out) {       \
     (void)argc;                                                             \
+    if (IS_TENSOR(args[0])) return lib_tensor_math1(vm, #name, args[0], out); \
     if (is_cplx(args[0])) {                                                 \
       *out = cplx_val(vm, complex_fn(cplx(args[0])));                       \
       return true;                                                          \
@@ -580,6 +593,7 @@ MATH1C(tanh, tanh(x), ctanh)
 
 static bool nat_sqrt(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
+  if (IS_TENSOR(args[0])) return lib_tensor_math1(vm, "sqrt", args[0], out);
   if (!IS_NUM(args[0]) && !is_cplx(args[0]))
     return vm_error(vm, "sqrt expects a number, got %s", value_type_name(args[0]));
   return arith_unary(vm, OP_SQRT, args[0], out);
@@ -593,7 +607,7 @@ static bool nat_cbrt(VM *vm, Value *args, int argc, Value *out) {
 }
 
 static bool nat_log(VM *vm, Value *args, int argc, Value *out) {
-  if (argc < 2) return nat_ln(vm, args, argc, out);
+  if (argc < 2 || IS_TENSOR(args[0])) return nat_ln(vm, args, 1, out);
   double x, b;
   if (!lib_num_arg(vm, args[0], "log", &x) || !lib_num_arg(vm, args[1], "log", &b)) return false;
   *out = FLOAT_VAL(log(x) / log(b));
@@ -667,7 +681,7 @@ static bool nat_sign(VM *vm, Value *args, int argc, Value *out) {
 }
 
 static bool nat_clamp(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
+  if (IS_TENSOR(args[0])) return tensor_method(vm, "clamp", args, argc, out);
   for (int i = 0; i < 3; i++)
     if (!IS_NUM(args[i])) return vm_error(vm, "clamp expects numbers, got %s", value_type_name(args[i]));
   int c;
@@ -704,8 +718,22 @@ static bool extreme(VM *vm, Value *args, int argc, Value *out, const char *who, 
   return true;
 }
 
-static bool nat_min(VM *vm, Value *args, int argc, Value *out) { return extreme(vm, args, argc, out, "min", -1); }
-static bool nat_max(VM *vm, Value *args, int argc, Value *out) { return extreme(vm, args, argc, out, "max", 1); }
+static bool nat_min(VM *vm, Value *args, int argc, Value *out) {
+  if (argc == 1 && IS_TENSOR(args[0])) return tensor_method(vm, "min", args, 1, out);
+  if (argc == 2 && (IS_TENSOR(args[0]) || IS_TENSOR(args[1]))) {
+    Value xy[2] = {IS_TENSOR(args[0]) ? args[0] : args[1], IS_TENSOR(args[0]) ? args[1] : args[0]};
+    return tensor_method(vm, "minimum", xy, 2, out);
+  }
+  return extreme(vm, args, argc, out, "min", -1);
+}
+static bool nat_max(VM *vm, Value *args, int argc, Value *out) {
+  if (argc == 1 && IS_TENSOR(args[0])) return tensor_method(vm, "max", args, 1, out);
+  if (argc == 2 && (IS_TENSOR(args[0]) || IS_TENSOR(args[1]))) {
+    Value xy[2] = {IS_TENSOR(args[0]) ? args[0] : args[1], IS_TENSOR(args[0]) ? args[1] : args[0]};
+    return tensor_method(vm, "maximum", xy, 2, out);
+  }
+  return extreme(vm, args, argc, out, "max", 1);
+}
 
 static bool reduce_iterable(VM *vm, int op, Value v, const char *who, Value *out) {
   if (IS_LIST(v) || IS_TUPLE(v) || IS_OBJ_TYPE(v, OBJ_RANGE)) return arith_unary(vm, op, v, out);
@@ -715,7 +743,7 @@ static bool reduce_iterable(VM *vm, int op, Value v, const char *who, Value *out
 }
 
 static bool nat_sum(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
+  if (IS_TENSOR(args[0])) return tensor_method(vm, "sum", args, argc, out);
   return reduce_iterable(vm, OP_SUM, args[0], "sum", out);
 }
 
@@ -991,6 +1019,8 @@ void builtins_init(VM *vm) {
   lib_string_init(vm);
   lib_list_init(vm);
   lib_map_init(vm);
+  lib_tensor_init(vm);
+  lib_data_init(vm);
   class_global(vm, "Vec", vm->class_of_obj[OBJ_LIST]);
   class_global(vm, "String", vm->class_of_obj[OBJ_STRING]);
   class_global(vm, "HashMap", vm->class_of_obj[OBJ_MAP]);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "builtins.h"
+#include "tensor.h"
 
 /* ---- StrBuf ---- */
 
@@ -397,6 +398,125 @@ static const char *fn_name(Value fn) {
   return "?";
 }
 
+/* ---- tensors ---- */
+
+/* PyTorch's layout: `tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])`,
+ * floats with 4 decimals (scientific when the magnitudes call for it),
+ * columns right-aligned to the widest element, one row per line and a
+ * blank line between blocks of 3-d and up. Above TENSOR_ELIDE elements
+ * only the first and last TENSOR_EDGE entries of each dim are shown. */
+#define TENSOR_ELIDE 1000
+#define TENSOR_EDGE 3
+
+typedef struct {
+  const ObjTensor *t;
+  bool elide, sci;
+  int width;
+  int64_t idx[NS_MAX_DIMS];
+} TFmt;
+
+static void tensor_elem_str(const TFmt *f, char *buf, size_t n) {
+  const ObjTensor *t = f->t;
+  int64_t off = 0;
+  for (int d = 0; d < t->ndim; d++) off += f->idx[d] * t->strides[d];
+  const void *p = tensor_data(t);
+  double v;
+  switch (t->dtype) {
+  case DT_I64: snprintf(buf, n, "%lld", (long long)((const int64_t *)p)[off]); return;
+  case DT_BOOL: snprintf(buf, n, "%s", ((const uint8_t *)p)[off] ? "true" : "false"); return;
+  case DT_F32: v = ((const float *)p)[off]; break;
+  default: v = ((const double *)p)[off]; break;
+  }
+  if (isnan(v)) snprintf(buf, n, "nan");
+  else if (isinf(v)) snprintf(buf, n, v < 0 ? "-inf" : "inf");
+  else snprintf(buf, n, f->sci ? "%.4e" : "%.4f", v);
+}
+
+static bool tensor_skip(const TFmt *f, int d, int64_t *i) {
+  int64_t n = f->t->shape[d];
+  if (f->elide && n > 2 * TENSOR_EDGE && *i == TENSOR_EDGE) {
+    *i = n - TENSOR_EDGE;
+    return true;
+  }
+  return false;
+}
+
+/* Visit the shown elements: measure (sb NULL: widest element, magnitude
+ * range) or print. */
+static void tensor_walk(TFmt *f, StrBuf *sb, int d, double *lo, double *hi) {
+  const ObjTensor *t = f->t;
+  char buf[64];
+  if (d == t->ndim) {
+    if (!sb) {
+      tensor_elem_str(f, buf, sizeof buf);
+      int w = (int)strlen(buf);
+      if (w > f->width) f->width = w;
+      if (lo) {
+        int64_t flat = 0;
+        for (int k = 0; k < t->ndim; k++) flat = flat * t->shape[k] + f->idx[k];
+        double a = fabs(tensor_get(t, flat));
+        if (isfinite(a) && a > 0) {
+          if (a < *lo) *lo = a;
+          if (a > *hi) *hi = a;
+        }
+      }
+      return;
+    }
+    tensor_elem_str(f, buf, sizeof buf);
+    for (int k = (int)strlen(buf); k < f->width; k++) strbuf_addc(sb, ' ');
+    strbuf_adds(sb, buf);
+    return;
+  }
+  if (sb) strbuf_addc(sb, '[');
+  for (int64_t i = 0; i < t->shape[d]; i++) {
+    if (sb && i > 0) {
+      strbuf_addc(sb, ',');
+      if (d == t->ndim - 1) {
+        strbuf_addc(sb, ' ');
+      } else {
+        for (int k = d; k < t->ndim - 1; k++) strbuf_addc(sb, '\n');
+        for (int k = 0; k < 8 + d; k++) strbuf_addc(sb, ' ');
+      }
+    }
+    if (tensor_skip(f, d, &i) && sb) {
+      strbuf_adds(sb, "...,");
+      if (d == t->ndim - 1) {
+        strbuf_addc(sb, ' ');
+      } else {
+        for (int k = d; k < t->ndim - 1; k++) strbuf_addc(sb, '\n');
+        for (int k = 0; k < 8 + d; k++) strbuf_addc(sb, ' ');
+      }
+    }
+    f->idx[d] = i;
+    tensor_walk(f, sb, d + 1, lo, hi);
+  }
+  if (sb) strbuf_addc(sb, ']');
+}
+
+static void fmt_tensor(StrBuf *sb, const ObjTensor *t) {
+  TFmt f = {.t = t, .elide = t->numel > TENSOR_ELIDE};
+  strbuf_adds(sb, "tensor(");
+  if (t->numel == 0) {
+    strbuf_adds(sb, "[]");
+    if (t->ndim > 1) {
+      char buf[160];
+      strbuf_printf(sb, ", shape=%s", tensor_shape_str(t, buf, sizeof buf));
+    }
+  } else {
+    if (t->dtype == DT_F32 || t->dtype == DT_F64) {
+      double lo = INFINITY, hi = 0;
+      tensor_walk(&f, NULL, 0, &lo, &hi);
+      f.sci = hi >= 1e8 || (hi > 0 && lo < 1e-4);
+      f.width = 0;
+    }
+    tensor_walk(&f, NULL, 0, NULL, NULL);
+    tensor_walk(&f, sb, 0, NULL, NULL);
+  }
+  if (t->dtype != DT_F32) strbuf_printf(sb, ", dtype=%s", tensor_dtype_names[t->dtype]);
+  if (t->requires_grad) strbuf_adds(sb, ", requires_grad=true");
+  strbuf_addc(sb, ')');
+}
+
 static bool fmt_obj(Fmt *f, StrBuf *sb, Value v, int mode) {
   Obj *o = v.as.o;
   switch (o->type) {
@@ -423,6 +543,8 @@ static bool fmt_obj(Fmt *f, StrBuf *sb, Value v, int mode) {
   case OBJ_MODULE: strbuf_printf(sb, "<module %s>", AS_MODULE(v)->name->chars); return true;
   case OBJ_TYPESPEC: strbuf_printf(sb, "<type %s>", AS_TYPESPEC(v)->text->chars); return true;
   case OBJ_UPVALUE: strbuf_adds(sb, "<upvalue>"); return true;
+  case OBJ_TENSOR: fmt_tensor(sb, AS_TENSOR(v)); return true;
+  case OBJ_GRADNODE: strbuf_printf(sb, "<grad_fn %s>", tensor_ops[((GradNode *)o)->op].name); return true;
   default: break;
   }
 

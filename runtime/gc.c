@@ -9,6 +9,7 @@
  * unmarked strings before the sweep. */
 #include <stdlib.h>
 
+#include "tensor_int.h"
 #include "vm.h"
 
 #define GC_MIN_HEAP ((size_t)1 << 20)
@@ -141,6 +142,19 @@ static void blacken(VM *vm, Obj *o) {
     mark_object(vm, (Obj *)t->module);
     break;
   }
+  case OBJ_TENSOR: {
+    ObjTensor *t = (ObjTensor *)o;
+    mark_object(vm, (Obj *)t->grad);
+    mark_object(vm, (Obj *)t->grad_fn);
+    break;
+  }
+  case OBJ_GRADNODE: {
+    GradNode *g = (GradNode *)o;
+    for (int i = 0; i < g->ninputs; i++) mark_object(vm, (Obj *)g->inputs[i]);
+    mark_object(vm, (Obj *)g->saved[0]);
+    mark_object(vm, (Obj *)g->saved[1]);
+    break;
+  }
   case OBJ__COUNT: break;
   }
 }
@@ -228,6 +242,14 @@ static void free_object(VM *vm, Obj *o) {
   }
   case OBJ_TYPESPEC: vm_realloc(vm, o, sizeof(ObjTypeSpec), 0); break;
   case OBJ_COMPLEX: vm_realloc(vm, o, sizeof(ObjComplex), 0); break;
+  case OBJ_TENSOR: {
+    /* Views share storage: only the last one returns it to the cache. */
+    ObjTensor *t = (ObjTensor *)o;
+    if (t->storage) tstorage_release(vm, t->storage);
+    vm_realloc(vm, t, sizeof(ObjTensor), 0);
+    break;
+  }
+  case OBJ_GRADNODE: vm_realloc(vm, o, sizeof(GradNode), 0); break;
   case OBJ__COUNT: break;
   }
 }

@@ -33,6 +33,8 @@ static Obj *alloc_object(VM *vm, size_t size, ObjType type) {
   return o;
 }
 
+Obj *obj_alloc(VM *vm, size_t size, ObjType type) { return alloc_object(vm, size, type); }
+
 #define ALLOC_OBJ(vm, T, tag) ((T *)alloc_object(vm, sizeof(T), tag))
 
 /* Grow a dynamic array to hold at least `need` items (capacity doubles). */
@@ -342,6 +344,7 @@ ObjNative *native_new(VM *vm, const char *name, NativeFn fn, int min_args, int m
   n->min_args = (int16_t)min_args;
   n->max_args = (int16_t)max_args;
   n->data = NULL;
+  n->params = NULL;
   return n;
 }
 
@@ -443,6 +446,9 @@ ObjTypeSpec *typespec_new(VM *vm, TypeSpecKind kind, ObjString *text, ObjString 
   t->module = NULL;
   t->slot = 0;
   t->tuple_len = -1;
+  t->dtype = -1;
+  t->ndim = -1;
+  for (int i = 0; i < 8; i++) t->dims[i] = -1;
   return t;
 }
 

@@ -31,6 +31,8 @@ const char *value_type_name(Value v) {
   case OBJ_MODULE: return "module";
   case OBJ_TYPESPEC: return "type";
   case OBJ_COMPLEX: return "complex";
+  case OBJ_TENSOR: return "Tensor";
+  case OBJ_GRADNODE: return "GradNode";
   case OBJ__COUNT: break;
   }
   return "?";

@@ -74,9 +74,8 @@ typedef enum {
   OBJ_MODULE,
   OBJ_TYPESPEC, /* a checked type annotation */
   OBJ_COMPLEX,
-  /* OBJ_TENSOR joins here with the tensor runtime: a header object whose
-   * storage is a separately allocated, refcounted buffer counted through
-   * vm_gc_external(). */
+  OBJ_TENSOR,   /* a view of refcounted storage counted through vm_gc_external() (tensor.h) */
+  OBJ_GRADNODE, /* an autograd tape entry (tensor.h) */
   OBJ__COUNT
 } ObjType;
 
@@ -243,6 +242,10 @@ typedef struct ObjNative {
   ObjString *name;
   int16_t min_args, max_args; /* max_args -1: variadic */
   void *data;                 /* for natives made at run time (FFI) */
+  /* Parameter names (NULL-terminated; NULL: positional only). Named
+   * arguments go to their parameter's position, gaps are unit; a list
+   * starting with "..." (variadic) gets them appended in order. */
+  const char *const *params;
 } ObjNative;
 
 typedef struct ObjBound {
@@ -323,7 +326,8 @@ typedef enum {
   TS_LIST, TS_TUPLE, TS_MAP, TS_RANGE, TS_FN, TS_COMPLEX,
   TS_OPTION,  /* Option<T>: the prelude's Option enum */
   TS_RESULT,
-  TS_CLASS    /* a struct or enum: the value of module global `slot` */
+  TS_CLASS,   /* a struct or enum: the value of module global `slot` */
+  TS_TENSOR   /* Tensor<f32, [3, 4]>, Matrix<f32, M, N>, Vector<f64, N>: dtype and dims */
 } TypeSpecKind;
 
 typedef struct ObjTypeSpec {
@@ -334,6 +338,11 @@ typedef struct ObjTypeSpec {
   ObjModule *module;/* TS_CLASS: where to find the type */
   uint32_t slot;
   int16_t tuple_len;/* TS_TUPLE: element count, -1 any */
+  /* TS_TENSOR: DType (tensor.h) or -1 any; dimension count or -1 any; each
+   * dimension or -1 (a generic name such as `N`) */
+  int8_t dtype;
+  int8_t ndim;
+  int64_t dims[8];
 } ObjTypeSpec;
 
 typedef struct ObjComplex {
@@ -384,6 +393,9 @@ int32_t module_find(ObjModule *m, ObjString *name);
 void module_define(VM *vm, ObjModule *m, const char *name, Value v, uint8_t flags);
 ObjTypeSpec *typespec_new(VM *vm, TypeSpecKind kind, ObjString *text, ObjString *what);
 ObjComplex *complex_new(VM *vm, double re, double im);
+/* A fresh, unmarked object of `size` bytes linked for the sweep (for object
+ * kinds defined outside object.c: tensors, grad nodes). */
+Obj *obj_alloc(VM *vm, size_t size, ObjType type);
 
 /* ---- value helpers (value.c) ---- */
 const char *value_type_name(Value v); /* "int", "list", struct/enum name, ... */

@@ -21,6 +21,7 @@
 #include "ast.h"
 #include "builtins.h"
 #include "diag.h"
+#include "tensor.h"
 #include "vm.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -399,6 +400,41 @@ static CallStatus call_native(VM *vm, ObjNative *nat, Value *args, int argc, Val
   return CALL_DONE;
 }
 
+/* Named arguments of a native with parameter names (ObjNative.params):
+ * each goes to its parameter's position, gaps are unit; a variadic list
+ * ("..." first) gets them appended. The caller's args stay rooted. */
+static CallStatus call_native_named(VM *vm, ObjNative *nat, Value *args, int argc,
+                                    const ObjTuple *names, Value *ret, int hidden) {
+  Value buf[16];
+  bool set[16] = {false};
+  int nnamed = (int)names->len, npos = argc - nnamed, n = npos;
+  bool variadic = nat->params[0] && !strcmp(nat->params[0], "...");
+  if (npos < 0 || argc > 16) {
+    vm_error(vm, "`%s`: too many arguments", nat->name->chars);
+    return CALL_ERROR;
+  }
+  for (int i = 0; i < 16; i++) buf[i] = i < npos ? args[i] : UNIT_VAL;
+  for (int j = 0; j < nnamed; j++) {
+    ObjString *name = AS_STRING(names->items[j]);
+    int idx = -1;
+    for (int i = variadic; nat->params[i] && idx < 0; i++)
+      if (!strcmp(nat->params[i], name->chars)) idx = i;
+    if (idx < 0) {
+      vm_error(vm, "`%s` has no parameter named `%s`", nat->name->chars, name->chars);
+      return CALL_ERROR;
+    }
+    if (variadic) idx = n;
+    if (idx >= 16 || (!variadic && (idx < npos || set[idx]))) {
+      vm_error(vm, "argument `%s` given twice", name->chars);
+      return CALL_ERROR;
+    }
+    set[idx] = true;
+    buf[idx] = args[npos + j];
+    if (idx + 1 > n) n = idx + 1;
+  }
+  return call_native(vm, nat, buf, n, ret, hidden);
+}
+
 static CallStatus construct_tuple_struct(VM *vm, ObjClass *cls, Value *args, int argc, Value *ret) {
   if (argc != cls->nfields) {
     vm_error(vm, "`%s` expects %d argument%s, got %d", cls->name->chars, cls->nfields,
@@ -489,6 +525,8 @@ static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const 
     case OBJ_CLOSURE: return push_frame(vm, AS_CLOSURE(callee), args, argc, names, ret, hidden);
     case OBJ_NATIVE:
       if (names) {
+        if (AS_NATIVE(callee)->params)
+          return call_native_named(vm, AS_NATIVE(callee), args, argc, names, ret, hidden);
         vm_error(vm, "`%s` does not take named arguments", AS_NATIVE(callee)->name->chars);
         return CALL_ERROR;
       }
@@ -670,7 +708,8 @@ static bool approx_equal(double a, double b) {
 
 /* Arithmetic with int (overflow-checked), float and mixed fast paths; every
  * other combination goes to arith_binary. */
-#define ARITH(b, c, iop, fop, opk, sym)                                                            \
+#define ARITH(b, c, iop, fop, opk, sym) ARITH_VIA(arith_binary, b, c, iop, fop, opk, sym)
+#define ARITH_VIA(slow, b, c, iop, fop, opk, sym)                                                  \
   do {                                                                                             \
     Value *ra_ = RA;                                                                               \
     if (LIKELY((b)->type == VAL_INT && (c)->type == VAL_INT)) {                                    \
@@ -690,12 +729,13 @@ static bool approx_equal(double a, double b) {
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
-      CHECK(arith_binary(vm, opk, *(b), *(c), &r_));                                               \
+      CHECK(slow(vm, opk, *(b), *(c), &r_));                                                       \
       *ra_ = r_;                                                                                   \
     }                                                                                              \
   } while (0)
 
-#define DIVIDE(b, c)                                                                               \
+#define DIVIDE(b, c) DIVIDE_VIA(arith_binary, b, c)
+#define DIVIDE_VIA(slow, b, c)                                                                     \
   do {                                                                                             \
     Value *ra_ = RA;                                                                               \
     if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
@@ -714,7 +754,7 @@ static bool approx_equal(double a, double b) {
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
-      CHECK(arith_binary(vm, OP_DIV, *(b), *(c), &r_));                                            \
+      CHECK(slow(vm, OP_DIV, *(b), *(c), &r_));                                                    \
       *ra_ = r_;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -767,6 +807,15 @@ static bool approx_equal(double a, double b) {
     else                                                                                           \
       CHECK(arith_compare(vm, opk, *(b), *(c), &out));                                             \
   } while (0)
+
+/* A comparison with a tensor operand gives a bool tensor (elementwise). */
+#define TENSOR_COMPARE(opk)                                                                        \
+  if (UNLIKELY(IS_TENSOR(*RB) || IS_TENSOR(*RC))) {                                                \
+    Value r_;                                                                                      \
+    CHECK(arith_binary(vm, opk, *RB, *RC, &r_));                                                   \
+    *RA = r_;                                                                                      \
+    vmbreak;                                                                                       \
+  }
 
 static inline bool fast_equal(const Value *a, const Value *b) {
   if (a->type == VAL_INT && b->type == VAL_INT) return a->as.i == b->as.i;
@@ -913,6 +962,22 @@ static bool execute(VM *vm, int entry) {
         MODULO(RB, RC);
         vmbreak;
       }
+      vmcase(IADD) {
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_add_overflow, +, OP_ADD, "+");
+        vmbreak;
+      }
+      vmcase(ISUB) {
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_sub_overflow, -, OP_SUB, "-");
+        vmbreak;
+      }
+      vmcase(IMUL) {
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_mul_overflow, *, OP_MUL, "*");
+        vmbreak;
+      }
+      vmcase(IDIV) {
+        DIVIDE_VIA(arith_inplace, RB, RC);
+        vmbreak;
+      }
       vmcase(POW) {
         Value *b = RB, *c = RC;
         if (b->type == VAL_INT && c->type == VAL_INT && c->as.i >= 0) {
@@ -1033,22 +1098,26 @@ static bool execute(VM *vm, int entry) {
       }
 
       vmcase(EQ) {
+        TENSOR_COMPARE(OP_EQ);
         bool r = fast_equal(RB, RC);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(NE) {
+        TENSOR_COMPARE(OP_NE);
         bool r = !fast_equal(RB, RC);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(LT) {
+        TENSOR_COMPARE(OP_LT);
         bool r;
         COMPARE(RB, RC, <, OP_LT, r);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(LE) {
+        TENSOR_COMPARE(OP_LE);
         bool r;
         COMPARE(RB, RC, <=, OP_LE, r);
         *RA = BOOL_VAL(r);
@@ -1098,6 +1167,10 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(JEQ) {
+        if (UNLIKELY(IS_TENSOR(*RA) || IS_TENSOR(*RB))) {
+          vm_error(vm, "condition must be bool, got Tensor");
+          THROW();
+        }
         bool r = fast_equal(RA, RB);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
@@ -1499,6 +1572,7 @@ static bool execute(VM *vm, int entry) {
 
 on_error:
   if (!vm->has_error) vm_error(vm, "internal error");
+  tensor_grad_enabled = 1; /* an error leaves any no_grad block */
   capture_trace(vm, entry, pc);
   close_upvalues(vm, vm->frames[entry].base);
   vm->nframes = entry;

@@ -159,6 +159,9 @@ void format_print(VM *vm, FILE *out, Value v);
 /* Slow-path operators (arith.c): every type combination the fast paths in
  * vm.c do not handle. op is an OpKind from compiler/ast.h. false on error. */
 bool arith_binary(VM *vm, int op, Value a, Value b, Value *out);
+/* `a op= b`: a tensor leaf a is updated in place (outside autograd) and
+ * returned; everything else as arith_binary. */
+bool arith_inplace(VM *vm, int op, Value a, Value b, Value *out);
 bool arith_unary(VM *vm, int op, Value a, Value *out);
 bool arith_compare(VM *vm, int op, Value a, Value b, bool *out); /* OP_LT / OP_LE */
 bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);

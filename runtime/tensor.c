@@ -1,0 +1,475 @@
+/* Tensor objects, views, conversions, the op table and tensor_apply().
+ *
+ * Shapes and strides are in elements; a tensor is contiguous when its
+ * strides are the row-major ones of its shape (size-1 dims may have any
+ * stride). Kernels walk operands with tloop_run(), which merges dims that
+ * are contiguous across every operand, so a same-shape contiguous op is a
+ * single call of its inner loop over numel elements. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor_int.h"
+
+const char *const tensor_dtype_names[DT__COUNT] = {"f32", "f64", "i64", "bool"};
+const size_t tensor_dtype_sizes[DT__COUNT] = {4, 8, 8, 1};
+
+/* Names as shown in errors: the .def row names in lower case, filled in
+ * once before main (a few hundred bytes). */
+static char op_names[TOP__COUNT][24];
+
+#define TB_0(name) NULL
+#define TB_1(name) tb_##name
+#define TOP(name, arity, fclass, diff) \
+  [TOP_##name] = {op_names[TOP_##name], arity, fclass, tk_##name, TB_##diff(name)},
+const TensorOpInfo tensor_ops[TOP__COUNT] = {
+#include "tensor_ops.def"
+};
+#undef TOP
+
+__attribute__((constructor)) static void init_op_names(void) {
+  static const char *const upper[TOP__COUNT] = {
+#define TOP(name, arity, fclass, diff) #name,
+#include "tensor_ops.def"
+#undef TOP
+  };
+  for (int i = 0; i < TOP__COUNT; i++) {
+    size_t j = 0;
+    for (; upper[i][j] && j + 1 < sizeof op_names[i]; j++)
+      op_names[i][j] = (char)tolower((unsigned char)upper[i][j]);
+    op_names[i][j] = '\0';
+  }
+}
+
+ObjTensor *tensor_saved_slot[2];
+static uint64_t tape_seq = 0;
+
+/* ---- shapes ---- */
+
+int64_t tensor_shape_numel(int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  return n;
+}
+
+void tensor_contig_strides(int ndim, const int64_t *shape, int64_t *strides) {
+  int64_t s = 1;
+  for (int i = ndim - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i] > 0 ? shape[i] : 1;
+  }
+}
+
+const char *tensor_dims_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+  size_t used = 0;
+  used += (size_t)snprintf(buf, n, "[");
+  for (int i = 0; i < ndim && used < n; i++)
+    used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+  if (used < n) snprintf(buf + used, n - used, "]");
+  return buf;
+}
+
+const char *tensor_shape_str(const ObjTensor *t, char *buf, size_t n) {
+  return tensor_dims_str(t->ndim, t->shape, buf, n);
+}
+
+DType tensor_promote(DType a, DType b) {
+  static const int rank[DT__COUNT] = {[DT_BOOL] = 0, [DT_I64] = 1, [DT_F32] = 2, [DT_F64] = 3};
+  return rank[a] >= rank[b] ? a : b;
+}
+
+bool tensor_broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, int *nout,
+                            int64_t *out) {
+  int n = na > nb ? na : nb;
+  for (int i = 0; i < n; i++) {
+    int64_t da = i < n - na ? 1 : a[i - (n - na)];
+    int64_t db = i < n - nb ? 1 : b[i - (n - nb)];
+    if (da != db && da != 1 && db != 1) return false;
+    out[i] = da == 1 ? db : da;
+  }
+  *nout = n;
+  return true;
+}
+
+void tensor_broadcast_strides(const ObjTensor *t, int ndim, const int64_t *shape, int64_t *strides) {
+  int lead = ndim - t->ndim;
+  for (int i = 0; i < ndim; i++) {
+    if (i < lead || (t->shape[i - lead] == 1 && shape[i] != 1))
+      strides[i] = 0;
+    else
+      strides[i] = t->strides[i - lead];
+  }
+}
+
+/* ---- the loop driver ---- */
+
+void tloop_run(TLoop *L, char **base, const size_t *esize, TInnerFn fn, void *ctx) {
+  int nd = 0, nops = L->nops;
+  int64_t shape[NS_MAX_DIMS] = {0}, st[TLOOP_MAX_OPS][NS_MAX_DIMS] = {{0}};
+  for (int i = 0; i < L->ndim; i++) {
+    if (L->shape[i] == 0) return;
+    if (L->shape[i] == 1) continue;
+    /* merge into the previous dim when every operand is contiguous across both */
+    bool merge = nd > 0;
+    for (int k = 0; k < nops && merge; k++) merge = st[k][nd - 1] == L->strides[k][i] * L->shape[i];
+    if (merge) {
+      shape[nd - 1] *= L->shape[i];
+      for (int k = 0; k < nops; k++) st[k][nd - 1] = L->strides[k][i];
+    } else {
+      shape[nd] = L->shape[i];
+      for (int k = 0; k < nops; k++) st[k][nd] = L->strides[k][i];
+      nd++;
+    }
+  }
+  if (nd == 0) {
+    shape[0] = 1;
+    for (int k = 0; k < nops; k++) st[k][0] = 0;
+    nd = 1;
+  }
+  int64_t inner[TLOOP_MAX_OPS], idx[NS_MAX_DIMS] = {0};
+  char *p[TLOOP_MAX_OPS];
+  for (int k = 0; k < nops; k++) {
+    inner[k] = st[k][nd - 1];
+    p[k] = base[k];
+  }
+  for (;;) {
+    fn(shape[nd - 1], p, inner, ctx);
+    int d = nd - 2;
+    for (; d >= 0; d--) {
+      for (int k = 0; k < nops; k++) p[k] += st[k][d] * (int64_t)esize[k];
+      if (++idx[d] < shape[d]) break;
+      for (int k = 0; k < nops; k++) p[k] -= st[k][d] * shape[d] * (int64_t)esize[k];
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+/* ---- objects ---- */
+
+static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape) {
+  ObjTensor *t = (ObjTensor *)obj_alloc(vm, sizeof(ObjTensor), OBJ_TENSOR);
+  t->dtype = dt;
+  t->ndim = (uint8_t)ndim;
+  t->requires_grad = false;
+  memset(t->shape, 0, sizeof t->shape);
+  memset(t->strides, 0, sizeof t->strides);
+  if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+  t->numel = tensor_shape_numel(ndim, shape);
+  t->offset = 0;
+  t->storage = NULL;
+  t->grad = NULL;
+  t->grad_fn = NULL;
+  return t;
+}
+
+ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape) {
+  ObjTensor *t = alloc_header(vm, dt, ndim, shape);
+  tensor_contig_strides(ndim, shape, t->strides);
+  size_t nbytes = (size_t)t->numel * tensor_dtype_sizes[dt];
+  t->storage = tstorage_new(vm, nbytes ? nbytes : 1);
+  return t;
+}
+
+ObjTensor *tensor_zeros(VM *vm, DType dt, int ndim, const int64_t *shape) {
+  ObjTensor *t = tensor_new(vm, dt, ndim, shape);
+  memset(t->storage->data, 0, (size_t)t->numel * tensor_dtype_sizes[dt]);
+  return t;
+}
+
+ObjTensor *tensor_scalar(VM *vm, DType dt, double v) {
+  ObjTensor *t = tensor_new(vm, dt, 0, NULL);
+  tensor_set(t, 0, v);
+  return t;
+}
+
+ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
+                       int64_t offset) {
+  ObjTensor *t = alloc_header(vm, base->dtype, ndim, shape);
+  if (ndim) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+  t->offset = offset;
+  t->storage = base->storage;
+  t->storage->refcount++;
+  return t;
+}
+
+bool tensor_is_contiguous(const ObjTensor *t) {
+  int64_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    if (t->shape[i] == 0) return true;
+    if (t->shape[i] != 1 && t->strides[i] != s) return false;
+    s *= t->shape[i];
+  }
+  return true;
+}
+
+ObjTensor *tensor_permuted(VM *vm, ObjTensor *t, const int *perm) {
+  int64_t shape[NS_MAX_DIMS] = {0}, strides[NS_MAX_DIMS] = {0};
+  for (int i = 0; i < t->ndim; i++) {
+    shape[i] = t->shape[perm[i]];
+    strides[i] = t->strides[perm[i]];
+  }
+  return tensor_view(vm, t, t->ndim, shape, strides, t->offset);
+}
+
+/* ---- element access and conversion ---- */
+
+static int64_t elem_offset(const ObjTensor *t, int64_t i) {
+  int64_t off = 0;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    int64_t n = t->shape[d];
+    off += (i % n) * t->strides[d];
+    i /= n;
+  }
+  return off;
+}
+
+double tensor_get(const ObjTensor *t, int64_t i) {
+  int64_t off = elem_offset(t, i);
+  const void *p = tensor_data(t);
+  switch (t->dtype) {
+  case DT_F32: return ((const float *)p)[off];
+  case DT_F64: return ((const double *)p)[off];
+  case DT_I64: return (double)((const int64_t *)p)[off];
+  case DT_BOOL: return ((const uint8_t *)p)[off];
+  default: return 0;
+  }
+}
+
+void tensor_set(ObjTensor *t, int64_t i, double v) {
+  int64_t off = elem_offset(t, i);
+  void *p = tensor_data(t);
+  switch (t->dtype) {
+  case DT_F32: ((float *)p)[off] = (float)v; break;
+  case DT_F64: ((double *)p)[off] = v; break;
+  case DT_I64: ((int64_t *)p)[off] = (int64_t)v; break;
+  case DT_BOOL: ((uint8_t *)p)[off] = v != 0; break;
+  default: break;
+  }
+}
+
+/* Strided conversion loops, one per (source, destination) dtype pair. */
+#define CONV(S, ST, D, DTY, EXPR)                                                                  \
+  static void conv_##S##_##D(int64_t n, char **p, const int64_t *s, void *ctx) {                  \
+    (void)ctx;                                                                                     \
+    DTY *restrict o = (DTY *)p[0];                                                                 \
+    const ST *restrict a = (const ST *)p[1];                                                       \
+    int64_t so = s[0], sa = s[1];                                                                  \
+    if (so == 1 && sa == 1) {                                                                      \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        ST x = a[i];                                                                               \
+        o[i] = (DTY)(EXPR);                                                                        \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                                            \
+        ST x = a[i * sa];                                                                          \
+        o[i * so] = (DTY)(EXPR);                                                                   \
+      }                                                                                            \
+    }                                                                                              \
+  }
+#define CONV_FROM(S, ST)                                                                           \
+  CONV(S, ST, f32, float, x)                                                                       \
+  CONV(S, ST, f64, double, x)                                                                      \
+  CONV(S, ST, i64, int64_t, x)                                                                     \
+  CONV(S, ST, b8, uint8_t, x != 0)
+CONV_FROM(f32, float)
+CONV_FROM(f64, double)
+CONV_FROM(i64, int64_t)
+CONV_FROM(b8, uint8_t)
+
+static const TInnerFn conv_fns[DT__COUNT][DT__COUNT] = {
+    [DT_F32] = {conv_f32_f32, conv_f32_f64, conv_f32_i64, conv_f32_b8},
+    [DT_F64] = {conv_f64_f32, conv_f64_f64, conv_f64_i64, conv_f64_b8},
+    [DT_I64] = {conv_i64_f32, conv_i64_f64, conv_i64_i64, conv_i64_b8},
+    [DT_BOOL] = {conv_b8_f32, conv_b8_f64, conv_b8_i64, conv_b8_b8},
+};
+
+void tensor_copy_into(ObjTensor *dst, const ObjTensor *src) {
+  TLoop L = {.ndim = dst->ndim, .nops = 2};
+  memcpy(L.shape, dst->shape, sizeof L.shape);
+  memcpy(L.strides[0], dst->strides, sizeof L.strides[0]);
+  tensor_broadcast_strides(src, dst->ndim, dst->shape, L.strides[1]);
+  char *base[2] = {tensor_data(dst), tensor_data(src)};
+  size_t es[2] = {tensor_dtype_sizes[dst->dtype], tensor_dtype_sizes[src->dtype]};
+  tloop_run(&L, base, es, conv_fns[src->dtype][dst->dtype], NULL);
+}
+
+ObjTensor *tensor_to(VM *vm, ObjTensor *t, DType dt) {
+  if (t->dtype == dt && tensor_is_contiguous(t)) return t;
+  ObjTensor *r = tensor_new(vm, dt, t->ndim, t->shape);
+  tensor_copy_into(r, t);
+  return r;
+}
+
+ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t) { return tensor_to(vm, t, t->dtype); }
+
+/* ---- tensor_apply ---- */
+
+/* cat/stack of more tensors than a GradNode holds: cat is associative
+ * along its axis, so record a tree of cats of at most GRAD_MAX_INPUTS. */
+static bool apply_cat_tree(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  if (n <= GRAD_MAX_INPUTS) return tensor_apply(vm, TOP_CAT, in, n, a, out);
+  ObjTensor *parts[GRAD_MAX_INPUTS];
+  int chunk = (n + GRAD_MAX_INPUTS - 1) / GRAD_MAX_INPUTS, np = 0;
+  for (int i = 0; i < n; i += chunk) {
+    int m = n - i < chunk ? n - i : chunk;
+    if (!apply_cat_tree(vm, in + i, m, a, &parts[np])) return false;
+    vm_push_root(vm, OBJ_VAL(parts[np]));
+    np++;
+  }
+  bool ok = tensor_apply(vm, TOP_CAT, parts, np, a, out);
+  vm_pop_root(vm, np);
+  return ok;
+}
+
+static bool apply_stack_tree(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  int nd = in[0]->ndim, axis = a->axis < 0 ? a->axis + nd + 1 : a->axis;
+  if (axis < 0 || axis > nd)
+    return vm_error(vm, "stack: axis %d out of range for %d-d tensors", a->axis, nd);
+  ObjTensor **u = malloc(sizeof(ObjTensor *) * (size_t)n);
+  if (!u) return vm_error(vm, "stack: out of memory");
+  bool ok = true;
+  int pushed = 0;
+  for (int i = 0; i < n && ok; i++) {
+    TAttrs r = {.nints = nd + 1};
+    for (int d = 0, j = 0; d <= nd; d++) r.ints[d] = d == axis ? 1 : in[i]->shape[j++];
+    ok = tensor_apply(vm, TOP_RESHAPE, &in[i], 1, &r, &u[i]);
+    if (ok) {
+      vm_push_root(vm, OBJ_VAL(u[i]));
+      pushed++;
+    }
+  }
+  if (ok) {
+    TAttrs c = *a;
+    c.axis = axis;
+    ok = apply_cat_tree(vm, u, n, &c, out);
+  }
+  vm_pop_root(vm, pushed);
+  free(u);
+  return ok;
+}
+
+bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out) {
+  static const TAttrs none;
+  const TensorOpInfo *info = &tensor_ops[op];
+  if (!attrs) attrs = &none;
+  if (info->arity >= 0 ? n != info->arity : n < 1)
+    return vm_error(vm, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
+                    info->arity == 1 ? "" : "s", n);
+  bool record = false;
+  if (tensor_grad_enabled > 0 && info->backward)
+    for (int i = 0; i < n; i++) record = record || in[i]->requires_grad;
+  if (record && n > GRAD_MAX_INPUTS) {
+    if (op == TOP_CAT) return apply_cat_tree(vm, in, n, attrs, out);
+    if (op == TOP_STACK) return apply_stack_tree(vm, in, n, attrs, out);
+  }
+  tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+  ObjTensor *r = NULL;
+  if (!info->forward(vm, in, n, attrs, &r)) {
+    tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+    return false;
+  }
+  /* A result is always a fresh object, never an input: recording sets its
+   * grad_fn. */
+  for (int i = 0; i < n; i++)
+    if (r == in[i]) r = tensor_view(vm, r, r->ndim, r->shape, r->strides, r->offset);
+  if (record) {
+    GradNode *g = gradnode_new(vm, op);
+    g->op = op;
+    g->ninputs = n;
+    for (int i = 0; i < GRAD_MAX_INPUTS; i++) g->inputs[i] = i < n ? in[i] : NULL;
+    g->saved[0] = tensor_saved_slot[0];
+    g->saved[1] = tensor_saved_slot[1];
+    g->attrs = *attrs;
+    memcpy(g->out_shape, r->shape, sizeof g->out_shape);
+    g->out_ndim = r->ndim;
+    g->out_dtype = r->dtype;
+    g->seq = ++tape_seq;
+    r->grad_fn = g;
+    r->requires_grad = true;
+  }
+  tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+  *out = r;
+  return true;
+}
+
+/* ---- tensor_from_value ---- */
+
+typedef struct {
+  VM *vm;
+  int ndim;
+  int64_t shape[NS_MAX_DIMS];
+  bool any_float, any_int;
+} Scan;
+
+static bool is_scalar_value(Value v) { return IS_NUM(v) || IS_BOOL(v); }
+
+/* Walk the nested lists: the shape comes from the first element at each
+ * depth, and every other list must agree with it. */
+static bool scan(Scan *s, Value v, int depth) {
+  if (depth == s->ndim) {
+    if (is_scalar_value(v)) {
+      s->any_float |= IS_FLOAT(v);
+      s->any_int |= IS_INT(v);
+      return true;
+    }
+    if (IS_LIST(v))
+      return vm_error(s->vm, "tensor: ragged nested list at depth %d: expected a number, got list", depth);
+    return vm_error(s->vm, "tensor: expected numbers or bools, got %s", value_type_name(v));
+  }
+  if (!IS_LIST(v)) {
+    if (is_scalar_value(v))
+      return vm_error(s->vm, "tensor: ragged nested list at depth %d: expected a list, got %s", depth,
+                      value_type_name(v));
+    return vm_error(s->vm, "tensor: expected numbers or bools, got %s", value_type_name(v));
+  }
+  ObjList *l = AS_LIST(v);
+  if (l->len != s->shape[depth])
+    return vm_error(s->vm, "tensor: ragged nested list at depth %d: expected %lld elements, got %u", depth,
+                    (long long)s->shape[depth], l->len);
+  for (uint32_t i = 0; i < l->len; i++)
+    if (!scan(s, l->items[i], depth + 1)) return false;
+  return true;
+}
+
+static void fill(ObjTensor *t, Value v, int depth, int64_t *pos) {
+  if (depth == t->ndim) {
+    void *p = t->storage->data;
+    int64_t i = (*pos)++;
+    if (t->dtype == DT_I64 && IS_INT(v))
+      ((int64_t *)p)[i] = v.as.i;
+    else if (IS_BOOL(v))
+      tensor_set(t, i, v.as.b ? 1.0 : 0.0);
+    else
+      tensor_set(t, i, AS_NUM(v));
+    return;
+  }
+  ObjList *l = AS_LIST(v);
+  for (uint32_t i = 0; i < l->len; i++) fill(t, l->items[i], depth + 1, pos);
+}
+
+bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out) {
+  if (IS_TENSOR(v)) {
+    ObjTensor *t = AS_TENSOR(v);
+    *out = dt == DT__COUNT || dt == t->dtype ? t : tensor_to(vm, t, dt);
+    return true;
+  }
+  Scan s = {.vm = vm};
+  for (Value x = v; IS_LIST(x); x = AS_LIST(x)->len ? AS_LIST(x)->items[0] : UNIT_VAL) {
+    if (s.ndim == NS_MAX_DIMS) return vm_error(vm, "tensor: more than %d dimensions", NS_MAX_DIMS);
+    s.shape[s.ndim++] = AS_LIST(x)->len;
+    if (AS_LIST(x)->len == 0) break;
+  }
+  if (!scan(&s, v, 0)) return false;
+  if (dt == DT__COUNT) {
+    bool empty = tensor_shape_numel(s.ndim, s.shape) == 0;
+    dt = s.any_float || empty ? DT_F32 : s.any_int ? DT_I64 : DT_BOOL;
+  }
+  ObjTensor *t = tensor_new(vm, dt, s.ndim, s.shape);
+  int64_t pos = 0;
+  if (t->numel) fill(t, v, 0, &pos);
+  *out = t;
+  return true;
+}

@@ -1,0 +1,182 @@
+/* Tensors: strided views over refcounted, 64-byte-aligned storage, the op
+ * table that drives forward kernels and backward rules, and autograd.
+ *
+ * A tensor is a GC object (OBJ_TENSOR) holding a view (shape, strides in
+ * elements, offset) of a TStorage. Storage is reference counted by the
+ * views that share it (reshape of a contiguous tensor, transpose, slice,
+ * expand make views without copying) and returned to the size-class cache
+ * (tensor_alloc.c) when the last view is collected, so a steady-state
+ * training step does not call malloc per op. Storage bytes are reported to
+ * the collector with vm_gc_external().
+ *
+ * Every op is one row of tensor_ops.def: name, arity, fusion class, the
+ * forward kernel tk_<NAME> (tensor_kernels.c) and the backward rule
+ * tb_<NAME> (autograd.c). tensor_apply() runs an op: it checks dtypes and
+ * shapes, computes the result, and, when grad mode is on and an input
+ * requires grad, records a GradNode holding the inputs, the attributes and
+ * what the backward rule saved. loss.backward() walks the nodes reachable
+ * from loss in reverse topological order. */
+#ifndef NS_TENSOR_H
+#define NS_TENSOR_H
+
+#include <stdint.h>
+
+#include "vm.h"
+
+#define NS_MAX_DIMS 8
+
+typedef enum { DT_F32, DT_F64, DT_I64, DT_BOOL, DT__COUNT } DType;
+
+extern const char *const tensor_dtype_names[DT__COUNT]; /* "f32", ... */
+extern const size_t tensor_dtype_sizes[DT__COUNT];
+
+/* Fusion classes, for the trace JIT. */
+typedef enum { FUSE_ELEMWISE, FUSE_BROADCAST, FUSE_REDUCE, FUSE_MATMUL, FUSE_VIEW, FUSE_OPAQUE } FusionClass;
+
+typedef struct TStorage {
+  int64_t refcount;
+  size_t nbytes; /* capacity in bytes (a size class) */
+  void *data;    /* 64-byte aligned */
+} TStorage;
+
+typedef struct GradNode GradNode;
+
+typedef struct ObjTensor {
+  Obj obj;
+  DType dtype;
+  uint8_t ndim;
+  bool requires_grad;
+  int64_t numel;
+  int64_t shape[NS_MAX_DIMS];
+  int64_t strides[NS_MAX_DIMS]; /* in elements */
+  int64_t offset;               /* in elements */
+  TStorage *storage;
+  struct ObjTensor *grad;       /* accumulated gradient of a leaf, or NULL */
+  GradNode *grad_fn;            /* the op that produced it (non-leaf), or NULL */
+} ObjTensor;
+
+#define IS_TENSOR(v) IS_OBJ_TYPE(v, OBJ_TENSOR)
+#define AS_TENSOR(v) ((ObjTensor *)(v).as.o)
+
+/* Attributes of an op call (axes, scalars, dtypes, shapes). */
+typedef struct {
+  uint32_t axes;       /* bit i: reduce/softmax over axis i */
+  bool keepdim;
+  int axis;            /* softmax, cat, stack, gather, index_select, one_hot... */
+  double scalar[4];    /* leaky_relu slope, clamp bounds, dropout p, ... */
+  int64_t ints[NS_MAX_DIMS * 2]; /* shapes, permutations, slice bounds, conv params */
+  int nints;
+  DType dtype;         /* cast target */
+} TAttrs;
+
+/* TOP(NAME, arity, fusion class, differentiable)
+ * arity -1: variadic (cat, stack). */
+typedef enum {
+#define TOP(name, arity, fclass, diff) TOP_##name,
+#include "tensor_ops.def"
+#undef TOP
+  TOP__COUNT
+} TensorOp;
+
+/* Forward: compute *out from in[0..n) (allocate it with tensor_new...).
+ * Backward: given the node and the gradient of its output, store the
+ * gradient of each input that requires grad in gin[i] (NULL otherwise).
+ * Both return false after vm_error(). */
+typedef bool (*TForwardFn)(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out);
+typedef bool (*TBackwardFn)(VM *vm, GradNode *node, ObjTensor *gout, ObjTensor **gin);
+
+typedef struct {
+  const char *name; /* "add", "matmul", ... as shown in errors */
+  int arity;
+  FusionClass fclass;
+  TForwardFn forward;
+  TBackwardFn backward; /* NULL: not differentiable (comparisons, argmax) */
+} TensorOpInfo;
+
+extern const TensorOpInfo tensor_ops[TOP__COUNT];
+
+/* A recorded op (the autograd tape). A GC object so that the inputs and
+ * saved tensors it references stay alive exactly as long as the graph. */
+#define GRAD_MAX_INPUTS 4
+struct GradNode {
+  Obj obj;
+  TensorOp op;
+  int ninputs;
+  ObjTensor *inputs[GRAD_MAX_INPUTS];
+  ObjTensor *saved[2]; /* extra tensors the backward rule needs (masks...) */
+  TAttrs attrs;
+  int64_t out_shape[NS_MAX_DIMS];
+  uint8_t out_ndim;
+  DType out_dtype;
+  uint64_t seq; /* execution order (tape position) */
+};
+
+/* ---- creation and views (tensor.c) ---- */
+ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape); /* contiguous, uninitialised */
+ObjTensor *tensor_zeros(VM *vm, DType dt, int ndim, const int64_t *shape);
+ObjTensor *tensor_scalar(VM *vm, DType dt, double v);                   /* 0-dim */
+ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
+                       int64_t offset);                                  /* shares storage */
+ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t);                      /* t itself if already */
+bool tensor_is_contiguous(const ObjTensor *t);
+static inline void *tensor_data(const ObjTensor *t) {
+  return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
+}
+/* Element i (row-major logical index) as double, for printing and tests. */
+double tensor_get(const ObjTensor *t, int64_t i);
+/* "[32, 784]" into buf. */
+const char *tensor_shape_str(const ObjTensor *t, char *buf, size_t n);
+
+/* ---- ops (tensor.c) ---- */
+/* Run op on inputs, recording autograd when enabled. false on error (a
+ * shape error names the op and both shapes). */
+bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out);
+/* Convert a number, list (nested) or tensor Value to a tensor of dtype dt
+ * (dt = DT__COUNT: infer f32 for floats, i64 for ints, bool for bools). */
+bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out);
+
+/* ---- autograd (autograd.c) ---- */
+extern int tensor_grad_enabled; /* > 0: record (no_grad decrements) */
+bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient /* NULL: ones for scalars */);
+GradNode *gradnode_new(VM *vm, TensorOp op);
+
+/* ---- natives (lib_tensor.c) ---- */
+void lib_tensor_init(VM *vm);
+/* The language's view of tensors, for arith.c and access.c: operators with
+ * a tensor operand (op is an OpKind; comparisons give bool tensors, `∇`
+ * runs backward), `.T`/`.shape`/`.grad`/`.requires_grad`, x[i], x[a:b, :],
+ * x[mask] and assignments to them. Each returns false after vm_error(). */
+bool lib_tensor_binary(VM *vm, int op, Value a, Value b, Value *out);
+/* `a op= b` with a a tensor: a leaf (no grad_fn) is updated in place
+ * without recording autograd, so `model.w -= lr × g.w` trains the tensor
+ * the model and its optimizer share; a non-leaf gets a new tensor. */
+bool lib_tensor_inplace(VM *vm, int op, Value a, Value b, Value *out);
+bool lib_tensor_unary(VM *vm, int op, Value a, Value *out);
+bool lib_tensor_get_field(VM *vm, Value obj, ObjString *name, Value *out);
+bool lib_tensor_set_field(VM *vm, Value obj, ObjString *name, Value v);
+bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out);
+bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v);
+/* exp, ln/log, sqrt, abs, sin, cos, tanh of the prelude on a tensor. */
+bool lib_tensor_math1(VM *vm, const char *name, Value x, Value *out);
+/* load_idx, load_npy, save_npy, load_csv (lib_data.c) */
+void lib_data_init(VM *vm);
+
+/* ---- storage cache (tensor_alloc.c) ---- */
+typedef struct {
+  uint64_t hits;        /* storage served from a size-class free list */
+  uint64_t misses;      /* storage that needed a fresh aligned_alloc */
+  size_t current_bytes; /* capacity of the storage alive now */
+  size_t peak_bytes;
+  size_t cached_bytes;  /* capacity waiting in the free lists */
+} TensorAllocStats;
+void tensor_alloc_stats(TensorAllocStats *out);
+/* Return every cached block to the system (the live ones are untouched). */
+void tensor_alloc_trim(void);
+
+/* ---- RNG (tensor_rng.c): seeded, documented, reproducible ---- */
+void rng_seed(uint64_t seed);
+uint64_t rng_next(void);
+double rng_uniform(void); /* [0, 1) */
+double rng_normal(void);
+
+#endif

@@ -1,0 +1,918 @@
+/* Forward kernels: elementwise (broadcasting), reductions, matmul, and the
+ * shape ops (views where possible). Each kernel is tk_<NAME> of a row of
+ * tensor_ops.def; it allocates its result and reports shape and dtype
+ * errors naming the op. The nn kernels (softmax, conv2d, ...) are in
+ * tensor_nn.c.
+ *
+ * Elementwise ops run through tloop_run(): one inner loop per (op, dtype)
+ * with a contiguous fast path gcc vectorizes and a strided path for views
+ * and broadcasting. Mixed dtypes are first converted to the promoted one
+ * (bool < i64 < f32 < f64). */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "tensor_int.h"
+
+#define OPNAME(op) (tensor_ops[op].name)
+
+static bool shape_error2(VM *vm, TensorOp op, const ObjTensor *a, const ObjTensor *b, const char *what) {
+  char sa[128], sb[128];
+  return vm_error(vm, "%s: shapes %s and %s %s", OPNAME(op), tensor_shape_str(a, sa, sizeof sa),
+                  tensor_shape_str(b, sb, sizeof sb), what);
+}
+
+static bool is_float(DType d) { return d == DT_F32 || d == DT_F64; }
+
+/* ---- binary elementwise ---- */
+
+#define BIN(NAME, TAG, T, OT, EXPR)                                                                \
+  static void bin_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {              \
+    (void)ctx;                                                                                     \
+    OT *restrict o = (OT *)p[0];                                                                   \
+    const T *restrict a = (const T *)p[1];                                                         \
+    const T *restrict b = (const T *)p[2];                                                         \
+    int64_t so = s[0], sa = s[1], sb = s[2];                                                       \
+    if (so == 1 && sa == 1 && sb == 1) {                                                           \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x = a[i], y = b[i];                                                                      \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else if (so == 1 && sa == 1 && sb == 0) {                                                    \
+      T y = b[0];                                                                                  \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x = a[i];                                                                                \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else if (so == 1 && sa == 0 && sb == 1) {                                                    \
+      T x = a[0];                                                                                  \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T y = b[i];                                                                                \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                                            \
+        T x = a[i * sa], y = b[i * sb];                                                            \
+        o[i * so] = (OT)(EXPR);                                                                    \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
+static inline int64_t ipow(int64_t x, int64_t y) {
+  if (y < 0) return x == 1 ? 1 : x == -1 ? (y & 1 ? -1 : 1) : 0;
+  uint64_t r = 1, b = (uint64_t)x;
+  while (y) {
+    if (y & 1) r *= b;
+    b *= b;
+    y >>= 1;
+  }
+  return (int64_t)r;
+}
+
+/* Integer arithmetic wraps (unsigned), as the kernels cannot raise an
+ * error per element. */
+#define WRAP(op) (int64_t)((uint64_t)x op (uint64_t)y)
+#define FMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y))
+#define FMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
+
+#define BIN_FLOAT(TAG, T)                                                                          \
+  BIN(ADD, TAG, T, T, x + y)                                                                       \
+  BIN(SUB, TAG, T, T, x - y)                                                                       \
+  BIN(MUL, TAG, T, T, x * y)                                                                       \
+  BIN(DIV, TAG, T, T, x / y)                                                                       \
+  BIN(POW, TAG, T, T, pow(x, y))                                                                   \
+  BIN(MAXIMUM, TAG, T, T, FMAX(x, y))                                                              \
+  BIN(MINIMUM, TAG, T, T, FMIN(x, y))
+BIN_FLOAT(f32, float)
+BIN_FLOAT(f64, double)
+BIN(ADD, i64, int64_t, int64_t, WRAP(+))
+BIN(SUB, i64, int64_t, int64_t, WRAP(-))
+BIN(MUL, i64, int64_t, int64_t, WRAP(*))
+BIN(POW, i64, int64_t, int64_t, ipow(x, y))
+BIN(MAXIMUM, i64, int64_t, int64_t, x > y ? x : y)
+BIN(MINIMUM, i64, int64_t, int64_t, x < y ? x : y)
+
+#define BIN_CMP(TAG, T)                                                                            \
+  BIN(EQ, TAG, T, uint8_t, x == y)                                                                 \
+  BIN(NE, TAG, T, uint8_t, x != y)                                                                 \
+  BIN(LT, TAG, T, uint8_t, x < y)                                                                  \
+  BIN(LE, TAG, T, uint8_t, x <= y)                                                                 \
+  BIN(GT, TAG, T, uint8_t, x > y)                                                                  \
+  BIN(GE, TAG, T, uint8_t, x >= y)
+BIN_CMP(f32, float)
+BIN_CMP(f64, double)
+BIN_CMP(i64, int64_t)
+
+#define BIN_ROW(NAME) [TOP_##NAME] = {bin_##NAME##_f32, bin_##NAME##_f64, bin_##NAME##_i64}
+/* Indexed by op and compute dtype (f32, f64, i64; bool computes as i64). */
+static const TInnerFn bin_fns[TOP__COUNT][3] = {
+    BIN_ROW(ADD), BIN_ROW(SUB), BIN_ROW(MUL), [TOP_DIV] = {bin_DIV_f32, bin_DIV_f64, NULL},
+    BIN_ROW(POW), BIN_ROW(MAXIMUM), BIN_ROW(MINIMUM), BIN_ROW(EQ), BIN_ROW(NE), BIN_ROW(LT),
+    BIN_ROW(LE), BIN_ROW(GT), BIN_ROW(GE),
+};
+
+static bool binary(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **out) {
+  int nd;
+  int64_t shape[NS_MAX_DIMS];
+  if (!tensor_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape))
+    return shape_error2(vm, op, a, b, "cannot broadcast");
+  bool cmp = op >= TOP_EQ && op <= TOP_GE;
+  DType cd = tensor_promote(a->dtype, b->dtype);
+  if (cd == DT_BOOL) cd = DT_I64;
+  if (op == TOP_DIV && cd == DT_I64) cd = DT_F32; /* true division */
+  if (a->dtype != cd) a = tensor_to(vm, a, cd);
+  if (b->dtype != cd) b = tensor_to(vm, b, cd);
+  ObjTensor *r = tensor_new(vm, cmp ? DT_BOOL : cd, nd, shape);
+  TLoop L = {.ndim = nd, .nops = 3};
+  memcpy(L.shape, shape, sizeof L.shape);
+  memcpy(L.strides[0], r->strides, sizeof L.strides[0]);
+  tensor_broadcast_strides(a, nd, shape, L.strides[1]);
+  tensor_broadcast_strides(b, nd, shape, L.strides[2]);
+  char *base[3] = {tensor_data(r), tensor_data(a), tensor_data(b)};
+  size_t es[3] = {tensor_dtype_sizes[r->dtype], tensor_dtype_sizes[cd], tensor_dtype_sizes[cd]};
+  tloop_run(&L, base, es, bin_fns[op][cd == DT_F32 ? 0 : cd == DT_F64 ? 1 : 2], NULL);
+  *out = r;
+  return true;
+}
+
+#define TK_BINARY(NAME)                                                                            \
+  bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
+    (void)n;                                                                                       \
+    (void)a;                                                                                       \
+    return binary(vm, TOP_##NAME, in[0], in[1], out);                                              \
+  }
+TK_BINARY(ADD)
+TK_BINARY(SUB)
+TK_BINARY(MUL)
+TK_BINARY(DIV)
+TK_BINARY(POW)
+TK_BINARY(MAXIMUM)
+TK_BINARY(MINIMUM)
+TK_BINARY(EQ)
+TK_BINARY(NE)
+TK_BINARY(LT)
+TK_BINARY(LE)
+TK_BINARY(GT)
+TK_BINARY(GE)
+
+/* where(cond, a, b): selects by element size, the values are not read as numbers */
+#define WHERE_FN(T)                                                                                \
+  static void where_##T(int64_t n, char **p, const int64_t *s, void *ctx) {                        \
+    (void)ctx;                                                                                     \
+    T *o = (T *)p[0];                                                                              \
+    const uint8_t *c = (const uint8_t *)p[1];                                                      \
+    const T *a = (const T *)p[2], *b = (const T *)p[3];                                            \
+    for (int64_t i = 0; i < n; i++) o[i * s[0]] = c[i * s[1]] ? a[i * s[2]] : b[i * s[3]];         \
+  }
+WHERE_FN(uint8_t)
+WHERE_FN(uint32_t)
+WHERE_FN(uint64_t)
+
+bool tk_WHERE(VM *vm, ObjTensor **in, int n, const TAttrs *at, ObjTensor **out) {
+  (void)n;
+  (void)at;
+  ObjTensor *c = in[0], *a = in[1], *b = in[2];
+  int nd, nd2;
+  int64_t s1[NS_MAX_DIMS], shape[NS_MAX_DIMS];
+  if (!tensor_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, s1))
+    return shape_error2(vm, TOP_WHERE, a, b, "cannot broadcast");
+  if (!tensor_broadcast_shape(c->ndim, c->shape, nd, s1, &nd2, shape)) {
+    char sc[128], sx[128];
+    return vm_error(vm, "where: condition shape %s and value shape %s cannot broadcast",
+                    tensor_shape_str(c, sc, sizeof sc), tensor_dims_str(nd, s1, sx, sizeof sx));
+  }
+  DType cd = tensor_promote(a->dtype, b->dtype);
+  if (c->dtype != DT_BOOL) c = tensor_to(vm, c, DT_BOOL);
+  if (a->dtype != cd) a = tensor_to(vm, a, cd);
+  if (b->dtype != cd) b = tensor_to(vm, b, cd);
+  ObjTensor *r = tensor_new(vm, cd, nd2, shape);
+  TLoop L = {.ndim = nd2, .nops = 4};
+  memcpy(L.shape, shape, sizeof L.shape);
+  memcpy(L.strides[0], r->strides, sizeof L.strides[0]);
+  tensor_broadcast_strides(c, nd2, shape, L.strides[1]);
+  tensor_broadcast_strides(a, nd2, shape, L.strides[2]);
+  tensor_broadcast_strides(b, nd2, shape, L.strides[3]);
+  char *base[4] = {tensor_data(r), tensor_data(c), tensor_data(a), tensor_data(b)};
+  size_t es = tensor_dtype_sizes[cd];
+  size_t ess[4] = {es, 1, es, es};
+  tloop_run(&L, base, ess, es == 1 ? where_uint8_t : es == 4 ? where_uint32_t : where_uint64_t, NULL);
+  *out = r;
+  return true;
+}
+
+/* ---- unary elementwise ---- */
+
+#define UN(NAME, TAG, T, EXPR)                                                                     \
+  static void un_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {               \
+    const TAttrs *at = ctx;                                                                        \
+    (void)at;                                                                                      \
+    T *restrict o = (T *)p[0];                                                                     \
+    const T *restrict a = (const T *)p[1];                                                         \
+    int64_t so = s[0], sa = s[1];                                                                  \
+    if (so == 1 && sa == 1) {                                                                      \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x = a[i];                                                                                \
+        o[i] = (T)(EXPR);                                                                          \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                                            \
+        T x = a[i * sa];                                                                           \
+        o[i * so] = (T)(EXPR);                                                                     \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
+#define SIGM(x) ((x) >= 0 ? 1 / (1 + exp(-(x))) : exp(x) / (1 + exp(x)))
+#define GELU_C 0.7978845608028654 /* sqrt(2 / pi) */
+#define UN_FLOAT(TAG, T)                                                                           \
+  UN(NEG, TAG, T, -x)                                                                              \
+  UN(ABS, TAG, T, fabs(x))                                                                         \
+  UN(EXP, TAG, T, exp(x))                                                                          \
+  UN(LOG, TAG, T, log(x))                                                                          \
+  UN(SQRT, TAG, T, sqrt(x))                                                                        \
+  UN(SIN, TAG, T, sin(x))                                                                          \
+  UN(COS, TAG, T, cos(x))                                                                          \
+  UN(TANH, TAG, T, tanh(x))                                                                        \
+  UN(SIGMOID, TAG, T, SIGM(x))                                                                     \
+  UN(RELU, TAG, T, x > 0 ? x : (T)0)                                                               \
+  UN(GELU, TAG, T, (T)0.5 * x * (1 + tanh((T)GELU_C * (x + (T)0.044715 * x * x * x))))            \
+  UN(SILU, TAG, T, x * SIGM(x))                                                                    \
+  UN(LEAKY_RELU, TAG, T, x > 0 ? x : x * (T)at->scalar[0])                                         \
+  UN(CLAMP, TAG, T, FMIN(FMAX(x, (T)at->scalar[0]), (T)at->scalar[1]))
+UN_FLOAT(f32, float)
+UN_FLOAT(f64, double)
+UN(NEG, i64, int64_t, (int64_t)(0 - (uint64_t)x))
+UN(ABS, i64, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
+UN(RELU, i64, int64_t, x > 0 ? x : 0)
+
+#define UN_ROW(NAME) [TOP_##NAME] = {un_##NAME##_f32, un_##NAME##_f64, NULL}
+static const TInnerFn un_fns[TOP__COUNT][3] = {
+    [TOP_NEG] = {un_NEG_f32, un_NEG_f64, un_NEG_i64},
+    [TOP_ABS] = {un_ABS_f32, un_ABS_f64, un_ABS_i64},
+    [TOP_RELU] = {un_RELU_f32, un_RELU_f64, un_RELU_i64},
+    UN_ROW(EXP), UN_ROW(LOG), UN_ROW(SQRT), UN_ROW(SIN), UN_ROW(COS), UN_ROW(TANH),
+    UN_ROW(SIGMOID), UN_ROW(GELU), UN_ROW(SILU), UN_ROW(LEAKY_RELU), UN_ROW(CLAMP),
+};
+
+static bool unary(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+  DType cd = x->dtype == DT_BOOL ? DT_I64 : x->dtype;
+  if (cd == DT_I64 && !un_fns[op][2]) cd = DT_F32;
+  if (x->dtype != cd) x = tensor_to(vm, x, cd);
+  ObjTensor *r = tensor_new(vm, cd, x->ndim, x->shape);
+  TLoop L = {.ndim = x->ndim, .nops = 2};
+  memcpy(L.shape, x->shape, sizeof L.shape);
+  memcpy(L.strides[0], r->strides, sizeof L.strides[0]);
+  memcpy(L.strides[1], x->strides, sizeof L.strides[1]);
+  char *base[2] = {tensor_data(r), tensor_data(x)};
+  size_t es[2] = {tensor_dtype_sizes[cd], tensor_dtype_sizes[cd]};
+  tloop_run(&L, base, es, un_fns[op][cd == DT_F32 ? 0 : cd == DT_F64 ? 1 : 2], (void *)a);
+  *out = r;
+  return true;
+}
+
+#define TK_UNARY(NAME)                                                                             \
+  bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
+    (void)n;                                                                                       \
+    return unary(vm, TOP_##NAME, in[0], a, out);                                                   \
+  }
+TK_UNARY(NEG)
+TK_UNARY(ABS)
+TK_UNARY(EXP)
+TK_UNARY(LOG)
+TK_UNARY(SQRT)
+TK_UNARY(SIN)
+TK_UNARY(COS)
+TK_UNARY(TANH)
+TK_UNARY(SIGMOID)
+TK_UNARY(RELU)
+TK_UNARY(GELU)
+TK_UNARY(SILU)
+TK_UNARY(LEAKY_RELU)
+
+/* clamp(x, lo, hi): a NaN bound is no bound; an integer tensor with a
+ * fractional bound is clamped as f32. */
+bool tk_CLAMP(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  TAttrs b = *a;
+  if (b.scalar[0] != b.scalar[0]) b.scalar[0] = -INFINITY;
+  if (b.scalar[1] != b.scalar[1]) b.scalar[1] = INFINITY;
+  ObjTensor *x = in[0];
+  if (!is_float(x->dtype)) {
+    bool integral = (isinf(b.scalar[0]) || b.scalar[0] == floor(b.scalar[0])) &&
+                    (isinf(b.scalar[1]) || b.scalar[1] == floor(b.scalar[1]));
+    if (!integral) return unary(vm, TOP_CLAMP, tensor_to(vm, x, DT_F32), &b, out);
+    ObjTensor *r = tensor_new(vm, DT_I64, x->ndim, x->shape);
+    tensor_copy_into(r, x);
+    int64_t *d = tensor_data(r);
+    for (int64_t i = 0; i < r->numel; i++) {
+      if (!isinf(b.scalar[0]) && d[i] < (int64_t)b.scalar[0]) d[i] = (int64_t)b.scalar[0];
+      if (!isinf(b.scalar[1]) && d[i] > (int64_t)b.scalar[1]) d[i] = (int64_t)b.scalar[1];
+    }
+    *out = r;
+    return true;
+  }
+  return unary(vm, TOP_CLAMP, x, &b, out);
+}
+
+bool tk_CAST(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  if (a->dtype >= DT__COUNT) return vm_error(vm, "cast: unknown dtype");
+  ObjTensor *r = tensor_new(vm, a->dtype, in[0]->ndim, in[0]->shape);
+  tensor_copy_into(r, in[0]);
+  *out = r;
+  return true;
+}
+
+/* ---- reductions ---- */
+
+/* Move the reduced axes last and make the result contiguous, so that the
+ * reduction is over rows of R contiguous elements; the kept axes keep
+ * their order, so the rows come out in the result's row-major order. */
+typedef struct {
+  ObjTensor *x;    /* contiguous, reduced axes last */
+  int64_t rows, R; /* rows = numel of the result */
+  int nd;
+  int64_t shape[NS_MAX_DIMS]; /* result shape */
+} Rows;
+
+static bool reduce_rows(VM *vm, TensorOp op, ObjTensor *x, uint32_t axes, bool keepdim, DType cd, Rows *r) {
+  if (x->ndim < 32 && (axes >> x->ndim) != 0) {
+    int bad = 0;
+    while (!((axes >> bad) & 1) || bad < x->ndim) bad++;
+    return vm_error(vm, "%s: axis %d out of range for a %d-d tensor", OPNAME(op), bad, x->ndim);
+  }
+  if (axes == 0) axes = x->ndim ? (uint32_t)((1ull << x->ndim) - 1) : 0;
+  int perm[NS_MAX_DIMS], np = 0;
+  r->nd = 0;
+  r->R = 1;
+  for (int i = 0; i < x->ndim; i++) {
+    if ((axes >> i) & 1) {
+      if (keepdim) r->shape[r->nd++] = 1;
+      r->R *= x->shape[i];
+    } else {
+      perm[np++] = i;
+      r->shape[r->nd++] = x->shape[i];
+    }
+  }
+  for (int i = 0; i < x->ndim; i++)
+    if ((axes >> i) & 1) perm[np++] = i;
+  ObjTensor *p = tensor_permuted(vm, x, perm);
+  r->x = tensor_to(vm, p, cd);
+  r->rows = r->R ? x->numel / r->R : tensor_shape_numel(r->nd, r->shape);
+  return true;
+}
+
+static bool reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+  DType cd = x->dtype;
+  if (cd == DT_BOOL) cd = DT_I64;
+  if (op == TOP_MEAN && cd == DT_I64) cd = DT_F32;
+  Rows r;
+  if (!reduce_rows(vm, op, x, a->axes, a->keepdim, cd, &r)) return false;
+  if ((op == TOP_MAX || op == TOP_MIN) && r.R == 0 && r.rows > 0)
+    return vm_error(vm, "%s: reduction over an empty dimension", OPNAME(op));
+  ObjTensor *o = tensor_new(vm, cd, r.nd, r.shape);
+  int64_t R = r.R;
+  const void *src = tensor_data(r.x);
+  void *dst = tensor_data(o);
+  for (int64_t i = 0; i < r.rows; i++) {
+    if (cd == DT_I64) {
+      const int64_t *row = (const int64_t *)src + i * R;
+      int64_t acc = op == TOP_SUM ? 0 : row[0];
+      for (int64_t j = 0; j < R; j++) {
+        int64_t v = row[j];
+        if (op == TOP_SUM) acc = (int64_t)((uint64_t)acc + (uint64_t)v);
+        else if (op == TOP_MAX) acc = v > acc ? v : acc;
+        else acc = v < acc ? v : acc;
+      }
+      ((int64_t *)dst)[i] = acc;
+      continue;
+    }
+    double acc;
+    if (cd == DT_F32) {
+      const float *row = (const float *)src + i * R;
+      if (op == TOP_SUM || op == TOP_MEAN) {
+        acc = 0;
+        for (int64_t j = 0; j < R; j++) acc += row[j];
+      } else {
+        float m = row[0];
+        if (op == TOP_MAX)
+          for (int64_t j = 1; j < R; j++) m = FMAX(m, row[j]);
+        else
+          for (int64_t j = 1; j < R; j++) m = FMIN(m, row[j]);
+        acc = m;
+      }
+    } else {
+      const double *row = (const double *)src + i * R;
+      if (op == TOP_SUM || op == TOP_MEAN) {
+        acc = 0;
+        for (int64_t j = 0; j < R; j++) acc += row[j];
+      } else {
+        double m = row[0];
+        if (op == TOP_MAX)
+          for (int64_t j = 1; j < R; j++) m = FMAX(m, row[j]);
+        else
+          for (int64_t j = 1; j < R; j++) m = FMIN(m, row[j]);
+        acc = m;
+      }
+    }
+    if (op == TOP_MEAN) acc = R ? acc / (double)R : NAN;
+    if (cd == DT_F32)
+      ((float *)dst)[i] = (float)acc;
+    else
+      ((double *)dst)[i] = acc;
+  }
+  *out = o;
+  return true;
+}
+
+#define TK_REDUCE(NAME)                                                                            \
+  bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
+    (void)n;                                                                                       \
+    return reduce(vm, TOP_##NAME, in[0], a, out);                                                  \
+  }
+TK_REDUCE(SUM)
+TK_REDUCE(MEAN)
+TK_REDUCE(MAX)
+TK_REDUCE(MIN)
+
+/* argmax/argmin along `axis` (negative counts from the end); i64 result,
+ * keepdim honoured. The first extreme wins; NaN counts as the maximum. To
+ * search the whole tensor, reshape it to 1-D first. */
+static bool arg_reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+  if (x->ndim == 0) {
+    *out = tensor_scalar(vm, DT_I64, 0);
+    return true;
+  }
+  int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
+  if (axis < 0 || axis >= x->ndim)
+    return vm_error(vm, "%s: axis %d out of range for a %d-d tensor", OPNAME(op), a->axis, x->ndim);
+  DType cd = x->dtype == DT_F32 ? DT_F32 : DT_F64;
+  Rows r;
+  if (!reduce_rows(vm, op, x, 1u << axis, a->keepdim, cd, &r)) return false;
+  if (r.R == 0 && r.rows > 0) return vm_error(vm, "%s: reduction over an empty dimension", OPNAME(op));
+  ObjTensor *o = tensor_new(vm, DT_I64, r.nd, r.shape);
+  int64_t *dst = tensor_data(o);
+  bool mx = op == TOP_ARGMAX;
+  for (int64_t i = 0; i < r.rows; i++) {
+    int64_t best = 0;
+    if (cd == DT_F32) {
+      const float *row = (const float *)tensor_data(r.x) + i * r.R;
+      for (int64_t j = 1; j < r.R && row[best] == row[best]; j++)
+        if (row[j] != row[j] || (mx ? row[j] > row[best] : row[j] < row[best])) best = j;
+    } else {
+      const double *row = (const double *)tensor_data(r.x) + i * r.R;
+      for (int64_t j = 1; j < r.R && row[best] == row[best]; j++)
+        if (row[j] != row[j] || (mx ? row[j] > row[best] : row[j] < row[best])) best = j;
+    }
+    dst[i] = best;
+  }
+  *out = o;
+  return true;
+}
+
+bool tk_ARGMAX(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  return arg_reduce(vm, TOP_ARGMAX, in[0], a, out);
+}
+
+bool tk_ARGMIN(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  return arg_reduce(vm, TOP_ARGMIN, in[0], a, out);
+}
+
+/* ---- matmul ---- */
+
+void tensor_blas_init(void) {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const char *env = getenv("NS_THREADS");
+  int n = env ? atoi(env) : 1;
+  openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+/* How BLAS can read a rows x cols matrix with strides (rs, cs): as is
+ * (ld = rs) or transposed (ld = cs); false if neither (copy it first). */
+static bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool *trans, int64_t *ld) {
+  if (cols == 1) cs = 1;
+  if (rows == 1) rs = cols;
+  if (cs == 1 && rs >= (cols > 1 ? cols : 1)) {
+    *trans = false;
+    *ld = rs;
+    return true;
+  }
+  if (rs == 1 && cs >= (rows > 1 ? rows : 1)) {
+    *trans = true;
+    *ld = cs;
+    return true;
+  }
+  return false;
+}
+
+/* a [.., m, k] @ b [.., k, n] -> [.., m, n]; batch dims broadcast; a 1-D
+ * a is [1, k] and a 1-D b is [k, 1], their unit dim dropped from the
+ * result (NumPy). f32/f64 through cblas_?gemm without copying transposed
+ * views; integers by a plain loop. */
+bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **out) {
+  (void)nin;
+  (void)at;
+  ObjTensor *a = in[0], *b = in[1];
+  if (a->ndim == 0 || b->ndim == 0) return shape_error2(vm, TOP_MATMUL, a, b, "are not aligned (0-d operand)");
+  DType cd = tensor_promote(a->dtype, b->dtype);
+  if (cd == DT_BOOL) cd = DT_I64;
+  /* 2-D-or-more views of both */
+  int64_t ash[NS_MAX_DIMS + 1], ast[NS_MAX_DIMS + 1], bsh[NS_MAX_DIMS + 1], bst[NS_MAX_DIMS + 1];
+  int na = a->ndim, bnd = b->ndim;
+  if (na == 1) {
+    ash[0] = 1, ast[0] = a->shape[0] * a->strides[0], ash[1] = a->shape[0], ast[1] = a->strides[0];
+    na = 2;
+  } else {
+    memcpy(ash, a->shape, sizeof(int64_t) * na);
+    memcpy(ast, a->strides, sizeof(int64_t) * na);
+  }
+  if (bnd == 1) {
+    bsh[0] = b->shape[0], bst[0] = b->strides[0], bsh[1] = 1, bst[1] = 1;
+    bnd = 2;
+  } else {
+    memcpy(bsh, b->shape, sizeof(int64_t) * bnd);
+    memcpy(bst, b->strides, sizeof(int64_t) * bnd);
+  }
+  int64_t m = ash[na - 2], k = ash[na - 1], n = bsh[bnd - 1];
+  if (bsh[bnd - 2] != k) return shape_error2(vm, TOP_MATMUL, a, b, "are not aligned");
+  int nb;
+  int64_t bshape[NS_MAX_DIMS];
+  if (!tensor_broadcast_shape(na - 2, ash, bnd - 2, bsh, &nb, bshape))
+    return shape_error2(vm, TOP_MATMUL, a, b, "cannot broadcast");
+  if (nb + 2 > NS_MAX_DIMS) return vm_error(vm, "matmul: more than %d dimensions", NS_MAX_DIMS);
+  if (a->dtype != cd) a = tensor_to(vm, a, cd), memcpy(ast, a->strides, sizeof(int64_t) * a->ndim);
+  if (b->dtype != cd) b = tensor_to(vm, b, cd), memcpy(bst, b->strides, sizeof(int64_t) * b->ndim);
+  if (in[0]->ndim == 1) ast[0] = k, ast[1] = a->strides[0];
+  if (in[1]->ndim == 1) bst[0] = b->strides[0], bst[1] = 1;
+  bool ta = false, tb = false;
+  int64_t lda = 0, ldb = 0;
+  if (cd != DT_I64 && !gemm_layout(m, k, ast[na - 2], ast[na - 1], &ta, &lda)) {
+    a = tensor_contiguous(vm, a);
+    if (in[0]->ndim == 1) ast[0] = k, ast[1] = 1;
+    else memcpy(ast, a->strides, sizeof(int64_t) * na);
+    gemm_layout(m, k, ast[na - 2], ast[na - 1], &ta, &lda);
+  }
+  if (cd != DT_I64 && !gemm_layout(k, n, bst[bnd - 2], bst[bnd - 1], &tb, &ldb)) {
+    b = tensor_contiguous(vm, b);
+    if (in[1]->ndim == 1) bst[0] = 1, bst[1] = 1;
+    else memcpy(bst, b->strides, sizeof(int64_t) * bnd);
+    gemm_layout(k, n, bst[bnd - 2], bst[bnd - 1], &tb, &ldb);
+  }
+  /* result */
+  int64_t oshape[NS_MAX_DIMS];
+  int ond = 0;
+  for (int i = 0; i < nb; i++) oshape[ond++] = bshape[i];
+  if (in[0]->ndim > 1) oshape[ond++] = m;
+  if (in[1]->ndim > 1) oshape[ond++] = n;
+  ObjTensor *r = cd == DT_I64 || k == 0 ? tensor_zeros(vm, cd, ond, oshape) : tensor_new(vm, cd, ond, oshape);
+  if (m == 0 || n == 0 || k == 0) {
+    *out = r;
+    return true;
+  }
+  /* broadcast batch strides */
+  int64_t abs_[NS_MAX_DIMS] = {0}, bbs[NS_MAX_DIMS] = {0};
+  for (int i = 0; i < nb; i++) {
+    int ia = i - (nb - (na - 2)), ib = i - (nb - (bnd - 2));
+    abs_[i] = ia >= 0 && ash[ia] != 1 ? ast[ia] : 0;
+    bbs[i] = ib >= 0 && bsh[ib] != 1 ? bst[ib] : 0;
+  }
+  int64_t nbatch = tensor_shape_numel(nb, bshape), idx[NS_MAX_DIMS] = {0};
+  size_t es = tensor_dtype_sizes[cd];
+  if (cd != DT_I64) tensor_blas_init();
+  for (int64_t bi = 0; bi < nbatch; bi++) {
+    int64_t ao = 0, bo = 0;
+    for (int i = 0; i < nb; i++) ao += idx[i] * abs_[i], bo += idx[i] * bbs[i];
+    char *pa = (char *)tensor_data(a) + ao * (int64_t)es, *pb = (char *)tensor_data(b) + bo * (int64_t)es;
+    char *pc = (char *)tensor_data(r) + bi * m * n * (int64_t)es;
+    if (cd == DT_F32)
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                  (int)k, 1.0f, (const float *)pa, (int)lda, (const float *)pb, (int)ldb, 0.0f, (float *)pc,
+                  (int)n);
+    else if (cd == DT_F64)
+      cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                  (int)k, 1.0, (const double *)pa, (int)lda, (const double *)pb, (int)ldb, 0.0, (double *)pc,
+                  (int)n);
+    else {
+      const int64_t *A = (const int64_t *)pa, *B = (const int64_t *)pb;
+      int64_t *C = (int64_t *)pc;
+      int64_t ars = ast[na - 2], acs = ast[na - 1], brs = bst[bnd - 2], bcs = bst[bnd - 1];
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++) {
+          uint64_t x = (uint64_t)A[i * ars + p * acs];
+          for (int64_t j = 0; j < n; j++)
+            C[i * n + j] = (int64_t)((uint64_t)C[i * n + j] + x * (uint64_t)B[p * brs + j * bcs]);
+        }
+    }
+    for (int d = nb - 1; d >= 0; d--) {
+      if (++idx[d] < bshape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  *out = r;
+  return true;
+}
+
+/* ---- shape ops ---- */
+
+/* ints[0..nints) = new shape, one -1 inferred. A view of a contiguous
+ * tensor; other tensors are copied first. */
+bool tk_RESHAPE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0];
+  if (a->nints > NS_MAX_DIMS) return vm_error(vm, "reshape: more than %d dimensions", NS_MAX_DIMS);
+  int64_t shape[NS_MAX_DIMS], known = 1;
+  int infer = -1;
+  for (int i = 0; i < a->nints; i++) {
+    shape[i] = a->ints[i];
+    if (shape[i] == -1) {
+      if (infer >= 0) return vm_error(vm, "reshape: only one dimension can be -1");
+      infer = i;
+    } else if (shape[i] < 0) {
+      return vm_error(vm, "reshape: invalid dimension %lld", (long long)shape[i]);
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0 && known != 0 && x->numel % known == 0) shape[infer] = x->numel / known;
+  if ((infer >= 0 && (known == 0 || x->numel % known != 0)) ||
+      (infer < 0 && known != x->numel)) {
+    char sa[128], sb[128];
+    return vm_error(vm, "reshape: cannot reshape %s into %s", tensor_shape_str(x, sa, sizeof sa),
+                    tensor_dims_str(a->nints, a->ints, sb, sizeof sb));
+  }
+  ObjTensor *c = tensor_contiguous(vm, x);
+  int64_t st[NS_MAX_DIMS];
+  tensor_contig_strides(a->nints, shape, st);
+  *out = tensor_view(vm, c, a->nints, shape, st, c->offset);
+  return true;
+}
+
+/* ints = permutation: axis i of the result is axis ints[i] of x. */
+bool tk_PERMUTE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0];
+  int perm[NS_MAX_DIMS];
+  bool seen[NS_MAX_DIMS] = {false};
+  if (a->nints != x->ndim)
+    return vm_error(vm, "permute: %d axes given for a %d-d tensor", a->nints, x->ndim);
+  for (int i = 0; i < x->ndim; i++) {
+    int64_t p = a->ints[i] < 0 ? a->ints[i] + x->ndim : a->ints[i];
+    if (p < 0 || p >= x->ndim || seen[p])
+      return vm_error(vm, "permute: invalid permutation for a %d-d tensor", x->ndim);
+    seen[p] = true;
+    perm[i] = (int)p;
+  }
+  *out = tensor_permuted(vm, x, perm);
+  return true;
+}
+
+/* ints = target shape (as many dims as x or more; -1 keeps a dim). */
+bool tk_EXPAND(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0];
+  int nd = a->nints;
+  int64_t shape[NS_MAX_DIMS], st[NS_MAX_DIMS];
+  if (nd < x->ndim || nd > NS_MAX_DIMS) goto bad;
+  for (int i = 0; i < nd; i++) {
+    int j = i - (nd - x->ndim);
+    int64_t want = a->ints[i];
+    if (j < 0) {
+      if (want < 0) goto bad;
+      shape[i] = want;
+      st[i] = 0;
+    } else if (want == -1 || want == x->shape[j]) {
+      shape[i] = x->shape[j];
+      st[i] = x->strides[j];
+    } else if (x->shape[j] == 1 && want >= 0) {
+      shape[i] = want;
+      st[i] = 0;
+    } else {
+      goto bad;
+    }
+  }
+  *out = tensor_view(vm, x, nd, shape, st, x->offset);
+  return true;
+bad : {
+  char sa[128], sb[128];
+  return vm_error(vm, "expand: cannot expand %s to %s", tensor_shape_str(x, sa, sizeof sa),
+                  tensor_dims_str(nd < NS_MAX_DIMS ? nd : NS_MAX_DIMS, a->ints, sb, sizeof sb));
+}
+}
+
+/* ints = (start, stop, step) for each of the first nints / 3 dims (the
+ * rest are taken whole). Negative start/stop count from the end, both are
+ * clamped to the dim (so INT64_MAX means "to the end"); step >= 1. */
+bool tk_SLICE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0];
+  int nsl = a->nints / 3;
+  if (nsl > x->ndim) return vm_error(vm, "slice: %d dimensions sliced on a %d-d tensor", nsl, x->ndim);
+  int64_t shape[NS_MAX_DIMS], st[NS_MAX_DIMS], off = x->offset;
+  for (int i = 0; i < x->ndim; i++) {
+    shape[i] = x->shape[i];
+    st[i] = x->strides[i];
+    if (i >= nsl) continue;
+    int64_t d = x->shape[i], lo = a->ints[3 * i], hi = a->ints[3 * i + 1], step = a->ints[3 * i + 2];
+    if (step < 1) return vm_error(vm, "slice: step must be positive, got %lld", (long long)step);
+    if (lo < 0) lo += d;
+    if (hi < 0) hi += d;
+    lo = lo < 0 ? 0 : lo > d ? d : lo;
+    hi = hi < lo ? lo : hi > d ? d : hi;
+    shape[i] = (hi - lo + step - 1) / step;
+    st[i] = x->strides[i] * step;
+    if (shape[i] > 0) off += lo * x->strides[i];
+  }
+  *out = tensor_view(vm, x, x->ndim, shape, st, off);
+  return true;
+}
+
+/* Always a new object (a view sharing storage when x is contiguous). */
+bool tk_CONTIGUOUS(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  (void)a;
+  ObjTensor *x = in[0];
+  if (tensor_is_contiguous(x)) {
+    int64_t st[NS_MAX_DIMS];
+    tensor_contig_strides(x->ndim, x->shape, st);
+    *out = tensor_view(vm, x, x->ndim, x->shape, st, x->offset);
+  } else {
+    *out = tensor_contiguous(vm, x);
+  }
+  return true;
+}
+
+/* The part of r from `start` along `axis` with x's extent, as a header on
+ * the stack (no GC object): for copying pieces into place. */
+static ObjTensor sub_view(const ObjTensor *r, int axis, int64_t start, int64_t len) {
+  ObjTensor v = *r;
+  v.offset = r->offset + start * r->strides[axis];
+  v.shape[axis] = len;
+  v.numel = tensor_shape_numel(v.ndim, v.shape);
+  return v;
+}
+
+/* cat along axis: same ndim, equal dims except axis; promoted dtype. */
+bool tk_CAT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  ObjTensor *x0 = in[0];
+  int nd = x0->ndim, axis = a->axis < 0 ? a->axis + nd : a->axis;
+  if (nd == 0) return vm_error(vm, "cat: cannot concatenate 0-d tensors");
+  if (axis < 0 || axis >= nd) return vm_error(vm, "cat: axis %d out of range for a %d-d tensor", a->axis, nd);
+  int64_t shape[NS_MAX_DIMS];
+  memcpy(shape, x0->shape, sizeof shape);
+  shape[axis] = 0;
+  DType dt = x0->dtype;
+  for (int i = 0; i < n; i++) {
+    bool ok = in[i]->ndim == nd;
+    for (int d = 0; d < nd && ok; d++) ok = d == axis || in[i]->shape[d] == x0->shape[d];
+    if (!ok) return shape_error2(vm, TOP_CAT, x0, in[i], "cannot be concatenated");
+    shape[axis] += in[i]->shape[axis];
+    dt = tensor_promote(dt, in[i]->dtype);
+  }
+  ObjTensor *r = tensor_new(vm, dt, nd, shape);
+  int64_t at = 0;
+  for (int i = 0; i < n; i++) {
+    ObjTensor v = sub_view(r, axis, at, in[i]->shape[axis]);
+    tensor_copy_into(&v, in[i]);
+    at += in[i]->shape[axis];
+  }
+  *out = r;
+  return true;
+}
+
+/* stack along a new axis (0..ndim): all shapes equal. */
+bool tk_STACK(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  ObjTensor *x0 = in[0];
+  int nd = x0->ndim, axis = a->axis < 0 ? a->axis + nd + 1 : a->axis;
+  if (nd + 1 > NS_MAX_DIMS) return vm_error(vm, "stack: more than %d dimensions", NS_MAX_DIMS);
+  if (axis < 0 || axis > nd) return vm_error(vm, "stack: axis %d out of range for %d-d tensors", a->axis, nd);
+  DType dt = x0->dtype;
+  for (int i = 0; i < n; i++) {
+    bool ok = in[i]->ndim == nd;
+    for (int d = 0; d < nd && ok; d++) ok = in[i]->shape[d] == x0->shape[d];
+    if (!ok) return shape_error2(vm, TOP_STACK, x0, in[i], "differ");
+    dt = tensor_promote(dt, in[i]->dtype);
+  }
+  int64_t shape[NS_MAX_DIMS];
+  for (int d = 0, j = 0; d <= nd; d++) shape[d] = d == axis ? n : x0->shape[j++];
+  ObjTensor *r = tensor_new(vm, dt, nd + 1, shape);
+  for (int i = 0; i < n; i++) {
+    ObjTensor v = sub_view(r, axis, i, 1);
+    /* drop the new unit axis so the view has x's shape */
+    for (int d = axis; d < nd; d++) v.shape[d] = v.shape[d + 1], v.strides[d] = v.strides[d + 1];
+    v.ndim = (uint8_t)nd;
+    tensor_copy_into(&v, in[i]);
+  }
+  *out = r;
+  return true;
+}
+
+static bool index_tensor(VM *vm, TensorOp op, ObjTensor **idx) {
+  ObjTensor *t = *idx;
+  if (t->dtype != DT_I64) {
+    if (t->dtype == DT_BOOL || is_float(t->dtype))
+      return vm_error(vm, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
+  }
+  *idx = tensor_to(vm, t, DT_I64);
+  return true;
+}
+
+/* x [..., D, ...] (D at axis), idx any shape of i64 -> x.shape[:axis] +
+ * idx.shape + x.shape[axis+1:] (an embedding lookup for axis 0). */
+bool tk_INDEX_SELECT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0], *idx = in[1];
+  int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
+  if (axis < 0 || axis >= x->ndim)
+    return vm_error(vm, "index_select: axis %d out of range for a %d-d tensor", a->axis, x->ndim);
+  if (!index_tensor(vm, TOP_INDEX_SELECT, &idx)) return false;
+  if (x->ndim - 1 + idx->ndim > NS_MAX_DIMS) return vm_error(vm, "index_select: more than %d dimensions", NS_MAX_DIMS);
+  int64_t shape[NS_MAX_DIMS];
+  int nd = 0;
+  for (int d = 0; d < axis; d++) shape[nd++] = x->shape[d];
+  for (int d = 0; d < idx->ndim; d++) shape[nd++] = idx->shape[d];
+  for (int d = axis + 1; d < x->ndim; d++) shape[nd++] = x->shape[d];
+  x = tensor_contiguous(vm, x);
+  int64_t outer = tensor_shape_numel(axis, x->shape), D = x->shape[axis];
+  int64_t inner = tensor_shape_numel(x->ndim - axis - 1, x->shape + axis + 1), ni = idx->numel;
+  const int64_t *ix = tensor_data(idx);
+  for (int64_t j = 0; j < ni; j++)
+    if (ix[j] < -D || ix[j] >= D)
+      return vm_error(vm, "index_select: index %lld out of range for axis %d of size %lld", (long long)ix[j],
+                      axis, (long long)D);
+  ObjTensor *r = tensor_new(vm, x->dtype, nd, shape);
+  size_t es = tensor_dtype_sizes[x->dtype], row = (size_t)inner * es;
+  const char *src = tensor_data(x);
+  char *dst = tensor_data(r);
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < ni; j++) {
+      int64_t k = ix[j] < 0 ? ix[j] + D : ix[j];
+      memcpy(dst + (size_t)(o * ni + j) * row, src + (size_t)(o * D + k) * row, row);
+    }
+  *out = r;
+  return true;
+}
+
+/* out[i][j] = x[i][idx[i][j]] along axis (torch.gather): idx has x's
+ * ndim and no larger dims off the axis; the result has idx's shape. */
+bool tk_GATHER(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0], *idx = in[1];
+  int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
+  if (axis < 0 || axis >= x->ndim)
+    return vm_error(vm, "gather: axis %d out of range for a %d-d tensor", a->axis, x->ndim);
+  if (!index_tensor(vm, TOP_GATHER, &idx)) return false;
+  bool ok = idx->ndim == x->ndim;
+  for (int d = 0; d < x->ndim && ok; d++) ok = d == axis || idx->shape[d] <= x->shape[d];
+  if (!ok) return shape_error2(vm, TOP_GATHER, x, in[1], "do not match (index larger than input)");
+  ObjTensor *r = tensor_new(vm, x->dtype, idx->ndim, idx->shape);
+  size_t es = tensor_dtype_sizes[x->dtype];
+  const int64_t *ix = tensor_data(idx);
+  const char *src = tensor_data(x);
+  char *dst = tensor_data(r);
+  int64_t pos[NS_MAX_DIMS] = {0}, D = x->shape[axis];
+  for (int64_t e = 0; e < idx->numel; e++) {
+    int64_t k = ix[e] < 0 ? ix[e] + D : ix[e];
+    if (k < 0 || k >= D)
+      return vm_error(vm, "gather: index %lld out of range for axis %d of size %lld", (long long)ix[e], axis,
+                      (long long)D);
+    int64_t off = 0;
+    for (int d = 0; d < x->ndim; d++) off += (d == axis ? k : pos[d]) * x->strides[d];
+    memcpy(dst + (size_t)e * es, src + off * (int64_t)es, es);
+    for (int d = idx->ndim - 1; d >= 0; d--) {
+      if (++pos[d] < idx->shape[d]) break;
+      pos[d] = 0;
+    }
+  }
+  *out = r;
+  return true;
+}
+
+/* i64 labels (any shape) -> f32 labels.shape + [classes]; ints[0] =
+ * classes (<= 0: max label + 1). */
+bool tk_ONE_HOT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *idx = in[0];
+  if (!index_tensor(vm, TOP_ONE_HOT, &idx)) return false;
+  if (idx->ndim + 1 > NS_MAX_DIMS) return vm_error(vm, "one_hot: more than %d dimensions", NS_MAX_DIMS);
+  const int64_t *ix = tensor_data(idx);
+  int64_t C = a->nints > 0 ? a->ints[0] : 0;
+  if (C <= 0)
+    for (int64_t i = 0; i < idx->numel; i++) C = ix[i] + 1 > C ? ix[i] + 1 : C;
+  int64_t shape[NS_MAX_DIMS];
+  memcpy(shape, idx->shape, sizeof(int64_t) * idx->ndim);
+  shape[idx->ndim] = C;
+  ObjTensor *r = tensor_zeros(vm, DT_F32, idx->ndim + 1, shape);
+  float *d = tensor_data(r);
+  for (int64_t i = 0; i < idx->numel; i++) {
+    if (ix[i] < 0 || ix[i] >= C)
+      return vm_error(vm, "one_hot: label %lld out of range for %lld classes", (long long)ix[i], (long long)C);
+    d[i * C + ix[i]] = 1.0f;
+  }
+  *out = r;
+  return true;
+}

@@ -1,0 +1,290 @@
+/* Forward kernels of the neural-network ops: softmax, log_softmax,
+ * conv2d (im2col + GEMM), maxpool2d, dropout and cross_entropy. They work
+ * on f32 and f64 (integer inputs compute in f32). What they save for their
+ * backward rules is described in tensor_int.h. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "tensor_int.h"
+
+static DType float_type(DType d) { return d == DT_F64 ? DT_F64 : DT_F32; }
+
+/* ---- softmax ---- */
+
+/* x with `axis` moved last, contiguous, as rows of length R; the inverse
+ * permutation restores the result. */
+static bool axis_last(VM *vm, const char *op, ObjTensor *x, int axis_in, DType dt, ObjTensor **rows,
+                      int *perm, int *axis_out) {
+  int nd = x->ndim;
+  int axis = axis_in < 0 ? axis_in + nd : axis_in;
+  if (nd == 0) axis = 0;
+  else if (axis < 0 || axis >= nd)
+    return vm_error(vm, "%s: axis %d out of range for a %d-d tensor", op, axis_in, nd);
+  for (int i = 0, j = 0; i < nd; i++)
+    if (i != axis) perm[j++] = i;
+  if (nd) perm[nd - 1] = axis;
+  *rows = tensor_to(vm, nd ? tensor_permuted(vm, x, perm) : x, dt);
+  *axis_out = axis;
+  return true;
+}
+
+static ObjTensor *undo_axis_last(VM *vm, ObjTensor *r, const int *perm) {
+  int inv[NS_MAX_DIMS];
+  for (int i = 0; i < r->ndim; i++) inv[perm[i]] = i;
+  if (r->ndim == 0 || perm[r->ndim - 1] == r->ndim - 1) return r;
+  return tensor_contiguous(vm, tensor_permuted(vm, r, inv));
+}
+
+#define SOFTMAX_ROWS(T)                                                                            \
+  static void softmax_rows_##T(const T *x, T *y, int64_t rows, int64_t R, bool log_) {            \
+    for (int64_t i = 0; i < rows; i++) {                                                           \
+      const T *a = x + i * R;                                                                      \
+      T *o = y + i * R;                                                                            \
+      T m = -INFINITY;                                                                             \
+      for (int64_t j = 0; j < R; j++) m = a[j] > m ? a[j] : m;                                     \
+      double s = 0;                                                                                \
+      for (int64_t j = 0; j < R; j++) s += exp((double)(a[j] - m));                                \
+      if (log_) {                                                                                  \
+        T ls = (T)log(s);                                                                          \
+        for (int64_t j = 0; j < R; j++) o[j] = a[j] - m - ls;                                      \
+      } else {                                                                                     \
+        double inv = 1.0 / s;                                                                      \
+        for (int64_t j = 0; j < R; j++) o[j] = (T)(exp((double)(a[j] - m)) * inv);                 \
+      }                                                                                            \
+    }                                                                                              \
+  }
+SOFTMAX_ROWS(float)
+SOFTMAX_ROWS(double)
+
+static bool softmax(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+  int perm[NS_MAX_DIMS], axis = 0;
+  ObjTensor *rows = NULL;
+  DType dt = float_type(x->dtype);
+  if (!axis_last(vm, tensor_ops[op].name, x, a->axis, dt, &rows, perm, &axis)) return false;
+  ObjTensor *r = tensor_new(vm, dt, rows->ndim, rows->shape);
+  int64_t R = x->ndim ? x->shape[axis] : 1, nrows = R ? x->numel / R : 0;
+  if (dt == DT_F32)
+    softmax_rows_float(tensor_data(rows), tensor_data(r), nrows, R, op == TOP_LOG_SOFTMAX);
+  else
+    softmax_rows_double(tensor_data(rows), tensor_data(r), nrows, R, op == TOP_LOG_SOFTMAX);
+  *out = undo_axis_last(vm, r, perm);
+  return true;
+}
+
+bool tk_SOFTMAX(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  return softmax(vm, TOP_SOFTMAX, in[0], a, out);
+}
+
+bool tk_LOG_SOFTMAX(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  return softmax(vm, TOP_LOG_SOFTMAX, in[0], a, out);
+}
+
+/* ---- cross entropy ---- */
+
+/* logits [N, C], labels i64 [N] -> 0-d mean of -log softmax(logits)[i,
+ * labels[i]], computed as logsumexp - logit (stable). saved[0] = the
+ * softmax probabilities [N, C]. */
+bool tk_CROSS_ENTROPY(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  (void)a;
+  ObjTensor *x = in[0], *y = in[1];
+  char sa[128], sb[128];
+  if (x->ndim != 2 || y->ndim != 1 || y->shape[0] != x->shape[0])
+    return vm_error(vm, "cross_entropy: logits %s and labels %s: expected [N, C] and [N]",
+                    tensor_shape_str(x, sa, sizeof sa), tensor_shape_str(y, sb, sizeof sb));
+  if (y->dtype != DT_I64) return vm_error(vm, "cross_entropy: labels must be an i64 tensor, got %s",
+                                          tensor_dtype_names[y->dtype]);
+  DType dt = float_type(x->dtype);
+  x = tensor_to(vm, x, dt);
+  y = tensor_to(vm, y, DT_I64);
+  int64_t N = x->shape[0], C = x->shape[1];
+  const int64_t *lab = tensor_data(y);
+  for (int64_t i = 0; i < N; i++)
+    if (lab[i] < 0 || lab[i] >= C)
+      return vm_error(vm, "cross_entropy: label %lld out of range for %lld classes", (long long)lab[i],
+                      (long long)C);
+  ObjTensor *p = tensor_new(vm, dt, 2, x->shape);
+  double loss = 0;
+  for (int64_t i = 0; i < N; i++) {
+    double m = -INFINITY, s = 0;
+    for (int64_t j = 0; j < C; j++) m = fmax(m, dt == DT_F32 ? ((float *)tensor_data(x))[i * C + j]
+                                                            : ((double *)tensor_data(x))[i * C + j]);
+    for (int64_t j = 0; j < C; j++) {
+      double v = dt == DT_F32 ? ((float *)tensor_data(x))[i * C + j] : ((double *)tensor_data(x))[i * C + j];
+      double e = exp(v - m);
+      s += e;
+      if (dt == DT_F32) ((float *)tensor_data(p))[i * C + j] = (float)e;
+      else ((double *)tensor_data(p))[i * C + j] = e;
+    }
+    for (int64_t j = 0; j < C; j++) {
+      if (dt == DT_F32) ((float *)tensor_data(p))[i * C + j] /= (float)s;
+      else ((double *)tensor_data(p))[i * C + j] /= s;
+    }
+    double xl = dt == DT_F32 ? ((float *)tensor_data(x))[i * C + lab[i]] : ((double *)tensor_data(x))[i * C + lab[i]];
+    loss += m + log(s) - xl;
+  }
+  *out = tensor_scalar(vm, dt, N ? loss / (double)N : NAN);
+  tensor_save(0, p);
+  return true;
+}
+
+/* ---- dropout ---- */
+
+/* scalar[0] = p: each element is zeroed with probability p and the rest
+ * scaled by 1/(1-p). saved[0] = the mask (0 or 1/(1-p)). */
+bool tk_DROPOUT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  double p = a->scalar[0];
+  if (!(p >= 0 && p < 1)) return vm_error(vm, "dropout: p must be in [0, 1), got %g", p);
+  ObjTensor *x = in[0];
+  DType dt = float_type(x->dtype);
+  ObjTensor *mask = tensor_new(vm, dt, x->ndim, x->shape);
+  double scale = 1.0 / (1.0 - p);
+  for (int64_t i = 0; i < mask->numel; i++) {
+    double m = rng_uniform() >= p ? scale : 0.0;
+    if (dt == DT_F32) ((float *)tensor_data(mask))[i] = (float)m;
+    else ((double *)tensor_data(mask))[i] = m;
+  }
+  ObjTensor *args[2] = {x, mask};
+  if (!tk_MUL(vm, args, 2, a, out)) return false;
+  tensor_save(0, mask);
+  return true;
+}
+
+/* ---- conv2d ---- */
+
+void tensor_conv_params(const TAttrs *a, int64_t *sh, int64_t *sw, int64_t *ph, int64_t *pw) {
+  if (a->nints >= 4) {
+    *sh = a->ints[0], *sw = a->ints[1], *ph = a->ints[2], *pw = a->ints[3];
+  } else {
+    *sh = *sw = a->nints >= 1 && a->ints[0] > 0 ? a->ints[0] : 1;
+    *ph = *pw = a->nints >= 2 ? a->ints[1] : 0;
+  }
+}
+
+#define IM2COL(TAG, T)                                                                             \
+  void tensor_im2col_##TAG(const T *x, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw,   \
+                           int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t OH, int64_t OW, \
+                           T *col) {                                                               \
+    for (int64_t c = 0; c < C; c++)                                                                \
+      for (int64_t i = 0; i < kh; i++)                                                             \
+        for (int64_t j = 0; j < kw; j++) {                                                         \
+          T *row = col + ((c * kh + i) * kw + j) * OH * OW;                                        \
+          for (int64_t oh = 0; oh < OH; oh++) {                                                    \
+            int64_t h = oh * sh - ph + i;                                                          \
+            for (int64_t ow = 0; ow < OW; ow++) {                                                  \
+              int64_t w = ow * sw - pw + j;                                                        \
+              row[oh * OW + ow] = h >= 0 && h < H && w >= 0 && w < W ? x[(c * H + h) * W + w] : 0; \
+            }                                                                                      \
+          }                                                                                        \
+        }                                                                                          \
+  }                                                                                                \
+  void tensor_col2im_##TAG(const T *col, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, \
+                           int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t OH, int64_t OW, \
+                           T *dx) {                                                                \
+    for (int64_t c = 0; c < C; c++)                                                                \
+      for (int64_t i = 0; i < kh; i++)                                                             \
+        for (int64_t j = 0; j < kw; j++) {                                                         \
+          const T *row = col + ((c * kh + i) * kw + j) * OH * OW;                                  \
+          for (int64_t oh = 0; oh < OH; oh++) {                                                    \
+            int64_t h = oh * sh - ph + i;                                                          \
+            if (h < 0 || h >= H) continue;                                                         \
+            for (int64_t ow = 0; ow < OW; ow++) {                                                  \
+              int64_t w = ow * sw - pw + j;                                                        \
+              if (w >= 0 && w < W) dx[(c * H + h) * W + w] += row[oh * OW + ow];                   \
+            }                                                                                      \
+          }                                                                                        \
+        }                                                                                          \
+  }
+IM2COL(f32, float)
+IM2COL(f64, double)
+
+/* x [N, C, H, W], w [O, C, kh, kw] -> [N, O, OH, OW], no bias. For each
+ * image: col = im2col(x[n]) [C*kh*kw, OH*OW]; y[n] = w [O, C*kh*kw] @ col. */
+bool tk_CONV2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0], *w = in[1];
+  char sa[128], sb[128];
+  if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1])
+    return vm_error(vm, "conv2d: input %s and weight %s: expected [N, C, H, W] and [O, C, kh, kw]",
+                    tensor_shape_str(x, sa, sizeof sa), tensor_shape_str(w, sb, sizeof sb));
+  int64_t sh, sw, ph, pw;
+  tensor_conv_params(a, &sh, &sw, &ph, &pw);
+  if (sh < 1 || sw < 1 || ph < 0 || pw < 0) return vm_error(vm, "conv2d: invalid stride or padding");
+  int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+  int64_t O = w->shape[0], kh = w->shape[2], kw = w->shape[3];
+  int64_t OH = (H + 2 * ph - kh) / sh + 1, OW = (W + 2 * pw - kw) / sw + 1;
+  if (H + 2 * ph < kh || W + 2 * pw < kw || OH < 1 || OW < 1)
+    return vm_error(vm, "conv2d: kernel %lldx%lld larger than the padded input %lldx%lld", (long long)kh,
+                    (long long)kw, (long long)(H + 2 * ph), (long long)(W + 2 * pw));
+  DType dt = float_type(tensor_promote(x->dtype, w->dtype));
+  x = tensor_to(vm, x, dt);
+  w = tensor_to(vm, w, dt);
+  int64_t shape[4] = {N, O, OH, OW}, K = C * kh * kw, P = OH * OW;
+  ObjTensor *r = tensor_new(vm, dt, 4, shape);
+  int64_t cshape[2] = {K, P};
+  ObjTensor *col = tensor_new(vm, dt, 2, cshape);
+  tensor_blas_init();
+  for (int64_t i = 0; i < N; i++) {
+    if (dt == DT_F32) {
+      tensor_im2col_f32((const float *)tensor_data(x) + i * C * H * W, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW,
+                        tensor_data(col));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f, tensor_data(w),
+                  (int)K, tensor_data(col), (int)P, 0.0f, (float *)tensor_data(r) + i * O * P, (int)P);
+    } else {
+      tensor_im2col_f64((const double *)tensor_data(x) + i * C * H * W, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW,
+                        tensor_data(col));
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0, tensor_data(w),
+                  (int)K, tensor_data(col), (int)P, 0.0, (double *)tensor_data(r) + i * O * P, (int)P);
+    }
+  }
+  *out = r;
+  return true;
+}
+
+/* ---- maxpool2d ---- */
+
+/* x [N, C, H, W]; ints = (kernel, stride) (stride defaults to kernel) ->
+ * [N, C, OH, OW] with OH = (H - k) / s + 1. saved[0] = i64 argmax within
+ * each input plane (h * W + w). */
+bool tk_MAXPOOL2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  ObjTensor *x = in[0];
+  char sa[128];
+  if (x->ndim != 4) return vm_error(vm, "maxpool2d: input %s: expected [N, C, H, W]", tensor_shape_str(x, sa, sizeof sa));
+  int64_t k = a->nints >= 1 ? a->ints[0] : 2, s = a->nints >= 2 && a->ints[1] > 0 ? a->ints[1] : k;
+  int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+  if (k < 1 || k > H || k > W)
+    return vm_error(vm, "maxpool2d: kernel %lld does not fit input %s", (long long)k, tensor_shape_str(x, sa, sizeof sa));
+  int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
+  DType dt = float_type(x->dtype);
+  x = tensor_to(vm, x, dt);
+  int64_t shape[4] = {N, C, OH, OW};
+  ObjTensor *r = tensor_new(vm, dt, 4, shape), *idx = tensor_new(vm, DT_I64, 4, shape);
+  int64_t *ix = tensor_data(idx);
+  for (int64_t p = 0; p < N * C; p++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t best = (oh * s) * W + ow * s;
+        double bv = -INFINITY;
+        for (int64_t i = 0; i < k; i++)
+          for (int64_t j = 0; j < k; j++) {
+            int64_t at = (oh * s + i) * W + ow * s + j;
+            double v = dt == DT_F32 ? ((float *)tensor_data(x))[p * H * W + at] : ((double *)tensor_data(x))[p * H * W + at];
+            if (v > bv || v != v) {
+              bv = v, best = at;
+              if (v != v) i = k, j = k;
+            }
+          }
+        int64_t o = (p * OH + oh) * OW + ow;
+        ix[o] = best;
+        if (dt == DT_F32) ((float *)tensor_data(r))[o] = (float)bv;
+        else ((double *)tensor_data(r))[o] = bv;
+      }
+  *out = r;
+  tensor_save(0, idx);
+  return true;
+}
