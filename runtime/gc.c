@@ -351,7 +351,10 @@ void gc_collect(VM *vm) {
   while (vm->ngray > 0) blacken(vm, vm->gray[--vm->ngray].as.o);
   remove_white_strings(vm);
   sweep(vm);
-  size_t live = vm->bytes_allocated;
+  /* Live tensor storage counts too: the next collection comes when the
+   * heap plus storage has doubled, not at every safe point while a large
+   * dataset is alive. */
+  size_t live = vm->bytes_allocated + vm->external_bytes;
   vm->next_gc = live * 2 > GC_MIN_HEAP ? live * 2 : GC_MIN_HEAP;
   vm->gc_requested = vm->bytes_allocated + vm->external_bytes > vm->next_gc;
 }
