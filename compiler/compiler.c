@@ -592,7 +592,15 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
       break;
     }
     OpCode kcode = k_variant(code);
-    int a = c_expr_any(c, lhs);
+    /* A left-nested chain (a + b + c + ...) accumulates in dst when dst is
+     * a temporary, so it needs two registers, not one per term. */
+    int a;
+    if (lhs->kind == N_BINARY && binop_opcode(lhs->as.binary.op) != BC__NUM && dst >= c_locals_top(c->fs)) {
+      c_expr(c, lhs, dst);
+      a = dst;
+    } else {
+      a = c_expr_any(c, lhs);
+    }
     if (kcode != BC__NUM && is_num_literal(rhs)) {
       int k = c_const(c, literal_value(rhs), rhs->span);
       if (k < K_EXTRA) {

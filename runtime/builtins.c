@@ -1021,6 +1021,7 @@ void builtins_init(VM *vm) {
   lib_map_init(vm);
   lib_tensor_init(vm);
   lib_data_init(vm);
+  lib_checkpoint_init(vm);
   class_global(vm, "Vec", vm->class_of_obj[OBJ_LIST]);
   class_global(vm, "String", vm->class_of_obj[OBJ_STRING]);
   class_global(vm, "HashMap", vm->class_of_obj[OBJ_MAP]);

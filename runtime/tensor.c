@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tensor_int.h"
+#include "threadpool.h"
 
 const char *const tensor_dtype_names[DT__COUNT] = {"f32", "f64", "i64", "bool"};
 const size_t tensor_dtype_sizes[DT__COUNT] = {4, 8, 8, 1};
@@ -105,6 +106,54 @@ void tensor_broadcast_strides(const ObjTensor *t, int ndim, const int64_t *shape
 
 /* ---- the loop driver ---- */
 
+/* The merged loop nest, split across the pool: by runs of the innermost
+ * dim, or within the one run when there is only one. */
+typedef struct {
+  int nd, nops;
+  int64_t shape[NS_MAX_DIMS], st[TLOOP_MAX_OPS][NS_MAX_DIMS];
+  char *base[TLOOP_MAX_OPS];
+  const size_t *esize;
+  TInnerFn fn;
+  void *ctx;
+} Merged;
+
+static void inner_range(int64_t lo, int64_t hi, void *arg) {
+  const Merged *m = arg;
+  char *p[TLOOP_MAX_OPS];
+  int64_t inner[TLOOP_MAX_OPS];
+  for (int k = 0; k < m->nops; k++) {
+    inner[k] = m->st[k][m->nd - 1];
+    p[k] = m->base[k] + lo * inner[k] * (int64_t)m->esize[k];
+  }
+  m->fn(hi - lo, p, inner, m->ctx);
+}
+
+/* Runs lo..hi of the outer dims (row-major order of dims 0..nd-2). */
+static void outer_range(int64_t lo, int64_t hi, void *arg) {
+  const Merged *m = arg;
+  int nd = m->nd;
+  int64_t idx[NS_MAX_DIMS] = {0}, inner[TLOOP_MAX_OPS], rest = lo;
+  char *p[TLOOP_MAX_OPS];
+  for (int d = nd - 2; d >= 0; d--) {
+    idx[d] = rest % m->shape[d];
+    rest /= m->shape[d];
+  }
+  for (int k = 0; k < m->nops; k++) {
+    inner[k] = m->st[k][nd - 1];
+    p[k] = m->base[k];
+    for (int d = 0; d < nd - 1; d++) p[k] += idx[d] * m->st[k][d] * (int64_t)m->esize[k];
+  }
+  for (int64_t r = lo; r < hi; r++) {
+    m->fn(m->shape[nd - 1], p, inner, m->ctx);
+    for (int d = nd - 2; d >= 0; d--) {
+      for (int k = 0; k < m->nops; k++) p[k] += m->st[k][d] * (int64_t)m->esize[k];
+      if (++idx[d] < m->shape[d]) break;
+      for (int k = 0; k < m->nops; k++) p[k] -= m->st[k][d] * m->shape[d] * (int64_t)m->esize[k];
+      idx[d] = 0;
+    }
+  }
+}
+
 void tloop_run(TLoop *L, char **base, const size_t *esize, TInnerFn fn, void *ctx) {
   int nd = 0, nops = L->nops;
   int64_t shape[NS_MAX_DIMS] = {0}, st[TLOOP_MAX_OPS][NS_MAX_DIMS] = {{0}};
@@ -128,22 +177,17 @@ void tloop_run(TLoop *L, char **base, const size_t *esize, TInnerFn fn, void *ct
     for (int k = 0; k < nops; k++) st[k][0] = 0;
     nd = 1;
   }
-  int64_t inner[TLOOP_MAX_OPS], idx[NS_MAX_DIMS] = {0};
-  char *p[TLOOP_MAX_OPS];
-  for (int k = 0; k < nops; k++) {
-    inner[k] = st[k][nd - 1];
-    p[k] = base[k];
-  }
-  for (;;) {
-    fn(shape[nd - 1], p, inner, ctx);
-    int d = nd - 2;
-    for (; d >= 0; d--) {
-      for (int k = 0; k < nops; k++) p[k] += st[k][d] * (int64_t)esize[k];
-      if (++idx[d] < shape[d]) break;
-      for (int k = 0; k < nops; k++) p[k] -= st[k][d] * shape[d] * (int64_t)esize[k];
-      idx[d] = 0;
-    }
-    if (d < 0) return;
+  Merged m = {.nd = nd, .nops = nops, .esize = esize, .fn = fn, .ctx = ctx};
+  memcpy(m.shape, shape, sizeof shape);
+  memcpy(m.st, st, sizeof st);
+  for (int k = 0; k < nops; k++) m.base[k] = base[k];
+  int64_t outer = tensor_shape_numel(nd - 1, shape), n = shape[nd - 1];
+  if (outer == 1) {
+    /* one run: split it */
+    pool_parallel_for(n, POOL_GRAIN, inner_range, &m);
+  } else {
+    int64_t grain = POOL_GRAIN / n;
+    pool_parallel_for(outer, grain > 0 ? grain : 1, outer_range, &m);
   }
 }
 

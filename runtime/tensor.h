@@ -160,6 +160,9 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v);
 bool lib_tensor_math1(VM *vm, const char *name, Value x, Value *out);
 /* load_idx, load_npy, save_npy, load_csv (lib_data.c) */
 void lib_data_init(VM *vm);
+/* save_safetensors, load_safetensors, is_tty (lib_checkpoint.c); also
+ * registers the RNG natives. */
+void lib_checkpoint_init(VM *vm);
 
 /* ---- storage cache (tensor_alloc.c) ---- */
 typedef struct {
@@ -178,5 +181,7 @@ void rng_seed(uint64_t seed);
 uint64_t rng_next(void);
 double rng_uniform(void); /* [0, 1) */
 double rng_normal(void);
+/* rng_state(), set_rng_state(list): the generator's state as a value. */
+void rng_natives_init(VM *vm);
 
 #endif
