@@ -930,10 +930,21 @@ static OpCode compound_opcode(OpKind op) {
   }
 }
 
+/* The constant-operand form of a compound opcode, or BC__NUM. */
+static OpCode compound_k_opcode(OpKind op) {
+  switch (op) {
+  case OP_ADD: return BC_IADDK;
+  case OP_SUB: return BC_ISUBK;
+  case OP_MUL: return BC_IMULK;
+  case OP_DIV: return BC_IDIVK;
+  default: return k_variant(binop_opcode(op));
+  }
+}
+
 /* R[dst] = R[cur] op value, for compound assignment. */
 static void compound(Compiler *c, OpKind op, int dst, int cur, Node *value, Span sp) {
   int save = c->fs->freereg;
-  OpCode kcode = k_variant(binop_opcode(op));
+  OpCode kcode = compound_k_opcode(op);
   if (kcode != BC__NUM && is_num_literal(value)) {
     int k = c_const(c, literal_value(value), value->span);
     if (k < K_EXTRA) {

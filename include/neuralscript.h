@@ -30,6 +30,15 @@ void ns_free(NsVM *vm);
 /* Arguments the script sees through args(). */
 void ns_set_args(NsVM *vm, int argc, char **argv);
 void ns_set_color(NsVM *vm, bool color);
+/* Threads for tensor kernels and OpenBLAS (process-wide); n <= 0: the
+ * NS_THREADS environment variable, else the number of online CPUs. */
+void ns_set_threads(NsVM *vm, int n);
+/* --detect-anomaly: after every tensor op and every backward rule, a NaN
+ * or Inf in a floating-point result is a runtime error naming the op. */
+void ns_set_detect_anomaly(NsVM *vm, bool on);
+/* --stats: tensor allocator hits/misses, peak and current tensor bytes,
+ * garbage collections, and `seconds` of wall time, to out. */
+void ns_print_stats(NsVM *vm, FILE *out, double seconds);
 
 /* Run a file as the main module: top-level statements in order, then
  * main() if the file defines it. Returns an NS_EXIT_* status. */

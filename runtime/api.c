@@ -13,6 +13,8 @@
 #include "../compiler/compiler.h"
 #include "../compiler/parser.h"
 #include "ns_stdlib.h"
+#include "tensor.h"
+#include "threadpool.h"
 #include "vm.h"
 
 /* ---- modules ---- */
@@ -248,6 +250,29 @@ void ns_set_args(NsVM *vm, int argc, char **argv) {
 }
 
 void ns_set_color(NsVM *vm, bool color) { vm->color = color; }
+
+void ns_set_threads(NsVM *vm, int n) {
+  (void)vm;
+  pool_set_threads(n);
+}
+
+void ns_set_detect_anomaly(NsVM *vm, bool on) {
+  (void)vm;
+  tensor_detect_anomaly = on;
+}
+
+void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
+  TensorAllocStats st;
+  tensor_alloc_stats(&st);
+  uint64_t total = st.hits + st.misses;
+  fprintf(out, "stats: tensor allocator %llu hits, %llu misses (%.1f%% hits)\n", (unsigned long long)st.hits,
+          (unsigned long long)st.misses, total ? 100.0 * (double)st.hits / (double)total : 0.0);
+  fprintf(out, "stats: tensor bytes peak %.1f MiB, current %.1f MiB, cached %.1f MiB\n",
+          (double)st.peak_bytes / 1048576.0, (double)st.current_bytes / 1048576.0,
+          (double)st.cached_bytes / 1048576.0);
+  fprintf(out, "stats: %llu garbage collections, %d threads, %.2f s wall time\n",
+          (unsigned long long)vm->gc_collections, pool_threads(), seconds);
+}
 
 static Source *read_or_report(NsVM *vm, const char *path) {
   char err[256];

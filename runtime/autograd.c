@@ -822,10 +822,22 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
       goto out;
     }
     ObjTensor *gin[GRAD_MAX_INPUTS] = {0};
-    if (!info->backward(vm, node, g, gin)) goto out;
+    /* The ops a rule runs are not checked one by one: an anomaly is
+     * reported against the rule (its op's name) below. */
+    bool anomaly = tensor_detect_anomaly;
+    tensor_detect_anomaly = false;
+    bool done_ok = info->backward(vm, node, g, gin);
+    tensor_detect_anomaly = anomaly;
+    if (!done_ok) goto out;
     for (int j = 0; j < node->ninputs; j++) {
       ObjTensor *in = node->inputs[j], *gj = gin[j];
       if (gj == NULL || in == NULL) continue;
+      const char *what;
+      if (anomaly && tensor_has_nonfinite(gj, &what)) {
+        vm_error(vm, "anomaly: backward of `%s` produced %s in the gradient of input %d (shape %s)", info->name,
+                 what, j + 1, tensor_shape_str(in, b1, sizeof b1));
+        goto out;
+      }
       if (!same_shape(gj->ndim, gj->shape, in->ndim, in->shape)) {
         vm_error(vm, "backward of %s: gradient of input %d has shape %s, the input has shape %s", info->name,
                  j + 1, tensor_shape_str(gj, b1, sizeof b1), tensor_shape_str(in, b2, sizeof b2));

@@ -351,6 +351,7 @@ void gc_collect(VM *vm) {
   while (vm->ngray > 0) blacken(vm, vm->gray[--vm->ngray].as.o);
   remove_white_strings(vm);
   sweep(vm);
+  vm->gc_collections++;
   /* Live tensor storage counts too: the next collection comes when the
    * heap plus storage has doubled, not at every safe point while a large
    * dataset is alive. */

@@ -1,6 +1,6 @@
 /* Checkpoint files in the safetensors format (huggingface/safetensors), so
  * weights saved here load in Python with safetensors.torch.load_file, and
- * is_tty() for the training progress display. stdlib/checkpoint.ns builds
+ * is_tty() and flush() for the training progress display. stdlib/checkpoint.ns builds
  * model/optimizer checkpoints on top of the two natives:
  *
  *   save_safetensors(path, tensors, metadata = {})
@@ -621,10 +621,20 @@ fail:
   return false;
 }
 
-/* is_tty() -> bool: standard output is a terminal */
+/* is_tty() -> bool: standard output is a terminal (progress bars redraw
+ * in place with \r there, and print plain lines otherwise). */
 static bool nat_is_tty(VM *vm, Value *args, int argc, Value *out) {
-  (void)vm, (void)args, (void)argc;
-  *out = BOOL_VAL(isatty(STDOUT_FILENO) == 1);
+  (void)args, (void)argc;
+  *out = BOOL_VAL(isatty(fileno(vm->out)) == 1);
+  return true;
+}
+
+/* flush(): write out what print has buffered (a line redrawn with \r has
+ * no newline to flush it). */
+static bool nat_flush(VM *vm, Value *args, int argc, Value *out) {
+  (void)args, (void)argc;
+  fflush(vm->out);
+  *out = UNIT_VAL;
   return true;
 }
 
@@ -632,5 +642,6 @@ void lib_checkpoint_init(VM *vm) {
   lib_global(vm, "save_safetensors", nat_save_safetensors, 2, 3);
   lib_global(vm, "load_safetensors", nat_load_safetensors, 1, 1);
   lib_global(vm, "is_tty", nat_is_tty, 0, 0);
+  lib_global(vm, "flush", nat_flush, 0, 0);
   rng_natives_init(vm);
 }

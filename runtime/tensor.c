@@ -351,6 +351,37 @@ ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t) { return tensor_to(vm, t, t->
 
 /* ---- tensor_apply ---- */
 
+bool tensor_detect_anomaly = false;
+
+bool tensor_has_nonfinite(const ObjTensor *t, const char **what) {
+  if (t->dtype != DT_F32 && t->dtype != DT_F64) return false;
+  bool inf = false, contig = tensor_is_contiguous(t);
+  for (int64_t i = 0; i < t->numel; i++) {
+    double v;
+    if (contig)
+      v = t->dtype == DT_F32 ? ((const float *)tensor_data(t))[i] : ((const double *)tensor_data(t))[i];
+    else
+      v = tensor_get(t, i);
+    if (v != v) {
+      *what = "NaN";
+      return true;
+    }
+    inf = inf || isinf(v);
+  }
+  if (inf) *what = "Inf";
+  return inf;
+}
+
+/* --detect-anomaly: "anomaly: `log` produced NaN (input shapes [3])". */
+static bool anomaly_error(VM *vm, const TensorOpInfo *info, ObjTensor **in, int n, const char *what) {
+  char shapes[512] = "", b[128];
+  size_t len = 0;
+  for (int i = 0; i < n && len < sizeof shapes - 1; i++)
+    len += (size_t)snprintf(shapes + len, sizeof shapes - len, "%s%s", i ? ", " : "",
+                            tensor_shape_str(in[i], b, sizeof b));
+  return vm_error(vm, "anomaly: `%s` produced %s (input shapes %s)", info->name, what, shapes);
+}
+
 /* cat/stack of more tensors than a GradNode holds: cat is associative
  * along its axis, so record a tree of cats of at most GRAD_MAX_INPUTS. */
 static bool apply_cat_tree(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
@@ -419,6 +450,11 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
    * grad_fn. */
   for (int i = 0; i < n; i++)
     if (r == in[i]) r = tensor_view(vm, r, r->ndim, r->shape, r->strides, r->offset);
+  const char *what;
+  if (tensor_detect_anomaly && tensor_has_nonfinite(r, &what)) {
+    tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+    return anomaly_error(vm, info, in, n, what);
+  }
   if (record) {
     GradNode *g = gradnode_new(vm, op);
     g->op = op;

@@ -135,6 +135,13 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
  * (dt = DT__COUNT: infer f32 for floats, i64 for ints, bool for bools). */
 bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out);
 
+/* --detect-anomaly: tensor_apply() and the backward pass check every
+ * floating-point result for NaN/Inf and raise a runtime error naming the op
+ * ("anomaly: `log` produced NaN (input shapes [3])"). */
+extern bool tensor_detect_anomaly;
+/* true when t (f32/f64) holds a NaN (*what = "NaN") or an Inf ("Inf"). */
+bool tensor_has_nonfinite(const ObjTensor *t, const char **what);
+
 /* ---- autograd (autograd.c) ---- */
 extern int tensor_grad_enabled; /* > 0: record (no_grad decrements) */
 bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient /* NULL: ones for scalars */);
@@ -160,7 +167,7 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v);
 bool lib_tensor_math1(VM *vm, const char *name, Value x, Value *out);
 /* load_idx, load_npy, save_npy, load_csv (lib_data.c) */
 void lib_data_init(VM *vm);
-/* save_safetensors, load_safetensors, is_tty (lib_checkpoint.c); also
+/* save_safetensors, load_safetensors, is_tty, flush (lib_checkpoint.c); also
  * registers the RNG natives. */
 void lib_checkpoint_init(VM *vm);
 

@@ -14,6 +14,7 @@
 #include <tgmath.h>
 
 #include "tensor_int.h"
+#include "threadpool.h"
 
 #define OPNAME(op) (tensor_ops[op].name)
 
@@ -363,6 +364,96 @@ static bool reduce_rows(VM *vm, TensorOp op, ObjTensor *x, uint32_t axes, bool k
   return true;
 }
 
+/* Sums are taken in blocks of RED_BLOCK elements added in order, so a long
+ * row can be split across threads and still give the same bits as on one
+ * thread. */
+#define RED_BLOCK 32768
+
+typedef struct {
+  TensorOp op;
+  DType cd;
+  const void *src;
+  void *dst;
+  int64_t rows, R, nblocks;
+  double *partial; /* [rows * nblocks] for split rows */
+} RedJob;
+
+static double sum_span(DType cd, const void *row, int64_t lo, int64_t hi) {
+  double acc = 0;
+  if (cd == DT_F32)
+    for (int64_t j = lo; j < hi; j++) acc += ((const float *)row)[j];
+  else
+    for (int64_t j = lo; j < hi; j++) acc += ((const double *)row)[j];
+  return acc;
+}
+
+static double sum_row(DType cd, const void *row, int64_t R) {
+  if (R <= RED_BLOCK) return sum_span(cd, row, 0, R);
+  double acc = 0;
+  for (int64_t lo = 0; lo < R; lo += RED_BLOCK) acc += sum_span(cd, row, lo, lo + RED_BLOCK < R ? lo + RED_BLOCK : R);
+  return acc;
+}
+
+static void store_row(const RedJob *j, int64_t i, double acc) {
+  if (j->op == TOP_MEAN) acc = j->R ? acc / (double)j->R : NAN;
+  if (j->cd == DT_F32)
+    ((float *)j->dst)[i] = (float)acc;
+  else
+    ((double *)j->dst)[i] = acc;
+}
+
+static void reduce_rows_range(int64_t lo, int64_t hi, void *arg) {
+  const RedJob *jb = arg;
+  TensorOp op = jb->op;
+  int64_t R = jb->R;
+  for (int64_t i = lo; i < hi; i++) {
+    if (jb->cd == DT_I64) {
+      const int64_t *row = (const int64_t *)jb->src + i * R;
+      int64_t acc = op == TOP_SUM ? 0 : row[0];
+      for (int64_t j = 0; j < R; j++) {
+        int64_t v = row[j];
+        if (op == TOP_SUM) acc = (int64_t)((uint64_t)acc + (uint64_t)v);
+        else if (op == TOP_MAX) acc = v > acc ? v : acc;
+        else acc = v < acc ? v : acc;
+      }
+      ((int64_t *)jb->dst)[i] = acc;
+      continue;
+    }
+    double acc;
+    if (op == TOP_SUM || op == TOP_MEAN) {
+      acc = sum_row(jb->cd, (const char *)jb->src + i * R * (int64_t)tensor_dtype_sizes[jb->cd], R);
+    } else if (jb->cd == DT_F32) {
+      const float *row = (const float *)jb->src + i * R;
+      float m = row[0];
+      if (op == TOP_MAX)
+        for (int64_t j = 1; j < R; j++) m = FMAX(m, row[j]);
+      else
+        for (int64_t j = 1; j < R; j++) m = FMIN(m, row[j]);
+      acc = m;
+    } else {
+      const double *row = (const double *)jb->src + i * R;
+      double m = row[0];
+      if (op == TOP_MAX)
+        for (int64_t j = 1; j < R; j++) m = FMAX(m, row[j]);
+      else
+        for (int64_t j = 1; j < R; j++) m = FMIN(m, row[j]);
+      acc = m;
+    }
+    store_row(jb, i, acc);
+  }
+}
+
+/* Blocks lo..hi of all rows (block b of row i is index i * nblocks + b). */
+static void reduce_blocks_range(int64_t lo, int64_t hi, void *arg) {
+  const RedJob *jb = arg;
+  size_t es = tensor_dtype_sizes[jb->cd];
+  for (int64_t k = lo; k < hi; k++) {
+    int64_t i = k / jb->nblocks, b = k % jb->nblocks, a = b * RED_BLOCK;
+    const char *row = (const char *)jb->src + i * jb->R * (int64_t)es;
+    jb->partial[k] = sum_span(jb->cd, row, a, a + RED_BLOCK < jb->R ? a + RED_BLOCK : jb->R);
+  }
+}
+
 static bool reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
   DType cd = x->dtype;
   if (cd == DT_BOOL) cd = DT_I64;
@@ -372,55 +463,23 @@ static bool reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor
   if ((op == TOP_MAX || op == TOP_MIN) && r.R == 0 && r.rows > 0)
     return vm_error(vm, "%s: reduction over an empty dimension", OPNAME(op));
   ObjTensor *o = tensor_new(vm, cd, r.nd, r.shape);
-  int64_t R = r.R;
-  const void *src = tensor_data(r.x);
-  void *dst = tensor_data(o);
-  for (int64_t i = 0; i < r.rows; i++) {
-    if (cd == DT_I64) {
-      const int64_t *row = (const int64_t *)src + i * R;
-      int64_t acc = op == TOP_SUM ? 0 : row[0];
-      for (int64_t j = 0; j < R; j++) {
-        int64_t v = row[j];
-        if (op == TOP_SUM) acc = (int64_t)((uint64_t)acc + (uint64_t)v);
-        else if (op == TOP_MAX) acc = v > acc ? v : acc;
-        else acc = v < acc ? v : acc;
-      }
-      ((int64_t *)dst)[i] = acc;
-      continue;
+  RedJob jb = {.op = op, .cd = cd, .src = tensor_data(r.x), .dst = tensor_data(o), .rows = r.rows, .R = r.R};
+  bool float_sum = cd != DT_I64 && (op == TOP_SUM || op == TOP_MEAN);
+  if (float_sum && r.R > 2 * RED_BLOCK && r.rows < 8) {
+    /* few long rows: split each into its blocks */
+    jb.nblocks = (r.R + RED_BLOCK - 1) / RED_BLOCK;
+    jb.partial = malloc(sizeof(double) * (size_t)(r.rows * jb.nblocks));
+    if (!jb.partial) return vm_error(vm, "%s: out of memory", OPNAME(op));
+    pool_parallel_for(r.rows * jb.nblocks, 1, reduce_blocks_range, &jb);
+    for (int64_t i = 0; i < r.rows; i++) {
+      double acc = 0;
+      for (int64_t b = 0; b < jb.nblocks; b++) acc += jb.partial[i * jb.nblocks + b];
+      store_row(&jb, i, acc);
     }
-    double acc;
-    if (cd == DT_F32) {
-      const float *row = (const float *)src + i * R;
-      if (op == TOP_SUM || op == TOP_MEAN) {
-        acc = 0;
-        for (int64_t j = 0; j < R; j++) acc += row[j];
-      } else {
-        float m = row[0];
-        if (op == TOP_MAX)
-          for (int64_t j = 1; j < R; j++) m = FMAX(m, row[j]);
-        else
-          for (int64_t j = 1; j < R; j++) m = FMIN(m, row[j]);
-        acc = m;
-      }
-    } else {
-      const double *row = (const double *)src + i * R;
-      if (op == TOP_SUM || op == TOP_MEAN) {
-        acc = 0;
-        for (int64_t j = 0; j < R; j++) acc += row[j];
-      } else {
-        double m = row[0];
-        if (op == TOP_MAX)
-          for (int64_t j = 1; j < R; j++) m = FMAX(m, row[j]);
-        else
-          for (int64_t j = 1; j < R; j++) m = FMIN(m, row[j]);
-        acc = m;
-      }
-    }
-    if (op == TOP_MEAN) acc = R ? acc / (double)R : NAN;
-    if (cd == DT_F32)
-      ((float *)dst)[i] = (float)acc;
-    else
-      ((double *)dst)[i] = acc;
+    free(jb.partial);
+  } else {
+    int64_t grain = r.R > 0 ? POOL_GRAIN / r.R : POOL_GRAIN;
+    pool_parallel_for(r.rows, grain > 0 ? grain : 1, reduce_rows_range, &jb);
   }
   *out = o;
   return true;
@@ -483,14 +542,8 @@ bool tk_ARGMIN(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
 
 /* ---- matmul ---- */
 
-void tensor_blas_init(void) {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  const char *env = getenv("NS_THREADS");
-  int n = env ? atoi(env) : 1;
-  openblas_set_num_threads(n > 0 ? n : 1);
-}
+/* Decides the thread count (the pool's and OpenBLAS's) if nothing has yet. */
+void tensor_blas_init(void) { (void)pool_threads(); }
 
 /* How BLAS can read a rows x cols matrix with strides (rs, cs): as is
  * (ld = rs) or transposed (ld = cs); false if neither (copy it first). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tensor_int.h"
+#include "threadpool.h"
 
 static DType float_type(DType d) { return d == DT_F64 ? DT_F64 : DT_F32; }
 
@@ -57,6 +58,21 @@ static ObjTensor *undo_axis_last(VM *vm, ObjTensor *r, const int *perm) {
 SOFTMAX_ROWS(float)
 SOFTMAX_ROWS(double)
 
+typedef struct {
+  const void *x;
+  void *y;
+  int64_t R;
+  bool log_, f32;
+} SoftmaxJob;
+
+static void softmax_range(int64_t lo, int64_t hi, void *arg) {
+  const SoftmaxJob *j = arg;
+  if (j->f32)
+    softmax_rows_float((const float *)j->x + lo * j->R, (float *)j->y + lo * j->R, hi - lo, j->R, j->log_);
+  else
+    softmax_rows_double((const double *)j->x + lo * j->R, (double *)j->y + lo * j->R, hi - lo, j->R, j->log_);
+}
+
 static bool softmax(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
   int perm[NS_MAX_DIMS], axis = 0;
   ObjTensor *rows = NULL;
@@ -64,10 +80,9 @@ static bool softmax(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTenso
   if (!axis_last(vm, tensor_ops[op].name, x, a->axis, dt, &rows, perm, &axis)) return false;
   ObjTensor *r = tensor_new(vm, dt, rows->ndim, rows->shape);
   int64_t R = x->ndim ? x->shape[axis] : 1, nrows = R ? x->numel / R : 0;
-  if (dt == DT_F32)
-    softmax_rows_float(tensor_data(rows), tensor_data(r), nrows, R, op == TOP_LOG_SOFTMAX);
-  else
-    softmax_rows_double(tensor_data(rows), tensor_data(r), nrows, R, op == TOP_LOG_SOFTMAX);
+  SoftmaxJob job = {tensor_data(rows), tensor_data(r), R, op == TOP_LOG_SOFTMAX, dt == DT_F32};
+  int64_t grain = R > 0 ? POOL_GRAIN / R : POOL_GRAIN;
+  pool_parallel_for(nrows, grain > 0 ? grain : 1, softmax_range, &job);
   *out = undo_axis_last(vm, r, perm);
   return true;
 }
@@ -202,6 +217,27 @@ void tensor_conv_params(const TAttrs *a, int64_t *sh, int64_t *sw, int64_t *ph, 
 IM2COL(f32, float)
 IM2COL(f64, double)
 
+typedef struct {
+  const void *x;
+  void *col;
+  bool f32;
+  int64_t first, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW;
+} Im2colJob;
+
+/* Images first + lo .. first + hi into slots lo .. hi of the group buffer. */
+static void im2col_range(int64_t lo, int64_t hi, void *arg) {
+  const Im2colJob *j = arg;
+  int64_t in = j->C * j->H * j->W, cn = j->C * j->kh * j->kw * j->OH * j->OW;
+  for (int64_t i = lo; i < hi; i++) {
+    if (j->f32)
+      tensor_im2col_f32((const float *)j->x + (j->first + i) * in, j->C, j->H, j->W, j->kh, j->kw, j->sh, j->sw,
+                        j->ph, j->pw, j->OH, j->OW, (float *)j->col + i * cn);
+    else
+      tensor_im2col_f64((const double *)j->x + (j->first + i) * in, j->C, j->H, j->W, j->kh, j->kw, j->sh, j->sw,
+                        j->ph, j->pw, j->OH, j->OW, (double *)j->col + i * cn);
+  }
+}
+
 /* x [N, C, H, W], w [O, C, kh, kw] -> [N, O, OH, OW], no bias. For each
  * image: col = im2col(x[n]) [C*kh*kw, OH*OW]; y[n] = w [O, C*kh*kw] @ col. */
 bool tk_CONV2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
@@ -225,20 +261,30 @@ bool tk_CONV2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
   w = tensor_to(vm, w, dt);
   int64_t shape[4] = {N, O, OH, OW}, K = C * kh * kw, P = OH * OW;
   ObjTensor *r = tensor_new(vm, dt, 4, shape);
-  int64_t cshape[2] = {K, P};
-  ObjTensor *col = tensor_new(vm, dt, 2, cshape);
+  /* im2col of up to G images at a time (in parallel, one image per task),
+   * then one GEMM per image (OpenBLAS threads); the two never overlap. */
+  size_t es = tensor_dtype_sizes[dt];
+  int64_t per = K * P * (int64_t)es, G = per > 0 ? ((int64_t)16 << 20) / per : N;
+  if (G < 1) G = 1;
+  if (G > N) G = N;
+  int64_t cshape[3] = {G, K, P};
+  ObjTensor *col = tensor_new(vm, dt, 3, cshape);
+  Im2colJob job = {.x = tensor_data(x), .col = tensor_data(col), .f32 = dt == DT_F32, .C = C, .H = H, .W = W,
+                   .kh = kh, .kw = kw, .sh = sh, .sw = sw, .ph = ph, .pw = pw, .OH = OH, .OW = OW};
   tensor_blas_init();
-  for (int64_t i = 0; i < N; i++) {
-    if (dt == DT_F32) {
-      tensor_im2col_f32((const float *)tensor_data(x) + i * C * H * W, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW,
-                        tensor_data(col));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f, tensor_data(w),
-                  (int)K, tensor_data(col), (int)P, 0.0f, (float *)tensor_data(r) + i * O * P, (int)P);
-    } else {
-      tensor_im2col_f64((const double *)tensor_data(x) + i * C * H * W, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW,
-                        tensor_data(col));
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0, tensor_data(w),
-                  (int)K, tensor_data(col), (int)P, 0.0, (double *)tensor_data(r) + i * O * P, (int)P);
+  for (int64_t g0 = 0; g0 < N; g0 += G) {
+    int64_t g1 = g0 + G < N ? g0 + G : N;
+    job.first = g0;
+    int64_t grain = K * P > 0 ? POOL_GRAIN / (K * P) : 1;
+    pool_parallel_for(g1 - g0, grain > 0 ? grain : 1, im2col_range, &job);
+    for (int64_t i = g0; i < g1; i++) {
+      const char *ci = (const char *)tensor_data(col) + (i - g0) * per;
+      if (dt == DT_F32)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f, tensor_data(w),
+                    (int)K, (const float *)ci, (int)P, 0.0f, (float *)tensor_data(r) + i * O * P, (int)P);
+      else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0, tensor_data(w),
+                    (int)K, (const double *)ci, (int)P, 0.0, (double *)tensor_data(r) + i * O * P, (int)P);
     }
   }
   *out = r;
@@ -246,6 +292,48 @@ bool tk_CONV2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
 }
 
 /* ---- maxpool2d ---- */
+
+typedef struct {
+  const void *x;
+  void *y;
+  int64_t *ix;
+  bool f32;
+  int64_t k, s, H, W, OH, OW;
+} MaxpoolJob;
+
+/* The first maximum of each window wins; a NaN is the maximum. */
+#define MAXPOOL_PLANES(T)                                                                          \
+  static void maxpool_##T(const MaxpoolJob *j, int64_t lo, int64_t hi) {                          \
+    int64_t k = j->k, s = j->s, H = j->H, W = j->W, OH = j->OH, OW = j->OW;                        \
+    for (int64_t p = lo; p < hi; p++) {                                                            \
+      const T *xp = (const T *)j->x + p * H * W;                                                   \
+      for (int64_t oh = 0; oh < OH; oh++)                                                          \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                      \
+          int64_t best = (oh * s) * W + ow * s;                                                    \
+          T bv = xp[best];                                                                         \
+          for (int64_t i = 0; i < k && bv == bv; i++)                                              \
+            for (int64_t jj = 0; jj < k; jj++) {                                                   \
+              int64_t at = (oh * s + i) * W + ow * s + jj;                                         \
+              T v = xp[at];                                                                        \
+              if (v > bv || v != v) {                                                              \
+                bv = v, best = at;                                                                 \
+                if (v != v) break;                                                                 \
+              }                                                                                    \
+            }                                                                                      \
+          int64_t o = (p * OH + oh) * OW + ow;                                                     \
+          j->ix[o] = best;                                                                         \
+          ((T *)j->y)[o] = bv;                                                                     \
+        }                                                                                          \
+    }                                                                                              \
+  }
+MAXPOOL_PLANES(float)
+MAXPOOL_PLANES(double)
+
+static void maxpool_range(int64_t lo, int64_t hi, void *arg) {
+  const MaxpoolJob *j = arg;
+  if (j->f32) maxpool_float(j, lo, hi);
+  else maxpool_double(j, lo, hi);
+}
 
 /* x [N, C, H, W]; ints = (kernel, stride) (stride defaults to kernel) ->
  * [N, C, OH, OW] with OH = (H - k) / s + 1. saved[0] = i64 argmax within
@@ -264,26 +352,9 @@ bool tk_MAXPOOL2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **ou
   x = tensor_to(vm, x, dt);
   int64_t shape[4] = {N, C, OH, OW};
   ObjTensor *r = tensor_new(vm, dt, 4, shape), *idx = tensor_new(vm, DT_I64, 4, shape);
-  int64_t *ix = tensor_data(idx);
-  for (int64_t p = 0; p < N * C; p++)
-    for (int64_t oh = 0; oh < OH; oh++)
-      for (int64_t ow = 0; ow < OW; ow++) {
-        int64_t best = (oh * s) * W + ow * s;
-        double bv = -INFINITY;
-        for (int64_t i = 0; i < k; i++)
-          for (int64_t j = 0; j < k; j++) {
-            int64_t at = (oh * s + i) * W + ow * s + j;
-            double v = dt == DT_F32 ? ((float *)tensor_data(x))[p * H * W + at] : ((double *)tensor_data(x))[p * H * W + at];
-            if (v > bv || v != v) {
-              bv = v, best = at;
-              if (v != v) i = k, j = k;
-            }
-          }
-        int64_t o = (p * OH + oh) * OW + ow;
-        ix[o] = best;
-        if (dt == DT_F32) ((float *)tensor_data(r))[o] = (float)bv;
-        else ((double *)tensor_data(r))[o] = bv;
-      }
+  MaxpoolJob job = {tensor_data(x), tensor_data(r), tensor_data(idx), dt == DT_F32, k, s, H, W, OH, OW};
+  int64_t grain = POOL_GRAIN / (H * W);
+  pool_parallel_for(N * C, grain > 0 ? grain : 1, maxpool_range, &job);
   *out = r;
   tensor_save(0, idx);
   return true;

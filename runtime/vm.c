@@ -1013,6 +1013,26 @@ static bool execute(VM *vm, int entry) {
         DIVIDE(RB, &kc);
         vmbreak;
       }
+      vmcase(IADDK) {
+        Value kc = KOPERAND(INS_C(i));
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_add_overflow, +, OP_ADD, "+");
+        vmbreak;
+      }
+      vmcase(ISUBK) {
+        Value kc = KOPERAND(INS_C(i));
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_sub_overflow, -, OP_SUB, "-");
+        vmbreak;
+      }
+      vmcase(IMULK) {
+        Value kc = KOPERAND(INS_C(i));
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_mul_overflow, *, OP_MUL, "*");
+        vmbreak;
+      }
+      vmcase(IDIVK) {
+        Value kc = KOPERAND(INS_C(i));
+        DIVIDE_VIA(arith_inplace, RB, &kc);
+        vmbreak;
+      }
       vmcase(MODK) {
         Value kc = KOPERAND(INS_C(i));
         MODULO(RB, &kc);

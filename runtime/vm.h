@@ -72,6 +72,7 @@ struct VM {
   int gc_pause;          /* > 0 while compiling: no collection */
   int native_depth;      /* natives on the C stack: collect only at depth 0 */
   bool gc_requested;
+  uint64_t gc_collections; /* completed collections, for --stats */
   Table strings;         /* the intern set */
   Value *gray;           /* mark stack */
   size_t ngray, capgray;

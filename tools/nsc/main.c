@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "neuralscript.h"
@@ -25,11 +26,19 @@ static const char usage_text[] =
     "  (none)               the REPL when stdin is a terminal, otherwise run the\n"
     "                       program read from stdin\n"
     "\n"
-    "Options:\n"
+    "Options (before the command, or after `run`):\n"
+    "  --threads N          threads for tensor kernels and OpenBLAS (default:\n"
+    "                       NS_THREADS, else the number of online CPUs)\n"
+    "  --stats              at exit, print tensor allocator hits/misses, peak\n"
+    "                       and current tensor bytes, garbage collections and\n"
+    "                       wall time to stderr\n"
+    "  --detect-anomaly     a NaN or Inf produced by a tensor op (or by its\n"
+    "                       backward rule) is a runtime error naming the op\n"
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "\n"
     "Environment:\n"
+    "  NS_THREADS           thread count when --threads is not given\n"
     "  NO_COLOR             when set and not empty, diagnostics are not coloured\n"
     "                       (they are coloured only when stderr is a terminal)\n"
     "\n"
@@ -47,6 +56,38 @@ static int usage_error(const char *fmt, const char *arg) {
   return NS_EXIT_USAGE;
 }
 
+/* Options given before the command (or after `run`). */
+static struct {
+  int threads; /* 0: default */
+  bool stats, detect_anomaly;
+} opts;
+static struct timespec t_start;
+
+/* Consumes the options at argv[*i...]; returns a usage status or -1. */
+static int parse_options(int argc, char **argv, int *i) {
+  while (*i < argc && !strncmp(argv[*i], "--", 2)) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--threads")) {
+      char *end;
+      if (*i + 1 >= argc) return usage_error("%s needs a number", a);
+      long n = strtol(argv[*i + 1], &end, 10);
+      if (*end || end == argv[*i + 1] || n < 1 || n > 256)
+        return usage_error("--threads needs a number from 1 to 256, got `%s`", argv[*i + 1]);
+      opts.threads = (int)n;
+      *i += 2;
+    } else if (!strcmp(a, "--stats")) {
+      opts.stats = true;
+      ++*i;
+    } else if (!strcmp(a, "--detect-anomaly")) {
+      opts.detect_anomaly = true;
+      ++*i;
+    } else {
+      break;
+    }
+  }
+  return -1;
+}
+
 static NsVM *new_vm(void) {
   NsVM *vm = ns_new();
   if (!vm) {
@@ -55,10 +96,19 @@ static NsVM *new_vm(void) {
   }
   const char *no_color = getenv("NO_COLOR");
   ns_set_color(vm, isatty(STDERR_FILENO) && !(no_color && *no_color));
+  if (opts.threads) ns_set_threads(vm, opts.threads);
+  ns_set_detect_anomaly(vm, opts.detect_anomaly);
   return vm;
 }
 
 static int finish(NsVM *vm, int status) {
+  if (opts.stats) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    fflush(stdout);
+    ns_print_stats(vm, stderr,
+                   (double)(t.tv_sec - t_start.tv_sec) + (double)(t.tv_nsec - t_start.tv_nsec) * 1e-9);
+  }
   ns_free(vm);
   if (fflush(stdout) != 0 && status == NS_EXIT_OK) status = NS_EXIT_RUNTIME;
   return status;
@@ -132,6 +182,12 @@ static bool has_suffix(const char *s, const char *suffix) {
 }
 
 int main(int argc, char **argv) {
+  clock_gettime(CLOCK_MONOTONIC, &t_start);
+  int i = 1, st = parse_options(argc, argv, &i);
+  if (st >= 0) return st;
+  /* the command and its arguments start at argv[1] as before */
+  argc -= i - 1;
+  argv += i - 1;
   if (argc < 2) return isatty(STDIN_FILENO) ? cmd_repl() : cmd_stdin();
 
   const char *cmd = argv[1];
@@ -144,8 +200,10 @@ int main(int argc, char **argv) {
     return NS_EXIT_OK;
   }
   if (!strcmp(cmd, "run")) {
-    if (argc < 3) return usage_error("%s needs a FILE", "run");
-    return cmd_run(argv[2], argc - 3, argv + 3);
+    int j = 2;
+    if ((st = parse_options(argc, argv, &j)) >= 0) return st;
+    if (argc <= j) return usage_error("%s needs a FILE", "run");
+    return cmd_run(argv[j], argc - j - 1, argv + j + 1);
   }
   if (!strcmp(cmd, "-e")) {
     if (argc < 3) return usage_error("%s needs CODE", "-e");
