@@ -512,8 +512,9 @@ static bool nat_load_safetensors(VM *vm, Value *args, int argc, Value *out) {
             if (good) e->begin = off[0], e->end = off[1];
             has_off = true;
           } else {
+            vm_error(vm, "load_safetensors: %s: tensor `%s`: unknown field `%s`", path, e->name, fname);
             strbuf_free(&fk);
-            LFAIL("tensor `%s`: unknown field `%s`", path, e->name, fname);
+            goto fail;
           }
           strbuf_free(&fk);
           if (!good) LFAIL("tensor `%s`: %s", path, e->name, j.err);
