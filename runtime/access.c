@@ -331,7 +331,9 @@ out_of_range:
 
 const char *access_debug_text(VM *vm, Value v) {
   vm->native_depth++;
+  vm->gc_unsafe++;
   ObjString *s = format_value(vm, v, true);
+  vm->gc_unsafe--;
   vm->native_depth--;
   if (!s) {
     vm_clear_error(vm);

@@ -1120,7 +1120,12 @@ static bool n_no_grad(VM *vm, Value *a, int argc, Value *out) {
   (void)argc;
   int saved = tensor_grad_enabled;
   tensor_grad_enabled = 0;
+  /* This native keeps nothing in C locals (the closure is in a VM
+   * register), so the body may collect garbage: an evaluation loop inside
+   * no_grad { } would otherwise keep every batch's tensors until it ends. */
+  vm->gc_unsafe--;
   bool ok = vm_call(vm, a[0], NULL, 0, out);
+  vm->gc_unsafe++;
   tensor_grad_enabled = saved;
   return ok;
 }

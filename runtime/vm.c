@@ -388,7 +388,9 @@ static CallStatus call_native(VM *vm, ObjNative *nat, Value *args, int argc, Val
     }
   Value res = UNIT_VAL;
   vm->native_depth++;
+  vm->gc_unsafe++;
   bool ok = nat->fn(vm, args, argc, &res);
+  vm->gc_unsafe--;
   vm->native_depth--;
   if (!ok) {
     if (!vm->has_error) vm_error(vm, "`%s` failed", nat->name->chars);
@@ -659,7 +661,7 @@ static bool approx_equal(double a, double b) {
 /* A safe point: every live value is in a register or reachable from one. */
 #define checkGC()                                                                                  \
   do {                                                                                             \
-    if (GC_WANTED() && vm->native_depth == 0 && vm->gc_pause == 0) gc_collect(vm);                 \
+    if (GC_WANTED() && vm->gc_unsafe == 0 && vm->gc_pause == 0) gc_collect(vm);                 \
   } while (0)
 
 /* Copy a Value field by field: a whole-struct copy is a 16-byte load, which
@@ -1520,12 +1522,14 @@ static bool execute(VM *vm, int entry) {
         /* A to_string method may run; the formatter's C locals are not
          * roots, so no collection until it is done. */
         vm->native_depth++;
+        vm->gc_unsafe++;
         if (spec->len == 0)
           s = format_value(vm, v, false);
         else if (spec->len == 1 && spec->chars[0] == '?')
           s = format_value(vm, v, true);
         else
           s = format_spec(vm, v, spec->chars, spec->len);
+        vm->gc_unsafe--;
         vm->native_depth--;
         CHECK(s != NULL);
         *RA = OBJ_VAL(s);
@@ -1634,6 +1638,7 @@ NsStatus vm_run(VM *vm, ObjClosure *chunk, Value *result) {
       close_upvalues(vm, vm->stack);
       vm->nframes = 0;
       vm->native_depth = 0;
+      vm->gc_unsafe = 0;
     }
     return NS_RUNTIME_ERROR;
   }

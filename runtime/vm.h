@@ -70,7 +70,9 @@ struct VM {
   size_t bytes_allocated, next_gc;
   size_t external_bytes; /* buffers outside the GC heap (tensors) */
   int gc_pause;          /* > 0 while compiling: no collection */
-  int native_depth;      /* natives on the C stack: collect only at depth 0 */
+  int native_depth;      /* natives on the C stack (limits C recursion) */
+  int gc_unsafe;         /* natives on the C stack that may hold unrooted
+                            values: collect only at 0 (see gc.c) */
   bool gc_requested;
   uint64_t gc_collections; /* completed collections, for --stats */
   Table strings;         /* the intern set */
