@@ -8,12 +8,12 @@
  * with a contiguous fast path gcc vectorizes and a strided path for views
  * and broadcasting. Mixed dtypes are first converted to the promoted one
  * (bool < i64 < f32 < f64). */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
 
 #include "tensor_int.h"
+#include "blas.h"
 #include "threadpool.h"
 
 #define OPNAME(op) (tensor_ops[op].name)
@@ -642,15 +642,15 @@ bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **ou
     for (int i = 0; i < nb; i++) ao += idx[i] * abs_[i], bo += idx[i] * bbs[i];
     char *pa = (char *)tensor_data(a) + ao * (int64_t)es, *pb = (char *)tensor_data(b) + bo * (int64_t)es;
     char *pc = (char *)tensor_data(r) + bi * m * n * (int64_t)es;
+    bool blas_ok = true;
     if (cd == DT_F32)
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                  (int)k, 1.0f, (const float *)pa, (int)lda, (const float *)pb, (int)ldb, 0.0f, (float *)pc,
-                  (int)n);
+      blas_ok = blas_sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                           1.0f, (const float *)pa, (int)lda, (const float *)pb, (int)ldb, 0.0f, (float *)pc, (int)n);
     else if (cd == DT_F64)
-      cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                  (int)k, 1.0, (const double *)pa, (int)lda, (const double *)pb, (int)ldb, 0.0, (double *)pc,
-                  (int)n);
-    else {
+      blas_ok = blas_dgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                           1.0, (const double *)pa, (int)lda, (const double *)pb, (int)ldb, 0.0, (double *)pc, (int)n);
+    if (!blas_ok) return vm_error(vm, "matmul: %s", blas_error());
+    if (cd != DT_F32 && cd != DT_F64) {
       const int64_t *A = (const int64_t *)pa, *B = (const int64_t *)pb;
       int64_t *C = (int64_t *)pc;
       int64_t ars = ast[na - 2], acs = ast[na - 1], brs = bst[bnd - 2], bcs = bst[bnd - 1];

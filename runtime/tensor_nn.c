@@ -2,11 +2,11 @@
  * conv2d (im2col + GEMM), maxpool2d, dropout and cross_entropy. They work
  * on f32 and f64 (integer inputs compute in f32). What they save for their
  * backward rules is described in tensor_int.h. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "tensor_int.h"
+#include "blas.h"
 #include "threadpool.h"
 
 static DType float_type(DType d) { return d == DT_F64 ? DT_F64 : DT_F32; }
@@ -279,12 +279,13 @@ bool tk_CONV2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
     pool_parallel_for(g1 - g0, grain > 0 ? grain : 1, im2col_range, &job);
     for (int64_t i = g0; i < g1; i++) {
       const char *ci = (const char *)tensor_data(col) + (i - g0) * per;
-      if (dt == DT_F32)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f, tensor_data(w),
-                    (int)K, (const float *)ci, (int)P, 0.0f, (float *)tensor_data(r) + i * O * P, (int)P);
-      else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0, tensor_data(w),
-                    (int)K, (const double *)ci, (int)P, 0.0, (double *)tensor_data(r) + i * O * P, (int)P);
+      bool ok = dt == DT_F32 ? blas_sgemm(CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0f, tensor_data(w),
+                                          (int)K, (const float *)ci, (int)P, 0.0f,
+                                          (float *)tensor_data(r) + i * O * P, (int)P)
+                             : blas_dgemm(CblasNoTrans, CblasNoTrans, (int)O, (int)P, (int)K, 1.0, tensor_data(w),
+                                          (int)K, (const double *)ci, (int)P, 0.0,
+                                          (double *)tensor_data(r) + i * O * P, (int)P);
+      if (!ok) return vm_error(vm, "conv2d: %s", blas_error());
     }
   }
   *out = r;

@@ -5,9 +5,9 @@
  * are finished. Workers are started lazily, so a script without large
  * tensors never creates a thread. */
 #define _POSIX_C_SOURCE 200809L
+#include "blas.h"
 #include "threadpool.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,7 +47,7 @@ static void decide(void) {
   if (nthreads == 0) {
     int n = default_threads();
     nthreads = n > MAX_THREADS ? MAX_THREADS : n;
-    openblas_set_num_threads(nthreads);
+    blas_set_threads(nthreads);
   }
 }
 
@@ -55,7 +55,7 @@ void pool_set_threads(int n) {
   if (n <= 0) n = default_threads();
   if (n > MAX_THREADS) n = MAX_THREADS;
   nthreads = n;
-  openblas_set_num_threads(n);
+  blas_set_threads(n);
 }
 
 int pool_threads(void) {
