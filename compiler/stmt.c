@@ -23,14 +23,21 @@ void c_block(Compiler *c, Node *b, int dst) {
   c->fs->floor = floor;
 }
 
+/* `if let` / `while let`: open a scope, evaluate the scrutinee into a
+ * hidden local and match it (mismatches jump via fails). The caller
+ * compiles the body and closes the scope. */
+static void open_let_scope(Compiler *c, Node *scrutinee, Node *pattern, Span sp, Jumps *fails) {
+  c_enter_scope(c);
+  int r = c_alloc_reg(c, scrutinee->span);
+  c_expr(c, scrutinee, r);
+  c_add_local(c, NULL, r, false, sp);
+  c_pattern(c, pattern, r, fails);
+}
+
 void c_if(Compiler *c, Node *e, int dst) {
   Jumps fails = {0};
   if (e->as.if_.pattern) {
-    c_enter_scope(c);
-    int r = c_alloc_reg(c, e->as.if_.cond->span);
-    c_expr(c, e->as.if_.cond, r);
-    c_add_local(c, NULL, r, false, e->span);
-    c_pattern(c, e->as.if_.pattern, r, &fails);
+    open_let_scope(c, e->as.if_.cond, e->as.if_.pattern, e->span, &fails);
     c_expr(c, e->as.if_.then, dst);
     c_exit_scope(c);
   } else {
@@ -75,11 +82,7 @@ void c_while(Compiler *c, Node *e, int dst) {
   Jumps exits = {0};
   if (e->as.loop.cond) {
     if (e->as.loop.pattern) {
-      c_enter_scope(c);
-      int r = c_alloc_reg(c, e->as.loop.cond->span);
-      c_expr(c, e->as.loop.cond, r);
-      c_add_local(c, NULL, r, false, e->span);
-      c_pattern(c, e->as.loop.pattern, r, &exits);
+      open_let_scope(c, e->as.loop.cond, e->as.loop.pattern, e->span, &exits);
       c_expr(c, e->as.loop.body, NO_REG);
       c_exit_scope(c);
     } else {

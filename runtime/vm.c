@@ -710,6 +710,22 @@ static bool approx_equal(double a, double b) {
 
 /* Arithmetic with int (overflow-checked), float and mixed fast paths; every
  * other combination goes to arith_binary. */
+/* Push a frame for closure `ncl` (proto p) with registers at nb, result to
+ * ret, and continue in it: the inline fast path of CALL and INVOKE. */
+#define ENTER_FRAME(ncl, p, nb, ret_)                                                              \
+  do {                                                                                             \
+    frame = &vm->frames[vm->nframes++];                                                            \
+    frame->closure = (ncl);                                                                        \
+    frame->base = (nb);                                                                            \
+    frame->ret = (ret_);                                                                           \
+    frame->stop = false;                                                                           \
+    cl = (ncl);                                                                                    \
+    base = (nb);                                                                                   \
+    k = (p)->k;                                                                                    \
+    pc = (p)->code;                                                                                \
+    checkGC();                                                                                     \
+  } while (0)
+
 #define ARITH(b, c, iop, fop, opk, sym) ARITH_VIA(arith_binary, b, c, iop, fop, opk, sym)
 #define ARITH_VIA(slow, b, c, iop, fop, opk, sym)                                                  \
   do {                                                                                             \
@@ -1322,16 +1338,7 @@ static bool execute(VM *vm, int entry) {
             Value *nb = ra + 1;
             for (Value *r = nb + nargs; r < nb + p->maxregs; r++) *r = UNIT_VAL;
             frame->pc = pc;
-            frame = &vm->frames[vm->nframes++];
-            frame->closure = ncl;
-            frame->base = nb;
-            frame->ret = ra;
-            frame->stop = false;
-            cl = ncl;
-            base = nb;
-            k = p->k;
-            pc = p->code;
-            checkGC();
+            ENTER_FRAME(ncl, p, nb, ra);
             vmbreak;
           }
         }
@@ -1361,16 +1368,7 @@ static bool execute(VM *vm, int entry) {
             if (INS_B(i) + 1 == p->nparams && vm->nframes < NS_MAX_FRAMES &&
                 ra + 2 + p->maxregs <= vm->stack_end) {
               for (Value *r = ra + p->nparams; r < ra + p->maxregs; r++) *r = UNIT_VAL;
-              frame = &vm->frames[vm->nframes++];
-              frame->closure = ncl;
-              frame->base = ra;
-              frame->ret = ra;
-              frame->stop = false;
-              cl = ncl;
-              base = ra;
-              k = p->k;
-              pc = p->code;
-              checkGC();
+              ENTER_FRAME(ncl, p, ra, ra);
               vmbreak;
             }
           }
