@@ -580,12 +580,14 @@ static Node *postfix_step(Parser *p, Node *n, uint32_t start, bool *done) {
         n = a;
         break;
       }
-      if (f->kind != TOK_IDENT && f->kind != TOK_INT) {
+      if (f->kind != TOK_IDENT && f->kind != TOK_INT && f->kind != TOK_KW_WHERE) {
         p_error_at(p, f, "expected a field or method name after '.', found %s", p_describe(p, f));
         *done = true;
         return n;
       }
-      const char *name = f->kind == TOK_IDENT ? f->str : p_src_text(p, f->span.start, f->span.end);
+      const char *name = f->kind == TOK_IDENT    ? f->str
+                         : f->kind == TOK_KW_WHERE ? "where"
+                                                   : p_src_text(p, f->span.start, f->span.end);
       Span name_span = f->span;
       advance(p);
       if (f->kind == TOK_IDENT && at(p, TOK_COLONCOLON) && peek_kind(p, 1) == TOK_LT) {
@@ -1091,6 +1093,15 @@ static Node *parse_primary(Parser *p) {
     return parse_closure(p, false, start);
   case TOK_MACRO:
     return parse_macro(p);
+  case TOK_KW_WHERE:
+    /* `where(cond, a, b)`: the keyword of where-clauses is also the name of
+     * the tensor function NumPy and PyTorch users expect. */
+    if (peek_kind(p, 1) == TOK_LPAREN) {
+      Span sp = t->span;
+      advance(p);
+      return p_ident_node(p, "where", sp);
+    }
+    /* fallthrough */
   default: {
     Diag *d = p_error_at(p, t, "expected an expression, found %s", p_describe(p, t));
     if (d && t->kind == TOK_INTEGRAL) diag_hint(d, "'∫' is reserved and not supported yet");

@@ -1585,6 +1585,7 @@ static const Def globals[] = {
   {"rand_like", n_rand_like, 1, 2, PARAMS("x", "dtype")},
   {"randn_like", n_randn_like, 1, 2, PARAMS("x", "dtype")},
   {"seed", n_seed, 1, 1, NULL},
+  {"where", n_where, 3, 3, PARAMS("condition", "a", "b")},
   {"select", n_where, 3, 3, PARAMS("condition", "a", "b")},
   {"cat", n_cat, 1, 2, PARAMS("tensors", "axis")},
   {"stack", n_stack, 1, 2, PARAMS("tensors", "axis")},
