@@ -296,6 +296,7 @@ void tensor_set(ObjTensor *t, int64_t i, double v) {
 
 /* Strided conversion loops, one per (source, destination) dtype pair. */
 #define CONV(S, ST, D, DTY, EXPR)                                                                  \
+  NS_SIMD_CLONES                                                                                   \
   static void conv_##S##_##D(int64_t n, char **p, const int64_t *s, void *ctx) {                  \
     (void)ctx;                                                                                     \
     DTY *restrict o = (DTY *)p[0];                                                                 \

@@ -18,6 +18,22 @@
 
 #include "tensor.h"
 
+/* NS_SIMD_CLONES on a hot leaf loop function: gcc/clang build an AVX2 copy
+ * and a baseline (SSE2) copy and an ifunc resolver picks one at load time
+ * from the CPU. Not "fma": without it both copies round identically (no
+ * contraction of a*b+c), so results do not depend on the machine. Expands to
+ * nothing off x86-64, without target_clones/ifunc support, and under
+ * NS_NO_SIMD_CLONES. */
+#if defined(__has_attribute)
+#if __has_attribute(target_clones) && (defined(__x86_64__) || defined(__i386__)) &&              \
+    defined(__ELF__) && !defined(NS_NO_SIMD_CLONES)
+#define NS_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef NS_SIMD_CLONES
+#define NS_SIMD_CLONES
+#endif
+
 /* Forward kernels (tensor_kernels.c, tensor_nn.c) and backward rules
  * (autograd.c). The backward rules are weak references so that an op
  * whose rule is missing shows up as "not differentiable", not as a link

@@ -29,6 +29,7 @@ static bool is_float(DType d) { return d == DT_F32 || d == DT_F64; }
 /* ---- binary elementwise ---- */
 
 #define BIN(NAME, TAG, T, OT, EXPR)                                                                \
+  NS_SIMD_CLONES                                                                                   \
   static void bin_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {              \
     (void)ctx;                                                                                     \
     OT *restrict o = (OT *)p[0];                                                                   \
@@ -205,6 +206,7 @@ bool tk_WHERE(VM *vm, ObjTensor **in, int n, const TAttrs *at, ObjTensor **out) 
 /* ---- unary elementwise ---- */
 
 #define UN(NAME, TAG, T, EXPR)                                                                     \
+  NS_SIMD_CLONES                                                                                   \
   static void un_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {               \
     const TAttrs *at = ctx;                                                                        \
     (void)at;                                                                                      \
@@ -378,7 +380,7 @@ typedef struct {
   double *partial; /* [rows * nblocks] for split rows */
 } RedJob;
 
-static double sum_span(DType cd, const void *row, int64_t lo, int64_t hi) {
+NS_SIMD_CLONES static double sum_span(DType cd, const void *row, int64_t lo, int64_t hi) {
   double acc = 0;
   if (cd == DT_F32)
     for (int64_t j = lo; j < hi; j++) acc += ((const float *)row)[j];

@@ -38,6 +38,7 @@ static ObjTensor *undo_axis_last(VM *vm, ObjTensor *r, const int *perm) {
 }
 
 #define SOFTMAX_ROWS(T)                                                                            \
+  NS_SIMD_CLONES                                                                                   \
   static void softmax_rows_##T(const T *x, T *y, int64_t rows, int64_t R, bool log_) {            \
     for (int64_t i = 0; i < rows; i++) {                                                           \
       const T *a = x + i * R;                                                                      \
