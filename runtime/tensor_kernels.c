@@ -380,13 +380,26 @@ typedef struct {
   double *partial; /* [rows * nblocks] for split rows */
 } RedJob;
 
+/* Eight running totals in fixed lanes (element j goes to lane j % 8 of
+ * its span), combined pairwise: the loop vectorizes, and the result
+ * depends only on the data and the span boundaries, never on the thread
+ * count or the CPU's vector width. */
+#define SUM_LANES 8
 NS_SIMD_CLONES static double sum_span(DType cd, const void *row, int64_t lo, int64_t hi) {
-  double acc = 0;
-  if (cd == DT_F32)
-    for (int64_t j = lo; j < hi; j++) acc += ((const float *)row)[j];
-  else
-    for (int64_t j = lo; j < hi; j++) acc += ((const double *)row)[j];
-  return acc;
+  double acc[SUM_LANES] = {0};
+  int64_t j = lo;
+  if (cd == DT_F32) {
+    const float *x = row;
+    for (; j + SUM_LANES <= hi; j += SUM_LANES)
+      for (int l = 0; l < SUM_LANES; l++) acc[l] += x[j + l];
+    for (int l = 0; j < hi; j++, l++) acc[l] += x[j];
+  } else {
+    const double *x = row;
+    for (; j + SUM_LANES <= hi; j += SUM_LANES)
+      for (int l = 0; l < SUM_LANES; l++) acc[l] += x[j + l];
+    for (int l = 0; j < hi; j++, l++) acc[l] += x[j];
+  }
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 static double sum_row(DType cd, const void *row, int64_t R) {
