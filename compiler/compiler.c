@@ -550,6 +550,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
   OpKind op = e->as.binary.op;
   Node *lhs = e->as.binary.lhs, *rhs = e->as.binary.rhs;
   int save = c->fs->freereg;
+  c_check_units(c, e);
   if (op == OP_AND || op == OP_OR) {
     /* Value form of && and ||: evaluate into a fresh register so that
      * `ok = x && ok` reads the old `ok`. */
@@ -1062,6 +1063,7 @@ void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
   if (e->kind == N_BINARY) {
     OpKind op = e->as.binary.op;
     Node *l = e->as.binary.lhs, *r = e->as.binary.rhs;
+    c_check_units(c, e);
     if (op == OP_AND || op == OP_OR) {
       bool is_and = op == OP_AND;
       if (jump_if != is_and) {
@@ -1178,10 +1180,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_INT: case N_FLOAT: case N_IMAG: case N_STRING: case N_CHAR: case N_BOOL: case N_UNIT:
     compile_literal(c, e, dst);
     break;
-  case N_QUANTITY:
-    c_error(c, e->span, "unit literals (`%s`) need dimensional analysis, which this version does not have",
-            e->as.quantity.unit);
-    break;
+  case N_QUANTITY: c_quantity_literal(c, e, dst); break;
   case N_FSTRING: compile_fstring(c, e, dst); break;
   case N_IDENT: {
     const char *name = e->as.ident.name;

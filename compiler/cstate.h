@@ -124,6 +124,13 @@ void c_big_op(Compiler *c, Node *e, int dst);
 /* RETURN r (r < 0: unit), checking the declared return type. */
 void c_emit_return(Compiler *c, int r, Span sp);
 
+/* quantity.c */
+void c_quantity_literal(Compiler *c, Node *e, int dst);
+/* A dimension mismatch in + - or a comparison of compile-time quantities. */
+void c_check_units(Compiler *c, Node *binary);
+bool c_is_unit_type(Compiler *c, Node *type);
+ObjTypeSpec *c_unit_typespec(Compiler *c, Node *type, const char *what);
+
 /* pattern.c */
 /* Emit tests of R[reg] against pat, adding jumps taken on mismatch to
  * fails, and declare the pattern's bindings as locals. */
@@ -146,5 +153,10 @@ void c_define_items(Compiler *c, NodeList *items);
 void c_item_runtime(Compiler *c, Node *item); /* use/const code at its place */
 ObjProto *c_function(Compiler *c, Node *fn, const char *name);
 ObjProto *c_closure_proto(Compiler *c, Node *closure);
+
+/* extern.c */
+/* Open the library of an `extern` block and set each of its fns (already
+ * declared as globals) to a native calling the C symbol. */
+void c_extern_block(Compiler *c, Node *ext);
 
 #endif

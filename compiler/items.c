@@ -117,7 +117,8 @@ void c_declare_items(Compiler *c, NodeList *items) {
     } else if (it->kind == N_LET) {
       declare_pattern_names(c, it->as.let.pattern, it);
     } else if (it->kind == N_EXTERN) {
-      c_error(c, it->span, "`extern` blocks need the C FFI, which this version does not have");
+      c_declare_items(c, &it->as.ext.items);
+      c_extern_block(c, it);
     }
   }
 }
@@ -228,9 +229,7 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
     ts->tuple_len = (int16_t)n;
     return ts;
   }
-  case N_TYPE_BINARY:
-    c_error(c, type->span, "unit types need dimensional analysis, which this version does not have");
-    return NULL;
+  case N_TYPE_BINARY: return c_unit_typespec(c, type, what);
   case N_TYPE_NAME: break;
   default: c_error(c, type->span, "expected a type"); return NULL;
   }
@@ -238,10 +237,7 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
   const char *name = path->kind == N_PATH
                          ? path->as.path.segments.items[path->as.path.segments.len - 1]->as.ident.name
                          : c_path_text(c, path);
-  if (!strcmp(name, "*const") || !strcmp(name, "*mut")) {
-    c_error(c, type->span, "raw pointer types need the C FFI, which this version does not have");
-    return NULL;
-  }
+  if (!strcmp(name, "*const") || !strcmp(name, "*mut")) return make_spec(c, TS_ANY, type, what); /* an address or a tensor */
   if (is_generic_name(c, name)) return make_spec(c, TS_ANY, type, what);
   if (!strcmp(name, "Box") || !strcmp(name, "Rc") || !strcmp(name, "Arc") || !strcmp(name, "RefCell") ||
       !strcmp(name, "Cell")) {
@@ -260,6 +256,7 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
   }
   if (!strcmp(name, "Tensor") || !strcmp(name, "Matrix") || !strcmp(name, "Vector"))
     return tensor_spec(c, type, name, what);
+  if (c_resolve_global(c, name) < 0 && c_is_unit_type(c, type)) return c_unit_typespec(c, type, what);
   ItemInfo *alias = find_item(c, name);
   if (alias && alias->node->kind == N_TYPE_ALIAS) return c_typespec(c, alias->node->as.alias.type, what);
   int slot = c_resolve_global(c, name);

@@ -9,6 +9,7 @@
 #include "access.h"
 #include "builtins.h"
 #include "tensor.h"
+#include "units.h"
 
 /* ------------------------------------------------------- classes, methods */
 
@@ -99,6 +100,13 @@ bool vm_check_type(VM *vm, ObjTypeSpec *ts, Value *v) {
     break;
   case TS_COMPLEX:
     if (IS_OBJ_TYPE(x, OBJ_COMPLEX)) return true;
+    break;
+  case TS_QUANTITY:
+    if (IS_QUANTITY(x) && (ts->unit_any || !memcmp(AS_QUANTITY(x)->dim, ts->unit_dims, UNIT_NDIMS)))
+      return true;
+    if (IS_QUANTITY(x))
+      return vm_error(vm, "%s expects %s, got %s", ts->what ? ts->what->chars : "a value",
+                      ts->text ? ts->text->chars : "?", AS_QUANTITY(x)->unit);
     break;
   case TS_FN:
     if (value_is_callable(x)) return true;
@@ -235,6 +243,9 @@ bool access_get_field(VM *vm, Value obj, Value key, Value *out) {
       return vm_error(vm, "%s %s has no member `%s`", access_class_kind(cls), cls->name->chars,
                       name->chars);
     }
+    case OBJ_QUANTITY:
+      if (units_get_field(vm, obj, name, out)) return true;
+      break;
     case OBJ_COMPLEX:
       if (strcmp(name->chars, "re") == 0) {
         *out = FLOAT_VAL(((ObjComplex *)obj.as.o)->re);

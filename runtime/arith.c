@@ -10,6 +10,7 @@
 #include "ast.h"
 #include "builtins.h"
 #include "tensor.h"
+#include "units.h"
 
 static const char *op_name(int op) {
   return op >= 0 && op < OP__COUNT ? ns_op_names[op] : "?";
@@ -142,7 +143,9 @@ static bool complex_arith(VM *vm, int op, Value a, Value b, Value *out) {
   case OP_ADD: r = x + y; break;
   case OP_SUB: r = x - y; break;
   case OP_MUL:
-  case OP_DOT: r = x * y; break;
+  case OP_DOT:
+  case OP_MATMUL:
+  case OP_OUTER: r = x * y; break;
   case OP_DIV: r = x / y; break;
   case OP_POW:
     if (IS_INT(b) && llabs(b.as.i) <= (1 << 20))
@@ -163,6 +166,7 @@ static bool complex_arith(VM *vm, int op, Value a, Value b, Value *out) {
 static bool approx_num(double x, double y) {
   if (x == y) return true;
   double d = fabs(x - y);
+  if (!isfinite(d)) return false; /* ∞ is only near ∞ */
   return d <= 1e-9 * fmax(fabs(x), fabs(y)) || d <= 1e-12;
 }
 
@@ -176,6 +180,7 @@ static bool approx(Value a, Value b, bool *ok, int depth) {
     double complex x = to_complex(a), y = to_complex(b);
     if (x == y) return true;
     double d = cabs(x - y);
+    if (!isfinite(d)) return false;
     return d <= 1e-9 * fmax(cabs(x), cabs(y)) || d <= 1e-12;
   }
   const Value *xs, *ys;
@@ -452,6 +457,8 @@ bool arith_inplace(VM *vm, int op, Value a, Value b, Value *out) {
 
 bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
   if (IS_TENSOR(a) || IS_TENSOR(b)) return lib_tensor_binary(vm, op, a, b, out);
+  if ((IS_QUANTITY(a) || IS_QUANTITY(b)) && op != OP_IN && op != OP_NOT_IN)
+    return units_binary(vm, op, a, b, out);
   switch (op) {
   case OP_EQ: *out = BOOL_VAL(value_equal(a, b)); return true;
   case OP_NE: *out = BOOL_VAL(!value_equal(a, b)); return true;
@@ -600,6 +607,7 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
 bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
   /* a comparison used as a condition; elsewhere tensors compare elementwise */
   if (IS_TENSOR(a) || IS_TENSOR(b)) return vm_error(vm, "condition must be bool, got Tensor");
+  if (IS_QUANTITY(a) || IS_QUANTITY(b)) return units_compare(vm, op, a, b, out);
   switch (op) {
   case OP_LT: return less(vm, a, b, false, out, 0);
   case OP_LE: return less(vm, a, b, true, out, 0);
@@ -644,13 +652,15 @@ static bool reduce(VM *vm, int op, Value a, Value *out) {
   }
   Value acc = INT_VAL(op == OP_SUM ? 0 : 1);
   int bop = op == OP_SUM ? OP_ADD : OP_MUL;
-  for (uint32_t i = 0; i < n; i++) {
+  uint32_t i = 0;
+  if (n > 0 && IS_QUANTITY(xs[0])) acc = xs[i++]; /* quantities do not add to 0 */
+  for (; i < n; i++) {
     Value x = xs[i];
     if (IS_FLOAT(x) && IS_FLOAT(acc)) {
       acc.as.f = op == OP_SUM ? acc.as.f + x.as.f : acc.as.f * x.as.f;
       continue;
     }
-    if (!is_scalar(x))
+    if (!is_scalar(x) && !IS_QUANTITY(x))
       return vm_error(vm, "`%s` expects numbers, got %s", op_name(op), value_type_name(x));
     if (!arith_binary(vm, bop, acc, x, &acc)) return false;
   }
@@ -696,6 +706,7 @@ static bool magnitude(VM *vm, Value a, Value *out) {
 
 bool arith_unary(VM *vm, int op, Value a, Value *out) {
   if (IS_TENSOR(a) || (op == OP_GRAD && IS_TUPLE(a))) return lib_tensor_unary(vm, op, a, out);
+  if (IS_QUANTITY(a) && op != OP_DEREF) return units_unary(vm, op, a, out);
   switch (op) {
   case OP_NEG:
     if (IS_INT(a)) {
@@ -740,7 +751,10 @@ bool arith_unary(VM *vm, int op, Value a, Value *out) {
       return true;
     }
     if (is_complex(a)) {
-      *out = complex_val(vm, cpow(to_complex(a), 1.0 / 3.0));
+      /* principal root in polar form, so ∛(8+0i) is exactly 2+0i */
+      double complex z = to_complex(a);
+      double m = exact_cbrt(cabs(z)), t = carg(z) / 3.0;
+      *out = complex_val(vm, CMPLX(m * cos(t), m * sin(t)));
       return true;
     }
     break;

@@ -11,6 +11,8 @@
 
 #include "ast.h"
 #include "builtins.h"
+#include "units.h"
+#include "cffi.h"
 #include "tensor.h"
 
 /* ---- registration ---- */
@@ -608,6 +610,11 @@ static bool nat_cbrt(VM *vm, Value *args, int argc, Value *out) {
 
 static bool nat_log(VM *vm, Value *args, int argc, Value *out) {
   if (argc < 2 || IS_TENSOR(args[0])) return nat_ln(vm, args, 1, out);
+  if ((is_cplx(args[0]) || is_cplx(args[1])) && (IS_NUM(args[0]) || is_cplx(args[0])) &&
+      (IS_NUM(args[1]) || is_cplx(args[1]))) {
+    *out = cplx_val(vm, clog(cplx(args[0])) / clog(cplx(args[1])));
+    return true;
+  }
   double x, b;
   if (!lib_num_arg(vm, args[0], "log", &x) || !lib_num_arg(vm, args[1], "log", &b)) return false;
   *out = FLOAT_VAL(log(x) / log(b));
@@ -1022,6 +1029,8 @@ void builtins_init(VM *vm) {
   lib_tensor_init(vm);
   lib_data_init(vm);
   lib_checkpoint_init(vm);
+  units_init(vm);
+  lib_ffi_init(vm);
   class_global(vm, "Vec", vm->class_of_obj[OBJ_LIST]);
   class_global(vm, "String", vm->class_of_obj[OBJ_STRING]);
   class_global(vm, "HashMap", vm->class_of_obj[OBJ_MAP]);

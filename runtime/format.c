@@ -13,6 +13,7 @@
 
 #include "builtins.h"
 #include "tensor.h"
+#include "units.h"
 
 /* ---- StrBuf ---- */
 
@@ -275,6 +276,13 @@ static void fmt_complex(Fmt *f, StrBuf *sb, double re, double im) {
   strbuf_addc(sb, 'i');
 }
 
+/* 9.8 m/s²: the number in the display unit, styled like a float. */
+static void fmt_quantity(Fmt *f, StrBuf *sb, const ObjQuantity *q) {
+  fmt_float(f, sb, q->value / q->scale);
+  strbuf_addc(sb, ' ');
+  strbuf_adds(sb, q->unit);
+}
+
 /* Escape one code point for a quoted string (quote = '"') or char ('\''). */
 static void add_escaped(StrBuf *sb, int64_t c, char quote) {
   switch (c) {
@@ -528,6 +536,7 @@ static bool fmt_obj(Fmt *f, StrBuf *sb, Value v, int mode) {
     return true;
   case OBJ_RANGE: fmt_range(sb, AS_RANGE(v)); return true;
   case OBJ_COMPLEX: fmt_complex(f, sb, AS_COMPLEX(v)->re, AS_COMPLEX(v)->im); return true;
+  case OBJ_QUANTITY: fmt_quantity(f, sb, AS_QUANTITY(v)); return true;
   case OBJ_CLASS:
     strbuf_printf(sb, "<%s %s>", class_kind_name(AS_CLASS(v)->kind), AS_CLASS(v)->name->chars);
     return true;
@@ -782,7 +791,7 @@ ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen) {
   f.prec = sp.prec;
   StrBuf body = {0};
   vm_push_root(vm, v);
-  bool numeric = IS_NUM(v) || IS_OBJ_TYPE(v, OBJ_COMPLEX);
+  bool numeric = IS_NUM(v) || IS_OBJ_TYPE(v, OBJ_COMPLEX) || IS_QUANTITY(v);
   bool ok = true;
   switch (sp.type) {
   case '?': ok = fmt_value(&f, &body, v, FM_DEBUG); break;
@@ -805,7 +814,7 @@ ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen) {
     f.ftype = sp.type;
     if (IS_NUM(v)) {
       float_styled(&body, AS_NUM(v), sp.type, sp.prec);
-    } else if (IS_OBJ_TYPE(v, OBJ_COMPLEX) || IS_LIST(v) || IS_TUPLE(v)) {
+    } else if (IS_OBJ_TYPE(v, OBJ_COMPLEX) || IS_QUANTITY(v) || IS_LIST(v) || IS_TUPLE(v)) {
       ok = fmt_value(&f, &body, v, FM_DISPLAY);
     } else {
       spec_invalid(vm, v, spec, speclen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "tensor_int.h"
+#include "units.h"
 #include "vm.h"
 
 #define GC_MIN_HEAP ((size_t)1 << 20)
@@ -51,7 +52,8 @@ static void blacken(VM *vm, Obj *o) {
   switch (o->type) {
   case OBJ_STRING:
   case OBJ_RANGE:
-  case OBJ_COMPLEX: break;
+  case OBJ_COMPLEX:
+  case OBJ_QUANTITY: break;
   case OBJ_LIST: {
     ObjList *l = (ObjList *)o;
     mark_values(vm, l->items, l->len);
@@ -203,7 +205,12 @@ static void free_object(VM *vm, Obj *o) {
     break;
   }
   case OBJ_UPVALUE: vm_realloc(vm, o, sizeof(ObjUpvalue), 0); break;
-  case OBJ_NATIVE: vm_realloc(vm, o, sizeof(ObjNative), 0); break;
+  case OBJ_NATIVE: {
+    ObjNative *n = (ObjNative *)o;
+    if (n->free_data) n->free_data(n->data);
+    vm_realloc(vm, o, sizeof(ObjNative), 0);
+    break;
+  }
   case OBJ_BOUND: vm_realloc(vm, o, sizeof(ObjBound), 0); break;
   case OBJ_CLASS: {
     ObjClass *c = (ObjClass *)o;
@@ -250,6 +257,7 @@ static void free_object(VM *vm, Obj *o) {
     break;
   }
   case OBJ_GRADNODE: vm_realloc(vm, o, sizeof(GradNode), 0); break;
+  case OBJ_QUANTITY: vm_realloc(vm, o, sizeof(ObjQuantity), 0); break;
   case OBJ__COUNT: break;
   }
 }

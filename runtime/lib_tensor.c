@@ -641,6 +641,15 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
   case OP_SQRT: return run(vm, TOP_SQRT, &x, 1, NULL, out);
   case OP_ABS: return run(vm, TOP_ABS, &x, 1, NULL, out);
   case OP_SUM: return sum_all(vm, x, out);
+  case OP_PROD: {
+    /* a 0-dim tensor of x's dtype; the product is not recorded for ∇ */
+    double p = 1.0;
+    for (int64_t i = 0; i < x->numel; i++) p *= tensor_get(x, i);
+    ObjTensor *r = tensor_scalar(vm, x->dtype == DT_BOOL ? DT_I64 : x->dtype, p);
+    if (!r) return vm_error(vm, "out of memory");
+    *out = OBJ_VAL(r);
+    return true;
+  }
   case OP_DEREF: *out = a; return true;
   case OP_NOT: {
     ObjTensor *f;

@@ -344,6 +344,7 @@ ObjNative *native_new(VM *vm, const char *name, NativeFn fn, int min_args, int m
   n->min_args = (int16_t)min_args;
   n->max_args = (int16_t)max_args;
   n->data = NULL;
+  n->free_data = NULL;
   n->params = NULL;
   return n;
 }

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "value.h"
+#include "units.h"
 
 const char *value_type_name(Value v) {
   switch (v.type) {
@@ -33,6 +34,7 @@ const char *value_type_name(Value v) {
   case OBJ_COMPLEX: return "complex";
   case OBJ_TENSOR: return "Tensor";
   case OBJ_GRADNODE: return "GradNode";
+  case OBJ_QUANTITY: return "quantity";
   case OBJ__COUNT: break;
   }
   return "?";
@@ -121,6 +123,10 @@ static bool equal_at(Value a, Value b, int depth) {
   case OBJ_COMPLEX: {
     ObjComplex *l = (ObjComplex *)x, *m = (ObjComplex *)y;
     return l->re == m->re && l->im == m->im;
+  }
+  case OBJ_QUANTITY: {
+    ObjQuantity *l = (ObjQuantity *)x, *m = (ObjQuantity *)y;
+    return l->value == m->value && !memcmp(l->dim, m->dim, UNIT_NDIMS);
   }
   case OBJ_BOUND: {
     ObjBound *l = (ObjBound *)x, *m = (ObjBound *)y;

@@ -76,6 +76,7 @@ typedef enum {
   OBJ_COMPLEX,
   OBJ_TENSOR,   /* a view of refcounted storage counted through vm_gc_external() (tensor.h) */
   OBJ_GRADNODE, /* an autograd tape entry (tensor.h) */
+  OBJ_QUANTITY, /* a value with physical units (units.h) */
   OBJ__COUNT
 } ObjType;
 
@@ -242,6 +243,7 @@ typedef struct ObjNative {
   ObjString *name;
   int16_t min_args, max_args; /* max_args -1: variadic */
   void *data;                 /* for natives made at run time (FFI) */
+  void (*free_data)(void *data); /* releases data when the native is freed, or NULL */
   /* Parameter names (NULL-terminated; NULL: positional only). Named
    * arguments go to their parameter's position, gaps are unit; a list
    * starting with "..." (variadic) gets them appended in order. */
@@ -327,7 +329,8 @@ typedef enum {
   TS_OPTION,  /* Option<T>: the prelude's Option enum */
   TS_RESULT,
   TS_CLASS,   /* a struct or enum: the value of module global `slot` */
-  TS_TENSOR   /* Tensor<f32, [3, 4]>, Matrix<f32, M, N>, Vector<f64, N>: dtype and dims */
+  TS_TENSOR,  /* Tensor<f32, [3, 4]>, Matrix<f32, M, N>, Vector<f64, N>: dtype and dims */
+  TS_QUANTITY /* Meter, Newton, Kilogram*Meter/Second^2: unit_dims */
 } TypeSpecKind;
 
 typedef struct ObjTypeSpec {
@@ -343,6 +346,9 @@ typedef struct ObjTypeSpec {
   int8_t dtype;
   int8_t ndim;
   int64_t dims[8];
+  /* TS_QUANTITY: SI exponents (m kg s A K mol cd); unit_any: any quantity */
+  int8_t unit_dims[7];
+  bool unit_any;
 } ObjTypeSpec;
 
 typedef struct ObjComplex {

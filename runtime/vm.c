@@ -389,6 +389,7 @@ static CallStatus call_native(VM *vm, ObjNative *nat, Value *args, int argc, Val
   Value res = UNIT_VAL;
   vm->native_depth++;
   vm->gc_unsafe++;
+  vm->native = nat;
   bool ok = nat->fn(vm, args, argc, &res);
   vm->gc_unsafe--;
   vm->native_depth--;
@@ -628,10 +629,11 @@ static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
   return true;
 }
 
-/* a ≈ b: equal within a relative 1e-9 or an absolute 1e-12. */
+/* a ≈ b: equal within a relative 1e-9 or an absolute 1e-12; an infinity
+ * is near only itself. */
 static bool approx_equal(double a, double b) {
   double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
-  return a == b || d <= 1e-9 * m || d <= 1e-12;
+  return a == b || (isfinite(d) && (d <= 1e-9 * m || d <= 1e-12));
 }
 
 /* ------------------------------------------------------------ interpreter */

@@ -71,6 +71,7 @@ struct VM {
   size_t external_bytes; /* buffers outside the GC heap (tensors) */
   int gc_pause;          /* > 0 while compiling: no collection */
   int native_depth;      /* natives on the C stack (limits C recursion) */
+  ObjNative *native;     /* the native being entered (FFI natives read their data) */
   int gc_unsafe;         /* natives on the C stack that may hold unrooted
                             values: collect only at 0 (see gc.c) */
   bool gc_requested;

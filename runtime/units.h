@@ -1,0 +1,64 @@
+/* Physical quantities: a value in SI base units, the exponents of the seven
+ * SI dimensions, and the unit it is shown in.
+ *
+ * `3_km` is stored as 3000 (metres) with dim {1,0,0,0,0,0,0} and display
+ * unit "km" (scale 1000), so arithmetic never converts and printing divides
+ * by the scale. The unit parser and the operator rules work on plain `Qty`
+ * records so the compiler can fold literals and report a dimension mismatch
+ * before running, with the same messages as the VM. */
+#ifndef NS_UNITS_H
+#define NS_UNITS_H
+
+#include "value.h"
+
+/* m kg s A K mol cd */
+#define UNIT_NDIMS 7
+#define UNIT_TEXT_MAX 32
+
+typedef struct ObjQuantity {
+  Obj obj;
+  double value;                /* in SI base units */
+  double scale;                /* SI value of one display unit */
+  int8_t dim[UNIT_NDIMS];
+  char unit[UNIT_TEXT_MAX];    /* display unit: "km", "m/s²", "N" */
+} ObjQuantity;
+
+#define IS_QUANTITY(v) IS_OBJ_TYPE(v, OBJ_QUANTITY)
+#define AS_QUANTITY(v) ((ObjQuantity *)(v).as.o)
+
+/* An operand of a unit rule: a quantity, or a plain number (`number` set,
+ * `unit` holds its type name "int"/"float"). */
+typedef struct {
+  double value, scale;
+  int8_t dim[UNIT_NDIMS];
+  bool number;
+  char unit[UNIT_TEXT_MAX];
+} Qty;
+
+/* Parse unit text ("km", "m/s²", "kg⋅m^2/s^2", "J⋅s"): after the first `/`
+ * every factor divides. On failure writes a message naming the unknown
+ * unit into err and returns false. */
+bool units_parse(const char *text, size_t len, double *scale, int8_t dim[UNIT_NDIMS], char *err,
+                 size_t errlen);
+/* A literal: value written in `unit`. */
+bool units_literal(double value, const char *unit, Qty *out, char *err, size_t errlen);
+/* The rules of + - * / % ** and comparisons (OP_* of ast.h); comparisons
+ * set out->value to 1 or 0. False with a message in err. */
+bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen);
+/* Canonical SI text of dimensions: "kg⋅m/s²", or a derived name ("N"). */
+void units_dims_text(const int8_t dim[UNIT_NDIMS], char *buf, size_t n);
+bool units_dimensionless(const int8_t dim[UNIT_NDIMS]);
+/* Dimensions of a unit type name (Meter, Newton, MeterPerSecond). */
+bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]);
+
+/* ---- runtime ---- */
+ObjQuantity *quantity_new(VM *vm, const Qty *q);
+/* A Qty as a value: a float when dimensionless, else a quantity. */
+Value units_value(VM *vm, const Qty *q);
+bool units_binary(VM *vm, int op, Value a, Value b, Value *out);
+bool units_unary(VM *vm, int op, Value a, Value *out);
+bool units_compare(VM *vm, int op, Value a, Value b, bool *out);
+bool units_get_field(VM *vm, Value q, ObjString *name, Value *out);
+void units_init(VM *vm);
+
+#endif
