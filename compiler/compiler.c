@@ -144,6 +144,7 @@ int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp) {
   l->is_mut = is_mut;
   l->mut_target = is_mut;
   l->captured = false;
+  l->has_unit = false;
   l->span = sp;
   return fs->nlocals - 1;
 }
@@ -152,6 +153,11 @@ static int find_local(FuncState *fs, const char *name) {
   for (int i = fs->nlocals - 1; i >= 0; i--)
     if (fs->locals[i].name && strcmp(fs->locals[i].name, name) == 0) return i;
   return -1;
+}
+
+Local *c_find_local(Compiler *c, const char *name) {
+  int i = find_local(c->fs, name);
+  return i >= 0 ? &c->fs->locals[i] : NULL;
 }
 
 static int add_upval(Compiler *c, FuncState *fs, const char *name, int index, bool in_stack,
@@ -1355,6 +1361,7 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
       int l = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
       Node *t = prm->as.param.type;
       fs->locals[l].mut_target = pat->as.pat_bind.is_mut || !t || (t->kind == N_TYPE_REF && t->as.type_ref.is_mut);
+      if (t) c_note_local_unit(c, l, t);
     } else {
       p->param_names[i] = str_printf(c->vm, "arg%d", i);
       c_add_local(c, NULL, r, false, prm->span);

@@ -18,6 +18,8 @@ typedef struct {
   bool is_mut;     /* `let mut` */
   bool mut_target; /* may have fields/elements assigned: mut, &mut, untyped param */
   bool captured;
+  bool has_unit;   /* annotated with a unit type: dimensions known statically */
+  int8_t unit_dim[7];
   Span span;       /* where it was declared */
 } Local;
 
@@ -128,6 +130,10 @@ void c_emit_return(Compiler *c, int r, Span sp);
 void c_quantity_literal(Compiler *c, Node *e, int dst);
 /* A dimension mismatch in + - or a comparison of compile-time quantities. */
 void c_check_units(Compiler *c, Node *binary);
+/* Record on local `i` the dimensions of its unit-type annotation `type`
+ * (no-op for other types), for compile-time unit checks. */
+void c_note_local_unit(Compiler *c, int local, Node *type);
+Local *c_find_local(Compiler *c, const char *name);
 bool c_is_unit_type(Compiler *c, Node *type);
 ObjTypeSpec *c_unit_typespec(Compiler *c, Node *type, const char *what);
 

@@ -135,7 +135,7 @@ static const struct {
     {"f64", TS_FLOAT},   {"float", TS_FLOAT},   {"bool", TS_BOOL},   {"char", TS_CHAR},     {"str", TS_STRING},
     {"String", TS_STRING}, {"Vec", TS_LIST},    {"List", TS_LIST},   {"Array", TS_LIST},    {"VecDeque", TS_LIST},
     {"HashMap", TS_MAP}, {"BTreeMap", TS_MAP},  {"Option", TS_OPTION}, {"Result", TS_RESULT}, {"Range", TS_RANGE},
-    {"Complex", TS_COMPLEX}, {"c32", TS_COMPLEX}, {"c64", TS_COMPLEX}, {"c128", TS_COMPLEX}, {"Fn", TS_FN},
+    {"Complex", TS_COMPLEX}, {"complex", TS_COMPLEX}, {"c32", TS_COMPLEX}, {"c64", TS_COMPLEX}, {"c128", TS_COMPLEX}, {"Fn", TS_FN},
     {"FnMut", TS_FN},    {"FnOnce", TS_FN},     {"Number", TS_NUMBER}, {"Numeric", TS_NUMBER}, {"Any", TS_ANY},
 };
 

@@ -37,6 +37,17 @@ static bool static_qty(Compiler *c, Node *e, Qty *out, int depth) {
     out->number = true;
     strcpy(out->unit, e->kind == N_INT ? "int" : "float");
     return true;
+  case N_IDENT: {
+    /* a local annotated with a unit type: its dimensions, value unknown */
+    Local *l = c_find_local(c, e->as.ident.name);
+    if (!l || !l->has_unit) return false;
+    memset(out, 0, sizeof *out);
+    out->value = 1;
+    out->scale = 1;
+    memcpy(out->dim, l->unit_dim, UNIT_NDIMS);
+    units_dims_text(out->dim, out->unit, sizeof out->unit);
+    return true;
+  }
   case N_UNARY:
     if (e->as.unary.op != OP_NEG || !static_qty(c, e->as.unary.operand, out, depth + 1)) return false;
     out->value = -out->value;
@@ -126,6 +137,18 @@ static bool unit_dims(Compiler *c, Node *t, int8_t dim[UNIT_NDIMS], bool *any, i
   if (units_type_dims(name, dim)) return true;
   c_error(c, t->span, "`%s` is not a unit type", name);
   return false;
+}
+
+void c_note_local_unit(Compiler *c, int local, Node *type) {
+  if (!c_is_unit_type(c, type)) return;
+  int8_t dim[UNIT_NDIMS];
+  bool any = false;
+  int errors = c->diags->nerrors;
+  if (!unit_dims(c, type, dim, &any, 0) || any) return;
+  if (c->diags->nerrors != errors) return;
+  Local *l = &c->fs->locals[local];
+  l->has_unit = true;
+  memcpy(l->unit_dim, dim, UNIT_NDIMS);
 }
 
 /* Whether a type (or the alias it names) is a unit type. */

@@ -312,6 +312,7 @@ static void compile_let(Compiler *c, Node *s) {
   c->fs->freereg = r + 1;
   if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
     int i = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
+    if (s->as.let.type) c_note_local_unit(c, i, s->as.let.type);
     Node *init = s->as.let.init;
     if (init && init->kind == N_REF && init->as.ref.is_mut) c->fs->locals[i].mut_target = true;
     if (s->as.let.type && s->as.let.type->kind == N_TYPE_REF && s->as.let.type->as.type_ref.is_mut)
