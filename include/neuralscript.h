@@ -43,6 +43,13 @@ void ns_print_stats(NsVM *vm, FILE *out, double seconds);
 /* Run a file as the main module: top-level statements in order, then
  * main() if the file defines it. Returns an NS_EXIT_* status. */
 int ns_run_file(NsVM *vm, const char *path);
+/* `nsc bench`: run a file's top-level code (main() is not called), then
+ * time each parameterless function named bench_*: `warmup` untimed calls,
+ * then `reps` timed ones, and print a table (name, median, min, max in ms,
+ * reps) to out. Without bench_* functions the whole file, main() included,
+ * is timed instead, each run in a fresh VM with its output discarded.
+ * Returns an NS_EXIT_* status; a runtime error stops the timing. */
+int ns_bench_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out);
 /* Run source text as (part of) the main module. `name` is shown in
  * diagnostics. With repl = true, definitions persist across calls and the
  * value of a final expression statement is printed. *incomplete (may be

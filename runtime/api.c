@@ -1,6 +1,6 @@
 /* The embedding API (include/neuralscript.h) and module loading: source ->
  * parse -> compile -> run, for files, REPL lines, snippets, the embedded
- * stdlib and `use`d modules. */
+ * stdlib and `use`d modules; and the timing loop of `nsc bench`. */
 #define _GNU_SOURCE /* realpath, strdup */
 #include "neuralscript.h"
 
@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../compiler/compiler.h"
@@ -281,7 +282,9 @@ static Source *read_or_report(NsVM *vm, const char *path) {
   return src;
 }
 
-int ns_run_file(NsVM *vm, const char *path) {
+/* Compile and run a file's top-level code as the main module, without
+ * calling main(). */
+static int load_main_file(VM *vm, const char *path) {
   Source *src = read_or_report(vm, path);
   if (!src) return NS_EXIT_NOINPUT;
   vm_add_source(vm, src);
@@ -297,8 +300,125 @@ int ns_run_file(NsVM *vm, const char *path) {
   vm->main_module->state = MODULE_LOADING;
   int st = run_chunk(vm, proto, NULL);
   vm->main_module->state = MODULE_LOADED;
+  return st;
+}
+
+int ns_run_file(NsVM *vm, const char *path) {
+  int st = load_main_file(vm, path);
   if (st != NS_EXIT_OK) return st;
   return call_main(vm, vm->main_module);
+}
+
+/* ---- nsc bench ---- */
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* One row of the table; sorts ms[0..reps). */
+static void bench_row(FILE *out, int width, const char *name, double *ms, int reps) {
+  qsort(ms, (size_t)reps, sizeof *ms, cmp_double);
+  double median = reps % 2 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
+  fprintf(out, "%-*s  %10.3f  %10.3f  %10.3f  (%d)\n", width, name, median, ms[0], ms[reps - 1], reps);
+}
+
+static void bench_header(FILE *out, int width) {
+  fprintf(out, "%-*s  %10s  %10s  %10s  (reps)\n", width, "name", "median ms", "min ms", "max ms");
+}
+
+static bool is_bench_fn(ObjModule *m, uint32_t i) {
+  Value v = m->values[i];
+  return !(m->flags[i] & GLOBAL_BUILTIN) && IS_OBJ_TYPE(v, OBJ_CLOSURE) && AS_CLOSURE(v)->proto->module == m &&
+         !strncmp(m->names[i]->chars, "bench_", 6);
+}
+
+/* Times every parameterless bench_* function of m; returns NS_EXIT_* and
+ * sets *found to the number of bench_* functions timed. */
+static int bench_functions(VM *vm, ObjModule *m, int warmup, int reps, FILE *out, int *found) {
+  int width = 4;
+  *found = 0;
+  for (uint32_t i = 0; i < m->nglobals; i++) {
+    if (!is_bench_fn(m, i)) continue;
+    if (AS_CLOSURE(m->values[i])->proto->nparams > 0) {
+      fprintf(vm->err, "nsc: bench: skipping `%s`: a bench_ function takes no parameters\n", m->names[i]->chars);
+      continue;
+    }
+    int len = (int)strlen(m->names[i]->chars);
+    if (len > width) width = len;
+    ++*found;
+  }
+  if (!*found) return NS_EXIT_OK;
+  double *ms = malloc(sizeof *ms * (size_t)reps);
+  if (!ms) return NS_EXIT_RUNTIME;
+  bench_header(out, width);
+  for (uint32_t i = 0; i < m->nglobals; i++) {
+    if (!is_bench_fn(m, i) || AS_CLOSURE(m->values[i])->proto->nparams > 0) continue;
+    Value f = m->values[i], r;
+    for (int k = 0; k < warmup + reps; k++) {
+      double t0 = now_ms();
+      bool ok = vm_call(vm, f, NULL, 0, &r);
+      double t1 = now_ms();
+      if (!ok) {
+        fflush(vm->out);
+        vm_print_error(vm);
+        vm_clear_error(vm);
+        free(ms);
+        return NS_EXIT_RUNTIME;
+      }
+      if (k >= warmup) ms[k - warmup] = t1 - t0;
+    }
+    bench_row(out, width, m->names[i]->chars, ms, reps);
+    fflush(out);
+  }
+  free(ms);
+  return NS_EXIT_OK;
+}
+
+/* Times the whole file, main() included, in a fresh VM per run; the
+ * program's own output is discarded. */
+static int bench_script(VM *vm, const char *path, int warmup, int reps, FILE *out) {
+  FILE *devnull = fopen("/dev/null", "w");
+  double *ms = malloc(sizeof *ms * (size_t)reps);
+  int st = devnull && ms ? NS_EXIT_OK : NS_EXIT_RUNTIME;
+  for (int k = 0; st == NS_EXIT_OK && k < warmup + reps; k++) {
+    VM *fresh = ns_new();
+    fresh->color = vm->color;
+    fresh->out = devnull;
+    fresh->err = vm->err;
+    double t0 = now_ms();
+    st = ns_run_file(fresh, path);
+    double t1 = now_ms();
+    ns_free(fresh);
+    if (k >= warmup) ms[k - warmup] = t1 - t0;
+  }
+  if (st == NS_EXIT_OK) {
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    int width = (int)strlen(name) > 4 ? (int)strlen(name) : 4;
+    bench_header(out, width);
+    bench_row(out, width, name, ms, reps);
+  }
+  if (devnull) fclose(devnull);
+  free(ms);
+  return st;
+}
+
+int ns_bench_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out) {
+  if (warmup < 0) warmup = 0;
+  if (reps < 1) reps = 1;
+  int st = load_main_file(vm, path);
+  if (st != NS_EXIT_OK) return st;
+  int found;
+  st = bench_functions(vm, vm->main_module, warmup, reps, out, &found);
+  if (st != NS_EXIT_OK || found) return st;
+  fflush(vm->out);
+  return bench_script(vm, path, warmup, reps, out);
 }
 
 int ns_run_string(NsVM *vm, const char *name, const char *text, bool repl, bool *incomplete) {

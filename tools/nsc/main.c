@@ -21,6 +21,15 @@ static const char usage_text[] =
     "  FILE.ns [ARGS...]    the same as `run FILE.ns`\n"
     "  check FILE...        parse and compile every FILE without running it\n"
     "  disasm FILE          print FILE's bytecode with its source lines\n"
+    "  bench FILE [--warmup N] [--reps N] [--compare-interp]\n"
+    "                       run FILE's top-level code (not main()), then time\n"
+    "                       each function bench_*() with no parameters: N\n"
+    "                       warm-up calls (default 2), then N timed calls\n"
+    "                       (default 10); prints name, median, min, max in ms\n"
+    "                       and the repetitions. Without bench_* functions the\n"
+    "                       whole program is timed, each run in a fresh VM with\n"
+    "                       its output discarded. --compare-interp: interpreter\n"
+    "                       against JIT (this build has no JIT: interpreter only)\n"
     "  repl                 interactive session (prompts when stdin is a terminal)\n"
     "  -e CODE [ARGS...]    run CODE as the main program\n"
     "  (none)               the REPL when stdin is a terminal, otherwise run the\n"
@@ -143,6 +152,55 @@ static int cmd_disasm(const char *path) {
   return finish(vm, ns_disasm_file(vm, path, stdout));
 }
 
+static int parse_count(const char *opt, const char *arg, int min, int *n) {
+  char *end;
+  long v = arg ? strtol(arg, &end, 10) : 0;
+  if (!arg || *end || end == arg || v < min || v > 1000000) {
+    fprintf(stderr, "nsc: %s needs a number from %d to 1000000, got `%s`\n", opt, min, arg ? arg : "");
+    fputs("Try `nsc --help` for usage.\n", stderr);
+    return NS_EXIT_USAGE;
+  }
+  *n = (int)v;
+  return -1;
+}
+
+/* nsc bench FILE [--warmup N] [--reps N] [--compare-interp]; the options
+ * may come before or after FILE. */
+static int cmd_bench(int argc, char **argv) {
+  const char *path = NULL;
+  int warmup = 2, reps = 10, st;
+  bool compare = false;
+  for (int i = 0; i < argc;) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--warmup") || !strcmp(a, "--reps")) {
+      if ((st = parse_count(a, i + 1 < argc ? argv[i + 1] : NULL, a[2] == 'w' ? 0 : 1,
+                            a[2] == 'w' ? &warmup : &reps)) >= 0)
+        return st;
+      i += 2;
+    } else if (!strcmp(a, "--compare-interp")) {
+      compare = true;
+      i++;
+    } else if (!strncmp(a, "--", 2)) {
+      int j = i;
+      if ((st = parse_options(argc, argv, &j)) >= 0) return st;
+      if (j == i) return usage_error("unknown bench option `%s`", a);
+      i = j;
+    } else if (path) {
+      return usage_error("bench takes one FILE; unexpected `%s`", a);
+    } else {
+      path = a;
+      i++;
+    }
+  }
+  if (!path) return usage_error("%s needs a FILE", "bench");
+  if (compare) {
+    puts("the JIT is not available in this build: timing the interpreter only");
+    fflush(stdout);
+  }
+  NsVM *vm = new_vm();
+  return finish(vm, ns_bench_file(vm, path, warmup, reps, stdout));
+}
+
 static int cmd_repl(void) {
   NsVM *vm = new_vm();
   return finish(vm, repl_run(vm, isatty(STDIN_FILENO)));
@@ -217,6 +275,7 @@ int main(int argc, char **argv) {
     if (argc != 3) return usage_error("%s needs exactly one FILE", "disasm");
     return cmd_disasm(argv[2]);
   }
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 2, argv + 2);
   if (!strcmp(cmd, "repl")) {
     if (argc != 2) return usage_error("unexpected argument `%s` after repl", argv[2]);
     return cmd_repl();
