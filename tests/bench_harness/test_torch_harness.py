@@ -1,0 +1,92 @@
+"""Unit test of tools/bench/torch/run.py's own logic: the per-pair ratios
+and their median, the validity check ("both losses decrease and agree"),
+the table and the JSON report; then one real tiny run end to end.
+
+    python3 tests/bench_harness/test_torch_harness.py NSC
+Exits 77 (skipped) where torch or numpy cannot be imported.
+"""
+import json
+import os
+import sys
+import tempfile
+
+try:
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+except ImportError:
+    print("skipped: cannot import torch and numpy (install python3-torch python3-numpy)")
+    sys.exit(77)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench", "torch"))
+import run  # noqa: E402
+
+failures = []
+
+
+def expect(cond, what):
+    print("%s %s" % ("ok  " if cond else "FAIL", what))
+    if not cond:
+        failures.append(what)
+
+
+def side(rate, start, end, rss=1000):
+    return {"samples_per_s": rate, "loss_start": start, "loss_end": end, "peak_rss_kib": rss}
+
+
+# Ratios are taken per pair, then the median: 2, 3, 0.5 -> 2.
+pairs = [{"torch": side(100, 1.0, 0.5), "nsc": side(200, 1.0, 0.5)},
+         {"torch": side(100, 1.0, 0.5), "nsc": side(300, 1.0, 0.5)},
+         {"torch": side(400, 1.0, 0.5), "nsc": side(200, 1.0, 0.5)}]
+expect(run.pair_ratios(pairs) == [2.0, 3.0, 0.5], "per-pair ratios")
+cfg = {"name": "unit"}
+row = run.summarize(cfg, 1, pairs)
+expect(row["ratio_median"] == 2.0, "median of the per-pair ratios")
+expect(row["torch"]["samples_per_s"] == 100 and row["nsc"]["samples_per_s"] == 200, "median samples/s per side")
+expect(abs(row["ratio_of_medians"] - 2.0) < 1e-12, "ratio of the medians")
+expect(row["valid"], "agreeing, decreasing losses are valid")
+# A pair with a failed side counts for that side's medians only.
+row = run.summarize(cfg, 1, pairs + [{"torch": side(100, 1.0, 0.5), "nsc": None, "errors": ["nsc: crashed"]}])
+expect(row["ratio_median"] == 2.0 and not row["valid"] and "nsc: crashed" in row["void"],
+       "a failed run voids the row but not the other ratios")
+
+expect(run.check_valid(side(1, 1.0, 0.5), side(1, 1.0, 0.5)) == [], "valid")
+expect(any("nsc: loss did not decrease" in w for w in run.check_valid(side(1, 1.0, 1.0), side(1, 1.0, 0.5))),
+       "non-decreasing nsc loss is void")
+expect(any("torch: loss did not decrease" in w for w in run.check_valid(side(1, 1.0, 0.5), side(1, 1.0, 1.2))),
+       "increasing torch loss is void")
+expect(any("start losses disagree" in w for w in run.check_valid(side(1, 1.0, 0.5), side(1, 1.01, 0.5))),
+       "start losses 1% apart are void")
+expect(run.check_valid(side(1, 1.0, 0.5), side(1, 1.0 + 1e-5, 0.5)) == [], "start losses 1e-5 apart are valid")
+expect(any("end losses disagree" in w for w in run.check_valid(side(1, 1.0, 0.5), side(1, 1.0, 0.3))),
+       "end losses far apart are void")
+expect(run.check_valid(side(1, 1.0, 1e-9), side(1, 1.0, 1e-6)) == [], "end losses both near zero are valid")
+expect(run.check_valid(None, side(1, 1.0, 0.5)) == ["nsc: no result"], "missing side is void")
+
+t = run.table([run.summarize(cfg, 2, pairs)])
+expect("| unit | 2 | 100 | 200 | 2.00x |" in t and "| yes |" in t, "table row")
+
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "r.json")
+    run.write_json(path, {"rows": [run.summarize(cfg, 1, pairs)]})
+    with open(path) as f:
+        back = json.load(f)
+    expect(back["rows"][0]["ratio_median"] == 2.0 and back["rows"][0]["valid"] is True, "JSON round trip")
+
+    # End to end: the tiny config, 2 pairs of 300 steps.
+    if len(sys.argv) > 1:
+        out = os.path.join(tmp, "tiny.json")
+        code = run.main(["--nsc", sys.argv[1], "--only", "tiny", "--reps", "2", "--steps", "300", "--json", out])
+        with open(out) as f:
+            rep = json.load(f)
+        rows = rep["rows"]
+        expect(code == 0 and len(rows) == 1 and rows[0]["valid"], "tiny run is valid")
+        expect(rows[0]["pairs"] == 2 and rows[0]["ratio_median"] > 0, "tiny run has 2 pairs and a ratio")
+        r = rows[0]["nsc"]
+        expect(r["peak_rss_kib"] > 0 and r["runs"][0]["steps"] == 300, "tiny run: RSS and steps recorded")
+        expect(abs(rows[0]["nsc"]["loss_start"] - rows[0]["torch"]["loss_start"]) < 1e-5, "tiny start losses agree")
+
+if failures:
+    print("%d failed: %s" % (len(failures), ", ".join(failures)))
+    sys.exit(1)
+print("all harness checks pass")

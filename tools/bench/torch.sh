@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Training benchmarks of NeuralScript against PyTorch (same MLPs, weights,
+# data and batch order); see docs/BENCHMARKS.md, "Training against PyTorch".
+#
+#   tools/bench/torch.sh                    every config, 5 A/B pairs, 1 thread
+#   tools/bench/torch.sh --quick --threads 1,2
+#   tools/bench/torch.sh --only tiny,fashion --reps 7
+#   tools/bench/torch.sh --help             all options
+#
+# Needs build/nsc and /usr/bin/python3 with torch and numpy (Debian's
+# python3-torch python3-numpy); the fashion config needs dataset-fashion-mnist.
+set -euo pipefail
+py=/usr/bin/python3
+if [ ! -x "$py" ]; then
+  echo "torch.sh: $py not found (apt-get install python3-torch python3-numpy)" >&2
+  exit 1
+fi
+exec "$py" "$(dirname "${BASH_SOURCE[0]}")/torch/run.py" "$@"

@@ -1,0 +1,291 @@
+"""Training benchmarks: NeuralScript against PyTorch on the same work.
+
+For each config, `train.ns prep` writes the data and the MLP's initial
+parameters as .npy (seeded), then `nsc train.ns train` and its PyTorch twin
+`train.py` train from them: same architecture, float32, same batches in the
+same order, forward + loss + backward + optimizer step every step, the same
+thread count. The two run as A/B interleaved pairs (the order alternating
+from pair to pair); each prints samples/s of the timed steps (step 0 is the
+warm-up), its first loss and its mean loss over the last epoch. Peak RSS is
+each process's own, from /usr/bin/time -f %M (else os.wait4's rusage).
+A config's result is void
+unless both losses decrease and the two sides agree on the first loss
+(START_RTOL) and the end loss (END_RTOL/END_ATOL).
+
+Run it through tools/bench/torch.sh; `--help` lists the options.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(BENCH))
+sys.path.insert(0, BENCH)
+import bench  # noqa: E402  (machine_info, capture, shell_quote)
+
+START_RTOL = 1e-3
+END_RTOL = 0.05
+END_ATOL = 2e-3
+
+
+def Config(name, sizes, data, n, batch, opt, lr, loss, epochs=0, steps=0, quick_epochs=0, quick_steps=0,
+           seed=1):
+    return dict(name=name, sizes=sizes, data=data, n=n, batch=batch, opt=opt, lr=lr, loss=loss,
+                epochs=epochs, steps=steps, quick_epochs=quick_epochs, quick_steps=quick_steps, seed=seed)
+
+
+def configs():
+    out = []
+    for sizes in ("784,128,64,10", "784,256,128,64,10"):
+        for n in (1000, 2000):
+            for batch in (32, 64):
+                out.append(Config("mlp%s-n%d-b%d" % (sizes.replace(",", "-")[4:], n, batch), sizes,
+                                  "random", n, batch, "adam", 1e-3, "mse", epochs=20, quick_epochs=3))
+    out.append(Config("tiny-xor-2-8-1", "2,8,1", "xor", 4, 4, "adam", 1e-2, "mse",
+                      steps=10000, quick_steps=2000))
+    out.append(Config("fashion-784-256-128-10", "784,256,128,10", "fashion", 60000, 128, "sgdm", 0.05, "ce",
+                      epochs=1, quick_epochs=1))
+    out.append(Config("wide-1024-2048-2048-10", "1024,2048,2048,10", "random", 256, 256, "adam", 1e-3, "mse",
+                      steps=12, quick_steps=6))
+    return out
+
+
+# ---- the harness's logic (tested by tests/bench_harness) -------------------
+
+def median_or_none(xs):
+    return statistics.median(xs) if xs else None
+
+
+def pair_ratios(pairs):
+    """nsc/torch samples/s of each complete pair."""
+    return [p["nsc"]["samples_per_s"] / p["torch"]["samples_per_s"] for p in pairs
+            if p.get("nsc") and p.get("torch") and p["torch"]["samples_per_s"] > 0]
+
+
+def check_valid(ns, th):
+    """Reasons the run is void (empty when valid). ns and th hold loss_start
+    and loss_end of each side."""
+    why = []
+    for side, r in (("nsc", ns), ("torch", th)):
+        if r is None:
+            why.append("%s: no result" % side)
+        elif not r["loss_end"] < r["loss_start"]:
+            why.append("%s: loss did not decrease (%g -> %g)" % (side, r["loss_start"], r["loss_end"]))
+    if ns is None or th is None:
+        return why
+    a, b = ns["loss_start"], th["loss_start"]
+    if abs(a - b) > START_RTOL * max(abs(a), abs(b)) + 1e-7:
+        why.append("start losses disagree (nsc %g, torch %g)" % (a, b))
+    a, b = ns["loss_end"], th["loss_end"]
+    if abs(a - b) > END_RTOL * max(abs(a), abs(b)) + END_ATOL:
+        why.append("end losses disagree (nsc %g, torch %g)" % (a, b))
+    return why
+
+
+def summarize(cfg, threads, pairs):
+    """One table row from the pairs of runs of a config."""
+    row = {"config": cfg["name"], "threads": threads, "pairs": len(pairs)}
+    for side in ("torch", "nsc"):
+        rs = [p[side] for p in pairs if p.get(side)]
+        row[side] = {
+            "samples_per_s": median_or_none([r["samples_per_s"] for r in rs]),
+            "loss_start": rs[0]["loss_start"] if rs else None,
+            "loss_end": rs[0]["loss_end"] if rs else None,
+            "peak_rss_kib": median_or_none([r["peak_rss_kib"] for r in rs]),
+            "runs": rs,
+        }
+    ratios = pair_ratios(pairs)
+    row["ratio_median"] = median_or_none(ratios)
+    row["ratio_of_medians"] = (row["nsc"]["samples_per_s"] / row["torch"]["samples_per_s"]
+                               if row["nsc"]["samples_per_s"] and row["torch"]["samples_per_s"] else None)
+    first = lambda side: row[side] if row[side]["loss_start"] is not None else None
+    errors = [e for p in pairs for e in p.get("errors", [])]
+    row["void"] = errors + check_valid(first("nsc"), first("torch"))
+    row["valid"] = not row["void"]
+    return row
+
+
+def fmt_rate(x):
+    return "%.0f" % x if x is not None else "-"
+
+
+def fmt_loss(r):
+    return "%.4g → %.4g" % (r["loss_start"], r["loss_end"]) if r["loss_start"] is not None else "-"
+
+
+def fmt_mib(k):
+    return "%.0f" % (k / 1024) if k is not None else "-"
+
+
+def table(rows):
+    lines = ["| config | threads | PyTorch samples/s | NeuralScript samples/s | nsc/torch (median of pairs) "
+             "| PyTorch loss start → end | NeuralScript loss start → end | PyTorch peak RSS MiB "
+             "| NeuralScript peak RSS MiB | valid |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|---|"]
+    for r in rows:
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["config"], r["threads"], fmt_rate(r["torch"]["samples_per_s"]), fmt_rate(r["nsc"]["samples_per_s"]),
+            "%.2fx" % r["ratio_median"] if r["ratio_median"] is not None else "-",
+            fmt_loss(r["torch"]), fmt_loss(r["nsc"]), fmt_mib(r["torch"]["peak_rss_kib"]),
+            fmt_mib(r["nsc"]["peak_rss_kib"]), "yes" if r["valid"] else "VOID: " + "; ".join(r["void"])))
+    return "\n".join(lines)
+
+
+def write_json(path, report):
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+
+
+# ---- running ---------------------------------------------------------------
+
+def run_json(argv, timeout):
+    """Runs argv; (the JSON of its last stdout line + peak_rss_kib, None) or
+    (None, error)."""
+    # ru_maxrss of a child forked from this process counts this process's
+    # own pages up to the exec; /usr/bin/time forks from a tiny process and
+    # so reports the benchmark's own peak. wait4's figure is the fallback.
+    timer = "/usr/bin/time"
+    rss_file = tempfile.NamedTemporaryFile(suffix=".rss", delete=False)
+    rss_file.close()
+    if os.access(timer, os.X_OK):
+        argv = [timer, "-f", "%M", "-o", rss_file.name] + argv
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        out = proc.stdout.read().decode("utf-8", "replace")
+        proc.stdout.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        killer.cancel()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    code = os.waitstatus_to_exitcode(status)
+    peak = usage.ru_maxrss
+    try:
+        with open(rss_file.name) as f:
+            peak = int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    os.unlink(rss_file.name)
+    lines = out.strip().splitlines()
+    if code != 0 or not lines:
+        return None, "exit status %d: %s" % (code, (stderr.strip() or out.strip())[-300:])
+    try:
+        r = json.loads(lines[-1])
+    except ValueError:
+        return None, "not JSON: %r" % lines[-1][:200]
+    r["peak_rss_kib"] = peak
+    return r, None
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="tools/bench/torch.sh",
+                                description="Train the same MLPs with NeuralScript and PyTorch, A/B interleaved.")
+    p.add_argument("--reps", type=int, default=5, help="A/B pairs per config and thread count (default 5)")
+    p.add_argument("--quick", action="store_true", help="3 pairs, fewer epochs/steps (see configs())")
+    p.add_argument("--threads", default="1", help="comma-separated thread counts (default 1)")
+    p.add_argument("--only", metavar="SUBSTR[,SUBSTR]", help="configs whose name contains one of these")
+    p.add_argument("--steps", type=int, default=0, help="override every config's length with this many steps")
+    p.add_argument("--nsc", default=os.environ.get("NSC", os.path.join(ROOT, "build", "nsc")))
+    p.add_argument("--python", default="/usr/bin/python3")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds before one run is killed")
+    p.add_argument("--json", default=os.path.join(HERE, "results.json"),
+                   help="where to write the results (default tools/bench/torch/results.json)")
+    a = p.parse_args(argv)
+    if a.quick and "--reps" not in (argv if argv is not None else sys.argv):
+        a.reps = 3
+    a.threads = [int(t) for t in a.threads.split(",") if t.strip()]
+    return a
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    log = lambda s: print(s, file=sys.stderr, flush=True)
+    nsc = os.path.abspath(args.nsc)
+    script = os.path.join(HERE, "train.ns")
+    twin = os.path.join(HERE, "train.py")
+    cfgs = configs()
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        cfgs = [c for c in cfgs if any(w in c["name"] for w in wanted)]
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": "tools/bench/torch.sh" + "".join(" " + bench.shell_quote(x) for x in
+                                                    (argv if argv is not None else sys.argv[1:])),
+        "reps": args.reps, "quick": args.quick, "machine": bench.machine_info(),
+        "versions": {"nsc": bench.capture([nsc, "--version"]),
+                     "torch": bench.capture([args.python, "-c", "import torch; print(torch.__version__)"]),
+                     "python": bench.capture([args.python, "--version"]),
+                     "nsc_commit": bench.capture(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])},
+        "tolerances": {"start_rtol": START_RTOL, "end_rtol": END_RTOL, "end_atol": END_ATOL},
+        "rows": [],
+    }
+    m = report["machine"]
+    log("machine: %s, %s cores, load %s" % (m["cpu"], m["nproc"], m["loadavg_at_start"]))
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="nsc-torch-bench.") as tmp:
+        for cfg in cfgs:
+            d = os.path.join(tmp, cfg["name"])
+            os.mkdir(d)
+            r = subprocess.run([nsc, "--threads", "1", "run", script, "prep", d, cfg["data"], cfg["sizes"],
+                                str(cfg["n"]), str(cfg["seed"])], capture_output=True, text=True)
+            if r.returncode != 0:
+                log("%s: prep failed: %s" % (cfg["name"], r.stderr.strip()[-300:]))
+                continue
+            epochs = cfg["quick_epochs"] if args.quick else cfg["epochs"]
+            steps = cfg["quick_steps"] if args.quick else cfg["steps"]
+            if args.steps:
+                epochs, steps = 0, args.steps
+            for threads in args.threads:
+                tail = [cfg["sizes"], str(cfg["batch"]), cfg["opt"], repr(cfg["lr"]), str(epochs), str(steps),
+                        cfg["loss"]]
+                cmds = {"nsc": [nsc, "--threads", str(threads), "run", script, "train", d] + tail,
+                        "torch": [args.python, twin, str(threads), d] + tail}
+                log("%s, %d thread(s): %d pairs" % (cfg["name"], threads, args.reps))
+                pairs = []
+                for i in range(args.reps):
+                    order = ("torch", "nsc") if i % 2 == 0 else ("nsc", "torch")
+                    pair = {"errors": []}
+                    for side in order:
+                        res, err = run_json(cmds[side], args.timeout)
+                        pair[side] = res
+                        if err:
+                            pair["errors"].append("%s: %s" % (side, err))
+                            log("  " + pair["errors"][-1])
+                    pairs.append(pair)
+                row = summarize(cfg, threads, pairs)
+                row["commands"] = cmds
+                report["rows"].append(row)
+                log("  torch %s, nsc %s samples/s, ratio %s%s" % (
+                    fmt_rate(row["torch"]["samples_per_s"]), fmt_rate(row["nsc"]["samples_per_s"]),
+                    "%.2fx" % row["ratio_median"] if row["ratio_median"] else "-",
+                    "" if row["valid"] else ", VOID: " + "; ".join(row["void"])))
+    report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print()
+    print("Machine: %s, %s cores, %s RAM, Linux %s (load %s at start, %s at end)" % (
+        m["cpu"], m["nproc"], m["memory"], m["kernel"], " ".join(map(str, m["loadavg_at_start"])),
+        " ".join(map(str, m["loadavg_at_end"]))))
+    v = report["versions"]
+    print("%s (commit %s); torch %s; %s; %d A/B pairs per row; %.0f s in all" % (
+        v["nsc"], v["nsc_commit"], v["torch"], v["python"], args.reps, report["elapsed_s"]))
+    print()
+    print(table(report["rows"]))
+    if args.json:
+        write_json(args.json, report)
+        log("wrote " + args.json)
+    return 0 if report["rows"] and all(r["valid"] for r in report["rows"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

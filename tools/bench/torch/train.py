@@ -1,0 +1,72 @@
+"""The PyTorch twin of train.ns (tools/bench/torch/run.py runs both).
+
+    python3 train.py THREADS DIR SIZES BATCH OPT LR EPOCHS STEPS LOSS
+
+Loads the data and initial parameters that `train.ns prep` wrote into DIR
+and does the same training as `train.ns train`: the same MLP (ReLU between
+layers, none at the output), float32, batches in order, step 0 an untimed
+warm-up. Prints one JSON line.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def main(argv):
+    threads, d, sizes, batch, opt_kind, lr, epochs, steps_arg, loss_kind = argv
+    torch.set_num_threads(int(threads))
+    sizes = [int(s) for s in sizes.split(",")]
+    batch, epochs, steps_arg, lr = int(batch), int(epochs), int(steps_arg), float(lr)
+
+    load = lambda name: torch.from_numpy(np.load(os.path.join(d, name + ".npy")))
+    x = load("x")
+    target = load("y") if loss_kind == "ce" else load("t")
+    layers = []
+    for i in range(len(sizes) - 1):
+        if i > 0:
+            layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+    model = torch.nn.Sequential(*layers)
+    params = list(model.parameters())
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            p.copy_(load("p%d" % i))
+    if opt_kind == "adam":
+        opt = torch.optim.Adam(params, lr=lr)
+    elif opt_kind == "sgdm":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    else:
+        raise SystemExit("unknown optimizer " + opt_kind)
+    n = x.shape[0]
+    xs = [x[s:s + batch].clone() for s in range(0, n, batch)]
+    ts = [target[s:s + batch].clone() for s in range(0, n, batch)]
+    nb = len(xs)
+    steps = steps_arg if steps_arg > 0 else epochs * nb
+    losses = []
+    samples = 0
+    t0 = time.perf_counter()
+    for s in range(steps):
+        b = s % nb
+        opt.zero_grad()
+        out = model(xs[b])
+        loss = F.cross_entropy(out, ts[b]) if loss_kind == "ce" else F.mse_loss(out, ts[b])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if s == 0:
+            t0 = time.perf_counter()
+        else:
+            samples += xs[b].shape[0]
+    secs = time.perf_counter() - t0
+    k = min(nb, steps - 1)
+    print(json.dumps({"side": "torch", "samples_per_s": samples / secs, "train_s": secs, "steps": steps,
+                      "samples": samples, "loss_start": losses[0], "loss_end": sum(losses[-k:]) / k}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
