@@ -66,6 +66,20 @@ expect(run.check_valid(None, side(1, 1.0, 0.5)) == ["nsc: no result"], "missing 
 t = run.table([run.summarize(cfg, 2, pairs)])
 expect("| unit | 2 | 100 | 200 | 2.00x |" in t and "| yes |" in t, "table row")
 
+# GEMM: nsc/torch per size from GFLOP/s; for the 1000×1000 time, torch/nsc.
+g = run.gemm_rows(2, {"gflops": {"64": 10.0, "2048": 90.0}, "mm1000_ms": 20.0},
+                  {"gflops": {"64": 20.0, "2048": 100.0}, "mm1000_ms": 30.0})
+expect(len(g) == len(run.GEMM_SIZES) + 1, "one GEMM row per size and one for 1000×1000")
+expect(g[0]["ratio"] == 0.5 and g[1]["ratio"] is None and abs(g[-2]["ratio"] - 0.9) < 1e-12, "GEMM ratios")
+expect(g[-1]["ratio"] == 1.5, "1000×1000 ratio is torch time over nsc time")
+t = run.gemm_table(g)
+expect("| 64 | 2 | 20.0 | 10.0 | 0.50x |" in t and "| 128 | 2 | - | - | - |" in t
+       and "| 1000×1000 time, ms | 2 | 30.00 | 20.00 | 1.50x |" in t, "GEMM table")
+expect(run.gemm_rows(1, None, None)[0]["ratio"] is None, "GEMM rows without results")
+t = run.accuracy_table([{"config": "f", "epochs": 5, "threads": 1, "nsc": None,
+                         "torch": {"test_accuracy": 0.8765, "loss_end": 0.3, "train_s": 4.0}}])
+expect("| f | 5 | 1 | 87.65 % | - | 0.3000 | - | 4.0 | - |" in t, "accuracy table")
+
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "r.json")
     run.write_json(path, {"rows": [run.summarize(cfg, 1, pairs)]})

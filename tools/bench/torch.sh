@@ -2,7 +2,9 @@
 # Training benchmarks of NeuralScript against PyTorch (same MLPs, weights,
 # data and batch order); see docs/BENCHMARKS.md, "Training against PyTorch".
 #
-#   tools/bench/torch.sh                    every config, 5 A/B pairs, 1 thread
+#   tools/bench/torch.sh                    every config, 5 A/B pairs, 1 thread, then GEMM
+#   tools/bench/torch.sh --gemm --threads 1,2   GEMM only (a ⊙ b against torch.mm)
+#   tools/bench/torch.sh --accuracy         Fashion-MNIST test accuracy after 5 epochs
 #   tools/bench/torch.sh --quick --threads 1,2
 #   tools/bench/torch.sh --only tiny,fashion --reps 7
 #   tools/bench/torch.sh --help             all options

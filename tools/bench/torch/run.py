@@ -12,6 +12,12 @@ A config's result is void
 unless both losses decrease and the two sides agree on the first loss
 (START_RTOL) and the end loss (END_RTOL/END_ATOL).
 
+`--gemm` times `a ⊙ b` (gemm.ns) against `torch.mm` (gemm.py) on square
+f32 matrices, GFLOP/s per size and the 1000×1000 product in ms; a run
+without --only, --gemm or --accuracy does it after the training configs.
+`--accuracy` trains the Fashion-MNIST MLP for 5 epochs once per side
+(accuracy.ns, accuracy.py) and reports both test accuracies.
+
 Run it through tools/bench/torch.sh; `--help` lists the options.
 """
 
@@ -140,6 +146,54 @@ def table(rows):
     return "\n".join(lines)
 
 
+GEMM_SIZES = (64, 128, 256, 512, 1024, 2048)
+GEMM_MIN_REPS = 5
+ACCURACY = dict(name="fashion-784-256-128-10", sizes="784,256,128,10", batch=128, lr=0.05, epochs=5, seed=1)
+
+
+def gemm_rows(threads, ns, th):
+    """Table rows of one thread count from the two sides' gemm JSON."""
+    rows = []
+    for n in GEMM_SIZES:
+        a = ns["gflops"].get(str(n)) if ns else None
+        b = th["gflops"].get(str(n)) if th else None
+        rows.append({"n": n, "threads": threads, "torch_gflops": b, "nsc_gflops": a,
+                     "ratio": a / b if a and b else None})
+    a = ns["mm1000_ms"] if ns else None
+    b = th["mm1000_ms"] if th else None
+    rows.append({"n": "1000 (ms)", "threads": threads, "torch_ms": b, "nsc_ms": a,
+                 "ratio": b / a if a and b else None})
+    return rows
+
+
+def gemm_table(rows):
+    lines = ["| n | threads | PyTorch `torch.mm` GFLOP/s | NeuralScript `a ⊙ b` GFLOP/s | nsc/torch |",
+             "|---|---:|---:|---:|---:|"]
+    num = lambda x, f: f % x if x is not None else "-"
+    for r in rows:
+        if "torch_ms" in r:
+            lines.append("| 1000×1000 time, ms | %d | %s | %s | %s |" % (
+                r["threads"], num(r["torch_ms"], "%.2f"), num(r["nsc_ms"], "%.2f"), num(r["ratio"], "%.2fx")))
+        else:
+            lines.append("| %d | %d | %s | %s | %s |" % (
+                r["n"], r["threads"], num(r["torch_gflops"], "%.1f"), num(r["nsc_gflops"], "%.1f"),
+                num(r["ratio"], "%.2fx")))
+    return "\n".join(lines)
+
+
+def accuracy_table(rows):
+    lines = ["| config | epochs | threads | PyTorch test accuracy | NeuralScript test accuracy "
+             "| PyTorch last-epoch loss | NeuralScript last-epoch loss | PyTorch train s | NeuralScript train s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    pct = lambda r, k, f: f % (r[k] * (100 if k == "test_accuracy" else 1)) if r else "-"
+    for r in rows:
+        lines.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+            r["config"], r["epochs"], r["threads"], pct(r["torch"], "test_accuracy", "%.2f %%"),
+            pct(r["nsc"], "test_accuracy", "%.2f %%"), pct(r["torch"], "loss_end", "%.4f"),
+            pct(r["nsc"], "loss_end", "%.4f"), pct(r["torch"], "train_s", "%.1f"), pct(r["nsc"], "train_s", "%.1f")))
+    return "\n".join(lines)
+
+
 def write_json(path, report):
     with open(path, "w") as f:
         json.dump(report, f, indent=1)
@@ -188,6 +242,14 @@ def run_json(argv, timeout):
     return r, None
 
 
+def torch_cmd(args, threads, rest):
+    """The PyTorch side's command. Debian's torch does its GEMMs in the
+    system OpenBLAS, whose own thread pool torch.set_num_threads does not
+    size (it would use every core at "1 thread"), so the environment sets it."""
+    return ["env", "OPENBLAS_NUM_THREADS=%d" % threads, "OMP_NUM_THREADS=%d" % threads,
+            "MKL_NUM_THREADS=%d" % threads, args.python] + rest
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="tools/bench/torch.sh",
                                 description="Train the same MLPs with NeuralScript and PyTorch, A/B interleaved.")
@@ -195,6 +257,11 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="3 pairs, fewer epochs/steps (see configs())")
     p.add_argument("--threads", default="1", help="comma-separated thread counts (default 1)")
     p.add_argument("--only", metavar="SUBSTR[,SUBSTR]", help="configs whose name contains one of these")
+    p.add_argument("--gemm", action="store_true",
+                   help="the GEMM benchmark (a ⊙ b against torch.mm); with neither --gemm nor --accuracy "
+                        "the run is every selected training config, then GEMM unless --only is given")
+    p.add_argument("--accuracy", action="store_true",
+                   help="Fashion-MNIST test accuracy after 5 epochs, one run per side (first thread count)")
     p.add_argument("--steps", type=int, default=0, help="override every config's length with this many steps")
     p.add_argument("--nsc", default=os.environ.get("NSC", os.path.join(ROOT, "build", "nsc")))
     p.add_argument("--python", default="/usr/bin/python3")
@@ -233,7 +300,15 @@ def main(argv=None):
     m = report["machine"]
     log("machine: %s, %s cores, load %s" % (m["cpu"], m["nproc"], m["loadavg_at_start"]))
     started = time.perf_counter()
+    train = not (args.gemm or args.accuracy)
+    if not train:
+        cfgs = []
+    report["gemm"] = []
+    report["accuracy"] = []
+    failed = []
     with tempfile.TemporaryDirectory(prefix="nsc-torch-bench.") as tmp:
+        if args.accuracy:
+            run_accuracy(args, nsc, tmp, report, failed, log)
         for cfg in cfgs:
             d = os.path.join(tmp, cfg["name"])
             os.mkdir(d)
@@ -250,7 +325,7 @@ def main(argv=None):
                 tail = [cfg["sizes"], str(cfg["batch"]), cfg["opt"], repr(cfg["lr"]), str(epochs), str(steps),
                         cfg["loss"]]
                 cmds = {"nsc": [nsc, "--threads", str(threads), "run", script, "train", d] + tail,
-                        "torch": [args.python, twin, str(threads), d] + tail}
+                        "torch": torch_cmd(args, threads, [twin, str(threads), d] + tail)}
                 log("%s, %d thread(s): %d pairs" % (cfg["name"], threads, args.reps))
                 pairs = []
                 for i in range(args.reps):
@@ -270,6 +345,8 @@ def main(argv=None):
                     fmt_rate(row["torch"]["samples_per_s"]), fmt_rate(row["nsc"]["samples_per_s"]),
                     "%.2fx" % row["ratio_median"] if row["ratio_median"] else "-",
                     "" if row["valid"] else ", VOID: " + "; ".join(row["void"])))
+    if args.gemm or (train and not args.only):
+        run_gemm(args, nsc, report, failed, log)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print()
@@ -277,14 +354,67 @@ def main(argv=None):
         m["cpu"], m["nproc"], m["memory"], m["kernel"], " ".join(map(str, m["loadavg_at_start"])),
         " ".join(map(str, m["loadavg_at_end"]))))
     v = report["versions"]
-    print("%s (commit %s); torch %s; %s; %d A/B pairs per row; %.0f s in all" % (
-        v["nsc"], v["nsc_commit"], v["torch"], v["python"], args.reps, report["elapsed_s"]))
+    print("%s (commit %s); torch %s; %s; %s%.0f s in all" % (
+        v["nsc"], v["nsc_commit"], v["torch"], v["python"],
+        "%d A/B pairs per row; " % args.reps if report["rows"] else "", report["elapsed_s"]))
     print()
-    print(table(report["rows"]))
+    if report["rows"]:
+        print(table(report["rows"]))
+        print()
+    if report["accuracy"]:
+        print(accuracy_table(report["accuracy"]))
+        print()
+    if report["gemm"]:
+        print("GEMM, f32 square n×n, median of %d timed repetitions after a warm-up:" % max(GEMM_MIN_REPS, args.reps))
+        print()
+        print(gemm_table(report["gemm"]))
+    for f in failed:
+        print(f)
     if args.json:
         write_json(args.json, report)
         log("wrote " + args.json)
-    return 0 if report["rows"] and all(r["valid"] for r in report["rows"]) else 1
+    ok = (report["rows"] or report["gemm"] or report["accuracy"]) and not failed
+    return 0 if ok and all(r["valid"] for r in report["rows"]) else 1
+
+
+def run_gemm(args, nsc, report, failed, log):
+    reps = max(GEMM_MIN_REPS, args.reps)
+    sizes = ",".join(map(str, GEMM_SIZES))
+    for threads in args.threads:
+        log("gemm, %d thread(s)" % threads)
+        cmds = {"nsc": [nsc, "--threads", str(threads), "run", os.path.join(HERE, "gemm.ns"), str(reps), sizes],
+                "torch": torch_cmd(args, threads, [os.path.join(HERE, "gemm.py"), str(threads), str(reps), sizes])}
+        res = {}
+        for side in ("torch", "nsc"):
+            res[side], err = run_json(cmds[side], args.timeout)
+            if err:
+                failed.append("gemm %s, %d thread(s): %s" % (side, threads, err))
+                log("  " + failed[-1])
+        report["gemm"].extend(gemm_rows(threads, res["nsc"], res["torch"]))
+
+
+def run_accuracy(args, nsc, tmp, report, failed, log):
+    c = ACCURACY
+    d = os.path.join(tmp, "accuracy")
+    os.mkdir(d)
+    r = subprocess.run([nsc, "--threads", "1", "run", os.path.join(HERE, "accuracy.ns"), "prep", d, c["sizes"],
+                        str(c["seed"])], capture_output=True, text=True)
+    if r.returncode != 0:
+        failed.append("accuracy: prep failed: %s" % r.stderr.strip()[-300:])
+        log(failed[-1])
+        return
+    threads = args.threads[0]
+    tail = [d, c["sizes"], str(c["batch"]), repr(c["lr"]), str(c["epochs"])]
+    cmds = {"nsc": [nsc, "--threads", str(threads), "run", os.path.join(HERE, "accuracy.ns"), "train"] + tail,
+            "torch": torch_cmd(args, threads, [os.path.join(HERE, "accuracy.py"), str(threads)] + tail)}
+    log("accuracy: %s, %d epochs, %d thread(s)" % (c["name"], c["epochs"], threads))
+    row = {"config": c["name"], "epochs": c["epochs"], "threads": threads, "commands": cmds}
+    for side in ("torch", "nsc"):
+        row[side], err = run_json(cmds[side], args.timeout)
+        if err:
+            failed.append("accuracy %s: %s" % (side, err))
+            log("  " + failed[-1])
+    report["accuracy"].append(row)
 
 
 if __name__ == "__main__":
