@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from train import mlp_from_npy
+
 
 def main(argv):
     threads, d, sizes, batch, lr, epochs = argv
@@ -23,16 +25,8 @@ def main(argv):
     batch, lr, epochs = int(batch), float(lr), int(epochs)
     load = lambda name: torch.from_numpy(np.load(os.path.join(d, name + ".npy")))
     x, y = load("x"), load("y")
-    layers = []
-    for i in range(len(sizes) - 1):
-        if i > 0:
-            layers.append(torch.nn.ReLU())
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-    model = torch.nn.Sequential(*layers)
+    model = mlp_from_npy(sizes, load)
     params = list(model.parameters())
-    with torch.no_grad():
-        for i, p in enumerate(params):
-            p.copy_(load("p%d" % i))
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
     xs = [x[s:s + batch].clone() for s in range(0, x.shape[0], batch)]
     ys = [y[s:s + batch].clone() for s in range(0, y.shape[0], batch)]

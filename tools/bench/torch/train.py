@@ -17,6 +17,21 @@ import torch
 import torch.nn.functional as F
 
 
+def mlp_from_npy(sizes, load):
+    """The MLP of train.ns (ReLU between layers, none at the output) with
+    the initial weights NeuralScript wrote: p0, p1, ... in parameter order."""
+    layers = []
+    for i in range(len(sizes) - 1):
+        if i > 0:
+            layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+    model = torch.nn.Sequential(*layers)
+    with torch.no_grad():
+        for i, p in enumerate(model.parameters()):
+            p.copy_(load("p%d" % i))
+    return model
+
+
 def main(argv):
     threads, d, sizes, batch, opt_kind, lr, epochs, steps_arg, loss_kind = argv
     torch.set_num_threads(int(threads))
@@ -26,16 +41,8 @@ def main(argv):
     load = lambda name: torch.from_numpy(np.load(os.path.join(d, name + ".npy")))
     x = load("x")
     target = load("y") if loss_kind == "ce" else load("t")
-    layers = []
-    for i in range(len(sizes) - 1):
-        if i > 0:
-            layers.append(torch.nn.ReLU())
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-    model = torch.nn.Sequential(*layers)
+    model = mlp_from_npy(sizes, load)
     params = list(model.parameters())
-    with torch.no_grad():
-        for i, p in enumerate(params):
-            p.copy_(load("p%d" % i))
     if opt_kind == "adam":
         opt = torch.optim.Adam(params, lr=lr)
     elif opt_kind == "sgdm":
