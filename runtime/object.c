@@ -20,7 +20,7 @@ void *vm_realloc(VM *vm, void *ptr, size_t old_size, size_t new_size) {
     fputs("nsc: out of memory\n", stderr);
     exit(1);
   }
-  if (vm->bytes_allocated + vm->external_bytes > vm->next_gc) vm->gc_requested = true;
+  if (vm->bytes_allocated > vm->next_gc) vm->gc_requested = true;
   return p;
 }
 

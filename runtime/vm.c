@@ -61,6 +61,7 @@ VM *vm_new(void) {
   }
   vm->stack_end = vm->stack + NS_STACK_SLOTS;
   vm->next_gc = (size_t)1 << 20;
+  vm->next_gc_external = GC_EXTERNAL_STEP;
   table_init(&vm->strings);
   vm->err = stderr;
   vm->out = stdout;

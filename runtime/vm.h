@@ -40,6 +40,7 @@ extern const char *const vm_opcode_operands[BC__NUM];
 #define NS_MAX_FRAMES 20000   /* "recursion too deep" beyond this */
 #define NS_STACK_SLOTS (1u << 22)
 #define NS_MAX_NATIVE_DEPTH 200
+#define GC_EXTERNAL_STEP ((size_t)8 << 20) /* tensor bytes between collections (gc.c) */
 
 typedef struct CallFrame {
   ObjClosure *closure;
@@ -68,7 +69,8 @@ struct VM {
   /* heap */
   Obj *objects;
   size_t bytes_allocated, next_gc;
-  size_t external_bytes; /* buffers outside the GC heap (tensors) */
+  size_t external_bytes;    /* buffers outside the GC heap (tensors) */
+  size_t next_gc_external;  /* collect when external_bytes passes this */
   int gc_pause;          /* > 0 while compiling: no collection */
   int native_depth;      /* natives on the C stack (limits C recursion) */
   ObjNative *native;     /* the native being entered (FFI natives read their data) */

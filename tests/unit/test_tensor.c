@@ -432,6 +432,41 @@ static void test_allocator(void) {
   CHECK(s1.peak_bytes >= 2 * 64 * 64 * 4, "peak bytes counted");
   CHECK(vm->external_bytes == s1.current_bytes, "external bytes match live storage (%zu vs %zu)",
         vm->external_bytes, s1.current_bytes);
+
+  /* size classes: multiples of 64 B to 512 B, then four per power of two */
+  static const struct { int64_t bytes, cap; } classes[] = {
+      {4, 64}, {64, 64}, {68, 128}, {512, 512}, {516, 640}, {640, 640}, {644, 768}, {1024, 1024},
+      {1028, 1280}, {128 * 784 * 4, 448 << 10}, {(1 << 20) + 4, 1280 << 10}, {64 << 20, 64 << 20},
+      {(64 << 20) + 4, (64 << 20) + 64},
+  };
+  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+    tensor_alloc_stats(&s0);
+    ObjTensor *t = tensor_new(vm, DT_F32, 1, (int64_t[]){classes[i].bytes / 4});
+    tensor_alloc_stats(&s1);
+    CHECK((int64_t)(s1.current_bytes - s0.current_bytes) == classes[i].cap,
+          "%lld bytes take a block of %lld (got %lld)", (long long)classes[i].bytes, (long long)classes[i].cap,
+          (long long)(s1.current_bytes - s0.current_bytes));
+    (void)t;
+    gc_collect(vm);
+  }
+
+  /* dead tensors are collected after GC_EXTERNAL_STEP bytes of new
+   * storage, however much storage stays alive */
+  Value big = OBJ_VAL(tensor_new(vm, DT_F32, 1, (int64_t[]){64 << 20})); /* 256 MiB kept alive */
+  vm_push_root(vm, big);
+  gc_collect(vm);
+  uint64_t before = vm->gc_collections;
+  for (int i = 0; i < 64 && !vm->gc_requested; i++) tensor_new(vm, DT_F32, 1, (int64_t[]){1 << 18}); /* 1 MiB */
+  CHECK(vm->gc_requested, "a collection is due after %zu MiB of new storage beside 256 MiB alive",
+        GC_EXTERNAL_STEP >> 20);
+  tensor_alloc_stats(&s1);
+  CHECK(s1.current_bytes - vm->external_bytes == 0 &&
+            vm->external_bytes <= ((size_t)256 << 20) + GC_EXTERNAL_STEP + ((size_t)2 << 20),
+        "no more than the allowance piles up (%zu MiB)", vm->external_bytes >> 20);
+  gc_collect(vm);
+  CHECK(vm->gc_collections == before + 1, "collected");
+  vm_pop_root(vm, 1);
+  gc_collect(vm);
 }
 
 static void test_rng(void) {
