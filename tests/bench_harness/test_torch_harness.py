@@ -30,8 +30,11 @@ def expect(cond, what):
         failures.append(what)
 
 
-def side(rate, start, end, rss=1000):
-    return {"samples_per_s": rate, "loss_start": start, "loss_end": end, "peak_rss_kib": rss}
+def side(rate, start, end, rss=1000, early=None):
+    r = {"samples_per_s": rate, "loss_start": start, "loss_end": end, "peak_rss_kib": rss}
+    if early is not None:
+        r["loss_early"] = early
+    return r
 
 
 # Ratios are taken per pair, then the median: 2, 3, 0.5 -> 2.
@@ -58,10 +61,27 @@ expect(any("torch: loss did not decrease" in w for w in run.check_valid(side(1, 
 expect(any("start losses disagree" in w for w in run.check_valid(side(1, 1.0, 0.5), side(1, 1.01, 0.5))),
        "start losses 1% apart are void")
 expect(run.check_valid(side(1, 1.0, 0.5), side(1, 1.0 + 1e-5, 0.5)) == [], "start losses 1e-5 apart are valid")
-expect(any("end losses disagree" in w for w in run.check_valid(side(1, 1.0, 0.5), side(1, 1.0, 0.3))),
-       "end losses far apart are void")
+expect(any("end losses disagree" in w for w in run.check_valid(side(1, 1.0, 0.5), side(1, 1.0, 0.2))),
+       "end losses 2.5x apart are void")
+expect(run.check_valid(side(1, 1.0, 0.0073), side(1, 1.0, 0.0042)) == [],
+       "end losses 1.7x apart (float32 drift over 20 epochs) are valid")
+expect(any("first 10 steps disagree" in w
+           for w in run.check_valid(side(1, 1.0, 0.5, early=0.9), side(1, 1.0, 0.5, early=0.905))),
+       "early losses 0.5% apart are void")
+expect(run.check_valid(side(1, 1.0, 0.5, early=0.9), side(1, 1.0, 0.5, early=0.90001)) == [],
+       "early losses 1e-5 apart are valid")
+expect(run.check_valid(side(1, 1.0, 0.5, early=0.9), side(1, 1.0, 0.5)) == [], "a side without an early loss")
 expect(run.check_valid(side(1, 1.0, 1e-9), side(1, 1.0, 1e-6)) == [], "end losses both near zero are valid")
 expect(run.check_valid(None, side(1, 1.0, 0.5)) == ["nsc: no result"], "missing side is void")
+
+a = run.parse_args([])
+expect(a.train and a.gemm and a.accuracy and a.threads == [1, 2] and a.reps == 5,
+       "the default run: every part, 1 and 2 threads, 5 pairs")
+a = run.parse_args(["--gemm"])
+expect(a.gemm and not a.train and not a.accuracy, "--gemm alone")
+a = run.parse_args(["--quick"])
+expect(a.reps == 3 and a.train and a.gemm and not a.accuracy, "--quick: 3 pairs, training and GEMM")
+expect(any(c["arch"] == "cnn" for c in run.configs()), "the CNN config")
 
 t = run.table([run.summarize(cfg, 2, pairs)])
 expect("| unit | 2 | 100 | 200 | 2.00x |" in t and "| yes |" in t, "table row")
@@ -90,7 +110,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # End to end: the tiny config, 2 pairs of 300 steps.
     if len(sys.argv) > 1:
         out = os.path.join(tmp, "tiny.json")
-        code = run.main(["--nsc", sys.argv[1], "--only", "tiny", "--reps", "2", "--steps", "300", "--json", out])
+        code = run.main(["--nsc", sys.argv[1], "--only", "tiny", "--threads", "1", "--reps", "2", "--steps", "300", "--json", out])
         with open(out) as f:
             rep = json.load(f)
         rows = rep["rows"]
@@ -99,6 +119,10 @@ with tempfile.TemporaryDirectory() as tmp:
         r = rows[0]["nsc"]
         expect(r["peak_rss_kib"] > 0 and r["runs"][0]["steps"] == 300, "tiny run: RSS and steps recorded")
         expect(abs(rows[0]["nsc"]["loss_start"] - rows[0]["torch"]["loss_start"]) < 1e-5, "tiny start losses agree")
+        expect(rows[0]["nsc"]["loss_early"] is not None
+               and abs(rows[0]["nsc"]["loss_early"] - rows[0]["torch"]["loss_early"]) < 1e-5,
+               "tiny losses of the first 10 steps agree")
+        expect(rep["gemm"] == [] and rep["accuracy"] == [], "--only runs the training configs alone")
 
 if failures:
     print("%d failed: %s" % (len(failures), ", ".join(failures)))

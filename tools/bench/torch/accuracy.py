@@ -15,17 +15,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from train import mlp_from_npy
+from train import model_from_npy
 
 
 def main(argv):
     threads, d, sizes, batch, lr, epochs = argv
     torch.set_num_threads(int(threads))
-    sizes = [int(s) for s in sizes.split(",")]
     batch, lr, epochs = int(batch), float(lr), int(epochs)
     load = lambda name: torch.from_numpy(np.load(os.path.join(d, name + ".npy")))
     x, y = load("x"), load("y")
-    model = mlp_from_npy(sizes, load)
+    model = model_from_npy(sizes, load)
     params = list(model.parameters())
     opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
     xs = [x[s:s + batch].clone() for s in range(0, x.shape[0], batch)]

@@ -1,11 +1,11 @@
 """The PyTorch twin of train.ns (tools/bench/torch/run.py runs both).
 
-    python3 train.py THREADS DIR SIZES BATCH OPT LR EPOCHS STEPS LOSS
+    python3 train.py THREADS DIR ARCH BATCH OPT LR EPOCHS STEPS LOSS
 
 Loads the data and initial parameters that `train.ns prep` wrote into DIR
-and does the same training as `train.ns train`: the same MLP (ReLU between
-layers, none at the output), float32, batches in order, step 0 an untimed
-warm-up. Prints one JSON line.
+and does the same training as `train.ns train`: the same model (ARCH "cnn",
+or an MLP's layer sizes with ReLU between layers and none at the output),
+float32, batches in order, step 0 an untimed warm-up. Prints one JSON line.
 """
 import json
 import os
@@ -17,15 +17,24 @@ import torch
 import torch.nn.functional as F
 
 
-def mlp_from_npy(sizes, load):
-    """The MLP of train.ns (ReLU between layers, none at the output) with
-    the initial weights NeuralScript wrote: p0, p1, ... in parameter order."""
-    layers = []
-    for i in range(len(sizes) - 1):
-        if i > 0:
-            layers.append(torch.nn.ReLU())
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-    model = torch.nn.Sequential(*layers)
+def model_from_npy(arch, load):
+    """The model of train.ns's build(arch) with the initial weights
+    NeuralScript wrote: p0, p1, ... in parameter order."""
+    nn = torch.nn
+    if arch == "cnn":
+        model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(),
+                              nn.Linear(32 * 7 * 7, 128), nn.ReLU(),
+                              nn.Linear(128, 10))
+    else:
+        sizes = [int(s) for s in arch.split(",")]
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(nn.ReLU())
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        model = nn.Sequential(*layers)
     with torch.no_grad():
         for i, p in enumerate(model.parameters()):
             p.copy_(load("p%d" % i))
@@ -33,15 +42,14 @@ def mlp_from_npy(sizes, load):
 
 
 def main(argv):
-    threads, d, sizes, batch, opt_kind, lr, epochs, steps_arg, loss_kind = argv
+    threads, d, arch, batch, opt_kind, lr, epochs, steps_arg, loss_kind = argv
     torch.set_num_threads(int(threads))
-    sizes = [int(s) for s in sizes.split(",")]
     batch, epochs, steps_arg, lr = int(batch), int(epochs), int(steps_arg), float(lr)
 
     load = lambda name: torch.from_numpy(np.load(os.path.join(d, name + ".npy")))
     x = load("x")
     target = load("y") if loss_kind == "ce" else load("t")
-    model = mlp_from_npy(sizes, load)
+    model = model_from_npy(arch, load)
     params = list(model.parameters())
     if opt_kind == "adam":
         opt = torch.optim.Adam(params, lr=lr)
@@ -71,8 +79,10 @@ def main(argv):
             samples += xs[b].shape[0]
     secs = time.perf_counter() - t0
     k = min(nb, steps - 1)
+    w = min(10, steps)
     print(json.dumps({"side": "torch", "samples_per_s": samples / secs, "train_s": secs, "steps": steps,
-                      "samples": samples, "loss_start": losses[0], "loss_end": sum(losses[-k:]) / k}))
+                      "samples": samples, "loss_start": losses[0], "loss_early": sum(losses[:w]) / w,
+                      "loss_end": sum(losses[-k:]) / k}))
 
 
 if __name__ == "__main__":
