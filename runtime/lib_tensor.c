@@ -205,7 +205,10 @@ static void store_elem(ObjTensor *t, int64_t off, double v) {
   }
 }
 
-/* dst[...] = src broadcast to dst's shape and converted to its dtype. */
+/* dst[...] = src broadcast to dst's shape and converted to its dtype, by
+ * the strided kernel loop (tensor_copy_into). A source that shares dst's
+ * storage is copied out first, so overlapping views (x[1:] = x[:-1]) read
+ * the old values. */
 static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
   int saved = tensor_grad_enabled;
   tensor_grad_enabled = 0;
@@ -215,23 +218,17 @@ static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
     TAttrs at = {0};
     for (int i = 0; i < dst->ndim; i++) at.ints[i] = dst->shape[i];
     at.nints = dst->ndim;
-    ok = run1(vm, TOP_EXPAND, s, &at, &s);
+    ok = run1(vm, TOP_EXPAND, s, &at, &s); /* the broadcast error, if any */
   }
-  ok = ok && cast_to(vm, s, dst->dtype, &s);
-  if (ok) s = tensor_contiguous(vm, s);
+  if (ok && s->storage == dst->storage) {
+    ObjTensor *c = tensor_new(vm, s->dtype, s->ndim, s->shape);
+    if (c) tensor_copy_into(c, s);
+    s = c;
+  }
   tensor_grad_enabled = saved;
   if (!ok) return false;
   if (!s) return vm_error(vm, "out of memory");
-  int64_t idx[NS_MAX_DIMS] = {0};
-  for (int64_t i = 0; i < dst->numel; i++) {
-    int64_t off = dst->offset;
-    for (int d = 0; d < dst->ndim; d++) off += idx[d] * dst->strides[d];
-    store_elem(dst, off, tensor_get(s, i));
-    for (int d = dst->ndim - 1; d >= 0; d--) {
-      if (++idx[d] < dst->shape[d]) break;
-      idx[d] = 0;
-    }
-  }
+  tensor_copy_into(dst, s);
   return true;
 }
 

@@ -118,6 +118,9 @@ ObjTensor *tensor_scalar(VM *vm, DType dt, double v);                   /* 0-dim
 ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
                        int64_t offset);                                  /* shares storage */
 ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t);                      /* t itself if already */
+/* Copy src (any strides and dtype, broadcastable to dst's shape) into dst,
+ * converting; the two must not overlap. */
+void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
 bool tensor_is_contiguous(const ObjTensor *t);
 static inline void *tensor_data(const ObjTensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];

@@ -83,8 +83,6 @@ void tensor_broadcast_strides(const ObjTensor *t, int ndim, const int64_t *shape
 /* A contiguous copy of t converted to dtype dt (t itself when it already
  * is contiguous with that dtype). */
 ObjTensor *tensor_to(VM *vm, ObjTensor *t, DType dt);
-/* Copy src (any strides, any dtype) into dst (same shape), converting. */
-void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
 /* Element i (row-major logical index) set from a double. */
 void tensor_set(ObjTensor *t, int64_t i, double v);
 /* A view with axes permuted (perm[i] = source axis of new axis i). */
