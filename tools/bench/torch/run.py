@@ -285,7 +285,7 @@ def parse_args(argv=None):
                                 description="Train the same MLPs with NeuralScript and PyTorch, A/B interleaved.")
     p.add_argument("--reps", type=int, default=5, help="A/B pairs per config and thread count (default 5)")
     p.add_argument("--quick", action="store_true",
-                   help="a subset in under 2 minutes: 6 of the 13 training configs, shorter, 3 pairs, and GEMM")
+                   help="a subset in under 2 minutes: 6 of the 12 training configs, shorter, 3 pairs, and GEMM")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     p.add_argument("--only", metavar="SUBSTR[,SUBSTR]",
                    help="training configs whose name contains one of these (implies --train alone)")
