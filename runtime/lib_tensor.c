@@ -1509,7 +1509,11 @@ static bool m_data_ptr(VM *vm, Value *a, int n, Value *out) {
   return true;
 }
 
-/* In-place updates (no autograd): what optimizers use on parameters. */
+/* In-place updates (no autograd): what optimizers use on parameters.
+ * x OP= y runs the kernel straight into x when it can (same dtype, y
+ * broadcast to x's shape, no overlap); otherwise into a new tensor that is
+ * then copied into x. --detect-anomaly takes the second way, which checks
+ * the result. */
 static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
   ObjTensor *x = SELF(a);
   Value r = a[1];
@@ -1519,6 +1523,17 @@ static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
     tensor_grad_enabled = 0;
     bool ok = true;
     if (n > 2 && !absent(a[2])) ok = lib_tensor_binary(vm, OP_MUL, other, a[2], &other);
+    if (ok && !tensor_detect_anomaly && (op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_DIV) &&
+        (IS_TENSOR(other) || IS_NUM(other))) {
+      ObjTensor *y;
+      TensorOp top = op == OP_ADD ? TOP_ADD : op == OP_SUB ? TOP_SUB : op == OP_MUL ? TOP_MUL : TOP_DIV;
+      if (!operand(vm, other, x, "in-place update", &y)) ok = false;
+      else if (tensor_binary_into(vm, top, x, x, y)) {
+        tensor_grad_enabled = saved;
+        *out = a[0];
+        return true;
+      }
+    }
     ok = ok && lib_tensor_binary(vm, op, a[0], other, &r);
     tensor_grad_enabled = saved;
     if (!ok) return false;

@@ -138,6 +138,37 @@ static bool binary(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **
   return true;
 }
 
+/* An input may share dst's storage only as the very same view: then each
+ * element is read before it is written, at the same place. */
+static bool safe_in_place(const ObjTensor *dst, const ObjTensor *t, const int64_t *strides) {
+  if (t->storage != dst->storage) return true;
+  if (t->offset != dst->offset) return false;
+  for (int d = 0; d < dst->ndim; d++)
+    if (dst->shape[d] > 1 && strides[d] != dst->strides[d]) return false;
+  return true;
+}
+
+bool tensor_binary_into(VM *vm, TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b) {
+  (void)vm;
+  if (op != TOP_ADD && op != TOP_SUB && op != TOP_MUL && op != TOP_DIV) return false;
+  int nd;
+  int64_t shape[NS_MAX_DIMS];
+  if (!tensor_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return false;
+  if (nd != dst->ndim || memcmp(shape, dst->shape, sizeof(int64_t) * nd)) return false;
+  DType cd = tensor_promote(a->dtype, b->dtype);
+  if (cd == DT_BOOL || cd == DT_I64 || cd != dst->dtype || a->dtype != cd || b->dtype != cd) return false;
+  TLoop L = {.ndim = nd, .nops = 3};
+  memcpy(L.shape, shape, sizeof L.shape);
+  memcpy(L.strides[0], dst->strides, sizeof L.strides[0]);
+  tensor_broadcast_strides(a, nd, shape, L.strides[1]);
+  tensor_broadcast_strides(b, nd, shape, L.strides[2]);
+  if (!safe_in_place(dst, a, L.strides[1]) || !safe_in_place(dst, b, L.strides[2])) return false;
+  char *base[3] = {tensor_data(dst), tensor_data(a), tensor_data(b)};
+  size_t es[3] = {tensor_dtype_sizes[cd], tensor_dtype_sizes[cd], tensor_dtype_sizes[cd]};
+  tloop_run(&L, base, es, bin_fns[op][cd == DT_F32 ? 0 : 1], NULL);
+  return true;
+}
+
 #define TK_BINARY(NAME)                                                                            \
   bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
     (void)n;                                                                                       \
