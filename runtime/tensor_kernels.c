@@ -139,7 +139,9 @@ static bool binary(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **
 }
 
 /* An input may share dst's storage only as the very same view: then each
- * element is read before it is written, at the same place. */
+ * element is read before it is written, at the same place. dst itself must
+ * not overlap (an expanded view, stride 0, would update an element once per
+ * copy). */
 static bool safe_in_place(const ObjTensor *dst, const ObjTensor *t, const int64_t *strides) {
   if (t->storage != dst->storage) return true;
   if (t->offset != dst->offset) return false;
@@ -155,6 +157,8 @@ bool tensor_binary_into(VM *vm, TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTe
   int64_t shape[NS_MAX_DIMS];
   if (!tensor_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape)) return false;
   if (nd != dst->ndim || memcmp(shape, dst->shape, sizeof(int64_t) * nd)) return false;
+  for (int d = 0; d < nd; d++)
+    if (dst->shape[d] > 1 && dst->strides[d] == 0) return false;
   DType cd = tensor_promote(a->dtype, b->dtype);
   if (cd == DT_BOOL || cd == DT_I64 || cd != dst->dtype || a->dtype != cd || b->dtype != cd) return false;
   TLoop L = {.ndim = nd, .nops = 3};
