@@ -73,12 +73,37 @@ expect(run.check_valid(side(1, 1.0, 0.5, early=0.9), side(1, 1.0, 0.5, early=0.9
 expect(run.check_valid(side(1, 1.0, 0.5, early=0.9), side(1, 1.0, 0.5)) == [], "a side without an early loss")
 expect(run.check_valid(side(1, 1.0, 1e-9), side(1, 1.0, 1e-6)) == [], "end losses both near zero are valid")
 expect(run.check_valid(None, side(1, 1.0, 0.5)) == ["nsc: no result"], "missing side is void")
+expect(any("end losses disagree" in w for w in run.check_valid(side(1, 0.12, 0.0088), side(1, 0.12, 0.0024))),
+       "small end losses 3.7x apart are void (the absolute slack scales with the first loss)")
+r1 = side(1, 1.0, 0.5, early=0.9)
+expect(run.check_runs_agree("nsc", [r1, dict(r1), dict(r1)]) == [], "identical runs agree")
+expect(any("runs disagree on loss_end" in w for w in run.check_runs_agree("nsc", [r1, side(1, 1.0, 0.45, early=0.9)])),
+       "runs of one side with different end losses are void")
+row = run.summarize(cfg, 1, [{"torch": side(100, 1.0, 0.5), "nsc": side(200, 1.0, 0.5)},
+                             {"torch": side(100, 1.0, 0.5), "nsc": side(200, 1.0, 0.4)}])
+expect(not row["valid"] and any("nsc: runs disagree" in w for w in row["void"]), "summarize checks every run")
+
+acc = lambda a, l: {"test_accuracy": a, "loss_end": l, "train_s": 1.0}
+expect(run.check_accuracy({"nsc": acc(0.8629, 0.3098), "torch": acc(0.8576, 0.3109)}) == [],
+       "accuracies 0.5 points apart, losses 0.4 % apart: valid")
+expect(any("more than 2 points" in w for w in run.check_accuracy({"nsc": acc(0.80, 0.31), "torch": acc(0.86, 0.31)})),
+       "accuracies 6 points apart are void")
+expect(any("last-epoch losses" in w for w in run.check_accuracy({"nsc": acc(0.86, 0.40), "torch": acc(0.86, 0.31)})),
+       "last-epoch losses 25 % apart are void")
+expect(run.check_accuracy({"nsc": None, "torch": acc(0.86, 0.31)}) == ["nsc: no result"], "accuracy without a side")
+
+m = run.gemm_merge([{"gflops": {"64": 10.0}, "mm1000_ms": 3.0}, None, {"gflops": {"64": 30.0}, "mm1000_ms": 5.0},
+                    {"gflops": {"64": 20.0}, "mm1000_ms": 4.0}])
+expect(m["gflops"]["64"] == 20.0 and m["mm1000_ms"] == 4.0 and len(m["rounds"]) == 3, "GEMM rounds: medians")
+expect(run.gemm_merge([None, None]) is None, "GEMM rounds all failed")
 
 a = run.parse_args([])
 expect(a.train and a.gemm and a.accuracy and a.threads == [1, 2] and a.reps == 5,
        "the default run: every part, 1 and 2 threads, 5 pairs")
 a = run.parse_args(["--gemm"])
 expect(a.gemm and not a.train and not a.accuracy, "--gemm alone")
+a = run.parse_args(["--quick", "--reps=4"])
+expect(a.reps == 4, "--reps=N with --quick")
 a = run.parse_args(["--quick"])
 expect(a.reps == 3 and a.train and a.gemm and not a.accuracy, "--quick: 3 pairs, training and GEMM")
 expect(any(c["arch"] == "cnn" for c in run.configs()), "the CNN config")
@@ -98,7 +123,7 @@ expect("| 64 | 2 | 20.0 | 10.0 | 0.50x |" in t and "| 128 | 2 | - | - | - |" in 
 expect(run.gemm_rows(1, None, None)[0]["ratio"] is None, "GEMM rows without results")
 t = run.accuracy_table([{"config": "f", "epochs": 5, "threads": 1, "nsc": None,
                          "torch": {"test_accuracy": 0.8765, "loss_end": 0.3, "train_s": 4.0}}])
-expect("| f | 5 | 1 | 87.65 % | - | 0.3000 | - | 4.0 | - |" in t, "accuracy table")
+expect("| f | 5 | 1 | 87.65 % | - | 0.3000 | - | 4.0 | - | VOID: nsc: no result |" in t, "accuracy table")
 
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "r.json")
@@ -123,6 +148,8 @@ with tempfile.TemporaryDirectory() as tmp:
                and abs(rows[0]["nsc"]["loss_early"] - rows[0]["torch"]["loss_early"]) < 1e-5,
                "tiny losses of the first 10 steps agree")
         expect(rep["gemm"] == [] and rep["accuracy"] == [], "--only runs the training configs alone")
+        expect(len(r["runs"][0]["loss_curve"]) == 20 and r["runs"][0]["loss_curve"][-1] < r["runs"][0]["loss_curve"][0],
+               "tiny run: a falling loss curve of 20 points")
 
 if failures:
     print("%d failed: %s" % (len(failures), ", ".join(failures)))

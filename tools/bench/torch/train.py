@@ -62,6 +62,8 @@ def main(argv):
     ts = [target[s:s + batch].clone() for s in range(0, n, batch)]
     nb = len(xs)
     steps = steps_arg if steps_arg > 0 else epochs * nb
+    if steps < 2:
+        raise SystemExit("%d steps: at least 2 are needed (step 0 is the untimed warm-up)" % steps)
     losses = []
     samples = 0
     t0 = time.perf_counter()
@@ -80,9 +82,14 @@ def main(argv):
     secs = time.perf_counter() - t0
     k = min(nb, steps - 1)
     w = min(10, steps)
+    chunks = min(20, steps)
+    curve = []
+    for c in range(chunks):
+        lo, hi = c * steps // chunks, (c + 1) * steps // chunks
+        curve.append(sum(losses[lo:hi]) / (hi - lo))
     print(json.dumps({"side": "torch", "samples_per_s": samples / secs, "train_s": secs, "steps": steps,
                       "samples": samples, "loss_start": losses[0], "loss_early": sum(losses[:w]) / w,
-                      "loss_end": sum(losses[-k:]) / k}))
+                      "loss_end": sum(losses[-k:]) / k, "loss_curve": curve}))
 
 
 if __name__ == "__main__":
