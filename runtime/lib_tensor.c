@@ -1528,7 +1528,7 @@ static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
       ObjTensor *y;
       TensorOp top = op == OP_ADD ? TOP_ADD : op == OP_SUB ? TOP_SUB : op == OP_MUL ? TOP_MUL : TOP_DIV;
       if (!operand(vm, other, x, "in-place update", &y)) ok = false;
-      else if (tensor_binary_into(vm, top, x, x, y)) {
+      else if (tensor_binary_into(top, x, x, y)) {
         tensor_grad_enabled = saved;
         *out = a[0];
         return true;

@@ -124,7 +124,7 @@ void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
 /* dst = a OP b computed in place for OP + - * / on f32/f64, when a and b
  * have dst's dtype, broadcast to dst's shape and share its storage only as
  * dst itself. false (nothing written) when those do not hold. */
-bool tensor_binary_into(VM *vm, TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b);
+bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b);
 bool tensor_is_contiguous(const ObjTensor *t);
 static inline void *tensor_data(const ObjTensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];

@@ -23,18 +23,23 @@
 static TStorage *free_list[NCLASSES];
 static TensorAllocStats stats;
 
-/* The class of a request of NBYTES (≤ MAX_CACHED) and its capacity. */
+/* The class of a request of NBYTES (≤ MAX_CACHED); its capacity goes to
+ * *cap unless cap is NULL. */
 static int size_class(size_t nbytes, size_t *cap) {
+  size_t size;
+  int c;
   if (nbytes <= 512) {
-    int c = nbytes ? (int)((nbytes - 1) >> 6) : 0;
-    *cap = (size_t)(c + 1) << 6;
-    return c;
+    c = nbytes ? (int)((nbytes - 1) >> 6) : 0;
+    size = (size_t)(c + 1) << 6;
+  } else {
+    int k = 64 - __builtin_clzll(nbytes - 1) - 3;    /* nbytes ≤ 8 << k */
+    size_t m = (nbytes + ((size_t)1 << k) - 1) >> k; /* 5 ... 8 */
+    if (m == 8) m = 4, k++;
+    size = m << k;
+    c = 8 + (k - 7) * 4 + (int)(m - 4);
   }
-  int k = 64 - __builtin_clzll(nbytes - 1) - 3; /* nbytes ≤ 8 << k */
-  size_t m = (nbytes + ((size_t)1 << k) - 1) >> k; /* 5 ... 8 */
-  if (m == 8) m = 4, k++;
-  *cap = m << k;
-  return 8 + (k - 7) * 4 + (int)(m - 4);
+  if (cap) *cap = size;
+  return c;
 }
 
 static void *xaligned(size_t nbytes) {
@@ -92,8 +97,7 @@ void tstorage_release(VM *vm, TStorage *s) {
     free(s);
     return;
   }
-  size_t cap;
-  int c = size_class(s->nbytes, &cap);
+  int c = size_class(s->nbytes, NULL);
   *(TStorage **)s->data = free_list[c];
   free_list[c] = s;
   stats.cached_bytes += s->nbytes;

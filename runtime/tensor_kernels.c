@@ -150,8 +150,7 @@ static bool safe_in_place(const ObjTensor *dst, const ObjTensor *t, const int64_
   return true;
 }
 
-bool tensor_binary_into(VM *vm, TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b) {
-  (void)vm;
+bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b) {
   if (op != TOP_ADD && op != TOP_SUB && op != TOP_MUL && op != TOP_DIV) return false;
   int nd;
   int64_t shape[NS_MAX_DIMS];
