@@ -437,7 +437,16 @@ bool tb_MATMUL(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
     gin[0] = reshape(vm, da, a->ndim, a->shape);
   }
   if (wants(node, 1)) {
-    ObjTensor *db = unb(vm, ap2(vm, TOP_MATMUL, transpose_last(vm, a2), g2), b2);
+    ObjTensor *db;
+    if (a2->ndim == 2 && b2->ndim == 2 && b2->shape[0] > 1 && b2->strides[0] == 1 &&
+        b2->strides[1] == b2->shape[0]) {
+      /* b is the transpose of a contiguous matrix (x ⊙ w.T in Linear):
+       * compute (gᵀ·a)ᵀ, so that the gradient reaching w through the
+       * transpose's rule is contiguous and needs no transposing copy. */
+      db = transpose_last(vm, ap2(vm, TOP_MATMUL, transpose_last(vm, g2), a2));
+    } else {
+      db = unb(vm, ap2(vm, TOP_MATMUL, transpose_last(vm, a2), g2), b2);
+    }
     gin[1] = reshape(vm, db, b->ndim, b->shape);
   }
   return done(node, gin);
