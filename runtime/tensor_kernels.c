@@ -192,14 +192,28 @@ TK_BINARY(LE)
 TK_BINARY(GT)
 TK_BINARY(GE)
 
-/* where(cond, a, b): selects by element size, the values are not read as numbers */
+/* where(cond, a, b): selects by element size, the values are not read as
+ * numbers. The contiguous cases, with a or b possibly a broadcast scalar
+ * (ReLU's backward is where(x > 0, g, 0)), are branch-free loops the
+ * compiler vectorizes. */
 #define WHERE_FN(T)                                                                                \
+  NS_SIMD_CLONES                                                                                   \
   static void where_##T(int64_t n, char **p, const int64_t *s, void *ctx) {                        \
     (void)ctx;                                                                                     \
-    T *o = (T *)p[0];                                                                              \
-    const uint8_t *c = (const uint8_t *)p[1];                                                      \
-    const T *a = (const T *)p[2], *b = (const T *)p[3];                                            \
-    for (int64_t i = 0; i < n; i++) o[i * s[0]] = c[i * s[1]] ? a[i * s[2]] : b[i * s[3]];         \
+    T *restrict o = (T *)p[0];                                                                     \
+    const uint8_t *restrict c = (const uint8_t *)p[1];                                             \
+    const T *restrict a = (const T *)p[2], *restrict b = (const T *)p[3];                          \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                                        \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : b[i];              \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 0) {                                 \
+      T y = b[0];                                                                                  \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : y;                 \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 1) {                                 \
+      T x = a[0];                                                                                  \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x : b[i];                 \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) o[i * s[0]] = c[i * s[1]] ? a[i * s[2]] : b[i * s[3]];       \
+    }                                                                                              \
   }
 WHERE_FN(uint8_t)
 WHERE_FN(uint32_t)
