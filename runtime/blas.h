@@ -10,8 +10,8 @@
 #include <cblas.h>
 #include <stdbool.h>
 
-/* C = A·B (row-major, transposes as flags), like cblas_sgemm/dgemm. false
- * (with vm_error set by the caller's message) if OpenBLAS cannot be loaded. */
+/* C = A·B (row-major, transposes as flags), like cblas_sgemm/dgemm; false
+ * if OpenBLAS cannot be loaded (blas_error() says why). */
 bool blas_sgemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 bool blas_dgemm(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha,

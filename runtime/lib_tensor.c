@@ -1523,16 +1523,18 @@ static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
     tensor_grad_enabled = 0;
     bool ok = true;
     if (n > 2 && !absent(a[2])) ok = lib_tensor_binary(vm, OP_MUL, other, a[2], &other);
-    if (ok && !tensor_detect_anomaly && (op == OP_ADD || op == OP_SUB || op == OP_MUL || op == OP_DIV) &&
-        (IS_TENSOR(other) || IS_NUM(other))) {
-      ObjTensor *y;
-      TensorOp top = op == OP_ADD ? TOP_ADD : op == OP_SUB ? TOP_SUB : op == OP_MUL ? TOP_MUL : TOP_DIV;
-      if (!operand(vm, other, x, "in-place update", &y)) ok = false;
-      else if (tensor_binary_into(top, x, x, y)) {
-        tensor_grad_enabled = saved;
-        *out = a[0];
-        return true;
-      }
+    TensorOp top = op == OP_ADD   ? TOP_ADD
+                   : op == OP_SUB ? TOP_SUB
+                   : op == OP_MUL ? TOP_MUL
+                   : op == OP_DIV ? TOP_DIV
+                                  : TOP__COUNT;
+    bool direct = ok && top != TOP__COUNT && !tensor_detect_anomaly && (IS_TENSOR(other) || IS_NUM(other));
+    ObjTensor *y = NULL;
+    if (direct) ok = operand(vm, other, x, "in-place update", &y);
+    if (direct && ok && tensor_binary_into(top, x, x, y)) {
+      tensor_grad_enabled = saved;
+      *out = a[0];
+      return true;
     }
     ok = ok && lib_tensor_binary(vm, op, a[0], other, &r);
     tensor_grad_enabled = saved;

@@ -158,8 +158,8 @@ bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b)
   if (nd != dst->ndim || memcmp(shape, dst->shape, sizeof(int64_t) * nd)) return false;
   for (int d = 0; d < nd; d++)
     if (dst->shape[d] > 1 && dst->strides[d] == 0) return false;
-  DType cd = tensor_promote(a->dtype, b->dtype);
-  if (cd == DT_BOOL || cd == DT_I64 || cd != dst->dtype || a->dtype != cd || b->dtype != cd) return false;
+  DType cd = dst->dtype;
+  if (!is_float(cd) || a->dtype != cd || b->dtype != cd) return false;
   TLoop L = {.ndim = nd, .nops = 3};
   memcpy(L.shape, shape, sizeof L.shape);
   memcpy(L.strides[0], dst->strides, sizeof L.strides[0]);

@@ -711,8 +711,6 @@ static bool approx_equal(double a, double b) {
       DO_NEXT_JUMP();                                                                              \
   } while (0)
 
-/* Arithmetic with int (overflow-checked), float and mixed fast paths; every
- * other combination goes to arith_binary. */
 /* Push a frame for closure `ncl` (proto p) with registers at nb, result to
  * ret, and continue in it: the inline fast path of CALL and INVOKE. */
 #define ENTER_FRAME(ncl, p, nb, ret_)                                                              \
@@ -729,6 +727,8 @@ static bool approx_equal(double a, double b) {
     checkGC();                                                                                     \
   } while (0)
 
+/* Arithmetic with int (overflow-checked), float and mixed fast paths; every
+ * other combination goes to arith_binary. */
 #define ARITH(b, c, iop, fop, opk, sym) ARITH_VIA(arith_binary, b, c, iop, fop, opk, sym)
 #define ARITH_VIA(slow, b, c, iop, fop, opk, sym)                                                  \
   do {                                                                                             \
