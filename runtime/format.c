@@ -174,14 +174,42 @@ size_t utf8_count(const char *s, size_t len) {
 
 /* ---- numbers ---- */
 
-/* Fewest significant digits (1..17) that read back as d. */
-static int shortest_digits(double d) {
+/* The shortest decimal that reads back as d (finite, any sign): its
+ * significant digits into digits[] (1..17, no sign, no point) and the
+ * decimal exponent of the first digit. For each length, printf's correctly
+ * rounded digits are tried first, then the neighbour one unit above and
+ * below in the last place: when d lies on a tie (2^-24 = 5.9604644775390625e-08
+ * rounds to ...062 at 16 digits, which reads back as a smaller double) only
+ * a neighbour (...063) is both short and exact. */
+static int shortest_digits(double d, char digits[18], int *exp10) {
   char tmp[40];
-  for (int p = 1; p < 17; p++) {
-    snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
-    if (strtod(tmp, NULL) == d) return p;
+  for (int p = 1; p <= 17; p++) {
+    snprintf(tmp, sizeof tmp, "%.*e", p - 1, fabs(d));
+    int e = atoi(strchr(tmp, 'e') + 1);
+    uint64_t m = 0; /* the p digits as an integer */
+    for (const char *c = tmp; *c != 'e'; c++)
+      if (*c != '.') m = m * 10 + (uint64_t)(*c - '0');
+    uint64_t cand[3] = {m, m + 1, m - 1};
+    for (int k = 0; k < (p == 17 ? 1 : 3); k++) {
+      char num[48];
+      int n = snprintf(num, sizeof num, "%llu", (unsigned long long)cand[k]);
+      if (n != p) continue; /* carried into a new digit or lost one: not p digits */
+      char back[64];
+      snprintf(back, sizeof back, "%se%d", num, e - (p - 1));
+      if (strtod(back, NULL) == fabs(d)) {
+        memcpy(digits, num, (size_t)p + 1);
+        *exp10 = e;
+        return p;
+      }
+    }
   }
-  return 17;
+  return 0; /* not reached: 17 digits always read back */
+}
+
+/* d's digits in C's exponent form: "5.960464477539063e-08", "1e+20". */
+static int exponent_form(char *buf, size_t size, bool neg, const char *digits, int exp) {
+  return snprintf(buf, size, "%s%c%s%se%c%02d", neg ? "-" : "", digits[0], digits[1] ? "." : "",
+                  digits + 1, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
 }
 
 /* The shortest round-trip form: fixed notation for decimal exponents in
@@ -196,18 +224,34 @@ static void float_repr(char *buf, size_t size, double d, bool point) {
     snprintf(buf, size, d < 0 ? "-inf" : "inf");
     return;
   }
-  int p = shortest_digits(d);
-  char tmp[40];
-  snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
-  int exp = atoi(strchr(tmp, 'e') + 1);
+  char digits[18];
+  int exp;
+  int p = shortest_digits(d, digits, &exp);
   if (exp < -4 || exp >= 16) {
-    snprintf(buf, size, "%s", tmp);
+    exponent_form(buf, size, signbit(d), digits, exp);
     return;
   }
-  int decimals = p - 1 - exp;
-  if (decimals < 0) decimals = 0;
-  int n = snprintf(buf, size, "%.*f", decimals, d);
-  if (point && !strchr(buf, '.') && n > 0 && (size_t)n + 2 < size) memcpy(buf + n, ".0", 3);
+  /* at most 1 + 4 zeros + 17 digits + point + ".0" + sign: fits in 32 */
+  char out[32];
+  size_t n = 0;
+  if (signbit(d)) out[n++] = '-';
+  if (exp < 0) {
+    out[n++] = '0';
+    out[n++] = '.';
+    for (int i = -1; i > exp; i--) out[n++] = '0';
+    for (int i = 0; i < p; i++) out[n++] = digits[i];
+  } else {
+    for (int i = 0; i <= exp; i++) out[n++] = i < p ? digits[i] : '0';
+    if (p > exp + 1) {
+      out[n++] = '.';
+      for (int i = exp + 1; i < p; i++) out[n++] = digits[i];
+    } else if (point) {
+      out[n++] = '.';
+      out[n++] = '0';
+    }
+  }
+  out[n] = '\0';
+  snprintf(buf, size, "%s", out);
 }
 
 void format_float(char *buf, size_t size, double d) { float_repr(buf, size, d, true); }
@@ -225,8 +269,15 @@ static void float_styled(StrBuf *sb, double d, char type, int prec) {
   }
   switch (type) {
   case 'e':
-    if (prec < 0) prec = shortest_digits(d) - 1;
-    strbuf_printf(sb, "%.*e", prec, d);
+    if (prec < 0) {
+      char digits[18], buf[40];
+      int exp;
+      shortest_digits(d, digits, &exp);
+      exponent_form(buf, sizeof buf, signbit(d), digits, exp);
+      strbuf_adds(sb, buf);
+    } else {
+      strbuf_printf(sb, "%.*e", prec, d);
+    }
     break;
   case 'g': strbuf_printf(sb, "%.*g", prec < 0 ? 6 : (prec == 0 ? 1 : prec), d); break;
   case '%': strbuf_printf(sb, "%.*f%%", prec < 0 ? 6 : prec, d * 100.0); break;

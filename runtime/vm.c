@@ -815,16 +815,14 @@ static bool approx_equal(double a, double b) {
     }                                                                                              \
   } while (0)
 
-/* Numeric comparison fast paths; strings, tuples and the rest go to
- * arith_compare (OP_LT / OP_LE). */
+/* Numeric comparison fast paths; an int against a float (compared exactly,
+ * not through double), strings, tuples and the rest go to arith_compare. */
 #define COMPARE(b, c, op, opk, out)                                                                \
   do {                                                                                             \
     if ((b)->type == VAL_INT && (c)->type == VAL_INT)                                              \
       out = (b)->as.i op(c)->as.i;                                                                 \
     else if ((b)->type == VAL_FLOAT && (c)->type == VAL_FLOAT)                                     \
       out = (b)->as.f op(c)->as.f;                                                                 \
-    else if (IS_NUM(*(b)) && IS_NUM(*(c)))                                                         \
-      out = AS_NUM(*(b)) op AS_NUM(*(c));                                                          \
     else                                                                                           \
       CHECK(arith_compare(vm, opk, *(b), *(c), &out));                                             \
   } while (0)
