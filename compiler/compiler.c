@@ -74,12 +74,24 @@ int c_alloc_reg(Compiler *c, Span sp) {
   FuncState *fs = c->fs;
   int r = fs->freereg++;
   if (r >= MAX_REGS) {
-    c_error(c, sp, "expression or function needs more than %d registers", MAX_REGS);
+    /* reported once per function; compiling goes on for other errors */
+    if (!fs->out_of_regs)
+      c_error(c, sp, "expression or function needs more than %d registers: split it into smaller functions",
+              MAX_REGS);
+    fs->out_of_regs = true;
     fs->freereg = MAX_REGS - 20;
     return MAX_REGS - 21;
   }
   if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
   return r;
+}
+
+void c_free_to(Compiler *c, int r) {
+  FuncState *fs = c->fs;
+  int top = c_locals_top(fs);
+  fs->freereg = r > top ? r : top;
+  if (fs->freereg > MAX_REGS) fs->freereg = MAX_REGS;
+  if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
 }
 
 /* A placeholder JMP, patched later. */
@@ -118,14 +130,32 @@ void c_patch_here(Compiler *c, Jumps *j) {
 
 void c_enter_scope(Compiler *c) { c->fs->depth++; }
 
+/* The verifier's record of local i, completed when its scope ends. */
+static void close_live(Compiler *c, Local *l) {
+  VerifyLocal *v = &c->fs->live[l->live];
+  v->name = l->name;
+  v->is_mut = l->is_mut;
+  v->endpc = (uint32_t)c_here(c);
+}
+
+void c_pop_locals(Compiler *c, int n) {
+  FuncState *fs = c->fs;
+  while (fs->nlocals > n) close_live(c, &fs->locals[--fs->nlocals]);
+}
+
+void c_local_starts_here(Compiler *c, int local) {
+  c->fs->live[c->fs->locals[local].live].startpc = (uint32_t)c_here(c);
+}
+
 void c_exit_scope(Compiler *c) {
   FuncState *fs = c->fs;
   fs->depth--;
   int lowest = -1, lowest_captured = -1;
   while (fs->nlocals > 0 && fs->locals[fs->nlocals - 1].depth > fs->depth) {
-    Local *l = &fs->locals[--fs->nlocals];
+    Local *l = &fs->locals[fs->nlocals - 1];
     lowest = l->reg;
     if (l->captured) lowest_captured = l->reg;
+    c_pop_locals(c, fs->nlocals - 1);
   }
   if (lowest_captured >= 0) c_emit(c, MAKE_ABC(BC_CLOSE, lowest_captured, 0, 0), (Span){0, 0});
   if (lowest >= 0) fs->freereg = lowest;
@@ -137,7 +167,24 @@ int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp) {
     c_error(c, sp, "too many local variables in one function (more than %d)", MAX_LOCALS);
     return 0;
   }
+  /* A local's register stays allocated while it lives: temporaries are
+   * taken above it. */
+  if (fs->freereg <= reg) c_free_to(c, reg + 1);
+  if (fs->nlive == fs->caplive) {
+    int cap = fs->caplive ? fs->caplive * 2 : 32;
+    VerifyLocal *grown = arena_alloc(&c->arena, sizeof(VerifyLocal) * cap);
+    if (fs->nlive) memcpy(grown, fs->live, sizeof(VerifyLocal) * fs->nlive);
+    fs->live = grown;
+    fs->caplive = cap;
+  }
+  VerifyLocal *v = &fs->live[fs->nlive];
+  v->name = name;
+  v->reg = (uint8_t)reg;
+  v->is_mut = is_mut;
+  v->startpc = (uint32_t)c_here(c);
+  v->endpc = UINT32_MAX;
   Local *l = &fs->locals[fs->nlocals++];
+  l->live = fs->nlive++;
   l->name = name;
   l->reg = reg;
   l->depth = fs->depth;
@@ -504,7 +551,7 @@ static int call_base(Compiler *c, int dst, Span sp) {
 
 static void finish_call(Compiler *c, int base, int dst, int save, Span sp) {
   if (dst != NO_REG && dst != base) c_emit(c, MAKE_ABC(BC_MOVE, dst, base, 0), sp);
-  c->fs->freereg = base == dst ? dst + 1 : save;
+  c_free_to(c, base == dst ? dst + 1 : save);
 }
 
 static void compile_call(Compiler *c, Node *e, int dst) {
@@ -571,7 +618,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), e->span);
     c_patch_to(c, j, c_here(c));
     if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     return;
   }
   switch (op) {
@@ -619,7 +666,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     c_emit(c, MAKE_ABC(code, dst, a, b), e->span);
   }
   }
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_unary(Compiler *c, Node *e, int dst) {
@@ -642,7 +689,7 @@ static void compile_unary(Compiler *c, Node *e, int dst) {
   if (op == OP_NEG) c_emit(c, MAKE_ABC(BC_UNM, dst, r, 0), e->span);
   else if (op == OP_NOT) c_emit(c, MAKE_ABC(BC_NOT, dst, r, 0), e->span);
   else c_emit(c, MAKE_ABC(BC_UNOP, dst, r, op), e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* R[dst] = range/slice from optional lo, hi, step. */
@@ -660,7 +707,7 @@ static void compile_range_parts(Compiler *c, Node *lo, Node *hi, Node *step, int
     }
   }
   c_emit(c, MAKE_ABC(BC_NEWRANGE, dst, base, flags), sp);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* Elements into consecutive registers, then NEWLIST/NEWTUPLE. */
@@ -676,14 +723,14 @@ static void compile_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, S
   c_emit(c, MAKE_ABC(op, t, base, first), sp);
   for (int done = first; done < n && op == BC_NEWLIST;) {
     int chunk = n - done < 200 ? n - done : 200;
-    c->fs->freereg = t + 1;
+    c_free_to(c, t + 1);
     int b = c->fs->freereg;
     for (int i = 0; i < chunk; i++) c_expr(c, elems->items[done + i], c_alloc_reg(c, sp));
     c_emit(c, MAKE_ABC(BC_APPENDN, t, b, chunk), sp);
     done += chunk;
   }
   if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), sp);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static int index_key(Compiler *c, Node *e);
@@ -693,7 +740,7 @@ static void compile_index(Compiler *c, Node *e, int dst) {
   int obj = c_expr_any(c, e->as.index.object);
   int key = index_key(c, e);
   c_emit(c, MAKE_ABC(BC_GETINDEX, dst, obj, key), e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* The key of obj[...]: one value, a range for a slice, or a tuple of them. */
@@ -723,7 +770,7 @@ static void compile_field(Compiler *c, Node *e, int dst) {
   if (name[0] >= '0' && name[0] <= '9') k = c_const(c, INT_VAL(strtoll(name, NULL, 10)), e->span);
   else k = c_str_const(c, name, e->as.field.name_span);
   c_emit_k8(c, BC_GETFIELD, dst, obj, k, e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_path(Compiler *c, Node *e, int dst) {
@@ -809,7 +856,7 @@ static void compile_fstring(Compiler *c, Node *f, int dst) {
   }
   if (pieces->len > 250) c_error(c, f->span, "format string has too many pieces");
   c_emit(c, MAKE_ABC(BC_CONCAT, dst, base, pieces->len), f->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_macro(Compiler *c, Node *e, int dst) {
@@ -922,7 +969,7 @@ static void compile_struct_lit(Compiler *c, Node *e, int dst) {
     c_expr(c, e->as.struct_lit.base, c_alloc_reg(c, e->span));
   }
   c_emit_k8(c, BC_NEWSTRUCT, dst, base, c_const(c, OBJ_VAL(t), e->span), e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* The opcode of `x op= y`: in-place forms for + - * / (a tensor leaf is
@@ -963,7 +1010,7 @@ static void compound(Compiler *c, OpKind op, int dst, int cur, Node *value, Span
   OpCode code = compound_opcode(op);
   if (code == BC__NUM) c_error(c, sp, "operator `%s=` is not supported", ns_op_names[op]);
   else c_emit(c, MAKE_ABC(code, dst, cur, r), sp);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* target = value, target op= value. */
@@ -1050,7 +1097,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
   } else {
     c_error(c, target->span, "invalid assignment target");
   }
-  c->fs->freereg = save;
+  c_free_to(c, save);
   if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
 }
 
@@ -1098,14 +1145,14 @@ void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
       }
       c_emit(c, MAKE_ABC(code, a, b, k), e->span);
       c_jumps_push(c, out, c_jump(c, e->span));
-      c->fs->freereg = save;
+      c_free_to(c, save);
       return;
     }
   }
   int r = c_expr_any(c, e);
   c_emit(c, MAKE_ABC(BC_TEST, r, jump_if, 0), e->span);
   c_jumps_push(c, out, c_jump(c, e->span));
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_literal(Compiler *c, Node *e, int dst) {
@@ -1179,7 +1226,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
   if (dst == NO_REG && !handles_no_reg(e->kind)) {
     int save = c->fs->freereg;
     c_expr(c, e, c_alloc_reg(c, e->span));
-    c->fs->freereg = save;
+    c_free_to(c, save);
     return;
   }
   switch (e->kind) {
@@ -1219,7 +1266,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     if (dst == NO_REG) {
       int save = c->fs->freereg;
       compile_call(c, e, c_alloc_reg(c, e->span));
-      c->fs->freereg = save;
+      c_free_to(c, save);
     } else {
       compile_call(c, e, dst);
     }
@@ -1229,7 +1276,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     if (dst == NO_REG) {
       int save = c->fs->freereg;
       compile_method_call(c, e, c_alloc_reg(c, e->span));
-      c->fs->freereg = save;
+      c_free_to(c, save);
     } else {
       compile_method_call(c, e, dst);
     }
@@ -1238,7 +1285,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_MACRO: {
     int save = c->fs->freereg;
     compile_macro(c, e, temp_for(c, dst, e->span));
-    if (dst == NO_REG) c->fs->freereg = save;
+    if (dst == NO_REG) c_free_to(c, save);
     break;
   }
   case N_FIELD: compile_field(c, e, dst); break;
@@ -1250,7 +1297,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     int save = c->fs->freereg;
     int v = c_expr_any(c, e->as.repeat.value), n = c_expr_any(c, e->as.repeat.count);
     c_emit(c, MAKE_ABC(BC_REPEAT, dst, v, n), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_STRUCT_LIT: compile_struct_lit(c, e, dst); break;
@@ -1274,7 +1321,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     int save = c->fs->freereg;
     int r = e->as.brk.value ? c_expr_any(c, e->as.brk.value) : -1;
     c_emit_return(c, r, e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_CLOSURE: {
@@ -1289,14 +1336,14 @@ void c_expr(Compiler *c, Node *e, int dst) {
     int save = c->fs->freereg;
     int r = c_expr_any(c, e->as.postfix.operand);
     c_emit(c, MAKE_ABC(BC_TRY, dst, r, 0), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_ABS: {
     int save = c->fs->freereg;
     int r = c_expr_any(c, e->as.postfix.operand);
     c_emit(c, MAKE_ABC(BC_UNOP, dst, r, OP_ABS), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_CAST: {
@@ -1305,7 +1352,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     Node *t = e->as.cast.type;
     const char *name = t->kind == N_TYPE_NAME ? c_path_text(c, t->as.type_name.path) : "?";
     c_emit_k8(c, BC_CAST, dst, r, c_str_const(c, name, t->span), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_BIG_OP: c_big_op(c, e, dst); break;
@@ -1316,6 +1363,20 @@ void c_expr(Compiler *c, Node *e, int dst) {
 }
 
 /* ---- functions ---- */
+
+/* Run the bytecode verifier on the function just finished (c->fs), when
+ * verification is on and the module has compiled without errors so far. A
+ * rejection is a bug in this compiler, reported as an internal error. */
+static void verify_function(Compiler *c) {
+  if (!verify_enabled() || c->diags->nerrors > 0) return;
+  FuncState *fs = c->fs;
+  ObjProto *p = fs->proto;
+  VerifyError err;
+  if (verify_proto(p, fs->live, fs->nlive, &err)) return;
+  uint32_t off = err.pc < p->ncode ? p->offsets[err.pc] : 0;
+  c_error(c, (Span){off, off + 1}, "internal compiler error: the bytecode verifier rejected `%s` at pc %u: %s",
+          p->name ? p->name->chars : "?", err.pc, err.msg);
+}
 
 static void begin_function(Compiler *c, FuncState *fs, const char *name) {
   memset(fs, 0, sizeof *fs);
@@ -1397,10 +1458,13 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
     ObjTypeSpec *ts = c_typespec(c, ret, what);
     if (ts && ts->kind != TS_ANY) fs->ret_spec = ts;
   }
-  c->fs->freereg = c_active_top(c->fs);
+  /* parameters are final from here on (defaults, int -> float widening) */
+  for (int i = 0; i < fs->nlocals; i++) c_local_starts_here(c, i);
+  c_free_to(c, c_active_top(c->fs));
   int r = c_alloc_reg(c, body->span);
   c_expr(c, body, r);
   c_emit_return(c, r, (Span){body->span.end > 0 ? body->span.end - 1 : 0, body->span.end});
+  c_pop_locals(c, 0);
   p->nupvals = (uint8_t)fs->nupvals;
   if (fs->nupvals) {
     p->upvals = ALLOCATE(c->vm, UpvalDesc, fs->nupvals);
@@ -1409,6 +1473,7 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
       p->upvals[i].index = fs->upvals[i].index;
     }
   }
+  verify_function(c);
   c->fs = fs->enclosing;
   return p;
 }
@@ -1469,7 +1534,7 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
   for (int i = 0; i < items.len; i++) {
     Node *s = items.items[i];
     if (i == last_expr) {
-      c.fs->freereg = c_active_top(c.fs);
+      c_free_to(&c, c_active_top(c.fs));
       int r = c_alloc_reg(&c, s->span);
       c_expr(&c, s->as.expr_stmt.expr, r);
       c_emit(&c, MAKE_ABC(BC_RETURN, r, 1, 0), s->span);
@@ -1483,6 +1548,8 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
     c_error(&c, items.len ? items.items[items.len - 1]->span : end,
             "too many global names in one module (more than 65536)");
   c_emit(&c, MAKE_ABC(BC_RETURN, 0, 0, 0), end);
+  c_pop_locals(&c, 0);
+  verify_function(&c);
   c.fs = NULL;
   arena_free(&c.arena);
   vm->gc_pause--;
