@@ -499,6 +499,97 @@ static Value literal_value(Node *e) {
   return e->kind == N_INT ? INT_VAL(e->as.int_lit.value) : FLOAT_VAL(e->as.float_lit.value);
 }
 
+/* ---- evaluation order ----
+ *
+ * Operands are evaluated left to right. c_expr_any hands out a local's own
+ * register instead of a copy, so a local operand is read only when the
+ * instruction using it runs, after the operands to its right. Where those
+ * may assign the local, it is copied first (operand_before). */
+
+static bool writes_list(Compiler *c, NodeList *l, const Local *loc);
+
+/* Could evaluating e assign the mutable local loc? An assignment to its
+ * name can, and so can anything that runs user code (a call, a macro, a
+ * formatted value's to_string, an iterator's next): a closure may assign
+ * it through an upvalue. Closure literals do not run where written. */
+static bool may_write(Compiler *c, Node *e, const Local *loc) {
+  if (!e) return false;
+  switch (e->kind) {
+  case N_INT: case N_FLOAT: case N_IMAG: case N_QUANTITY: case N_STRING: case N_CHAR: case N_BOOL: case N_UNIT:
+  case N_IDENT: case N_PATH: case N_SELF: case N_CLOSURE: case N_CONTINUE:
+    return false;
+  case N_CALL: case N_METHOD_CALL: case N_MACRO: case N_FSTRING: case N_FOR: case N_BIG_OP: case N_NO_GRAD:
+    return true;
+  case N_ASSIGN: {
+    Node *root = place_root(e->as.assign.target);
+    if (root->kind == N_IDENT && loc->name && !strcmp(root->as.ident.name, loc->name)) return true;
+    return may_write(c, e->as.assign.target, loc) || may_write(c, e->as.assign.value, loc);
+  }
+  case N_UNARY: return may_write(c, e->as.unary.operand, loc);
+  case N_BINARY: return may_write(c, e->as.binary.lhs, loc) || may_write(c, e->as.binary.rhs, loc);
+  case N_REF: return may_write(c, e->as.ref.operand, loc);
+  case N_TRY: case N_AWAIT: case N_ABS: return may_write(c, e->as.postfix.operand, loc);
+  case N_CAST: return may_write(c, e->as.cast.operand, loc);
+  case N_FIELD: return may_write(c, e->as.field.object, loc);
+  case N_INDEX: return may_write(c, e->as.index.object, loc) || writes_list(c, &e->as.index.indices, loc);
+  case N_SLICE:
+    return may_write(c, e->as.slice.lo, loc) || may_write(c, e->as.slice.hi, loc) || may_write(c, e->as.slice.step, loc);
+  case N_RANGE: return may_write(c, e->as.range.lo, loc) || may_write(c, e->as.range.hi, loc);
+  case N_TUPLE: return writes_list(c, &e->as.tuple.elems, loc);
+  case N_LIST: return writes_list(c, &e->as.list.elems, loc);
+  case N_LIST_REPEAT: return may_write(c, e->as.repeat.value, loc) || may_write(c, e->as.repeat.count, loc);
+  case N_STRUCT_LIT:
+    for (int i = 0; i < e->as.struct_lit.fields.len; i++)
+      if (may_write(c, e->as.struct_lit.fields.items[i]->as.field_init.value, loc)) return true;
+    return may_write(c, e->as.struct_lit.base, loc);
+  case N_BLOCK:
+    for (int i = 0; i < e->as.block.stmts.len; i++) {
+      Node *st = e->as.block.stmts.items[i];
+      if (st->kind == N_LET ? may_write(c, st->as.let.init, loc)
+                            : st->kind == N_EXPR_STMT ? may_write(c, st->as.expr_stmt.expr, loc)
+                                                      : st->kind != N_FN && may_write(c, st, loc))
+        return true;
+    }
+    return may_write(c, e->as.block.tail, loc);
+  case N_IF:
+    return may_write(c, e->as.if_.cond, loc) || may_write(c, e->as.if_.then, loc) || may_write(c, e->as.if_.els, loc);
+  case N_WHILE: case N_LOOP: return may_write(c, e->as.loop.cond, loc) || may_write(c, e->as.loop.body, loc);
+  case N_MATCH:
+    if (may_write(c, e->as.match.scrutinee, loc)) return true;
+    for (int i = 0; i < e->as.match.arms.len; i++) {
+      Node *arm = e->as.match.arms.items[i];
+      if (may_write(c, arm->as.arm.guard, loc) || may_write(c, arm->as.arm.body, loc)) return true;
+    }
+    return false;
+  case N_BREAK: case N_RETURN: return may_write(c, e->as.brk.value, loc);
+  default: return true;
+  }
+}
+
+static bool writes_list(Compiler *c, NodeList *l, const Local *loc) {
+  for (int i = 0; i < l->len; i++) {
+    Node *n = l->items[i];
+    if (may_write(c, n->kind == N_ARG ? n->as.arg.value : n, loc)) return true;
+  }
+  return false;
+}
+
+/* The register of operand e, which is followed by the operands a, b and
+ * the list more (any may be NULL): e's own register when e is a local
+ * they cannot assign, else a temporary holding e's value now. */
+static int operand_before(Compiler *c, Node *e, Node *a, Node *b, NodeList *more) {
+  if (e->kind == N_IDENT || e->kind == N_SELF) {
+    Local *l = c_find_local(c, e->kind == N_SELF ? "self" : e->as.ident.name);
+    if (l && l->is_mut &&
+        (may_write(c, a, l) || may_write(c, b, l) || (more && writes_list(c, more, l)))) {
+      int t = c_alloc_reg(c, e->span);
+      c_emit(c, MAKE_ABC(BC_MOVE, t, l->reg, 0), e->span);
+      return t;
+    }
+  }
+  return c_expr_any(c, e);
+}
+
 /* A temporary register for a value that will be discarded or moved. */
 static int temp_for(Compiler *c, int dst, Span sp) { return dst != NO_REG ? dst : c_alloc_reg(c, sp); }
 
@@ -623,7 +714,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
   }
   switch (op) {
   case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
-    int a = c_expr_any(c, lhs), b = c_expr_any(c, rhs);
+    int a = operand_before(c, lhs, rhs, NULL, NULL), b = c_expr_any(c, rhs);
     OpCode code = op == OP_EQ ? BC_EQ : op == OP_NE ? BC_NE : (op == OP_LT || op == OP_GT) ? BC_LT : BC_LE;
     if (op == OP_GT || op == OP_GE) {
       int t = a;
@@ -634,7 +725,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     break;
   }
   case OP_NOT_IN: {
-    int a = c_expr_any(c, lhs), b = c_expr_any(c, rhs);
+    int a = operand_before(c, lhs, rhs, NULL, NULL), b = c_expr_any(c, rhs);
     c_emit(c, MAKE_ABC(BC_IN, dst, a, b), e->span);
     c_emit(c, MAKE_ABC(BC_NOT, dst, dst, 0), e->span);
     break;
@@ -653,7 +744,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
       c_expr(c, lhs, dst);
       a = dst;
     } else {
-      a = c_expr_any(c, lhs);
+      a = operand_before(c, lhs, rhs, NULL, NULL);
     }
     if (kcode != BC__NUM && is_num_literal(rhs)) {
       int k = c_const(c, literal_value(rhs), rhs->span);
@@ -733,20 +824,21 @@ static void compile_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, S
   c_free_to(c, save);
 }
 
-static int index_key(Compiler *c, Node *e);
+static int index_key(Compiler *c, Node *e, Node *later);
 
 static void compile_index(Compiler *c, Node *e, int dst) {
   int save = c->fs->freereg;
-  int obj = c_expr_any(c, e->as.index.object);
-  int key = index_key(c, e);
+  int obj = operand_before(c, e->as.index.object, NULL, NULL, &e->as.index.indices);
+  int key = index_key(c, e, NULL);
   c_emit(c, MAKE_ABC(BC_GETINDEX, dst, obj, key), e->span);
   c_free_to(c, save);
 }
 
-/* The key of obj[...]: one value, a range for a slice, or a tuple of them. */
-static int index_key(Compiler *c, Node *e) {
+/* The key of obj[...]: one value, a range for a slice, or a tuple of them.
+ * `later` is evaluated after it (an assigned value), or NULL. */
+static int index_key(Compiler *c, Node *e, Node *later) {
   NodeList *ix = &e->as.index.indices;
-  if (ix->len == 1 && ix->items[0]->kind != N_SLICE) return c_expr_any(c, ix->items[0]);
+  if (ix->len == 1 && ix->items[0]->kind != N_SLICE) return operand_before(c, ix->items[0], later, NULL, NULL);
   int base = c->fs->freereg;
   for (int i = 0; i < ix->len; i++) {
     Node *k = ix->items[i];
@@ -1032,8 +1124,13 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       store_name(c, name, target->span, t);
     } else if (k == NAME_LOCAL) {
       Local *l = &c->fs->locals[i];
-      if (op == OP_NONE) c_expr(c, value, l->reg);
-      else compound(c, op, l->reg, l->reg, value, e->span);
+      if (op == OP_NONE) {
+        c_expr(c, value, l->reg);
+      } else {
+        /* x op= v is x = x op v with x read first */
+        int cur = operand_before(c, target, value, NULL, NULL);
+        compound(c, op, l->reg, cur, value, e->span);
+      }
       if (!l->is_mut) assign_error_immutable(c, name, target->span, l->span, false);
     } else {
       int t = c_alloc_reg(c, e->span);
@@ -1047,7 +1144,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
     }
   } else if (target->kind == N_FIELD) {
     check_mutable_root(c, target);
-    int obj = c_expr_any(c, target->as.field.object);
+    int obj = operand_before(c, target->as.field.object, value, NULL, NULL);
     const char *name = target->as.field.name;
     int k = (name[0] >= '0' && name[0] <= '9') ? c_const(c, INT_VAL(strtoll(name, NULL, 10)), target->span)
                                                : c_str_const(c, name, target->as.field.name_span);
@@ -1066,8 +1163,8 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
     }
   } else if (target->kind == N_INDEX) {
     check_mutable_root(c, target);
-    int obj = c_expr_any(c, target->as.index.object);
-    int key = index_key(c, target);
+    int obj = operand_before(c, target->as.index.object, value, NULL, &target->as.index.indices);
+    int key = index_key(c, target, value);
     int v = c_alloc_reg(c, e->span);
     if (op == OP_NONE) {
       c_expr(c, value, v);
@@ -1132,7 +1229,7 @@ void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
       return;
     }
     if (op == OP_EQ || op == OP_NE || op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE) {
-      int a = c_expr_any(c, l), b = c_expr_any(c, r);
+      int a = operand_before(c, l, r, NULL, NULL), b = c_expr_any(c, r);
       OpCode code;
       int k = jump_if;
       switch (op) {
@@ -1295,7 +1392,8 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_LIST: compile_sequence(c, &e->as.list.elems, BC_NEWLIST, dst, e->span); break;
   case N_LIST_REPEAT: {
     int save = c->fs->freereg;
-    int v = c_expr_any(c, e->as.repeat.value), n = c_expr_any(c, e->as.repeat.count);
+    int v = operand_before(c, e->as.repeat.value, e->as.repeat.count, NULL, NULL);
+    int n = c_expr_any(c, e->as.repeat.count);
     c_emit(c, MAKE_ABC(BC_REPEAT, dst, v, n), e->span);
     c_free_to(c, save);
     break;
