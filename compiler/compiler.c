@@ -602,6 +602,12 @@ static bool is_top_temp(Compiler *c, int dst) {
  * count, and the constant index of the names tuple for named args (-1 if
  * none). */
 static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp) {
+  *kw_const = -1;
+  if (args->len > MAX_CALL_ARGS) {
+    Diag *d = c_error(c, sp, "a call takes at most %d arguments, this one has %d", MAX_CALL_ARGS, args->len);
+    if (d) diag_hint(d, "pass the values in a list: f([a, b, ...])");
+    return 0;
+  }
   int named = 0;
   bool saw_named = false;
   for (int i = 0; i < args->len; i++) {
@@ -615,10 +621,9 @@ static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, 
   }
   for (int i = 0; i < args->len; i++) {
     int r = c_alloc_reg(c, args->items[i]->span);
-    if (r != first_reg + i) c_error(c, sp, "internal: argument registers out of order");
+    if (r != first_reg + i && !c->fs->out_of_regs) c_error(c, sp, "internal: argument registers out of order");
     c_expr(c, args->items[i]->as.arg.value, r);
   }
-  *kw_const = -1;
   if (named) {
     ObjTuple *t = tuple_new(c->vm, (uint32_t)named);
     int j = 0;
@@ -632,7 +637,6 @@ static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, 
     }
     *kw_const = c_const(c, OBJ_VAL(t), sp);
   }
-  if (args->len > 250) c_error(c, sp, "too many arguments (more than 250)");
   return args->len;
 }
 
@@ -801,26 +805,96 @@ static void compile_range_parts(Compiler *c, Node *lo, Node *hi, Node *step, int
   c_free_to(c, save);
 }
 
-/* Elements into consecutive registers, then NEWLIST/NEWTUPLE. */
-static void compile_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, Span sp) {
+/* ---- list and tuple literals ----
+ *
+ * A literal of any length: its elements go to registers SEQ_CHUNK at a
+ * time (NEWLIST, then APPENDN per chunk; a long tuple is built as a list
+ * and converted by TUPLEOF). A list literal made only of literals (pasted
+ * data: numbers, strings, nested lists of them) is one constant that LISTK
+ * copies, so it costs neither registers nor a constant per element. */
+#define SEQ_CHUNK 64
+#define LISTK_MIN 16 /* smaller literal lists are built from registers */
+
+/* Is e a literal LISTK can hold? Adds its scalar count to *n. Tuples are
+ * shared by the copies, so they may not hold lists. */
+static bool literal_tree(Node *e, bool in_tuple, long *n) {
+  switch (e->kind) {
+  case N_INT: case N_FLOAT: case N_STRING: case N_CHAR: case N_BOOL: case N_UNIT: ++*n; return true;
+  case N_UNARY:
+    ++*n;
+    return e->as.unary.op == OP_NEG && (e->as.unary.operand->kind == N_INT || e->as.unary.operand->kind == N_FLOAT);
+  case N_LIST:
+    if (in_tuple) return false;
+    for (int i = 0; i < e->as.list.elems.len; i++)
+      if (!literal_tree(e->as.list.elems.items[i], false, n)) return false;
+    return true;
+  case N_TUPLE:
+    for (int i = 0; i < e->as.tuple.elems.len; i++)
+      if (!literal_tree(e->as.tuple.elems.items[i], true, n)) return false;
+    return true;
+  default: return false;
+  }
+}
+
+/* The value of a literal_tree node (the compiler's heap is not collected). */
+static Value literal_tree_value(Compiler *c, Node *e) {
+  switch (e->kind) {
+  case N_INT: return INT_VAL(e->as.int_lit.value);
+  case N_FLOAT: return FLOAT_VAL(e->as.float_lit.value);
+  case N_STRING: return OBJ_VAL(str_copy(c->vm, e->as.str.value, e->as.str.len));
+  case N_CHAR: return CHAR_VAL(e->as.char_lit.value);
+  case N_BOOL: return BOOL_VAL(e->as.bool_lit.value);
+  case N_UNARY: {
+    Node *x = e->as.unary.operand;
+    return x->kind == N_INT ? INT_VAL((int64_t)(0 - (uint64_t)x->as.int_lit.value)) : FLOAT_VAL(-x->as.float_lit.value);
+  }
+  case N_LIST: {
+    NodeList *el = &e->as.list.elems;
+    ObjList *l = list_new(c->vm, (uint32_t)el->len);
+    for (int i = 0; i < el->len; i++) l->items[i] = literal_tree_value(c, el->items[i]);
+    l->len = (uint32_t)el->len;
+    return OBJ_VAL(l);
+  }
+  case N_TUPLE: {
+    NodeList *el = &e->as.tuple.elems;
+    ObjTuple *t = tuple_new(c->vm, (uint32_t)el->len);
+    for (int i = 0; i < el->len; i++) t->items[i] = literal_tree_value(c, el->items[i]);
+    return OBJ_VAL(t);
+  }
+  default: return UNIT_VAL;
+  }
+}
+
+/* Elements into consecutive registers, then NEWLIST/NEWTUPLE (chunked for
+ * long literals); `whole` is the literal node when it is a list literal
+ * that LISTK may load, else NULL. */
+static void compile_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, Span sp, Node *whole) {
   int save = c->fs->freereg;
   int n = elems->len;
-  int first = n < 250 ? n : 250;
-  int base = c->fs->freereg;
-  for (int i = 0; i < first; i++) c_expr(c, elems->items[i], c_alloc_reg(c, sp));
-  if (op == BC_NEWTUPLE && n > first) c_error(c, sp, "tuple has too many elements (more than 250)");
-  int t = dst;
-  if (n > first) t = c_alloc_reg(c, sp);
-  c_emit(c, MAKE_ABC(op, t, base, first), sp);
-  for (int done = first; done < n && op == BC_NEWLIST;) {
-    int chunk = n - done < 200 ? n - done : 200;
+  long scalars = 0;
+  if (whole && op == BC_NEWLIST && literal_tree(whole, false, &scalars) && scalars >= LISTK_MIN) {
+    int k = c_const(c, literal_tree_value(c, whole), sp);
+    c_emit(c, MAKE_ABx(BC_LISTK, dst, k), sp);
+    return;
+  }
+  if (n <= SEQ_CHUNK) {
+    int base = c->fs->freereg;
+    for (int i = 0; i < n; i++) c_expr(c, elems->items[i], c_alloc_reg(c, sp));
+    c_emit(c, MAKE_ABC(op, dst, base, n), sp);
+    c_free_to(c, save);
+    return;
+  }
+  int t = c_alloc_reg(c, sp);
+  for (int done = 0; done < n;) {
+    int chunk = n - done < SEQ_CHUNK ? n - done : SEQ_CHUNK;
     c_free_to(c, t + 1);
     int b = c->fs->freereg;
     for (int i = 0; i < chunk; i++) c_expr(c, elems->items[done + i], c_alloc_reg(c, sp));
-    c_emit(c, MAKE_ABC(BC_APPENDN, t, b, chunk), sp);
+    c_emit(c, MAKE_ABC(done ? BC_APPENDN : BC_NEWLIST, t, b, chunk), sp);
     done += chunk;
   }
-  if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), sp);
+  if (op == BC_NEWTUPLE) c_emit(c, MAKE_ABC(BC_TUPLEOF, dst, t, 0), sp);
+  else c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), sp);
   c_free_to(c, save);
 }
 
@@ -928,10 +1002,18 @@ static void compile_fstring(Compiler *c, Node *f, int dst) {
     c_expr(c, pieces->items[0], dst);
     return;
   }
+  /* pieces SEQ_CHUNK at a time: each CONCAT after the first starts from
+   * the text so far, in the register below its pieces */
   int save = c->fs->freereg;
-  int base = c->fs->freereg;
+  int base = c->fs->freereg, npieces = 0;
   for (int i = 0; i < pieces->len; i++) {
     Node *p = pieces->items[i];
+    if (npieces == SEQ_CHUNK) {
+      c_emit(c, MAKE_ABC(BC_CONCAT, base, base, npieces), f->span);
+      c_free_to(c, base + 1);
+      npieces = 1;
+    }
+    npieces++;
     int r = c_alloc_reg(c, p->span);
     if (p->kind == N_STRING) {
       c_expr(c, p, r);
@@ -946,8 +1028,7 @@ static void compile_fstring(Compiler *c, Node *f, int dst) {
         c_emit_k8(c, BC_FORMAT, r, r, c_str_const(c, p->as.fmt.spec, p->span), p->span);
     }
   }
-  if (pieces->len > 250) c_error(c, f->span, "format string has too many pieces");
-  c_emit(c, MAKE_ABC(BC_CONCAT, dst, base, pieces->len), f->span);
+  c_emit(c, MAKE_ABC(BC_CONCAT, dst, base, npieces), f->span);
   c_free_to(c, save);
 }
 
@@ -964,7 +1045,7 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
     else c_expr(c, args->items[0], dst);
   } else if (!strcmp(name, "vec")) {
     if (args->len == 1 && args->items[0]->kind == N_LIST_REPEAT) c_expr(c, args->items[0], dst);
-    else compile_sequence(c, args, BC_NEWLIST, dst, sp);
+    else compile_sequence(c, args, BC_NEWLIST, dst, sp, &(Node){.kind = N_LIST, .span = sp, .as.list.elems = *args});
   } else if (!strcmp(name, "assert") || !strcmp(name, "assert_eq") || !strcmp(name, "assert_ne") ||
              !strcmp(name, "debug_assert")) {
     const char *fn = !strcmp(name, "debug_assert") ? "assert" : name;
@@ -1388,8 +1469,8 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_FIELD: compile_field(c, e, dst); break;
   case N_INDEX: compile_index(c, e, dst); break;
   case N_SLICE: compile_range_parts(c, e->as.slice.lo, e->as.slice.hi, e->as.slice.step, 0, dst, e->span); break;
-  case N_TUPLE: compile_sequence(c, &e->as.tuple.elems, BC_NEWTUPLE, dst, e->span); break;
-  case N_LIST: compile_sequence(c, &e->as.list.elems, BC_NEWLIST, dst, e->span); break;
+  case N_TUPLE: compile_sequence(c, &e->as.tuple.elems, BC_NEWTUPLE, dst, e->span, NULL); break;
+  case N_LIST: compile_sequence(c, &e->as.list.elems, BC_NEWLIST, dst, e->span, e); break;
   case N_LIST_REPEAT: {
     int save = c->fs->freereg;
     int v = operand_before(c, e->as.repeat.value, e->as.repeat.count, NULL, NULL);

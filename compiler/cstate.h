@@ -11,6 +11,7 @@
 #define MAX_REGS 250
 #define MAX_LOCALS 200
 #define MAX_UPVALS 250
+#define MAX_CALL_ARGS 200 /* arguments of one call (they take consecutive registers) */
 
 typedef struct {
   const char *name; /* NULL for hidden slots (loop state, pattern temps) */
