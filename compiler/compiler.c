@@ -130,6 +130,19 @@ void c_patch_here(Compiler *c, Jumps *j) {
 
 void c_enter_scope(Compiler *c) { c->fs->depth++; }
 
+/* A new entry of the verifier's table of locals and assignments. */
+static VerifyLocal *c_live_entry(Compiler *c) {
+  FuncState *fs = c->fs;
+  if (fs->nlive == fs->caplive) {
+    int cap = fs->caplive ? fs->caplive * 2 : 32;
+    VerifyLocal *grown = arena_alloc(&c->arena, sizeof(VerifyLocal) * cap);
+    if (fs->nlive) memcpy(grown, fs->live, sizeof(VerifyLocal) * fs->nlive);
+    fs->live = grown;
+    fs->caplive = cap;
+  }
+  return &fs->live[fs->nlive++];
+}
+
 /* The verifier's record of local i, completed when its scope ends. */
 static void close_live(Compiler *c, Local *l) {
   VerifyLocal *v = &c->fs->live[l->live];
@@ -170,21 +183,15 @@ int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp) {
   /* A local's register stays allocated while it lives: temporaries are
    * taken above it. */
   if (fs->freereg <= reg) c_free_to(c, reg + 1);
-  if (fs->nlive == fs->caplive) {
-    int cap = fs->caplive ? fs->caplive * 2 : 32;
-    VerifyLocal *grown = arena_alloc(&c->arena, sizeof(VerifyLocal) * cap);
-    if (fs->nlive) memcpy(grown, fs->live, sizeof(VerifyLocal) * fs->nlive);
-    fs->live = grown;
-    fs->caplive = cap;
-  }
-  VerifyLocal *v = &fs->live[fs->nlive];
+  VerifyLocal *v = c_live_entry(c);
   v->name = name;
   v->reg = (uint8_t)reg;
   v->is_mut = is_mut;
   v->startpc = (uint32_t)c_here(c);
   v->endpc = UINT32_MAX;
+  v->assigns = false;
   Local *l = &fs->locals[fs->nlocals++];
-  l->live = fs->nlive++;
+  l->live = (int)(v - fs->live);
   l->name = name;
   l->reg = reg;
   l->depth = fs->depth;
@@ -1187,10 +1194,21 @@ static void compound(Compiler *c, OpKind op, int dst, int cur, Node *value, Span
 }
 
 /* target = value, target op= value. */
+/* Tell the verifier that the code from pc `start` to here assigns the local
+ * named by target (an identifier), if it is one: the only place a live
+ * local's register may be written. */
+static void note_assignment(Compiler *c, Node *target, int start) {
+  if (target->kind != N_IDENT) return;
+  Local *l = c_find_local(c, target->as.ident.name);
+  if (!l) return;
+  *c_live_entry(c) = (VerifyLocal){l->name, (uint8_t)l->reg, true, true, (uint32_t)start, (uint32_t)c_here(c)};
+}
+
 static void compile_assign(Compiler *c, Node *e, int dst) {
   Node *target = e->as.assign.target, *value = e->as.assign.value;
   OpKind op = e->as.assign.op;
   int save = c->fs->freereg;
+  int start = c_here(c);
   if (target->kind == N_IDENT) {
     const char *name = target->as.ident.name;
     int i;
@@ -1275,6 +1293,9 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
   } else {
     c_error(c, target->span, "invalid assignment target");
   }
+  note_assignment(c, target, start);
+  if (target->kind == N_TUPLE)
+    for (int i = 0; i < target->as.tuple.elems.len; i++) note_assignment(c, target->as.tuple.elems.items[i], start);
   c_free_to(c, save);
   if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
 }

@@ -268,11 +268,18 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
 
 /* ---- the checks ---- */
 
+/* Is pc inside the code of an assignment to register reg? */
+static bool assigned_at(const VerifyLocal *locals, int nlocals, uint8_t reg, uint32_t pc) {
+  for (int i = 0; i < nlocals; i++)
+    if (locals[i].assigns && locals[i].reg == reg && pc >= locals[i].startpc && pc < locals[i].endpc) return true;
+  return false;
+}
+
 static bool check_locals(Ctx *x, const Decoded *d, const VerifyLocal *locals, int nlocals) {
   const ObjProto *p = x->p;
   for (int i = 0; i < nlocals; i++) {
     const VerifyLocal *l = &locals[i];
-    if (!l->name) continue;
+    if (!l->name || l->assigns) continue;
     uint32_t end = l->endpc < p->ncode ? l->endpc : p->ncode;
     for (uint32_t pc = l->startpc; pc < end; pc++) {
       const Decoded *di = &d[pc];
@@ -280,9 +287,13 @@ static bool check_locals(Ctx *x, const Decoded *d, const VerifyLocal *locals, in
       if (di->clobber >= 0 && di->clobber <= l->reg)
         return fail(x, pc, "the call frame at r%d overwrites r%u, the register of the live local `%s`",
                     di->clobber, l->reg, l->name);
-      if (!l->is_mut && (rs_has(&di->writes, l->reg) || rs_has(&di->jwrites, l->reg) || rs_has(&di->fwrites, l->reg)))
+      if (!(rs_has(&di->writes, l->reg) || rs_has(&di->jwrites, l->reg) || rs_has(&di->fwrites, l->reg))) continue;
+      if (!l->is_mut)
         return fail(x, pc, "overwrites r%u, the register of the immutable local `%s` (live at pc %u..%u)", l->reg,
                     l->name, l->startpc, end);
+      if (!assigned_at(locals, nlocals, l->reg, pc))
+        return fail(x, pc, "overwrites r%u, the register of the local `%s` (live at pc %u..%u), outside an assignment to it",
+                    l->reg, l->name, l->startpc, end);
     }
   }
   return true;

@@ -10,8 +10,9 @@
  *     (definite assignment over the control-flow graph; the parameters are
  *     written on entry; a call clobbers the registers above its base);
  *   - no instruction overwrites the register of a live local that must
- *     keep its value: an immutable named local is written only before its
- *     live range starts, and no call's frame starts below any live local.
+ *     keep its value: a named local is written while live only by the
+ *     code of an assignment to it (never, if immutable), and no call's
+ *     frame starts at or below any live local.
  * The local ranges come from the compiler (VerifyLocal); with none given
  * only the first two groups are checked. */
 #ifndef NS_VERIFY_H
@@ -22,13 +23,16 @@
 
 #include "value.h"
 
-/* A local variable's home register and where it is live. */
+/* A local variable's home register and where it is live, or (assigns) the
+ * code of an assignment to a mutable local: the only instructions that may
+ * write a live local's register. */
 typedef struct {
   const char *name;  /* NULL for the compiler's hidden slots */
   uint8_t reg;
   bool is_mut;       /* assignments may write it while live */
-  uint32_t startpc;  /* first instruction after its initialization */
-  uint32_t endpc;    /* first instruction after its scope */
+  bool assigns;      /* an assignment's code, not a local */
+  uint32_t startpc;  /* first instruction after its initialization (of the assignment) */
+  uint32_t endpc;    /* first instruction after its scope (after the assignment) */
 } VerifyLocal;
 
 typedef struct {

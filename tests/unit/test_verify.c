@@ -5,7 +5,8 @@
  * path, jumps outside the code, registers, constants, upvalues and globals
  * out of range, a missing EXTRA, a skip not followed by JMP, code that runs
  * off its end, a read of a register a call clobbered, and writes to a live
- * local (an immutable local overwritten, a call frame below a local). */
+ * local (an immutable local overwritten, a mutable one written outside an
+ * assignment to it, a call frame below a local). */
 #include <stdio.h>
 #include <string.h>
 
@@ -79,8 +80,11 @@ int main(void) {
   E(p, MAKE_ABC(BC_ADD, 0, 0, 4));  /* reads r4, written by FORPREPI's fall-through */
   E(p, MAKE_AsBx(BC_FORLOOP, 1, -2));
   E(p, MAKE_ABC(BC_RETURN, 0, 1, 0));
-  VerifyLocal loop_locals[] = {{"s", 0, true, 1, 8}, {"i", 4, false, 5, 6}};
-  accept("numeric for loop", p, loop_locals, 2);
+  /* s is assigned at pc 5 (an assignment's code), i is live in the body */
+  VerifyLocal loop_locals[] = {{"s", 0, true, false, 1, 8}, {"i", 4, false, false, 5, 6}, {"s", 0, true, true, 5, 6}};
+  accept("numeric for loop", p, loop_locals, 3);
+  reject("mutable local written outside an assignment", p, loop_locals, 2, 5,
+         "overwrites r0, the register of the local `s` (live at pc 1..8), outside an assignment to it");
 
   p = mk(0, 4); /* r0 = g(1); r0.name(r1) with named args; EXTRA operands */
   ObjTuple *names = tuple_new(vm, 1);
@@ -199,7 +203,7 @@ int main(void) {
   E(p, MAKE_AsBx(BC_JMP, 0, 0));
   E(p, MAKE_AsBx(BC_FORLOOP, 0, -4));
   E(p, MAKE_ABC(BC_RETURN, 0, 0, 0));
-  VerifyLocal k_local[] = {{"k", 3, false, 4, 7}};
+  VerifyLocal k_local[] = {{"k", 3, false, false, 4, 7}};
   reject("immutable local overwritten", p, k_local, 1, 4, "overwrites r3, the register of the immutable local `k`");
 
   p = mk(0, 5); /* a call whose frame starts below the live local x (r3) */
@@ -207,7 +211,7 @@ int main(void) {
   E(p, MAKE_ABx(BC_GETGLOBAL, 2, g));
   E(p, MAKE_ABC(BC_CALL, 2, 0, 0));
   E(p, MAKE_ABC(BC_RETURN, 2, 1, 0));
-  VerifyLocal x_local[] = {{"x", 3, true, 1, 4}};
+  VerifyLocal x_local[] = {{"x", 3, true, false, 1, 4}};
   reject("call frame below a live local", p, x_local, 1, 2, "call frame at r3 overwrites r3");
 
   /* the same code passes without the local ranges: only they show the clobber */
