@@ -262,12 +262,19 @@ static bool contains(VM *vm, int op, Value item, Value coll, bool *out) {
       bool incl = r->flags & RANGE_INCLUSIVE;
       bool has_lo = r->flags & RANGE_HAS_LO, has_hi = r->flags & RANGE_HAS_HI;
       bool in;
-      if (r->step > 0)
+      if (IS_INT(item)) { /* exactly: near the ends of the int range a double rounds */
+        int64_t xi = item.as.i;
+        if (r->step > 0)
+          in = (!has_lo || xi >= r->lo) && (!has_hi || (incl ? xi <= r->hi : xi < r->hi));
+        else
+          in = (!has_lo || xi <= r->lo) && (!has_hi || (incl ? xi >= r->hi : xi > r->hi));
+      } else if (r->step > 0) {
         in = (!has_lo || x >= (double)r->lo) &&
              (!has_hi || (incl ? x <= (double)r->hi : x < (double)r->hi));
-      else
+      } else {
         in = (!has_lo || x <= (double)r->lo) &&
              (!has_hi || (incl ? x >= (double)r->hi : x > (double)r->hi));
+      }
       if (in && r->step != 1) {
         /* a stepped range holds only lo + k*step */
         if (IS_FLOAT(item) && x != floor(x)) in = false;

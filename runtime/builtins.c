@@ -157,8 +157,9 @@ bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out) {
     }
     unsigned __int128 n = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
     if (n > UINT32_MAX / 2) {
-      vm_error(vm, "%s: the range has too many elements (%llu%s)", who,
-               (unsigned long long)(n > UINT64_MAX ? UINT64_MAX : n), n > UINT64_MAX ? " and more" : "");
+      char count[48];
+      lib_u128_text(n, count);
+      vm_error(vm, "%s: the range has too many elements (%s)", who, count);
       return false;
     }
     ObjList *l = list_new(vm, (uint32_t)n);

@@ -86,6 +86,8 @@ unsigned __int128 lib_range_count(int64_t lo, int64_t hi, int64_t step, bool inc
 /* The element count of r as an int: a runtime error naming `who` for a
  * range without both ends or with more elements than an int holds. */
 bool lib_range_len(VM *vm, const ObjRange *r, const char *who, int64_t *out);
+/* n in decimal (a range count may be 2^64): out holds at least 40 chars. */
+void lib_u128_text(unsigned __int128 n, char *out);
 /* Element i (below the count) of a bounded range. */
 int64_t lib_range_at(const ObjRange *r, uint64_t i);
 /* Iteration state before the first element, then the next element:

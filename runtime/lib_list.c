@@ -863,14 +863,25 @@ unsigned __int128 lib_range_count(int64_t lo, int64_t hi, int64_t step, bool inc
   return h <= l ? 0 : (unsigned __int128)((h - l - 1) / s) + 1;
 }
 
+void lib_u128_text(unsigned __int128 n, char *out) {
+  char digits[40];
+  int len = 0;
+  do {
+    digits[len++] = (char)('0' + (int)(n % 10));
+    n /= 10;
+  } while (n);
+  for (int i = 0; i < len; i++) out[i] = digits[len - 1 - i];
+  out[len] = '\0';
+}
+
 bool lib_range_len(VM *vm, const ObjRange *r, const char *who, int64_t *out) {
   if ((r->flags & (RANGE_HAS_LO | RANGE_HAS_HI)) != (RANGE_HAS_LO | RANGE_HAS_HI))
     return vm_error(vm, "%s of an unbounded range", who);
   unsigned __int128 n = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
   if (n > INT64_MAX) {
-    if (n > UINT64_MAX)
-      return vm_error(vm, "%s: the range has 18446744073709551616 elements, more than an int holds", who);
-    return vm_error(vm, "%s: the range has %llu elements, more than an int holds", who, (unsigned long long)n);
+    char count[48];
+    lib_u128_text(n, count);
+    return vm_error(vm, "%s: the range has %s elements, more than an int holds", who, count);
   }
   *out = (int64_t)n;
   return true;
