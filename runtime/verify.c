@@ -256,6 +256,7 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
   if (e->skip) {
     if (next >= (int)p->ncode || INS_OP(p->code[next]) != BC_JMP)
       return fail(x, pc, "%s may skip the next instruction, which is not a JMP", vm_opcode_names[op]);
+    if (next + 1 >= (int)p->ncode) return fail(x, pc, "skipping the JMP runs past the end of the code");
     d->skip = next + 1;
   }
   if (!e->noflow) {

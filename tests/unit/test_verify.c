@@ -6,7 +6,8 @@
  * out of range, a missing EXTRA, a skip not followed by JMP, code that runs
  * off its end, a read of a register a call clobbered, and writes to a live
  * local (an immutable local overwritten, a mutable one written outside an
- * assignment to it, a call frame below a local). */
+ * assignment to it, a call frame below a local); random bytecode never
+ * crashes it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -184,6 +185,11 @@ int main(void) {
   E(p, MAKE_AsBx(BC_LOADI, 0, 1));
   reject("runs off the end", p, NULL, 0, 0, "runs past the end of the code");
 
+  p = mk(1, 1);
+  E(p, MAKE_ABC(BC_TEST, 0, 1, 0));
+  E(p, MAKE_AsBx(BC_JMP, 0, -2));
+  reject("skips past the end", p, NULL, 0, 0, "skipping the JMP runs past the end");
+
   p = mk(0, 4); /* r2 is a call argument: the callee's frame overwrote it */
   E(p, MAKE_ABx(BC_GETGLOBAL, 1, g));
   E(p, MAKE_AsBx(BC_LOADI, 2, 5));
@@ -216,6 +222,32 @@ int main(void) {
 
   /* the same code passes without the local ranges: only they show the clobber */
   accept("same code, no local ranges", p, NULL, 0);
+
+  /* random bytecode: every function is accepted or rejected, never a crash
+   * (run under ASan), and a rejection names a pc inside the code */
+  unsigned seed = 12345;
+  int rejected = 0;
+  for (int n = 0; n < 3000; n++) {
+    p = mk(n % 3, 1 + n % 12);
+    int len = 1 + n % 17;
+    for (int i = 0; i < n % 5; i++) proto_add_const(vm, p, INT_VAL(i));
+    for (int i = 0; i < len; i++) {
+      seed = seed * 1103515245u + 12345u;
+      uint32_t ins = (seed >> 3) % BC__NUM | (((seed >> 9) % 16) << 8) | (((seed >> 14) % 16) << 16) |
+                     ((uint32_t)((seed >> 20) % 16) << 24);
+      if (vm_opcode_formats[INS_OP(ins)] == FMT_AsBx) ins = MAKE_AsBx(INS_OP(ins), INS_A(ins), (int)((seed >> 11) % 9) - 4);
+      E(p, ins);
+    }
+    VerifyError err;
+    if (!verify_proto(p, NULL, 0, &err)) {
+      rejected++;
+      if (err.pc >= p->ncode) {
+        printf("FAIL random function %d: rejection at pc %u of %u\n", n, err.pc, p->ncode);
+        failures++;
+      }
+    }
+  }
+  printf("ok   random bytecode: %d of 3000 functions rejected, no crash\n", rejected);
 
   vm_free(vm);
   if (failures) printf("%d failure(s)\n", failures);
