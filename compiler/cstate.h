@@ -1,6 +1,7 @@
 /* Internal state shared by the compiler's files: compiler.c (expressions,
- * statements, functions), pattern.c (match patterns) and items.c (module
- * items, type annotations). */
+ * functions), stmt.c (statements), literal.c (list, tuple, struct literals,
+ * f-strings), pattern.c (match patterns) and items.c (module items, type
+ * annotations). */
 #ifndef NS_CSTATE_H
 #define NS_CSTATE_H
 
@@ -127,6 +128,13 @@ int c_locals_top(FuncState *fs);
 int c_active_top(FuncState *fs);
 int c_here(Compiler *c);
 void c_patch_to(Compiler *c, int at, int target);
+
+/* literal.c */
+/* List or tuple (op NEWLIST / NEWTUPLE) of the elements into dst; `whole`
+ * is the list literal node when LISTK may load it as one constant. */
+void c_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, Span sp, Node *whole);
+void c_fstring(Compiler *c, Node *f, int dst);
+void c_struct_lit(Compiler *c, Node *e, int dst);
 
 /* stmt.c */
 void c_stmt(Compiler *c, Node *s);
