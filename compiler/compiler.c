@@ -1,6 +1,6 @@
 /* The bytecode compiler: names, registers, expressions and functions
  * (statements and control flow are in stmt.c, patterns in pattern.c,
- * items in items.c).
+ * items in items.c, list/tuple/struct literals and f-strings in literal.c).
  *
  * Registers are allocated like Lua's: locals occupy the low registers of a
  * frame in declaration order, temporaries are taken above them (freereg) and
@@ -74,12 +74,24 @@ int c_alloc_reg(Compiler *c, Span sp) {
   FuncState *fs = c->fs;
   int r = fs->freereg++;
   if (r >= MAX_REGS) {
-    c_error(c, sp, "expression or function needs more than %d registers", MAX_REGS);
+    /* reported once per function; compiling goes on for other errors */
+    if (!fs->out_of_regs)
+      c_error(c, sp, "expression or function needs more than %d registers: split it into smaller functions",
+              MAX_REGS);
+    fs->out_of_regs = true;
     fs->freereg = MAX_REGS - 20;
     return MAX_REGS - 21;
   }
   if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
   return r;
+}
+
+void c_free_to(Compiler *c, int r) {
+  FuncState *fs = c->fs;
+  int top = c_locals_top(fs);
+  fs->freereg = r > top ? r : top;
+  if (fs->freereg > MAX_REGS) fs->freereg = MAX_REGS;
+  if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
 }
 
 /* A placeholder JMP, patched later. */
@@ -118,14 +130,45 @@ void c_patch_here(Compiler *c, Jumps *j) {
 
 void c_enter_scope(Compiler *c) { c->fs->depth++; }
 
+/* A new entry of the verifier's table of locals and assignments. */
+static VerifyLocal *c_live_entry(Compiler *c) {
+  FuncState *fs = c->fs;
+  if (fs->nlive == fs->caplive) {
+    int cap = fs->caplive ? fs->caplive * 2 : 32;
+    VerifyLocal *grown = arena_alloc(&c->arena, sizeof(VerifyLocal) * cap);
+    if (fs->nlive) memcpy(grown, fs->live, sizeof(VerifyLocal) * fs->nlive);
+    fs->live = grown;
+    fs->caplive = cap;
+  }
+  return &fs->live[fs->nlive++];
+}
+
+/* The verifier's record of local i, completed when its scope ends. */
+static void close_live(Compiler *c, Local *l) {
+  VerifyLocal *v = &c->fs->live[l->live];
+  v->name = l->name;
+  v->is_mut = l->is_mut;
+  v->endpc = (uint32_t)c_here(c);
+}
+
+void c_pop_locals(Compiler *c, int n) {
+  FuncState *fs = c->fs;
+  while (fs->nlocals > n) close_live(c, &fs->locals[--fs->nlocals]);
+}
+
+void c_local_starts_here(Compiler *c, int local) {
+  c->fs->live[c->fs->locals[local].live].startpc = (uint32_t)c_here(c);
+}
+
 void c_exit_scope(Compiler *c) {
   FuncState *fs = c->fs;
   fs->depth--;
   int lowest = -1, lowest_captured = -1;
   while (fs->nlocals > 0 && fs->locals[fs->nlocals - 1].depth > fs->depth) {
-    Local *l = &fs->locals[--fs->nlocals];
+    Local *l = &fs->locals[fs->nlocals - 1];
     lowest = l->reg;
     if (l->captured) lowest_captured = l->reg;
+    c_pop_locals(c, fs->nlocals - 1);
   }
   if (lowest_captured >= 0) c_emit(c, MAKE_ABC(BC_CLOSE, lowest_captured, 0, 0), (Span){0, 0});
   if (lowest >= 0) fs->freereg = lowest;
@@ -137,7 +180,18 @@ int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp) {
     c_error(c, sp, "too many local variables in one function (more than %d)", MAX_LOCALS);
     return 0;
   }
+  /* A local's register stays allocated while it lives: temporaries are
+   * taken above it. */
+  if (fs->freereg <= reg) c_free_to(c, reg + 1);
+  VerifyLocal *v = c_live_entry(c);
+  v->name = name;
+  v->reg = (uint8_t)reg;
+  v->is_mut = is_mut;
+  v->startpc = (uint32_t)c_here(c);
+  v->endpc = UINT32_MAX;
+  v->assigns = false;
   Local *l = &fs->locals[fs->nlocals++];
+  l->live = (int)(v - fs->live);
   l->name = name;
   l->reg = reg;
   l->depth = fs->depth;
@@ -452,6 +506,97 @@ static Value literal_value(Node *e) {
   return e->kind == N_INT ? INT_VAL(e->as.int_lit.value) : FLOAT_VAL(e->as.float_lit.value);
 }
 
+/* ---- evaluation order ----
+ *
+ * Operands are evaluated left to right. c_expr_any hands out a local's own
+ * register instead of a copy, so a local operand is read only when the
+ * instruction using it runs, after the operands to its right. Where those
+ * may assign the local, it is copied first (operand_before). */
+
+static bool writes_list(Compiler *c, NodeList *l, const Local *loc);
+
+/* Could evaluating e assign the mutable local loc? An assignment to its
+ * name can, and so can anything that runs user code (a call, a macro, a
+ * formatted value's to_string, an iterator's next): a closure may assign
+ * it through an upvalue. Closure literals do not run where written. */
+static bool may_write(Compiler *c, Node *e, const Local *loc) {
+  if (!e) return false;
+  switch (e->kind) {
+  case N_INT: case N_FLOAT: case N_IMAG: case N_QUANTITY: case N_STRING: case N_CHAR: case N_BOOL: case N_UNIT:
+  case N_IDENT: case N_PATH: case N_SELF: case N_CLOSURE: case N_CONTINUE:
+    return false;
+  case N_CALL: case N_METHOD_CALL: case N_MACRO: case N_FSTRING: case N_FOR: case N_BIG_OP: case N_NO_GRAD:
+    return true;
+  case N_ASSIGN: {
+    Node *root = place_root(e->as.assign.target);
+    if (root->kind == N_IDENT && loc->name && !strcmp(root->as.ident.name, loc->name)) return true;
+    return may_write(c, e->as.assign.target, loc) || may_write(c, e->as.assign.value, loc);
+  }
+  case N_UNARY: return may_write(c, e->as.unary.operand, loc);
+  case N_BINARY: return may_write(c, e->as.binary.lhs, loc) || may_write(c, e->as.binary.rhs, loc);
+  case N_REF: return may_write(c, e->as.ref.operand, loc);
+  case N_TRY: case N_AWAIT: case N_ABS: return may_write(c, e->as.postfix.operand, loc);
+  case N_CAST: return may_write(c, e->as.cast.operand, loc);
+  case N_FIELD: return may_write(c, e->as.field.object, loc);
+  case N_INDEX: return may_write(c, e->as.index.object, loc) || writes_list(c, &e->as.index.indices, loc);
+  case N_SLICE:
+    return may_write(c, e->as.slice.lo, loc) || may_write(c, e->as.slice.hi, loc) || may_write(c, e->as.slice.step, loc);
+  case N_RANGE: return may_write(c, e->as.range.lo, loc) || may_write(c, e->as.range.hi, loc);
+  case N_TUPLE: return writes_list(c, &e->as.tuple.elems, loc);
+  case N_LIST: return writes_list(c, &e->as.list.elems, loc);
+  case N_LIST_REPEAT: return may_write(c, e->as.repeat.value, loc) || may_write(c, e->as.repeat.count, loc);
+  case N_STRUCT_LIT:
+    for (int i = 0; i < e->as.struct_lit.fields.len; i++)
+      if (may_write(c, e->as.struct_lit.fields.items[i]->as.field_init.value, loc)) return true;
+    return may_write(c, e->as.struct_lit.base, loc);
+  case N_BLOCK:
+    for (int i = 0; i < e->as.block.stmts.len; i++) {
+      Node *st = e->as.block.stmts.items[i];
+      if (st->kind == N_LET ? may_write(c, st->as.let.init, loc)
+                            : st->kind == N_EXPR_STMT ? may_write(c, st->as.expr_stmt.expr, loc)
+                                                      : st->kind != N_FN && may_write(c, st, loc))
+        return true;
+    }
+    return may_write(c, e->as.block.tail, loc);
+  case N_IF:
+    return may_write(c, e->as.if_.cond, loc) || may_write(c, e->as.if_.then, loc) || may_write(c, e->as.if_.els, loc);
+  case N_WHILE: case N_LOOP: return may_write(c, e->as.loop.cond, loc) || may_write(c, e->as.loop.body, loc);
+  case N_MATCH:
+    if (may_write(c, e->as.match.scrutinee, loc)) return true;
+    for (int i = 0; i < e->as.match.arms.len; i++) {
+      Node *arm = e->as.match.arms.items[i];
+      if (may_write(c, arm->as.arm.guard, loc) || may_write(c, arm->as.arm.body, loc)) return true;
+    }
+    return false;
+  case N_BREAK: case N_RETURN: return may_write(c, e->as.brk.value, loc);
+  default: return true;
+  }
+}
+
+static bool writes_list(Compiler *c, NodeList *l, const Local *loc) {
+  for (int i = 0; i < l->len; i++) {
+    Node *n = l->items[i];
+    if (may_write(c, n->kind == N_ARG ? n->as.arg.value : n, loc)) return true;
+  }
+  return false;
+}
+
+/* The register of operand e, which is followed by the operands a, b and
+ * the list more (any may be NULL): e's own register when e is a local
+ * they cannot assign, else a temporary holding e's value now. */
+static int operand_before(Compiler *c, Node *e, Node *a, Node *b, NodeList *more) {
+  if (e->kind == N_IDENT || e->kind == N_SELF) {
+    Local *l = c_find_local(c, e->kind == N_SELF ? "self" : e->as.ident.name);
+    if (l && l->is_mut &&
+        (may_write(c, a, l) || may_write(c, b, l) || (more && writes_list(c, more, l)))) {
+      int t = c_alloc_reg(c, e->span);
+      c_emit(c, MAKE_ABC(BC_MOVE, t, l->reg, 0), e->span);
+      return t;
+    }
+  }
+  return c_expr_any(c, e);
+}
+
 /* A temporary register for a value that will be discarded or moved. */
 static int temp_for(Compiler *c, int dst, Span sp) { return dst != NO_REG ? dst : c_alloc_reg(c, sp); }
 
@@ -464,6 +609,12 @@ static bool is_top_temp(Compiler *c, int dst) {
  * count, and the constant index of the names tuple for named args (-1 if
  * none). */
 static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp) {
+  *kw_const = -1;
+  if (args->len > MAX_CALL_ARGS) {
+    Diag *d = c_error(c, sp, "a call takes at most %d arguments, this one has %d", MAX_CALL_ARGS, args->len);
+    if (d) diag_hint(d, "pass the values in a list: f([a, b, ...])");
+    return 0;
+  }
   int named = 0;
   bool saw_named = false;
   for (int i = 0; i < args->len; i++) {
@@ -477,10 +628,9 @@ static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, 
   }
   for (int i = 0; i < args->len; i++) {
     int r = c_alloc_reg(c, args->items[i]->span);
-    if (r != first_reg + i) c_error(c, sp, "internal: argument registers out of order");
+    if (r != first_reg + i && !c->fs->out_of_regs) c_error(c, sp, "internal: argument registers out of order");
     c_expr(c, args->items[i]->as.arg.value, r);
   }
-  *kw_const = -1;
   if (named) {
     ObjTuple *t = tuple_new(c->vm, (uint32_t)named);
     int j = 0;
@@ -494,7 +644,6 @@ static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, 
     }
     *kw_const = c_const(c, OBJ_VAL(t), sp);
   }
-  if (args->len > 250) c_error(c, sp, "too many arguments (more than 250)");
   return args->len;
 }
 
@@ -504,7 +653,7 @@ static int call_base(Compiler *c, int dst, Span sp) {
 
 static void finish_call(Compiler *c, int base, int dst, int save, Span sp) {
   if (dst != NO_REG && dst != base) c_emit(c, MAKE_ABC(BC_MOVE, dst, base, 0), sp);
-  c->fs->freereg = base == dst ? dst + 1 : save;
+  c_free_to(c, base == dst ? dst + 1 : save);
 }
 
 static void compile_call(Compiler *c, Node *e, int dst) {
@@ -571,12 +720,12 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), e->span);
     c_patch_to(c, j, c_here(c));
     if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     return;
   }
   switch (op) {
   case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: {
-    int a = c_expr_any(c, lhs), b = c_expr_any(c, rhs);
+    int a = operand_before(c, lhs, rhs, NULL, NULL), b = c_expr_any(c, rhs);
     OpCode code = op == OP_EQ ? BC_EQ : op == OP_NE ? BC_NE : (op == OP_LT || op == OP_GT) ? BC_LT : BC_LE;
     if (op == OP_GT || op == OP_GE) {
       int t = a;
@@ -587,7 +736,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     break;
   }
   case OP_NOT_IN: {
-    int a = c_expr_any(c, lhs), b = c_expr_any(c, rhs);
+    int a = operand_before(c, lhs, rhs, NULL, NULL), b = c_expr_any(c, rhs);
     c_emit(c, MAKE_ABC(BC_IN, dst, a, b), e->span);
     c_emit(c, MAKE_ABC(BC_NOT, dst, dst, 0), e->span);
     break;
@@ -606,7 +755,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
       c_expr(c, lhs, dst);
       a = dst;
     } else {
-      a = c_expr_any(c, lhs);
+      a = operand_before(c, lhs, rhs, NULL, NULL);
     }
     if (kcode != BC__NUM && is_num_literal(rhs)) {
       int k = c_const(c, literal_value(rhs), rhs->span);
@@ -619,7 +768,7 @@ static void compile_binary(Compiler *c, Node *e, int dst) {
     c_emit(c, MAKE_ABC(code, dst, a, b), e->span);
   }
   }
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_unary(Compiler *c, Node *e, int dst) {
@@ -642,7 +791,7 @@ static void compile_unary(Compiler *c, Node *e, int dst) {
   if (op == OP_NEG) c_emit(c, MAKE_ABC(BC_UNM, dst, r, 0), e->span);
   else if (op == OP_NOT) c_emit(c, MAKE_ABC(BC_NOT, dst, r, 0), e->span);
   else c_emit(c, MAKE_ABC(BC_UNOP, dst, r, op), e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* R[dst] = range/slice from optional lo, hi, step. */
@@ -660,46 +809,24 @@ static void compile_range_parts(Compiler *c, Node *lo, Node *hi, Node *step, int
     }
   }
   c_emit(c, MAKE_ABC(BC_NEWRANGE, dst, base, flags), sp);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
-/* Elements into consecutive registers, then NEWLIST/NEWTUPLE. */
-static void compile_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, Span sp) {
-  int save = c->fs->freereg;
-  int n = elems->len;
-  int first = n < 250 ? n : 250;
-  int base = c->fs->freereg;
-  for (int i = 0; i < first; i++) c_expr(c, elems->items[i], c_alloc_reg(c, sp));
-  if (op == BC_NEWTUPLE && n > first) c_error(c, sp, "tuple has too many elements (more than 250)");
-  int t = dst;
-  if (n > first) t = c_alloc_reg(c, sp);
-  c_emit(c, MAKE_ABC(op, t, base, first), sp);
-  for (int done = first; done < n && op == BC_NEWLIST;) {
-    int chunk = n - done < 200 ? n - done : 200;
-    c->fs->freereg = t + 1;
-    int b = c->fs->freereg;
-    for (int i = 0; i < chunk; i++) c_expr(c, elems->items[done + i], c_alloc_reg(c, sp));
-    c_emit(c, MAKE_ABC(BC_APPENDN, t, b, chunk), sp);
-    done += chunk;
-  }
-  if (t != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, t, 0), sp);
-  c->fs->freereg = save;
-}
-
-static int index_key(Compiler *c, Node *e);
+static int index_key(Compiler *c, Node *e, Node *later);
 
 static void compile_index(Compiler *c, Node *e, int dst) {
   int save = c->fs->freereg;
-  int obj = c_expr_any(c, e->as.index.object);
-  int key = index_key(c, e);
+  int obj = operand_before(c, e->as.index.object, NULL, NULL, &e->as.index.indices);
+  int key = index_key(c, e, NULL);
   c_emit(c, MAKE_ABC(BC_GETINDEX, dst, obj, key), e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
-/* The key of obj[...]: one value, a range for a slice, or a tuple of them. */
-static int index_key(Compiler *c, Node *e) {
+/* The key of obj[...]: one value, a range for a slice, or a tuple of them.
+ * `later` is evaluated after it (an assigned value), or NULL. */
+static int index_key(Compiler *c, Node *e, Node *later) {
   NodeList *ix = &e->as.index.indices;
-  if (ix->len == 1 && ix->items[0]->kind != N_SLICE) return c_expr_any(c, ix->items[0]);
+  if (ix->len == 1 && ix->items[0]->kind != N_SLICE) return operand_before(c, ix->items[0], later, NULL, NULL);
   int base = c->fs->freereg;
   for (int i = 0; i < ix->len; i++) {
     Node *k = ix->items[i];
@@ -723,7 +850,7 @@ static void compile_field(Compiler *c, Node *e, int dst) {
   if (name[0] >= '0' && name[0] <= '9') k = c_const(c, INT_VAL(strtoll(name, NULL, 10)), e->span);
   else k = c_str_const(c, name, e->as.field.name_span);
   c_emit_k8(c, BC_GETFIELD, dst, obj, k, e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_path(Compiler *c, Node *e, int dst) {
@@ -779,39 +906,6 @@ void c_load_path(Compiler *c, Node *path, int dst) {
   }
 }
 
-static void compile_fstring(Compiler *c, Node *f, int dst) {
-  NodeList *pieces = &f->as.fstring.pieces;
-  if (pieces->len == 0) {
-    c_emit(c, MAKE_ABx(BC_LOADK, dst, c_str_const(c, "", f->span)), f->span);
-    return;
-  }
-  if (pieces->len == 1 && pieces->items[0]->kind == N_STRING) {
-    c_expr(c, pieces->items[0], dst);
-    return;
-  }
-  int save = c->fs->freereg;
-  int base = c->fs->freereg;
-  for (int i = 0; i < pieces->len; i++) {
-    Node *p = pieces->items[i];
-    int r = c_alloc_reg(c, p->span);
-    if (p->kind == N_STRING) {
-      c_expr(c, p, r);
-    } else {
-      if (!p->as.fmt.expr) {
-        c_error(c, p->span, "format placeholder has no argument");
-        continue;
-      }
-      c_expr(c, p->as.fmt.expr, r);
-      /* CONCAT displays non-strings itself; FORMAT only for a spec. */
-      if (p->as.fmt.spec && p->as.fmt.spec[0])
-        c_emit_k8(c, BC_FORMAT, r, r, c_str_const(c, p->as.fmt.spec, p->span), p->span);
-    }
-  }
-  if (pieces->len > 250) c_error(c, f->span, "format string has too many pieces");
-  c_emit(c, MAKE_ABC(BC_CONCAT, dst, base, pieces->len), f->span);
-  c->fs->freereg = save;
-}
-
 static void compile_macro(Compiler *c, Node *e, int dst) {
   const char *name = e->as.macro.name;
   NodeList *args = &e->as.macro.args;
@@ -825,7 +919,7 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
     else c_expr(c, args->items[0], dst);
   } else if (!strcmp(name, "vec")) {
     if (args->len == 1 && args->items[0]->kind == N_LIST_REPEAT) c_expr(c, args->items[0], dst);
-    else compile_sequence(c, args, BC_NEWLIST, dst, sp);
+    else c_sequence(c, args, BC_NEWLIST, dst, sp, &(Node){.kind = N_LIST, .span = sp, .as.list.elems = *args});
   } else if (!strcmp(name, "assert") || !strcmp(name, "assert_eq") || !strcmp(name, "assert_ne") ||
              !strcmp(name, "debug_assert")) {
     const char *fn = !strcmp(name, "debug_assert") ? "assert" : name;
@@ -855,74 +949,6 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
       diag_hint(d, "available macros: println! print! eprintln! eprint! format! vec! panic! assert! "
                    "assert_eq! assert_ne! unreachable! dbg! tensor! matrix! vector!");
   }
-}
-
-static void compile_struct_lit(Compiler *c, Node *e, int dst) {
-  Node *path = e->as.struct_lit.path;
-  NodeList *fields = &e->as.struct_lit.fields;
-  Value cls_v = c_static_value(c, path);
-  /* Compile-time field checks when the struct (or struct variant) is known. */
-  ObjString **names = NULL;
-  int nnames = 0;
-  Value *defaults = NULL;
-  const char *tname = c_path_text(c, path);
-  if (IS_CLASS(cls_v) && AS_CLASS(cls_v)->kind == CLASS_STRUCT) {
-    names = AS_CLASS(cls_v)->field_names;
-    nnames = AS_CLASS(cls_v)->nfields;
-    defaults = AS_CLASS(cls_v)->field_defaults;
-  } else if (IS_OBJ_TYPE(cls_v, OBJ_CTOR)) {
-    ObjCtor *ct = AS_CTOR(cls_v);
-    names = ct->cls->variants[ct->tag].field_names;
-    nnames = names ? ct->cls->variants[ct->tag].nfields : 0;
-  } else if (IS_CLASS(cls_v) || !IS_UNDEF(cls_v)) {
-    c_error(c, path->span, "`%s` is not a struct", tname);
-  }
-  if (names) {
-    for (int i = 0; i < fields->len; i++) {
-      const char *fname = fields->items[i]->as.field_init.name;
-      bool found = false;
-      const char *cands[256];
-      for (int j = 0; j < nnames; j++) {
-        if (j < 256) cands[j] = names[j]->chars;
-        if (!strcmp(names[j]->chars, fname)) found = true;
-      }
-      if (!found) {
-        Diag *d = c_error(c, fields->items[i]->span, "struct `%s` has no field named `%s`", tname, fname);
-        const char *close = diag_closest(fname, cands, nnames < 256 ? nnames : 256);
-        if (close && d) diag_hint(d, "did you mean `%s`?", close);
-      }
-    }
-    if (!e->as.struct_lit.base) {
-      for (int j = 0; j < nnames; j++) {
-        bool given = false;
-        for (int i = 0; i < fields->len; i++)
-          if (!strcmp(fields->items[i]->as.field_init.name, names[j]->chars)) given = true;
-        if (!given && !(defaults && !IS_UNDEF(defaults[j])))
-          c_error(c, e->span, "missing field `%s` in initializer of `%s`", names[j]->chars, tname);
-      }
-    }
-  }
-  int save = c->fs->freereg;
-  int base = c_alloc_reg(c, e->span);
-  c_load_path(c, path, base);
-  int n = fields->len + (e->as.struct_lit.base ? 1 : 0);
-  ObjTuple *t = tuple_new(c->vm, (uint32_t)n);
-  for (int i = 0; i < fields->len; i++) {
-    Node *f = fields->items[i];
-    int r = c_alloc_reg(c, f->span);
-    t->items[i] = OBJ_VAL(str_cstr(c->vm, f->as.field_init.name));
-    if (f->as.field_init.value) {
-      c_expr(c, f->as.field_init.value, r);
-    } else {
-      load_name(c, f->as.field_init.name, f->span, r);
-    }
-  }
-  if (e->as.struct_lit.base) {
-    t->items[n - 1] = OBJ_VAL(str_cstr(c->vm, ".."));
-    c_expr(c, e->as.struct_lit.base, c_alloc_reg(c, e->span));
-  }
-  c_emit_k8(c, BC_NEWSTRUCT, dst, base, c_const(c, OBJ_VAL(t), e->span), e->span);
-  c->fs->freereg = save;
 }
 
 /* The opcode of `x op= y`: in-place forms for + - * / (a tensor leaf is
@@ -963,14 +989,25 @@ static void compound(Compiler *c, OpKind op, int dst, int cur, Node *value, Span
   OpCode code = compound_opcode(op);
   if (code == BC__NUM) c_error(c, sp, "operator `%s=` is not supported", ns_op_names[op]);
   else c_emit(c, MAKE_ABC(code, dst, cur, r), sp);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* target = value, target op= value. */
+/* Tell the verifier that the code from pc `start` to here assigns the local
+ * named by target (an identifier), if it is one: the only place a live
+ * local's register may be written. */
+static void note_assignment(Compiler *c, Node *target, int start) {
+  if (target->kind != N_IDENT) return;
+  Local *l = c_find_local(c, target->as.ident.name);
+  if (!l) return;
+  *c_live_entry(c) = (VerifyLocal){l->name, (uint8_t)l->reg, true, true, (uint32_t)start, (uint32_t)c_here(c)};
+}
+
 static void compile_assign(Compiler *c, Node *e, int dst) {
   Node *target = e->as.assign.target, *value = e->as.assign.value;
   OpKind op = e->as.assign.op;
   int save = c->fs->freereg;
+  int start = c_here(c);
   if (target->kind == N_IDENT) {
     const char *name = target->as.ident.name;
     int i;
@@ -985,8 +1022,13 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       store_name(c, name, target->span, t);
     } else if (k == NAME_LOCAL) {
       Local *l = &c->fs->locals[i];
-      if (op == OP_NONE) c_expr(c, value, l->reg);
-      else compound(c, op, l->reg, l->reg, value, e->span);
+      if (op == OP_NONE) {
+        c_expr(c, value, l->reg);
+      } else {
+        /* x op= v is x = x op v with x read first */
+        int cur = operand_before(c, target, value, NULL, NULL);
+        compound(c, op, l->reg, cur, value, e->span);
+      }
       if (!l->is_mut) assign_error_immutable(c, name, target->span, l->span, false);
     } else {
       int t = c_alloc_reg(c, e->span);
@@ -1000,7 +1042,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
     }
   } else if (target->kind == N_FIELD) {
     check_mutable_root(c, target);
-    int obj = c_expr_any(c, target->as.field.object);
+    int obj = operand_before(c, target->as.field.object, value, NULL, NULL);
     const char *name = target->as.field.name;
     int k = (name[0] >= '0' && name[0] <= '9') ? c_const(c, INT_VAL(strtoll(name, NULL, 10)), target->span)
                                                : c_str_const(c, name, target->as.field.name_span);
@@ -1019,8 +1061,8 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
     }
   } else if (target->kind == N_INDEX) {
     check_mutable_root(c, target);
-    int obj = c_expr_any(c, target->as.index.object);
-    int key = index_key(c, target);
+    int obj = operand_before(c, target->as.index.object, value, NULL, &target->as.index.indices);
+    int key = index_key(c, target, value);
     int v = c_alloc_reg(c, e->span);
     if (op == OP_NONE) {
       c_expr(c, value, v);
@@ -1050,7 +1092,10 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
   } else {
     c_error(c, target->span, "invalid assignment target");
   }
-  c->fs->freereg = save;
+  note_assignment(c, target, start);
+  if (target->kind == N_TUPLE)
+    for (int i = 0; i < target->as.tuple.elems.len; i++) note_assignment(c, target->as.tuple.elems.items[i], start);
+  c_free_to(c, save);
   if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
 }
 
@@ -1085,7 +1130,7 @@ void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
       return;
     }
     if (op == OP_EQ || op == OP_NE || op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE) {
-      int a = c_expr_any(c, l), b = c_expr_any(c, r);
+      int a = operand_before(c, l, r, NULL, NULL), b = c_expr_any(c, r);
       OpCode code;
       int k = jump_if;
       switch (op) {
@@ -1098,14 +1143,14 @@ void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out) {
       }
       c_emit(c, MAKE_ABC(code, a, b, k), e->span);
       c_jumps_push(c, out, c_jump(c, e->span));
-      c->fs->freereg = save;
+      c_free_to(c, save);
       return;
     }
   }
   int r = c_expr_any(c, e);
   c_emit(c, MAKE_ABC(BC_TEST, r, jump_if, 0), e->span);
   c_jumps_push(c, out, c_jump(c, e->span));
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void compile_literal(Compiler *c, Node *e, int dst) {
@@ -1179,7 +1224,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
   if (dst == NO_REG && !handles_no_reg(e->kind)) {
     int save = c->fs->freereg;
     c_expr(c, e, c_alloc_reg(c, e->span));
-    c->fs->freereg = save;
+    c_free_to(c, save);
     return;
   }
   switch (e->kind) {
@@ -1187,7 +1232,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     compile_literal(c, e, dst);
     break;
   case N_QUANTITY: c_quantity_literal(c, e, dst); break;
-  case N_FSTRING: compile_fstring(c, e, dst); break;
+  case N_FSTRING: c_fstring(c, e, dst); break;
   case N_IDENT: {
     const char *name = e->as.ident.name;
     if (!strcmp(name, "Self") && c->self_class) {
@@ -1219,7 +1264,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     if (dst == NO_REG) {
       int save = c->fs->freereg;
       compile_call(c, e, c_alloc_reg(c, e->span));
-      c->fs->freereg = save;
+      c_free_to(c, save);
     } else {
       compile_call(c, e, dst);
     }
@@ -1229,7 +1274,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     if (dst == NO_REG) {
       int save = c->fs->freereg;
       compile_method_call(c, e, c_alloc_reg(c, e->span));
-      c->fs->freereg = save;
+      c_free_to(c, save);
     } else {
       compile_method_call(c, e, dst);
     }
@@ -1238,22 +1283,23 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_MACRO: {
     int save = c->fs->freereg;
     compile_macro(c, e, temp_for(c, dst, e->span));
-    if (dst == NO_REG) c->fs->freereg = save;
+    if (dst == NO_REG) c_free_to(c, save);
     break;
   }
   case N_FIELD: compile_field(c, e, dst); break;
   case N_INDEX: compile_index(c, e, dst); break;
   case N_SLICE: compile_range_parts(c, e->as.slice.lo, e->as.slice.hi, e->as.slice.step, 0, dst, e->span); break;
-  case N_TUPLE: compile_sequence(c, &e->as.tuple.elems, BC_NEWTUPLE, dst, e->span); break;
-  case N_LIST: compile_sequence(c, &e->as.list.elems, BC_NEWLIST, dst, e->span); break;
+  case N_TUPLE: c_sequence(c, &e->as.tuple.elems, BC_NEWTUPLE, dst, e->span, NULL); break;
+  case N_LIST: c_sequence(c, &e->as.list.elems, BC_NEWLIST, dst, e->span, e); break;
   case N_LIST_REPEAT: {
     int save = c->fs->freereg;
-    int v = c_expr_any(c, e->as.repeat.value), n = c_expr_any(c, e->as.repeat.count);
+    int v = operand_before(c, e->as.repeat.value, e->as.repeat.count, NULL, NULL);
+    int n = c_expr_any(c, e->as.repeat.count);
     c_emit(c, MAKE_ABC(BC_REPEAT, dst, v, n), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
-  case N_STRUCT_LIT: compile_struct_lit(c, e, dst); break;
+  case N_STRUCT_LIT: c_struct_lit(c, e, dst); break;
   case N_RANGE:
     compile_range_parts(c, e->as.range.lo, e->as.range.hi, NULL, e->as.range.inclusive ? RANGE_INCLUSIVE : 0, dst,
                         e->span);
@@ -1274,7 +1320,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     int save = c->fs->freereg;
     int r = e->as.brk.value ? c_expr_any(c, e->as.brk.value) : -1;
     c_emit_return(c, r, e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_CLOSURE: {
@@ -1289,14 +1335,14 @@ void c_expr(Compiler *c, Node *e, int dst) {
     int save = c->fs->freereg;
     int r = c_expr_any(c, e->as.postfix.operand);
     c_emit(c, MAKE_ABC(BC_TRY, dst, r, 0), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_ABS: {
     int save = c->fs->freereg;
     int r = c_expr_any(c, e->as.postfix.operand);
     c_emit(c, MAKE_ABC(BC_UNOP, dst, r, OP_ABS), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_CAST: {
@@ -1305,7 +1351,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
     Node *t = e->as.cast.type;
     const char *name = t->kind == N_TYPE_NAME ? c_path_text(c, t->as.type_name.path) : "?";
     c_emit_k8(c, BC_CAST, dst, r, c_str_const(c, name, t->span), e->span);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_BIG_OP: c_big_op(c, e, dst); break;
@@ -1316,6 +1362,20 @@ void c_expr(Compiler *c, Node *e, int dst) {
 }
 
 /* ---- functions ---- */
+
+/* Run the bytecode verifier on the function just finished (c->fs), when
+ * verification is on and the module has compiled without errors so far. A
+ * rejection is a bug in this compiler, reported as an internal error. */
+static void verify_function(Compiler *c) {
+  if (!verify_enabled() || c->diags->nerrors > 0) return;
+  FuncState *fs = c->fs;
+  ObjProto *p = fs->proto;
+  VerifyError err;
+  if (verify_proto(p, fs->live, fs->nlive, &err)) return;
+  uint32_t off = err.pc < p->ncode ? p->offsets[err.pc] : 0;
+  c_error(c, (Span){off, off + 1}, "internal compiler error: the bytecode verifier rejected `%s` at pc %u: %s",
+          p->name ? p->name->chars : "?", err.pc, err.msg);
+}
 
 static void begin_function(Compiler *c, FuncState *fs, const char *name) {
   memset(fs, 0, sizeof *fs);
@@ -1397,10 +1457,13 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
     ObjTypeSpec *ts = c_typespec(c, ret, what);
     if (ts && ts->kind != TS_ANY) fs->ret_spec = ts;
   }
-  c->fs->freereg = c_active_top(c->fs);
+  /* parameters are final from here on (defaults, int -> float widening) */
+  for (int i = 0; i < fs->nlocals; i++) c_local_starts_here(c, i);
+  c_free_to(c, c_active_top(c->fs));
   int r = c_alloc_reg(c, body->span);
   c_expr(c, body, r);
   c_emit_return(c, r, (Span){body->span.end > 0 ? body->span.end - 1 : 0, body->span.end});
+  c_pop_locals(c, 0);
   p->nupvals = (uint8_t)fs->nupvals;
   if (fs->nupvals) {
     p->upvals = ALLOCATE(c->vm, UpvalDesc, fs->nupvals);
@@ -1409,6 +1472,7 @@ static ObjProto *function_body(Compiler *c, NodeList *params, Node *ret, Node *b
       p->upvals[i].index = fs->upvals[i].index;
     }
   }
+  verify_function(c);
   c->fs = fs->enclosing;
   return p;
 }
@@ -1469,7 +1533,7 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
   for (int i = 0; i < items.len; i++) {
     Node *s = items.items[i];
     if (i == last_expr) {
-      c.fs->freereg = c_active_top(c.fs);
+      c_free_to(&c, c_active_top(c.fs));
       int r = c_alloc_reg(&c, s->span);
       c_expr(&c, s->as.expr_stmt.expr, r);
       c_emit(&c, MAKE_ABC(BC_RETURN, r, 1, 0), s->span);
@@ -1483,6 +1547,8 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
     c_error(&c, items.len ? items.items[items.len - 1]->span : end,
             "too many global names in one module (more than 65536)");
   c_emit(&c, MAKE_ABC(BC_RETURN, 0, 0, 0), end);
+  c_pop_locals(&c, 0);
+  verify_function(&c);
   c.fs = NULL;
   arena_free(&c.arena);
   vm->gc_pause--;

@@ -1,15 +1,18 @@
 /* Internal state shared by the compiler's files: compiler.c (expressions,
- * statements, functions), pattern.c (match patterns) and items.c (module
- * items, type annotations). */
+ * functions), stmt.c (statements), literal.c (list, tuple, struct literals,
+ * f-strings), pattern.c (match patterns) and items.c (module items, type
+ * annotations). */
 #ifndef NS_CSTATE_H
 #define NS_CSTATE_H
 
 #include "compiler.h"
+#include "../runtime/verify.h"
 
 #define NO_REG (-1)
 #define MAX_REGS 250
 #define MAX_LOCALS 200
 #define MAX_UPVALS 250
+#define MAX_CALL_ARGS 200 /* arguments of one call (they take consecutive registers) */
 
 typedef struct {
   const char *name; /* NULL for hidden slots (loop state, pattern temps) */
@@ -21,6 +24,7 @@ typedef struct {
   bool has_unit;   /* annotated with a unit type: dimensions known statically */
   int8_t unit_dim[7];
   Span span;       /* where it was declared */
+  int live;        /* its entry in FuncState.live (for the verifier) */
 } Local;
 
 typedef struct {
@@ -62,6 +66,9 @@ typedef struct FuncState {
   ObjTypeSpec *ret_spec; /* checked on every return, or NULL */
   bool is_toplevel;      /* the module chunk: depth-0 lets are globals */
   bool no_grad;          /* the closure of a no_grad block: return/break cannot leave it */
+  bool out_of_regs;      /* "needs more than MAX_REGS registers" was reported */
+  VerifyLocal *live;     /* every local's register and live range, for the verifier */
+  int nlive, caplive;
 } FuncState;
 
 /* What the compiler knows about a module-level name at compile time. */
@@ -93,6 +100,9 @@ int c_emit(Compiler *c, uint32_t ins, Span sp);
 int c_const(Compiler *c, Value v, Span sp);
 int c_str_const(Compiler *c, const char *s, Span sp);
 int c_alloc_reg(Compiler *c, Span sp);
+/* Release the temporaries from register r up. Never below the live locals:
+ * a local's register stays allocated until its scope ends. */
+void c_free_to(Compiler *c, int r);
 void c_expr(Compiler *c, Node *e, int dst);
 int c_expr_any(Compiler *c, Node *e);
 void c_load_path(Compiler *c, Node *path, int dst);
@@ -103,6 +113,10 @@ void c_jumps_push(Compiler *c, Jumps *j, int at);
 int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp);
 void c_enter_scope(Compiler *c);
 void c_exit_scope(Compiler *c);
+/* End the locals above the first n (their live ranges end here). */
+void c_pop_locals(Compiler *c, int n);
+/* The local's live range starts here (after code that initializes it). */
+void c_local_starts_here(Compiler *c, int local);
 void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out);
 /* The compile-time value of a module global (a class, a variant value), or
  * UNDEF. Resolves IDENT and PATH nodes. */
@@ -114,6 +128,13 @@ int c_locals_top(FuncState *fs);
 int c_active_top(FuncState *fs);
 int c_here(Compiler *c);
 void c_patch_to(Compiler *c, int at, int target);
+
+/* literal.c */
+/* List or tuple (op NEWLIST / NEWTUPLE) of the elements into dst; `whole`
+ * is the list literal node when LISTK may load it as one constant. */
+void c_sequence(Compiler *c, NodeList *elems, OpCode op, int dst, Span sp, Node *whole);
+void c_fstring(Compiler *c, Node *f, int dst);
+void c_struct_lit(Compiler *c, Node *e, int dst);
 
 /* stmt.c */
 void c_stmt(Compiler *c, Node *s);
@@ -141,6 +162,9 @@ ObjTypeSpec *c_unit_typespec(Compiler *c, Node *type, const char *what);
 /* Emit tests of R[reg] against pat, adding jumps taken on mismatch to
  * fails, and declare the pattern's bindings as locals. */
 void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails);
+/* True if the pattern is a plain name binding (no `@`, not a constant or
+ * unit variant it would compare against). */
+bool c_pattern_is_binding(Compiler *c, Node *pat);
 /* True if the pattern matches every value (no test emitted). */
 bool c_pattern_irrefutable(Compiler *c, Node *pat);
 /* True if the pattern only takes values apart (tuples, structs, bindings):

@@ -53,7 +53,7 @@ static void test_against(Compiler *c, Node *path, int reg, Jumps *fails, Span sp
   int d = c_alloc_reg(c, sp);
   c_load_path(c, path, d);
   emit_test_jump(c, MAKE_ABC(BC_JVARIANT, reg, d, 0), sp, fails);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 static void sub_pattern(Compiler *c, Node *pat, int reg, int index, Jumps *fails) {
@@ -97,7 +97,7 @@ void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails) {
     int t = c_alloc_reg(c, pat->span);
     c_expr(c, lit_expr(pat), t);
     emit_test_jump(c, MAKE_ABC(BC_JEQ, reg, t, 0), pat->span, fails);
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_PAT_RANGE: {
@@ -113,7 +113,7 @@ void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails) {
       OpCode op = pat->as.pat_range.inclusive ? BC_JLE : BC_JLT;
       emit_test_jump(c, MAKE_ABC(op, reg, hi, 0), pat->span, fails);
     }
-    c->fs->freereg = save;
+    c_free_to(c, save);
     break;
   }
   case N_PAT_TUPLE: {
@@ -164,7 +164,7 @@ void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails) {
       int t = c_alloc_reg(c, pat->span);
       c_expr(c, path, t);
       emit_test_jump(c, MAKE_ABC(BC_JEQ, reg, t, 0), pat->span, fails);
-      c->fs->freereg = save;
+      c_free_to(c, save);
     }
     break;
   }
@@ -195,7 +195,7 @@ void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails) {
       c_pattern(c, alts->items[i], reg, last ? fails : &alt_fails);
       if (c->fs->nlocals != nlocals) {
         c_error(c, alts->items[i]->span, "bindings inside `|` patterns are not supported");
-        c->fs->nlocals = nlocals;
+        c_pop_locals(c, nlocals);
       }
       if (!last) {
         c_jumps_push(c, &ok, c_jump(c, pat->span));
@@ -209,6 +209,11 @@ void c_pattern(Compiler *c, Node *pat, int reg, Jumps *fails) {
     c_error(c, pat->span, "expected a pattern");
     break;
   }
+}
+
+bool c_pattern_is_binding(Compiler *c, Node *pat) {
+  Value v;
+  return pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub && !names_constant(c, pat->as.pat_bind.name, &v);
 }
 
 bool c_pattern_irrefutable(Compiler *c, Node *pat) {
@@ -344,7 +349,7 @@ void c_match(Compiler *c, Node *e, int dst) {
   for (int i = 0; i < arms->len; i++) {
     Node *arm = arms->items[i];
     Jumps fails = {0};
-    c->fs->freereg = scrut + 1;
+    c_free_to(c, scrut + 1);
     c_enter_scope(c);
     c_pattern(c, arm->as.arm.pattern, scrut, &fails);
     if (arm->as.arm.guard) c_cond_jump(c, arm->as.arm.guard, false, &fails);
@@ -356,6 +361,6 @@ void c_match(Compiler *c, Node *e, int dst) {
   c_emit(c, MAKE_ABC(BC_MATCHFAIL, scrut, 0, 0), e->as.match.scrutinee->span);
   c_patch_here(c, &ends);
   c_exit_scope(c);
-  c->fs->freereg = save;
+  c_free_to(c, save);
   check_exhaustive(c, e);
 }

@@ -101,7 +101,7 @@ void c_while(Compiler *c, Node *e, int dst) {
 
 /* Bind a for-loop's pattern to the item in register r. */
 static void bind_loop_pattern(Compiler *c, Node *pat, int r) {
-  if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub && c_resolve_global(c, pat->as.pat_bind.name) < 0) {
+  if (c_pattern_is_binding(c, pat)) {
     c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
     return;
   }
@@ -134,20 +134,20 @@ void c_for(Compiler *c, Node *e, int dst) {
     int base = c_alloc_reg(c, iter->span);
     c_alloc_reg(c, iter->span);
     c_alloc_reg(c, iter->span);
-    c_alloc_reg(c, iter->span);
     c_expr(c, iter->as.range.lo, base);
     c_expr(c, iter->as.range.hi, base + 1);
-    if (iter->as.range.inclusive)
-      c_emit(c, MAKE_ABC(BC_ADDK, base + 1, base + 1, c_const(c, INT_VAL(1), iter->span)), iter->span);
     c_emit(c, MAKE_AsBx(BC_LOADI, base + 2, 1), iter->span);
     for (int i = 0; i < 3; i++) c_add_local(c, NULL, base + i, false, iter->span);
-    int prep = c_emit(c, MAKE_AsBx(BC_FORPREP, base, 0), e->span);
+    OpCode prep_op = iter->as.range.inclusive ? BC_FORPREPI : BC_FORPREP;
+    int prep = c_emit(c, MAKE_AsBx(prep_op, base, 0), e->span);
     push_loop(c, &loop, e->as.for_.label, NO_REG);
     int body = c_here(c);
     c_enter_scope(c);
+    /* R[base+3] is the index FORLOOP writes: it is allocated (freereg past
+     * it) before the pattern binds, so no binding or temporary lands on it */
+    c_free_to(c, base + 3);
+    c_alloc_reg(c, iter->span);
     bind_loop_pattern(c, e->as.for_.pattern, base + 3);
-    c->fs->freereg = base + 4;
-    if (c->fs->freereg > c->fs->proto->maxregs) c->fs->proto->maxregs = (uint8_t)c->fs->freereg;
     c_expr(c, e->as.for_.body, NO_REG);
     c_exit_scope(c);
     int cont = c_here(c);
@@ -165,7 +165,7 @@ void c_for(Compiler *c, Node *e, int dst) {
     push_loop(c, &loop, e->as.for_.label, NO_REG);
     int body = c_here(c);
     c_enter_scope(c);
-    c->fs->freereg = base + 3;
+    c_free_to(c, base + 3);
     bind_loop_pattern(c, e->as.for_.pattern, base + 2);
     c_expr(c, e->as.for_.body, NO_REG);
     c_exit_scope(c);
@@ -176,7 +176,7 @@ void c_for(Compiler *c, Node *e, int dst) {
     pop_loop(c, &loop, cont);
   }
   c_exit_scope(c);
-  c->fs->freereg = save;
+  c_free_to(c, save);
   if (dst != NO_REG) c_emit(c, MAKE_ABC(BC_LOADUNIT, dst, 0, 0), e->span);
 }
 
@@ -209,6 +209,12 @@ void c_emit_return(Compiler *c, int r, Span sp) {
     if (r < 0) {
       r = c_alloc_reg(c, sp);
       c_emit(c, MAKE_ABC(BC_LOADUNIT, r, 0, 0), sp);
+    } else if (r < c_locals_top(c->fs)) {
+      /* CHECKTYPE may widen an int to a float in place: not in a local's
+       * register (a closure may still see the local) */
+      int t = c_alloc_reg(c, sp);
+      c_emit(c, MAKE_ABC(BC_MOVE, t, r, 0), sp);
+      r = t;
     }
     c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(c->fs->ret_spec), sp)), sp);
   }
@@ -238,9 +244,9 @@ void c_big_op(Compiler *c, Node *e, int dst) {
   f.as.for_.iter = e->as.big_op.iter;
   f.as.for_.body = &upd;
   c_for(c, &f, NO_REG);
-  c->fs->nlocals--;
+  c_pop_locals(c, c->fs->nlocals - 1);
   if (dst != NO_REG && dst != acc) c_emit(c, MAKE_ABC(BC_MOVE, dst, acc, 0), e->span);
-  c->fs->freereg = save;
+  c_free_to(c, save);
 }
 
 /* ---- statements ---- */
@@ -268,7 +274,7 @@ static void compile_global_let(Compiler *c, Node *s) {
     it->node = s;
     it->next = c->items;
     c->items = it;
-    c->fs->freereg = save;
+    c_free_to(c, save);
     return;
   }
   c_enter_scope(c);
@@ -292,8 +298,8 @@ static void compile_global_let(Compiler *c, Node *s) {
     c->items = it;
   }
   c->fs->depth--;
-  c->fs->nlocals = first;
-  c->fs->freereg = save;
+  c_pop_locals(c, first);
+  c_free_to(c, save);
 }
 
 static void compile_let(Compiler *c, Node *s) {
@@ -309,7 +315,7 @@ static void compile_let(Compiler *c, Node *s) {
     ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
     if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
   }
-  c->fs->freereg = r + 1;
+  c_free_to(c, r + 1);
   if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
     int i = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);
     if (s->as.let.type) c_note_local_unit(c, i, s->as.let.type);
@@ -330,7 +336,7 @@ static void compile_let(Compiler *c, Node *s) {
 static void compile_local_fn(Compiler *c, Node *s) {
   /* fn inside a block: a local closure that can call itself. */
   int r = c_alloc_reg(c, s->span);
-  c_add_local(c, s->as.fn.name, r, false, s->span);
+  int local = c_add_local(c, s->as.fn.name, r, false, s->span);
   Node cl = {.kind = N_CLOSURE, .span = s->span};
   cl.as.closure.params = s->as.fn.params;
   cl.as.closure.ret = s->as.fn.ret;
@@ -343,10 +349,11 @@ static void compile_local_fn(Compiler *c, Node *s) {
     p->name = str_cstr(c->vm, s->as.fn.name);
     c_emit(c, MAKE_ABx(BC_CLOSURE, r, proto_add_proto(c->vm, c->fs->proto, p)), s->span);
   }
+  c_local_starts_here(c, local);
 }
 
 void c_stmt(Compiler *c, Node *s) {
-  c->fs->freereg = c_active_top(c->fs);
+  c_free_to(c, c_active_top(c->fs));
   switch (s->kind) {
   case N_LET: compile_let(c, s); break;
   case N_EXPR_STMT: c_expr(c, s->as.expr_stmt.expr, NO_REG); break;
@@ -364,6 +371,6 @@ void c_stmt(Compiler *c, Node *s) {
     break;
   default: c_expr(c, s, NO_REG); break;
   }
-  c->fs->freereg = c_active_top(c->fs);
+  c_free_to(c, c_active_top(c->fs));
 }
 

@@ -678,20 +678,7 @@ int access_iter_next(VM *vm, Value it, Value *state, Value *item) {
     *item = CHAR_VAL(cp);
     return 1;
   }
-  case OBJ_RANGE: {
-    ObjRange *r = AS_RANGE(it);
-    int64_t x, off;
-    if (__builtin_mul_overflow(state->as.i, r->step, &off) ||
-        __builtin_add_overflow(r->lo, off, &x))
-      return 0;
-    if (r->flags & RANGE_HAS_HI) {
-      bool incl = r->flags & RANGE_INCLUSIVE;
-      if (r->step > 0 ? (incl ? x > r->hi : x >= r->hi) : (incl ? x < r->hi : x <= r->hi)) return 0;
-    }
-    state->as.i++;
-    *item = INT_VAL(x);
-    return 1;
-  }
+  case OBJ_RANGE: return lib_range_next(vm, AS_RANGE(it), state, item);
   case OBJ_MAP: {
     ObjMap *m = AS_MAP(it);
     int64_t e = state->as.i;

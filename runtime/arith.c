@@ -262,12 +262,19 @@ static bool contains(VM *vm, int op, Value item, Value coll, bool *out) {
       bool incl = r->flags & RANGE_INCLUSIVE;
       bool has_lo = r->flags & RANGE_HAS_LO, has_hi = r->flags & RANGE_HAS_HI;
       bool in;
-      if (r->step > 0)
+      if (IS_INT(item)) { /* exactly: near the ends of the int range a double rounds */
+        int64_t xi = item.as.i;
+        if (r->step > 0)
+          in = (!has_lo || xi >= r->lo) && (!has_hi || (incl ? xi <= r->hi : xi < r->hi));
+        else
+          in = (!has_lo || xi <= r->lo) && (!has_hi || (incl ? xi >= r->hi : xi > r->hi));
+      } else if (r->step > 0) {
         in = (!has_lo || x >= (double)r->lo) &&
              (!has_hi || (incl ? x <= (double)r->hi : x < (double)r->hi));
-      else
+      } else {
         in = (!has_lo || x <= (double)r->lo) &&
              (!has_hi || (incl ? x >= (double)r->hi : x > (double)r->hi));
+      }
       if (in && r->step != 1) {
         /* a stepped range holds only lo + k*step */
         if (IS_FLOAT(item) && x != floor(x)) in = false;
@@ -624,15 +631,20 @@ bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
 static bool range_reduce(VM *vm, int op, ObjRange *r, Value *out) {
   if (!(r->flags & RANGE_HAS_LO) || !(r->flags & RANGE_HAS_HI))
     return vm_error(vm, "`%s` of an unbounded range", op_name(op));
-  int64_t n = lib_range_len(r);
+  unsigned __int128 count = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
   if (op == OP_SUM) {
-    __int128 s = (__int128)n * r->lo + (__int128)r->step * ((__int128)n * (n - 1) / 2);
-    if (s > INT64_MAX || s < INT64_MIN) return overflow(vm, OP_ADD);
+    /* n*lo + step*n(n-1)/2 with n <= 2^64: the terms fit 128 bits unless
+     * the sum is far outside an int anyway */
+    unsigned __int128 half = count == 0 ? 0 : count % 2 == 0 ? (count / 2) * (count - 1) : count * ((count - 1) / 2);
+    __int128 n = (__int128)count, tri = (__int128)half, s; /* half < 2^127 */
+    if (__builtin_mul_overflow(n, (__int128)r->lo, &s) || __builtin_mul_overflow(tri, (__int128)r->step, &tri) ||
+        __builtin_add_overflow(s, tri, &s) || s > INT64_MAX || s < INT64_MIN)
+      return overflow(vm, OP_ADD);
     *out = INT_VAL((int64_t)s);
     return true;
   }
   int64_t p = 1;
-  for (int64_t i = 0; i < n && p != 0; i++)
+  for (uint64_t i = 0; i < count && p != 0; i++)
     if (__builtin_mul_overflow(p, lib_range_at(r, i), &p)) return overflow(vm, OP_MUL);
   *out = INT_VAL(p);
   return true;

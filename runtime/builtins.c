@@ -137,18 +137,6 @@ bool lib_order(VM *vm, Value a, Value b, int *out) {
 
 /* ---- ranges and iterables ---- */
 
-int64_t lib_range_len(const ObjRange *r) {
-  __int128 lo = r->lo, hi = r->hi, step = r->step ? r->step : 1, n;
-  bool incl = r->flags & RANGE_INCLUSIVE;
-  if (step > 0)
-    n = incl ? (hi < lo ? 0 : (hi - lo) / step + 1) : (hi <= lo ? 0 : (hi - lo - 1) / step + 1);
-  else
-    n = incl ? (hi > lo ? 0 : (lo - hi) / -step + 1) : (hi >= lo ? 0 : (lo - hi - 1) / -step + 1);
-  return n > INT64_MAX ? INT64_MAX : (int64_t)n;
-}
-
-int64_t lib_range_at(const ObjRange *r, int64_t i) { return r->lo + i * (r->step ? r->step : 1); }
-
 bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out) {
   if (IS_LIST(v)) {
     *out = AS_LIST(v);
@@ -167,13 +155,15 @@ bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out) {
       vm_error(vm, "%s: the range has no end", who);
       return false;
     }
-    int64_t n = lib_range_len(r);
-    if (n > (int64_t)UINT32_MAX / 2) {
-      vm_error(vm, "%s: the range has too many elements (%lld)", who, (long long)n);
+    unsigned __int128 n = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
+    if (n > UINT32_MAX / 2) {
+      char count[48];
+      lib_u128_text(n, count);
+      vm_error(vm, "%s: the range has too many elements (%s)", who, count);
       return false;
     }
     ObjList *l = list_new(vm, (uint32_t)n);
-    for (int64_t i = 0; i < n; i++) list_push(vm, l, INT_VAL(lib_range_at(r, i)));
+    for (uint64_t i = 0; i < (uint64_t)n; i++) list_push(vm, l, INT_VAL(lib_range_at(r, i)));
     *out = l;
     return true;
   }
@@ -460,10 +450,12 @@ static bool nat_len(VM *vm, Value *args, int argc, Value *out) {
     case OBJ_TUPLE: *out = INT_VAL(AS_TUPLE(v)->len); return true;
     case OBJ_MAP: *out = INT_VAL(AS_MAP(v)->count); return true;
     case OBJ_RANGE:
-      if ((AS_RANGE(v)->flags & (RANGE_HAS_LO | RANGE_HAS_HI)) != (RANGE_HAS_LO | RANGE_HAS_HI))
-        return vm_error(vm, "len of an unbounded range");
-      *out = INT_VAL(lib_range_len(AS_RANGE(v)));
+    {
+      int64_t n;
+      if (!lib_range_len(vm, AS_RANGE(v), "len", &n)) return false;
+      *out = INT_VAL(n);
       return true;
+    }
     case OBJ_TENSOR: return tensor_method(vm, "len", args, 1, out);
     default: break;
     }

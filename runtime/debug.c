@@ -106,6 +106,18 @@ static void print_constant(FILE *out, Value v) {
     fputs(t->len == 1 ? ",)" : ")", out);
     return;
   }
+  case OBJ_LIST: {
+    /* LISTK's literal: the first items and the count of the rest */
+    ObjList *l = AS_LIST(v);
+    fputc('[', out);
+    for (uint32_t i = 0; i < l->len && i < 8; i++) {
+      if (i) fputs(", ", out);
+      print_constant(out, l->items[i]);
+    }
+    if (l->len > 8) fprintf(out, ", ... %u more", l->len - 8);
+    fputc(']', out);
+    return;
+  }
   case OBJ_TYPESPEC:
     fprintf(out, "<type %s>", AS_TYPESPEC(v)->text ? AS_TYPESPEC(v)->text->chars : "?");
     return;
@@ -152,15 +164,17 @@ static bool print_operand(FILE *out, const ObjProto *p, OpCode op, char letter, 
       fprintf(out, "P%u", val);
     return false;
   case 'J': fprintf(out, "-> %d", (int)pc + 1 + (int)val - 32767); return false;
+  case 'k':
+    /* x != 0 names K[x-1] (CALL: the tuple of argument names). */
+    if (val == 0)
+      fputc('-', out);
+    else if (val == K_EXTRA && has_next && INS_OP(next) == BC_EXTRA) {
+      print_k(out, p, INS_Ax(next));
+      return true;
+    } else
+      print_k(out, p, val - 1);
+    return false;
   case 'K':
-    if (op == BC_CALL) {
-      /* C != 0 names K[C-1], the tuple of argument names. */
-      if (val == 0)
-        fputc('-', out);
-      else
-        print_k(out, p, val - 1);
-      return false;
-    }
     if (val == K_EXTRA && vm_opcode_formats[op] == FMT_ABC && has_next &&
         INS_OP(next) == BC_EXTRA) {
       print_k(out, p, INS_Ax(next));

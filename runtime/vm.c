@@ -28,19 +28,19 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 const char *const vm_opcode_names[BC__NUM] = {
-#define OPCODE(name, fmt, operands) #name,
+#define OPCODE(name, fmt, operands, effects) #name,
 #include "opcodes.def"
 #undef OPCODE
 };
 
 const OpFormat vm_opcode_formats[BC__NUM] = {
-#define OPCODE(name, fmt, operands) FMT_##fmt,
+#define OPCODE(name, fmt, operands, effects) FMT_##fmt,
 #include "opcodes.def"
 #undef OPCODE
 };
 
 const char *const vm_opcode_operands[BC__NUM] = {
-#define OPCODE(name, fmt, operands) operands,
+#define OPCODE(name, fmt, operands, effects) operands,
 #include "opcodes.def"
 #undef OPCODE
 };
@@ -283,6 +283,36 @@ static void close_upvalues(VM *vm, Value *level) {
     u->location = &u->closed;
     vm->open_upvalues = u->next_open;
   }
+}
+
+/* ------------------------------------------------------- loops, literals */
+
+/* FORPREP/FORPREPI: R[A], R[A+1], R[A+2] = start, limit, step. Leaves in
+ * R[A+1] the iterations after the first (as a 64-bit count), or () when
+ * the loop runs zero times; R[A+3] = the first index. */
+static bool for_prepare(VM *vm, Value *ra, bool inclusive) {
+  if (!IS_INT(ra[0]) || !IS_INT(ra[1]) || !IS_INT(ra[2])) return vm_error(vm, "for-range bounds must be integers");
+  if (ra[2].as.i == 0) return vm_error(vm, "for-range step cannot be zero");
+  unsigned __int128 n = lib_range_count(ra[0].as.i, ra[1].as.i, ra[2].as.i, inclusive);
+  if (n == 0) {
+    ra[1] = UNIT_VAL;
+    return true;
+  }
+  ra[1] = INT_VAL((int64_t)(uint64_t)(n - 1));
+  ra[3] = ra[0];
+  return true;
+}
+
+/* LISTK: a fresh copy of a literal list constant, and of the lists in it
+ * (tuples, strings and numbers are immutable and shared). */
+static ObjList *copy_list_literal(VM *vm, const ObjList *src) {
+  ObjList *l = list_new(vm, src->len);
+  for (uint32_t i = 0; i < src->len; i++) {
+    Value v = src->items[i];
+    l->items[i] = IS_LIST(v) ? OBJ_VAL(copy_list_literal(vm, AS_LIST(v))) : v;
+  }
+  l->len = src->len;
+  return l;
 }
 
 /* ------------------------------------------------------------------- calls */
@@ -848,7 +878,7 @@ static inline bool fast_equal(const Value *a, const Value *b) {
 static bool execute(VM *vm, int entry) {
 #ifdef NS_COMPUTED_GOTO
   static const void *const disptab[BC__NUM] = {
-#define OPCODE(name, fmt, operands) &&L_##name,
+#define OPCODE(name, fmt, operands, effects) &&L_##name,
 #include "opcodes.def"
 #undef OPCODE
   };
@@ -1231,29 +1261,23 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(FORPREP) {
-        Value *ra = RA;
-        if (UNLIKELY(!IS_INT(ra[0]) || !IS_INT(ra[1]) || !IS_INT(ra[2]))) {
-          vm_error(vm, "for-range bounds must be integers");
-          THROW();
-        }
-        int64_t step = ra[2].as.i;
-        if (UNLIKELY(step == 0)) {
-          vm_error(vm, "for-range step cannot be zero");
-          THROW();
-        }
-        if (step > 0 ? ra[0].as.i >= ra[1].as.i : ra[0].as.i <= ra[1].as.i)
-          pc += INS_sBx(i);
-        else
-          setv(&ra[3], &ra[0]);
+        CHECK(for_prepare(vm, RA, false));
+        if (RA[1].type == VAL_UNIT) pc += INS_sBx(i);
+        vmbreak;
+      }
+      vmcase(FORPREPI) {
+        CHECK(for_prepare(vm, RA, true));
+        if (RA[1].type == VAL_UNIT) pc += INS_sBx(i);
         vmbreak;
       }
       vmcase(FORLOOP) {
+        /* R[A+1] counts the iterations left, so the index never passes an
+         * end of the int range: the add below cannot overflow */
         Value *ra = RA;
-        int64_t step = ra[2].as.i, idx;
-        if (LIKELY(!__builtin_add_overflow(ra[0].as.i, step, &idx)) &&
-            (step > 0 ? idx < ra[1].as.i : idx > ra[1].as.i)) {
-          ra[0].as.i = idx;
-          ra[3].as.i = idx;
+        if (ra[1].as.i != 0) {
+          ra[1].as.i = (int64_t)((uint64_t)ra[1].as.i - 1);
+          ra[0].as.i = (int64_t)((uint64_t)ra[0].as.i + (uint64_t)ra[2].as.i);
+          ra[3].as.i = ra[0].as.i;
           ra[3].type = VAL_INT;
           pc += INS_sBx(i);
           checkGC();
@@ -1263,7 +1287,7 @@ static bool execute(VM *vm, int entry) {
       vmcase(ITERPREP) {
         Value *ra = RA;
         CHECK(access_iter_prepare(vm, ra[0]));
-        ra[1] = INT_VAL(0);
+        ra[1] = IS_OBJ_TYPE(ra[0], OBJ_RANGE) ? lib_range_first(AS_RANGE(ra[0])) : INT_VAL(0);
         pc += INS_sBx(i);
         vmbreak;
       }
@@ -1281,7 +1305,9 @@ static bool execute(VM *vm, int entry) {
         /* OBJ_STRING .. OBJ_MAP: the built-in sequences (value.h order). */
         if (IS_OBJ(it) && OBJ_TYPE(it) <= OBJ_MAP) {
           Value item;
-          if (access_iter_next(vm, it, &ra[1], &item)) {
+          int got = access_iter_next(vm, it, &ra[1], &item);
+          if (UNLIKELY(got < 0)) THROW();
+          if (got) {
             ra[2] = item;
             pc += INS_sBx(i);
             checkGC();
@@ -1462,6 +1488,19 @@ static bool execute(VM *vm, int entry) {
         ObjTuple *t = tuple_new(vm, n);
         if (n) memcpy(t->items, RB, sizeof(Value) * n);
         *RA = OBJ_VAL(t);
+        checkGC();
+        vmbreak;
+      }
+      vmcase(TUPLEOF) {
+        ObjList *l = AS_LIST(*RB);
+        ObjTuple *t = tuple_new(vm, l->len);
+        if (l->len) memcpy(t->items, l->items, sizeof(Value) * l->len);
+        *RA = OBJ_VAL(t);
+        checkGC();
+        vmbreak;
+      }
+      vmcase(LISTK) {
+        *RA = OBJ_VAL(copy_list_literal(vm, AS_LIST(k[INS_Bx(i)])));
         checkGC();
         vmbreak;
       }

@@ -9,7 +9,7 @@
 /* Opcodes are BC_<name> (as in LuaJIT): OP_<name> is taken by the
  * operator kinds (OpKind) of compiler/ast.h, and the compiler needs both. */
 typedef enum {
-#define OPCODE(name, fmt, operands) BC_##name,
+#define OPCODE(name, fmt, operands, effects) BC_##name,
 #include "opcodes.def"
 #undef OPCODE
   BC__NUM

@@ -43,11 +43,15 @@ static const char usage_text[] =
     "                       wall time to stderr\n"
     "  --detect-anomaly     a NaN or Inf produced by a tensor op (or by its\n"
     "                       backward rule) is a runtime error naming the op\n"
+    "  --verify             check every compiled function with the bytecode\n"
+    "                       verifier (always on in debug builds); a rejected\n"
+    "                       function is an internal compiler error\n"
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "\n"
     "Environment:\n"
     "  NS_THREADS           thread count when --threads is not given\n"
+    "  NS_VERIFY            1: the same as --verify\n"
     "  NO_COLOR             when set and not empty, diagnostics are not coloured\n"
     "                       (they are coloured only when stderr is a terminal)\n"
     "\n"
@@ -89,6 +93,10 @@ static int parse_options(int argc, char **argv, int *i) {
       ++*i;
     } else if (!strcmp(a, "--detect-anomaly")) {
       opts.detect_anomaly = true;
+      ++*i;
+    } else if (!strcmp(a, "--verify")) {
+      /* the compiler reads it before the first function is verified */
+      setenv("NS_VERIFY", "1", 1);
       ++*i;
     } else {
       break;
