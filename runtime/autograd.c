@@ -7,8 +7,17 @@
  * the C stack is not), then visits them in reverse topological order. The
  * gradient of each node's output is accumulated in a side table indexed by
  * the node's position in that order; a leaf (requires_grad, no grad_fn)
- * accumulates into leaf->grad across backward() calls, as in PyTorch. The
- * graph is kept after backward(), so calling it twice accumulates twice.
+ * accumulates into leaf->grad across backward() calls, as in PyTorch.
+ *
+ * As in PyTorch, backward() frees the graph it went through unless asked
+ * to keep it (retain_graph): each node drops its inputs and saved tensors,
+ * so the activations of a training step are collectable as soon as its
+ * gradients exist, and a second backward() through a freed node is an
+ * error instead of a silent second accumulation. Every input whose values
+ * a rule reads (the op's `reads` mask) has its storage version recorded;
+ * an in-place write since then (x.zero_(), x[i] = v, an optimizer step)
+ * makes backward() an error naming the op. Both checks run before any
+ * gradient is accumulated.
  *
  * The rules are written with tensor_apply() in grad mode off, so they work
  * for every dtype, shape and broadcast the forward kernels accept. Rules
@@ -44,6 +53,11 @@ GradNode *gradnode_new(VM *vm, TensorOp op) {
   vm->objects = &n->obj;
   n->op = op;
   return n;
+}
+
+void autograd_note_versions(GradNode *node) {
+  for (int i = 0; i < node->ninputs && i < GRAD_MAX_INPUTS; i++)
+    node->versions[i] = node->inputs[i] ? node->inputs[i]->storage->version : 0;
 }
 
 /* ---- building blocks: every helper returns NULL (vm_error set) on error
@@ -724,8 +738,16 @@ typedef struct {
   int next; /* next input to visit */
 } DfsFrame;
 
+static bool freed_error(VM *vm, const GradNode *n) {
+  return vm_error(vm,
+                  "backward through the graph a second time: `%s` was freed by an earlier backward() "
+                  "(pass retain_graph: true to that call to keep the graph)",
+                  tensor_ops[n->op].name);
+}
+
 /* Post-order of the graph below root (inputs before the ops that use them),
- * without recursion. Returns the node count; *order is allocated. */
+ * without recursion. Returns the node count (*order is allocated), or -1
+ * after vm_error when the walk reaches a node an earlier backward() freed. */
 static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order, size_t *ordercap) {
   size_t cap = 64, capstack = 64, sp = 0, nvisited = 1;
   int32_t count = 0;
@@ -734,11 +756,21 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
   map_grow(vm, m);
   *map_slot(m, root, true) = -1;
   stack[sp++] = (DfsFrame){root, 0};
+  if (root->released) {
+    freed_error(vm, root);
+    count = -1;
+    sp = 0;
+  }
   while (sp > 0) {
     DfsFrame *f = &stack[sp - 1];
     if (f->next < f->node->ninputs) {
       ObjTensor *in = f->node->inputs[f->next++];
       if (in == NULL || in->grad_fn == NULL || map_slot(m, in->grad_fn, false) != NULL) continue;
+      if (in->grad_fn->released) {
+        freed_error(vm, in->grad_fn);
+        count = -1;
+        break;
+      }
       if ((nvisited + 1) * 2 > m->cap) map_grow(vm, m);
       *map_slot(m, in->grad_fn, true) = -1;
       nvisited++;
@@ -764,6 +796,37 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
   return count;
 }
 
+/* Every input a node's rule reads must still hold the values it had when
+ * the op ran. */
+static bool check_versions(VM *vm, GradNode **order, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    const GradNode *n = order[i];
+    uint8_t reads = tensor_ops[n->op].reads;
+    for (int j = 0; j < n->ninputs; j++) {
+      const ObjTensor *in = n->inputs[j];
+      if (in == NULL || !((reads >> j) & 1) || in->storage->version == n->versions[j]) continue;
+      return vm_error(vm,
+                      "a tensor needed by the backward of `%s` was modified in place (version %llu, saved at "
+                      "version %llu)",
+                      tensor_ops[n->op].name, (unsigned long long)in->storage->version,
+                      (unsigned long long)n->versions[j]);
+    }
+  }
+  return true;
+}
+
+/* Drop what the nodes hold (see GradNode): their memory goes with the next
+ * collection, and a later backward() through them is an error. */
+static void release_graph(GradNode **order, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    GradNode *n = order[i];
+    n->released = true;
+    n->ninputs = 0;
+    memset(n->inputs, 0, sizeof n->inputs);
+    n->saved[0] = n->saved[1] = NULL;
+  }
+}
+
 /* A contiguous tensor with storage of its own: what a leaf's .grad holds,
  * so that in-place updates of .grad never write into another tensor. */
 static ObjTensor *fresh(VM *vm, ObjTensor *g) {
@@ -780,7 +843,7 @@ static bool accumulate_leaf(VM *vm, ObjTensor *leaf, ObjTensor *g) {
   return true;
 }
 
-bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
+bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain_graph) {
   char b1[96], b2[96];
   if (!root->requires_grad && root->grad_fn == NULL)
     return vm_error(vm, "backward: the tensor does not require grad and has no grad_fn");
@@ -812,6 +875,10 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
     goto out;
   }
   count = topo_order(vm, root->grad_fn, &m, &order, &ordercap);
+  if (count < 0 || !check_versions(vm, order, count)) {
+    count = 0;
+    goto out;
+  }
   grads = ALLOCATE(vm, ObjTensor *, (size_t)count);
   memset(grads, 0, sizeof(ObjTensor *) * (size_t)count);
   grads[count - 1] = g0;
@@ -862,6 +929,7 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
       }
     }
   }
+  if (!retain_graph) release_graph(order, count);
   ok = true;
 out:
   tensor_grad_enabled = saved_mode;

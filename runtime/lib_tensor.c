@@ -208,7 +208,7 @@ static void store_elem(ObjTensor *t, int64_t off, double v) {
 /* dst[...] = src broadcast to dst's shape and converted to its dtype, by
  * the strided kernel loop (tensor_copy_into). A source that shares dst's
  * storage is copied out first, so overlapping views (x[1:] = x[:-1]) read
- * the old values. */
+ * the old values. Bumps the storage's version (an in-place write). */
 static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
   int saved = tensor_grad_enabled;
   tensor_grad_enabled = 0;
@@ -229,6 +229,7 @@ static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
   if (!ok) return false;
   if (!s) return vm_error(vm, "out of memory");
   tensor_copy_into(dst, s);
+  tensor_bump_version(dst);
   return true;
 }
 
@@ -601,7 +602,7 @@ static bool grads_like(VM *vm, Value v, int depth, Value *out) {
   return true;
 }
 
-static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient) {
+static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient, bool retain_graph) {
   if (!gradient && t->numel != 1) {
     char b[64];
     return vm_error(vm, "backward: the tensor has shape %s; backward() without a gradient needs a "
@@ -610,16 +611,16 @@ static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient) {
   }
   if (!t->requires_grad && !t->grad_fn)
     return vm_error(vm, "backward: the tensor does not require grad (no input had requires_grad = true)");
-  return autograd_backward(vm, t, gradient);
+  return autograd_backward(vm, t, gradient, retain_graph);
 }
 
 static bool nabla(VM *vm, Value a, Value *out) {
   if (IS_TENSOR(a)) {
     *out = UNIT_VAL;
-    return backward(vm, AS_TENSOR(a), NULL);
+    return backward(vm, AS_TENSOR(a), NULL, false);
   }
   if (IS_TUPLE(a) && AS_TUPLE(a)->len == 2 && IS_TENSOR(AS_TUPLE(a)->items[0])) {
-    if (!backward(vm, AS_TENSOR(AS_TUPLE(a)->items[0]), NULL)) return false;
+    if (!backward(vm, AS_TENSOR(AS_TUPLE(a)->items[0]), NULL, false)) return false;
     return grads_like(vm, AS_TUPLE(a)->items[1], 0, out);
   }
   return vm_error(vm, "`∇` expects a tensor (∇loss) or (loss, parameters), got %s", value_type_name(a));
@@ -1087,8 +1088,8 @@ static bool grad_apply(VM *vm, Value *a, int argc, Value *out) {
   tensor_grad_enabled = saved;
   if (!ok) return false;
   if (!IS_TENSOR(r)) return vm_error(vm, "grad(f): f must return a Tensor, got %s", value_type_name(r));
-  if (AS_TENSOR(r)->grad_fn && !backward(vm, AS_TENSOR(r), NULL)) return false;
-  if (!AS_TENSOR(r)->grad_fn && AS_TENSOR(r)->numel != 1) return backward(vm, AS_TENSOR(r), NULL);
+  if (AS_TENSOR(r)->grad_fn && !backward(vm, AS_TENSOR(r), NULL, false)) return false;
+  if (!AS_TENSOR(r)->grad_fn && AS_TENSOR(r)->numel != 1) return backward(vm, AS_TENSOR(r), NULL, false);
   Value gs[16];
   for (int i = 0; i < n; i++)
     if (!grads_like(vm, tval(leaves[i]), 0, &gs[i])) return false;
@@ -1447,11 +1448,14 @@ static bool m_double(VM *vm, Value *a, int n, Value *out) { (void)n; return to_d
 static bool m_long(VM *vm, Value *a, int n, Value *out) { (void)n; return to_dtype(vm, a, DT_I64, out); }
 static bool m_bool(VM *vm, Value *a, int n, Value *out) { (void)n; return to_dtype(vm, a, DT_BOOL, out); }
 
+/* backward(gradient?, retain_graph: false) */
 static bool m_backward(VM *vm, Value *a, int n, Value *out) {
   ObjTensor *g = NULL;
+  bool retain;
   *out = UNIT_VAL;
   if (!absent(arg(a, n, 1)) && !operand(vm, a[1], SELF(a), "backward", &g)) return false;
-  return backward(vm, SELF(a), g);
+  if (!bool_arg(vm, arg(a, n, 2), "backward: retain_graph", false, &retain)) return false;
+  return backward(vm, SELF(a), g, retain);
 }
 
 static bool m_zero_grad(VM *vm, Value *a, int n, Value *out) {
@@ -1532,6 +1536,7 @@ static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
     ObjTensor *y = NULL;
     if (direct) ok = operand(vm, other, x, "in-place update", &y);
     if (direct && ok && tensor_binary_into(top, x, x, y)) {
+      tensor_bump_version(x);
       tensor_grad_enabled = saved;
       *out = a[0];
       return true;
@@ -1659,7 +1664,7 @@ static const Def methods[] = {
   {"to", m_to, 2, 2, PARAMS("self", "dtype")},
   {"float", m_float, 1, 1, NULL},       {"double", m_double, 1, 1, NULL},
   {"long", m_long, 1, 1, NULL},         {"bool", m_bool, 1, 1, NULL},
-  {"backward", m_backward, 1, 2, PARAMS("self", "gradient")},
+  {"backward", m_backward, 1, 3, PARAMS("self", "gradient", "retain_graph")},
   {"zero_grad", m_zero_grad, 1, 1, NULL},
   {"requires_grad_", m_requires_grad_, 1, 2, NULL},
   {"exp", m_exp, 1, 1, NULL},           {"log", m_log, 1, 1, NULL},
