@@ -496,19 +496,48 @@ static bool logic(VM *vm, bool is_and, Value a, Value b, Value *out) {
   return run(vm, TOP_WHERE, in, 3, NULL, out);
 }
 
-/* x % y with the dividend's sign: x - y * trunc(x / y). */
+/* Integer x % y, exactly (the float route below rounds past 2^24), with
+ * the dividend's sign as C's %; x % -1 is 0 (INT64_MIN % -1 would trap). */
+static bool int_mod(VM *vm, ObjTensor *x, ObjTensor *y, Value *out) {
+  int nd = x->ndim > y->ndim ? x->ndim : y->ndim;
+  TAttrs at = {0};
+  for (int i = 0; i < nd; i++) {
+    int64_t dx = i < nd - x->ndim ? 1 : x->shape[i - (nd - x->ndim)];
+    int64_t dy = i < nd - y->ndim ? 1 : y->shape[i - (nd - y->ndim)];
+    if (dx != dy && dx != 1 && dy != 1) {
+      char sa[128], sb[128];
+      return vm_error(vm, "%%: shapes %s and %s cannot broadcast", tensor_shape_str(x, sa, sizeof sa),
+                      tensor_shape_str(y, sb, sizeof sb));
+    }
+    at.ints[i] = dx == 1 ? dy : dx;
+  }
+  at.nints = nd;
+  ObjTensor *xc, *yc, *r;
+  if (!run1(vm, TOP_EXPAND, x, &at, &xc) || !run1(vm, TOP_EXPAND, y, &at, &yc) || !cast_to(vm, xc, DT_I64, &xc) ||
+      !cast_to(vm, yc, DT_I64, &yc))
+    return false;
+  xc = tensor_contiguous(vm, xc);
+  yc = tensor_contiguous(vm, yc);
+  r = tensor_new(vm, DT_I64, nd, at.ints);
+  if (!xc || !yc || !r) return vm_error(vm, "out of memory");
+  const int64_t *xd = tensor_data(xc), *yd = tensor_data(yc);
+  int64_t *rd = tensor_data(r);
+  for (int64_t i = 0; i < r->numel; i++) {
+    if (yd[i] == 0) return vm_error(vm, "division by zero");
+    rd[i] = yd[i] == -1 ? 0 : xd[i] % yd[i];
+  }
+  *out = tval(r);
+  return true;
+}
+
+/* x % y with the dividend's sign: x - y * trunc(x / y) for floats. */
 static bool fmod_op(VM *vm, Value a, Value b, Value *out) {
   ObjTensor *x, *y, *q, *t;
   const ObjTensor *like = IS_TENSOR(a) ? AS_TENSOR(a) : AS_TENSOR(b);
   if (!operand(vm, a, like, "%", &x) || !operand(vm, b, like, "%", &y)) return false;
   DType dt = x->dtype > y->dtype && x->dtype != DT_BOOL ? x->dtype : y->dtype;
   if (dt == DT_BOOL) dt = DT_I64;
-  if (dt == DT_I64) {
-    int64_t n = y->numel;
-    ObjTensor *yc = tensor_contiguous(vm, y);
-    for (int64_t i = 0; yc && i < n; i++)
-      if (tensor_get(yc, i) == 0) return vm_error(vm, "division by zero");
-  }
+  if (dt == DT_I64) return int_mod(vm, x, y, out);
   if (!run2(vm, TOP_DIV, x, y, &q) || !cast_to(vm, q, DT_I64, &t) || !cast_to(vm, t, dt, &t) ||
       !run2(vm, TOP_MUL, y, t, &t) || !run2(vm, TOP_SUB, x, t, &t))
     return false;
@@ -1182,10 +1211,19 @@ static bool m_size(VM *vm, Value *a, int n, Value *out) {
   return true;
 }
 
+/* Element i (row-major) as a value; an i64 is read exactly (a double holds
+ * only 53 bits). */
 static Value elem_value(const ObjTensor *t, int64_t i) {
+  if (t->dtype == DT_I64) {
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+      off += (i % t->shape[d]) * t->strides[d];
+      i /= t->shape[d];
+    }
+    return INT_VAL(((const int64_t *)tensor_data(t))[off]);
+  }
   double v = tensor_get(t, i);
   switch (t->dtype) {
-  case DT_I64: return INT_VAL((int64_t)v);
   case DT_BOOL: return BOOL_VAL(v != 0);
   default: return FLOAT_VAL(v);
   }
