@@ -120,6 +120,8 @@ static bool axes_arg(VM *vm, Value v, int ndim, const char *who, uint32_t *mask)
       int ax;
       if (!IS_INT(xs[i])) return vm_error(vm, "%s: axes must be ints, got %s", who, value_type_name(xs[i]));
       if (!axis_norm(vm, xs[i].as.i, ndim, who, &ax)) return false;
+      if (*mask & (1u << ax))
+        return vm_error(vm, "%s: axis %d appears more than once in the axis list", who, ax);
       *mask |= 1u << ax;
     }
     return true;
@@ -346,6 +348,16 @@ static bool mask_select(VM *vm, ObjTensor *x, ObjTensor *mask, ObjTensor **out) 
   return tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, out);
 }
 
+/* x[[i, j, ...]]: a list of ints as an i64 index tensor (an empty list
+ * selects nothing; floats are not rounded). */
+static bool int_list_index(VM *vm, Value idx, ObjTensor **out) {
+  if (!tensor_from_value(vm, idx, DT__COUNT, out)) return false;
+  if ((*out)->numel == 0) return cast_to(vm, *out, DT_I64, out);
+  if ((*out)->dtype != DT_I64)
+    return vm_error(vm, "a list index must hold ints, got %s elements", (*out)->dtype == DT_BOOL ? "bool" : "float");
+  return true;
+}
+
 bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
   ObjTensor *x = AS_TENSOR(obj), *r;
   if (IS_TENSOR(idx)) {
@@ -355,12 +367,14 @@ bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
     } else {
       ObjTensor *in[2] = {x, ix};
       TAttrs at = {0};
-      if (!cast_to(vm, ix, DT_I64, &in[1]) || !tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r))
-        return false;
+      if (ix->dtype != DT_I64)
+        return vm_error(vm, "a tensor index must be an i64 tensor or a bool mask, got %s",
+                        tensor_dtype_names[ix->dtype]);
+      if (!tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
     }
   } else if (IS_LIST(idx)) {
     ObjTensor *ix;
-    if (!tensor_from_value(vm, idx, DT_I64, &ix)) return false;
+    if (!int_list_index(vm, idx, &ix)) return false;
     ObjTensor *in[2] = {x, ix};
     TAttrs at = {0};
     if (!tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
@@ -943,8 +957,7 @@ static bool n_one_hot(VM *vm, Value *a, int argc, Value *out) {
   int64_t k;
   if (!operand(vm, a[0], NULL, "one_hot", &x) || !lib_int_arg(vm, a[1], "one_hot", &k)) return false;
   if (k <= 0) return vm_error(vm, "one_hot: the number of classes must be positive");
-  if (!cast_to(vm, x, DT_I64, &x)) return false;
-  TAttrs at = {0};
+  TAttrs at = {0}; /* the kernel checks that the labels are i64 */
   at.ints[0] = k;
   at.nints = 1;
   return run(vm, TOP_ONE_HOT, &x, 1, &at, out);
@@ -1042,10 +1055,7 @@ static bool n_dropout(VM *vm, Value *a, int argc, Value *out) {
   if (!operand(vm, a[0], NULL, "dropout", &x)) return false;
   if (!absent(arg(a, argc, 1)) && !lib_num_arg(vm, a[1], "dropout", &p)) return false;
   if (!bool_arg(vm, arg(a, argc, 2), "dropout", true, &training)) return false;
-  if (p < 0 || p >= 1) {
-    if (p == 1 && training) return n_zeros_like(vm, a, 1, out);
-    if (p < 0 || p > 1) return vm_error(vm, "dropout: p must be in [0, 1), got %g", p);
-  }
+  if (!(p >= 0 && p <= 1)) return vm_error(vm, "dropout: p must be in [0, 1], got %g", p);
   if (!training || p == 0) return *out = a[0], true;
   TAttrs at = {0};
   at.scalar[0] = p;
@@ -1534,7 +1544,7 @@ static bool select_m(VM *vm, Value *a, TensorOp op, const char *who, Value *out)
   int64_t d;
   TAttrs at = {0};
   if (!lib_int_arg(vm, a[1], who, &d) || !axis_norm(vm, d, x->ndim, who, &at.axis)) return false;
-  if (!operand(vm, a[2], NULL, who, &idx) || !cast_to(vm, idx, DT_I64, &idx)) return false;
+  if (!operand(vm, a[2], NULL, who, &idx)) return false; /* the kernel checks it is i64 */
   ObjTensor *in[2] = {x, idx};
   return run(vm, op, in, 2, &at, out);
 }

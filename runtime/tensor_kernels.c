@@ -951,12 +951,12 @@ bool tk_STACK(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   return true;
 }
 
+/* Indices are i64 tensors: a float index is not rounded, a bool one is not
+ * taken for 0/1 (the error names the dtype). *idx becomes contiguous. */
 static bool index_tensor(VM *vm, TensorOp op, ObjTensor **idx) {
   ObjTensor *t = *idx;
-  if (t->dtype != DT_I64) {
-    if (t->dtype == DT_BOOL || is_float(t->dtype))
-      return vm_error(vm, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
-  }
+  if (t->dtype != DT_I64)
+    return vm_error(vm, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
   *idx = tensor_to(vm, t, DT_I64);
   return true;
 }
