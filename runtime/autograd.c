@@ -55,9 +55,14 @@ GradNode *gradnode_new(VM *vm, TensorOp op) {
   return n;
 }
 
-void autograd_note_versions(GradNode *node) {
-  for (int i = 0; i < node->ninputs && i < GRAD_MAX_INPUTS; i++)
-    node->versions[i] = node->inputs[i] ? node->inputs[i]->storage->version : 0;
+void autograd_note_inputs(GradNode *node) {
+  node->wants = 0;
+  for (int i = 0; i < node->ninputs && i < GRAD_MAX_INPUTS; i++) {
+    const ObjTensor *t = node->inputs[i];
+    node->next[i] = t ? t->grad_fn : NULL;
+    node->versions[i] = t ? t->storage->version : 0;
+    if (t != NULL && (t->requires_grad || t->grad_fn != NULL)) node->wants |= (uint8_t)(1u << i);
+  }
 }
 
 /* ---- building blocks: every helper returns NULL (vm_error set) on error
@@ -71,10 +76,7 @@ static bool same_shape(int na, const int64_t *a, int nb, const int64_t *b) {
   return true;
 }
 
-static bool wants(const GradNode *n, int i) {
-  const ObjTensor *t = n->inputs[i];
-  return t != NULL && (t->requires_grad || t->grad_fn != NULL);
-}
+static bool wants(const GradNode *n, int i) { return (n->wants >> i) & 1; }
 
 static ObjTensor *apply_n(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *at) {
   for (int i = 0; i < n; i++)
@@ -543,6 +545,29 @@ bool tb_GATHER(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   return select_rule(vm, node, g, gin);
 }
 
+/* out = x with out.flat[pos] = v: x's gradient is g with the overwritten
+ * positions zeroed, v's is g at those positions (shaped like pos), summed
+ * back to v's shape. pos (input 1) has none. */
+bool tb_INDEX_PUT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  ObjTensor *x = X, *pos = Y, *v = node->inputs[2];
+  if (wants(node, 0)) {
+    ObjTensor *gx = tensor_new(vm, g->dtype, g->ndim, g->shape);
+    if (gx == NULL) return false;
+    tensor_copy_into(gx, g);
+    if (!tensor_index_put(vm, gx, pos, num(vm, g->dtype, 0))) return false;
+    gin[0] = cast(vm, gx, x->dtype);
+  }
+  if (wants(node, 2)) {
+    TAttrs a;
+    memset(&a, 0, sizeof a);
+    int64_t all = -1;
+    ObjTensor *in[2] = {reshape(vm, g, 1, &all), pos};
+    ObjTensor *gv = apply_n(vm, TOP_INDEX_SELECT, in, 2, &a);
+    gin[2] = cast(vm, unb(vm, gv, v), v->dtype);
+  }
+  return done(node, gin);
+}
+
 /* cat/stack: input i owns positions [off_i, off_i + numel_i) of one flat
  * buffer; each gradient is a view of its range. */
 static bool join_rule(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
@@ -764,21 +789,21 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
   while (sp > 0) {
     DfsFrame *f = &stack[sp - 1];
     if (f->next < f->node->ninputs) {
-      ObjTensor *in = f->node->inputs[f->next++];
-      if (in == NULL || in->grad_fn == NULL || map_slot(m, in->grad_fn, false) != NULL) continue;
-      if (in->grad_fn->released) {
-        freed_error(vm, in->grad_fn);
+      GradNode *in = f->node->next[f->next++];
+      if (in == NULL || map_slot(m, in, false) != NULL) continue;
+      if (in->released) {
+        freed_error(vm, in);
         count = -1;
         break;
       }
       if ((nvisited + 1) * 2 > m->cap) map_grow(vm, m);
-      *map_slot(m, in->grad_fn, true) = -1;
+      *map_slot(m, in, true) = -1;
       nvisited++;
       if (sp == capstack) {
         stack = vm_realloc(vm, stack, sizeof(DfsFrame) * capstack, sizeof(DfsFrame) * capstack * 2);
         capstack *= 2;
       }
-      stack[sp++] = (DfsFrame){in->grad_fn, 0};
+      stack[sp++] = (DfsFrame){in, 0};
     } else {
       GradNode *n = f->node;
       sp--;
@@ -822,7 +847,9 @@ static void release_graph(GradNode **order, int32_t count) {
     GradNode *n = order[i];
     n->released = true;
     n->ninputs = 0;
+    n->wants = 0;
     memset(n->inputs, 0, sizeof n->inputs);
+    memset(n->next, 0, sizeof n->next);
     n->saved[0] = n->saved[1] = NULL;
   }
 }
@@ -920,11 +947,11 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain
         goto out;
       }
       if ((gj = cast(vm, gj, in->dtype)) == NULL) goto out;
-      if (in->grad_fn != NULL) {
-        int32_t k = *map_slot(&m, in->grad_fn, false);
+      if (node->next[j] != NULL) {
+        int32_t k = *map_slot(&m, node->next[j], false);
         grads[k] = grads[k] ? ADD(grads[k], gj) : gj;
         if (grads[k] == NULL) goto out;
-      } else if (in->requires_grad) {
+      } else if (wants(node, j)) {
         if (!accumulate_leaf(vm, in, gj)) goto out;
       }
     }

@@ -387,38 +387,103 @@ bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
   return true;
 }
 
-bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
-  ObjTensor *x = AS_TENSOR(obj), *dst, *src;
-  if (IS_TENSOR(idx) && AS_TENSOR(idx)->dtype == DT_BOOL) {
-    ObjTensor *mask = AS_TENSOR(idx);
-    if (!operand(vm, v, x, "index assignment", &src)) return false;
-    char a[64], b[64];
-    if (mask->ndim != x->ndim || memcmp(mask->shape, x->shape, sizeof(int64_t) * x->ndim))
-      return vm_error(vm, "mask: shapes %s and %s differ", tensor_shape_str(x, a, sizeof a),
-                      tensor_shape_str(mask, b, sizeof b));
-    if (src->numel != 1) return vm_error(vm, "masked assignment takes a single value");
-    double val = tensor_get(src, 0);
-    int64_t idx2[NS_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < x->numel; i++) {
-      if (tensor_get(mask, i) != 0) {
-        int64_t off = x->offset;
-        for (int d = 0; d < x->ndim; d++) off += idx2[d] * x->strides[d];
-        store_elem(x, off, val);
-      }
-      for (int d = x->ndim - 1; d >= 0; d--) {
-        if (++idx2[d] < x->shape[d]) break;
-        idx2[d] = 0;
-      }
-    }
+/* Row-major positions 0 .. numel-1 in x's shape (i64). */
+static ObjTensor *positions_of(VM *vm, const ObjTensor *x) {
+  ObjTensor *p = tensor_new(vm, DT_I64, x->ndim, x->shape);
+  if (p == NULL) return NULL;
+  int64_t *d = tensor_data(p);
+  for (int64_t i = 0; i < p->numel; i++) d[i] = i;
+  return p;
+}
+
+/* The row-major positions in x of the elements x[idx] selects, as an i64
+ * tensor shaped like the selection; the index is checked as the read
+ * x[idx] checks it (it is that read, on a tensor of positions). An index
+ * tensor selects along axis 0, so only the selected rows are built. Grad
+ * mode is off. */
+static bool index_positions(VM *vm, ObjTensor *x, Value idx, ObjTensor **pos) {
+  bool index_tensor = IS_LIST(idx) || (IS_TENSOR(idx) && AS_TENSOR(idx)->dtype != DT_BOOL);
+  if (!index_tensor || x->ndim == 0) {
+    ObjTensor *p = positions_of(vm, x);
+    Value r;
+    if (p == NULL) return vm_error(vm, "out of memory");
+    if (!lib_tensor_get_index(vm, tval(p), idx, &r)) return false;
+    *pos = AS_TENSOR(r);
     return true;
   }
-  if (x->ndim == 0) return vm_error(vm, "cannot index a 0-dimensional tensor");
+  /* rows = x's row numbers at idx ([idx shape]), then
+   * pos = rows * inner + (0 .. inner) over x's other dims */
+  int64_t rows_n = x->shape[0], inner = x->shape[0] ? x->numel / x->shape[0] : 0;
+  ObjTensor *rows = tensor_new(vm, DT_I64, 1, &rows_n), *cols, *r;
+  if (rows == NULL) return vm_error(vm, "out of memory");
+  for (int64_t i = 0; i < rows_n; i++) ((int64_t *)tensor_data(rows))[i] = i;
+  Value sel;
+  if (!lib_tensor_get_index(vm, tval(rows), idx, &sel)) return false;
+  ObjTensor *s = AS_TENSOR(sel);
+  if (s->ndim + x->ndim - 1 > NS_MAX_DIMS) return vm_error(vm, "index assignment: more than %d dimensions", NS_MAX_DIMS);
+  int64_t shape[NS_MAX_DIMS];
+  int nd = 0;
+  for (int d = 0; d < s->ndim; d++) shape[nd++] = s->shape[d];
+  for (int d = 1; d < x->ndim; d++) shape[nd++] = 1;
+  ObjTensor *scale = tensor_scalar(vm, DT_I64, (double)inner);
+  ObjTensor *col_like = tensor_new(vm, DT_I64, x->ndim - 1, x->shape + 1);
+  if (scale == NULL || col_like == NULL) return vm_error(vm, "out of memory");
+  for (int64_t i = 0; i < col_like->numel; i++) ((int64_t *)tensor_data(col_like))[i] = i;
+  cols = col_like;
+  if (!reshape_to(vm, s, nd, shape, &r) || !run2(vm, TOP_MUL, r, scale, &r) || !run2(vm, TOP_ADD, r, cols, &r))
+    return false;
+  *pos = r;
+  return true;
+}
+
+/* x[idx] = v. The index is any the read x[idx] takes (ints, ranges, a
+ * tuple of those, an i64 index tensor or a list of ints selecting along
+ * axis 0, a bool mask); v broadcasts to the selection's shape and takes
+ * x's dtype. As in PyTorch, a leaf that requires grad cannot be changed
+ * in place while grad mode is on, and an assignment into a tensor with
+ * history (or of a value that requires grad) is recorded: x's grad_fn
+ * becomes an index_put node whose input 0 is x's previous history, so
+ * gradients flow to the unchanged elements of x and to v. Ints, ranges
+ * and their tuples write through a view; the others through positions. */
+bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
+  ObjTensor *x = AS_TENSOR(obj), *dst, *src, *pos = NULL;
+  if (tensor_grad_enabled > 0 && x->requires_grad && x->grad_fn == NULL)
+    return vm_error(vm, "index assignment: a leaf tensor that requires grad cannot be changed in place "
+                        "(assign inside no_grad { }, or to .detach())");
+  if (!operand(vm, v, x, "index assignment", &src)) return false;
+  bool floats = x->dtype == DT_F32 || x->dtype == DT_F64;
+  bool record = tensor_grad_enabled > 0 && floats && (x->grad_fn != NULL || src->requires_grad);
   int saved = tensor_grad_enabled;
   tensor_grad_enabled = 0;
-  bool ok = index_view(vm, x, idx, &dst);
+  bool ok;
+  if (!record && !IS_TENSOR(idx) && !IS_LIST(idx)) {
+    if (x->ndim == 0) ok = vm_error(vm, "cannot index a 0-dimensional tensor");
+    else ok = index_view(vm, x, idx, &dst) && copy_into(vm, dst, src);
+    tensor_grad_enabled = saved;
+    return ok;
+  }
+  ok = index_positions(vm, x, idx, &pos);
   tensor_grad_enabled = saved;
-  if (!ok || !operand(vm, v, x, "index assignment", &src)) return false;
-  return copy_into(vm, dst, src);
+  if (!ok) return false;
+  if (!record) {
+    if (!tensor_index_put(vm, x, pos, src)) return false;
+    tensor_bump_version(x);
+    return true;
+  }
+  /* x's history so far, under a header of its own: x itself will be the
+   * result of the index_put */
+  ObjTensor *old = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset), *r;
+  if (old == NULL) return vm_error(vm, "out of memory");
+  old->grad_fn = x->grad_fn;
+  old->requires_grad = x->requires_grad;
+  ObjTensor *in[3] = {old, pos, src};
+  TAttrs at = {0};
+  if (!tensor_apply(vm, TOP_INDEX_PUT, in, 3, &at, &r)) return false;
+  tensor_copy_into(x, r);
+  tensor_bump_version(x);
+  x->grad_fn = r->grad_fn;
+  x->requires_grad = true;
+  return true;
 }
 
 /* ---- fields ---- */

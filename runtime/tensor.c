@@ -463,7 +463,7 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
     for (int i = 0; i < GRAD_MAX_INPUTS; i++) g->inputs[i] = i < n ? in[i] : NULL;
     g->saved[0] = tensor_saved_slot[0];
     g->saved[1] = tensor_saved_slot[1];
-    autograd_note_versions(g);
+    autograd_note_inputs(g);
     g->attrs = *attrs;
     memcpy(g->out_shape, r->shape, sizeof g->out_shape);
     g->out_ndim = r->ndim;

@@ -101,17 +101,23 @@ extern const TensorOpInfo tensor_ops[TOP__COUNT];
 
 /* A recorded op (the autograd tape). A GC object so that the inputs and
  * saved tensors it references stay alive exactly as long as the graph.
- * backward() without retain_graph releases the nodes it went through:
- * inputs and saved tensors are dropped (ninputs = 0) and `released` set, so
- * their memory goes with the next collection and a second backward() through
- * them is an error. */
+ * The edges of the graph are taken when the op is recorded, as in PyTorch:
+ * next[i] is input i's grad_fn at that time and bit i of `wants` says
+ * whether input i needed a gradient then; so an in-place index assignment
+ * that gives a tensor a new grad_fn does not rewire the ops that used it
+ * before. backward() without retain_graph releases the nodes it went
+ * through: inputs, edges and saved tensors are dropped (ninputs = 0) and
+ * `released` set, so their memory goes with the next collection and a
+ * second backward() through them is an error. */
 #define GRAD_MAX_INPUTS 4
 struct GradNode {
   Obj obj;
   TensorOp op;
   int ninputs;
   bool released;
+  uint8_t wants; /* bit i: input i required grad or had a grad_fn when recorded */
   ObjTensor *inputs[GRAD_MAX_INPUTS];
+  GradNode *next[GRAD_MAX_INPUTS];    /* input i's grad_fn when recorded (NULL: a leaf or a constant) */
   uint64_t versions[GRAD_MAX_INPUTS]; /* each input's storage version when recorded */
   ObjTensor *saved[2]; /* extra tensors the backward rule needs (masks...) */
   TAttrs attrs;
@@ -135,6 +141,13 @@ void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
  * have dst's dtype, broadcast to dst's shape and share its storage only as
  * dst itself. false (nothing written) when those do not hold. */
 bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b);
+/* dst.flat[pos[j]] = src[j] for every j (row-major positions into dst,
+ * any strides), src broadcast to pos's shape and converted to dst's
+ * dtype; later positions win over earlier equal ones. pos is an i64 tensor
+ * of positions in [0, dst->numel). false after vm_error (a position out of
+ * range, a value that does not broadcast); nothing is written then. Does
+ * not record autograd and does not bump dst's version. */
+bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src);
 bool tensor_is_contiguous(const ObjTensor *t);
 static inline void *tensor_data(const ObjTensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
@@ -167,9 +180,9 @@ extern int tensor_grad_enabled; /* > 0: record (no_grad decrements) */
  * changed in place since it was recorded. */
 bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain_graph);
 GradNode *gradnode_new(VM *vm, TensorOp op);
-/* Called by tensor_apply() once the node's inputs are set: remembers the
- * storage version of each input. */
-void autograd_note_versions(GradNode *node);
+/* Called by tensor_apply() once the node's inputs are set: takes the
+ * edges (next, wants) and the storage version of each input. */
+void autograd_note_inputs(GradNode *node);
 /* An in-place write to t's storage (every view of it sees the change). */
 static inline void tensor_bump_version(ObjTensor *t) { t->storage->version++; }
 

@@ -1032,6 +1032,52 @@ bool tk_GATHER(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
   return true;
 }
 
+bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src) {
+  char sa[128], sb[128];
+  int nd;
+  int64_t shape[NS_MAX_DIMS];
+  if (pos->dtype != DT_I64) return vm_error(vm, "index_put: positions must be i64, got %s", tensor_dtype_names[pos->dtype]);
+  if (!tensor_broadcast_shape(src->ndim, src->shape, pos->ndim, pos->shape, &nd, shape) || nd != pos->ndim ||
+      memcmp(shape, pos->shape, sizeof(int64_t) * (size_t)nd) != 0)
+    return vm_error(vm, "index assignment: a value of shape %s does not broadcast to the selection's shape %s",
+                    tensor_shape_str(src, sa, sizeof sa), tensor_shape_str(pos, sb, sizeof sb));
+  ObjTensor *p = tensor_to(vm, pos, DT_I64);
+  const int64_t *pd = tensor_data(p);
+  for (int64_t j = 0; j < p->numel; j++)
+    if (pd[j] < 0 || pd[j] >= dst->numel)
+      return vm_error(vm, "index_put: position %lld out of range for %lld elements", (long long)pd[j],
+                      (long long)dst->numel);
+  /* the values, broadcast and converted, in a buffer of their own (src may
+   * share dst's storage) */
+  ObjTensor *v = tensor_new(vm, dst->dtype, pos->ndim, pos->shape);
+  tensor_copy_into(v, src);
+  size_t es = tensor_dtype_sizes[dst->dtype];
+  const char *vd = tensor_data(v);
+  char *base = tensor_data(dst);
+  for (int64_t j = 0; j < p->numel; j++) {
+    int64_t i = pd[j], off = 0;
+    for (int d = dst->ndim - 1; d >= 0; d--) {
+      off += (i % dst->shape[d]) * dst->strides[d];
+      i /= dst->shape[d];
+    }
+    memcpy(base + off * (int64_t)es, vd + (size_t)j * es, es);
+  }
+  return true;
+}
+
+/* x any shape, pos i64 flat positions into x (any shape), values
+ * broadcastable to pos's shape -> a contiguous copy of x with
+ * out.flat[pos[j]] = values[j] (index assignment, out of place). */
+bool tk_INDEX_PUT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  (void)a;
+  ObjTensor *r = tensor_new(vm, in[0]->dtype, in[0]->ndim, in[0]->shape);
+  tensor_copy_into(r, in[0]);
+  if (!tensor_index_put(vm, r, in[1], in[2])) return false;
+  *out = r;
+  return true;
+}
+
 /* i64 labels (any shape) -> f32 labels.shape + [classes]; ints[0] =
  * classes (<= 0: max label + 1). */
 bool tk_ONE_HOT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {

@@ -400,6 +400,15 @@ static void check_shape_ops(void) {
   a.axis = 0;
   ObjTensor *ga0[2] = {ga[0], ints((int64_t[]){2, 0, 1, 2}, SHAPE(1, 4))};
   check_op("gather axis 0", TOP_GATHER, &a, ga0, 2);
+
+  /* x [3, 4] with x.flat[pos] = v: v broadcast along pos's last axis, and
+   * a pos whose values are not in order */
+  a = attrs0();
+  ObjTensor *ip[3] = {rnd(-1, 1, SHAPE(3, 4)), ints((int64_t[]){9, 1, 6, 4, 11, 0}, SHAPE(2, 3)),
+                      rnd(-1, 1, SHAPE(3))};
+  check_op("index_put (value broadcast)", TOP_INDEX_PUT, &a, ip, 3);
+  ObjTensor *ip2[3] = {ip[0], ints((int64_t[]){7, 2}, SHAPE(2)), rnd(-1, 1, SHAPE(2))};
+  check_op("index_put", TOP_INDEX_PUT, &a, ip2, 3);
 }
 
 static void check_nn(void) {
