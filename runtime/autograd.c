@@ -2,7 +2,8 @@
  * loss.backward(), and the backward rule tb_<NAME> of every differentiable
  * row of tensor_ops.def.
  *
- * backward() collects the nodes reachable from the root's grad_fn with an
+ * backward() collects the nodes reachable from the root's grad_fn through
+ * the edges taken when each op was recorded (node->next) with an
  * iterative depth-first search (graphs of a long training loop are deep;
  * the C stack is not), then visits them in reverse topological order. The
  * gradient of each node's output is accumulated in a side table indexed by

@@ -4,8 +4,10 @@
  * and the operators arith.c forwards here.
  *
  * Everything goes through tensor_apply so that autograd records it; the
- * only direct data access is element copying (setting an index, in-place
- * updates), which never records. Natives take optional named arguments
+ * only direct data access is element copying (index assignment, in-place
+ * updates), which records nothing except an index assignment into a tensor
+ * with history (an index_put node). Every such write bumps the storage's
+ * version, which backward() checks. Natives take optional named arguments
  * (`axis:`, `keepdim:`, `dtype:`) through ObjNative.params; an absent one
  * arrives as UNDEF or unit. Collection cannot run while a native is on the
  * C stack, so intermediate tensors need no roots. */
@@ -436,11 +438,25 @@ static bool index_positions(VM *vm, ObjTensor *x, Value idx, ObjTensor **pos) {
   return true;
 }
 
+/* The tensor a chain of recorded views of x starts from (x itself when x
+ * was not made by a view op sharing its input's storage). Writing into a
+ * view of a tensor with history would change that tensor's values behind
+ * its grad_fn's back. */
+static const ObjTensor *view_base(const ObjTensor *x) {
+  const ObjTensor *t = x;
+  for (;;) {
+    const GradNode *g = t->grad_fn;
+    if (g == NULL || g->ninputs < 1 || g->inputs[0] == NULL || g->inputs[0]->storage != t->storage) return t;
+    if (tensor_ops[g->op].fclass != FUSE_VIEW && g->op != TOP_CONTIGUOUS) return t;
+    t = g->inputs[0];
+  }
+}
+
 /* x[idx] = v. The index is any the read x[idx] takes (ints, ranges, a
  * tuple of those, an i64 index tensor or a list of ints selecting along
  * axis 0, a bool mask); v broadcasts to the selection's shape and takes
- * x's dtype. As in PyTorch, a leaf that requires grad cannot be changed
- * in place while grad mode is on, and an assignment into a tensor with
+ * x's dtype. As in PyTorch, a leaf that requires grad (or a view of one)
+ * cannot be changed in place while grad mode is on, and an assignment into a tensor with
  * history (or of a value that requires grad) is recorded: x's grad_fn
  * becomes an index_put node whose input 0 is x's previous history, so
  * gradients flow to the unchanged elements of x and to v. Ints, ranges
@@ -470,6 +486,13 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
     tensor_bump_version(x);
     return true;
   }
+  const ObjTensor *base = view_base(x);
+  if (base != x && base->grad_fn == NULL)
+    return vm_error(vm, "index assignment: a view of a leaf tensor that requires grad cannot be changed in place "
+                        "(assign inside no_grad { }, or to .detach())");
+  if (base != x)
+    return vm_error(vm, "index assignment into a view of a tensor with history would not reach that tensor's "
+                        "gradient; assign into the tensor itself, or into a clone() of the view");
   /* x's history so far, under a header of its own: x itself will be the
    * result of the index_put */
   ObjTensor *old = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset), *r;
@@ -1534,12 +1557,20 @@ static bool m_detach(VM *vm, Value *a, int n, Value *out) {
   return true;
 }
 
+/* A copy with storage of its own. Differentiable, as PyTorch's clone():
+ * the copy of a tensor that requires grad is recorded (a cast to its own
+ * dtype, which always copies), so gradients flow back through it. */
 static bool m_clone(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  ObjTensor *x = SELF(a), *r = tensor_new(vm, x->dtype, x->ndim, x->shape);
+  ObjTensor *x = SELF(a), *r;
+  if (tensor_grad_enabled > 0 && (x->requires_grad || x->grad_fn)) {
+    TAttrs at = {0};
+    at.dtype = x->dtype;
+    return run(vm, TOP_CAST, &x, 1, &at, out);
+  }
+  r = tensor_new(vm, x->dtype, x->ndim, x->shape);
   if (!r) return vm_error(vm, "out of memory");
   if (!copy_into(vm, r, x)) return false;
-  r->requires_grad = x->requires_grad && !x->grad_fn;
   *out = tval(r);
   return true;
 }
