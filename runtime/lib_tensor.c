@@ -416,22 +416,22 @@ static bool index_positions(VM *vm, ObjTensor *x, Value idx, ObjTensor **pos) {
   /* rows = x's row numbers at idx ([idx shape]), then
    * pos = rows * inner + (0 .. inner) over x's other dims */
   int64_t rows_n = x->shape[0], inner = x->shape[0] ? x->numel / x->shape[0] : 0;
-  ObjTensor *rows = tensor_new(vm, DT_I64, 1, &rows_n), *cols, *r;
+  ObjTensor *rows = tensor_new(vm, DT_I64, 1, &rows_n), *r;
   if (rows == NULL) return vm_error(vm, "out of memory");
   for (int64_t i = 0; i < rows_n; i++) ((int64_t *)tensor_data(rows))[i] = i;
   Value sel;
   if (!lib_tensor_get_index(vm, tval(rows), idx, &sel)) return false;
   ObjTensor *s = AS_TENSOR(sel);
-  if (s->ndim + x->ndim - 1 > NS_MAX_DIMS) return vm_error(vm, "index assignment: more than %d dimensions", NS_MAX_DIMS);
+  if (s->ndim + x->ndim - 1 > NS_MAX_DIMS)
+    return vm_error(vm, "index assignment: more than %d dimensions", NS_MAX_DIMS);
   int64_t shape[NS_MAX_DIMS];
   int nd = 0;
   for (int d = 0; d < s->ndim; d++) shape[nd++] = s->shape[d];
   for (int d = 1; d < x->ndim; d++) shape[nd++] = 1;
   ObjTensor *scale = tensor_scalar(vm, DT_I64, (double)inner);
-  ObjTensor *col_like = tensor_new(vm, DT_I64, x->ndim - 1, x->shape + 1);
-  if (scale == NULL || col_like == NULL) return vm_error(vm, "out of memory");
-  for (int64_t i = 0; i < col_like->numel; i++) ((int64_t *)tensor_data(col_like))[i] = i;
-  cols = col_like;
+  ObjTensor *cols = tensor_new(vm, DT_I64, x->ndim - 1, x->shape + 1);
+  if (scale == NULL || cols == NULL) return vm_error(vm, "out of memory");
+  for (int64_t i = 0; i < cols->numel; i++) ((int64_t *)tensor_data(cols))[i] = i;
   if (!reshape_to(vm, s, nd, shape, &r) || !run2(vm, TOP_MUL, r, scale, &r) || !run2(vm, TOP_ADD, r, cols, &r))
     return false;
   *pos = r;

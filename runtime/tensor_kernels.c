@@ -1036,7 +1036,8 @@ bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src) {
   char sa[128], sb[128];
   int nd;
   int64_t shape[NS_MAX_DIMS];
-  if (pos->dtype != DT_I64) return vm_error(vm, "index_put: positions must be i64, got %s", tensor_dtype_names[pos->dtype]);
+  if (pos->dtype != DT_I64)
+    return vm_error(vm, "index_put: positions must be i64, got %s", tensor_dtype_names[pos->dtype]);
   if (!tensor_broadcast_shape(src->ndim, src->shape, pos->ndim, pos->shape, &nd, shape) || nd != pos->ndim ||
       memcmp(shape, pos->shape, sizeof(int64_t) * (size_t)nd) != 0)
     return vm_error(vm, "index assignment: a value of shape %s does not broadcast to the selection's shape %s",

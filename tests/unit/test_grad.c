@@ -6,7 +6,8 @@
  * the output gradient). Then: a 2-layer MLP loss, gradient accumulation
  * across two backward() calls (the first retaining the graph), the errors
  * for a second backward() through a freed graph and for an input changed in
- * place, a deep chain, and the error for backward() on a non-scalar. One line per check; exit status 1 on any failure. */
+ * place, a deep chain, and the error for backward() on a non-scalar. One
+ * line per check; exit status 1 on any failure. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
