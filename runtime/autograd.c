@@ -2,13 +2,23 @@
  * loss.backward(), and the backward rule tb_<NAME> of every differentiable
  * row of tensor_ops.def.
  *
- * backward() collects the nodes reachable from the root's grad_fn with an
+ * backward() collects the nodes reachable from the root's grad_fn through
+ * the edges taken when each op was recorded (node->next) with an
  * iterative depth-first search (graphs of a long training loop are deep;
  * the C stack is not), then visits them in reverse topological order. The
  * gradient of each node's output is accumulated in a side table indexed by
  * the node's position in that order; a leaf (requires_grad, no grad_fn)
- * accumulates into leaf->grad across backward() calls, as in PyTorch. The
- * graph is kept after backward(), so calling it twice accumulates twice.
+ * accumulates into leaf->grad across backward() calls, as in PyTorch.
+ *
+ * As in PyTorch, backward() frees the graph it went through unless asked
+ * to keep it (retain_graph): each node drops its inputs and saved tensors,
+ * so the activations of a training step are collectable as soon as its
+ * gradients exist, and a second backward() through a freed node is an
+ * error instead of a silent second accumulation. Every input whose values
+ * a rule reads (the op's `reads` mask) has its storage version recorded;
+ * an in-place write since then (x.zero_(), x[i] = v, an optimizer step)
+ * makes backward() an error naming the op. Both checks run before any
+ * gradient is accumulated.
  *
  * The rules are written with tensor_apply() in grad mode off, so they work
  * for every dtype, shape and broadcast the forward kernels accept. Rules
@@ -46,6 +56,16 @@ GradNode *gradnode_new(VM *vm, TensorOp op) {
   return n;
 }
 
+void autograd_note_inputs(GradNode *node) {
+  node->wants = 0;
+  for (int i = 0; i < node->ninputs && i < GRAD_MAX_INPUTS; i++) {
+    const ObjTensor *t = node->inputs[i];
+    node->next[i] = t ? t->grad_fn : NULL;
+    node->versions[i] = t ? t->storage->version : 0;
+    if (t != NULL && (t->requires_grad || t->grad_fn != NULL)) node->wants |= (uint8_t)(1u << i);
+  }
+}
+
 /* ---- building blocks: every helper returns NULL (vm_error set) on error
  * and passes a NULL input through, so a rule reads as one expression and
  * checks the final result only. ---- */
@@ -57,10 +77,7 @@ static bool same_shape(int na, const int64_t *a, int nb, const int64_t *b) {
   return true;
 }
 
-static bool wants(const GradNode *n, int i) {
-  const ObjTensor *t = n->inputs[i];
-  return t != NULL && (t->requires_grad || t->grad_fn != NULL);
-}
+static bool wants(const GradNode *n, int i) { return (n->wants >> i) & 1; }
 
 static ObjTensor *apply_n(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *at) {
   for (int i = 0; i < n; i++)
@@ -529,6 +546,29 @@ bool tb_GATHER(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   return select_rule(vm, node, g, gin);
 }
 
+/* out = x with out.flat[pos] = v: x's gradient is g with the overwritten
+ * positions zeroed, v's is g at those positions (shaped like pos), summed
+ * back to v's shape. pos (input 1) has none. */
+bool tb_INDEX_PUT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  ObjTensor *x = X, *pos = Y, *v = node->inputs[2];
+  if (wants(node, 0)) {
+    ObjTensor *gx = tensor_new(vm, g->dtype, g->ndim, g->shape);
+    if (gx == NULL) return false;
+    tensor_copy_into(gx, g);
+    if (!tensor_index_put(vm, gx, pos, num(vm, g->dtype, 0))) return false;
+    gin[0] = cast(vm, gx, x->dtype);
+  }
+  if (wants(node, 2)) {
+    TAttrs a;
+    memset(&a, 0, sizeof a);
+    int64_t all = -1;
+    ObjTensor *in[2] = {reshape(vm, g, 1, &all), pos};
+    ObjTensor *gv = apply_n(vm, TOP_INDEX_SELECT, in, 2, &a);
+    gin[2] = cast(vm, unb(vm, gv, v), v->dtype);
+  }
+  return done(node, gin);
+}
+
 /* cat/stack: input i owns positions [off_i, off_i + numel_i) of one flat
  * buffer; each gradient is a view of its range. */
 static bool join_rule(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
@@ -724,8 +764,16 @@ typedef struct {
   int next; /* next input to visit */
 } DfsFrame;
 
+static bool freed_error(VM *vm, const GradNode *n) {
+  return vm_error(vm,
+                  "backward through the graph a second time: `%s` was freed by an earlier backward() "
+                  "(pass retain_graph: true to that call to keep the graph)",
+                  tensor_ops[n->op].name);
+}
+
 /* Post-order of the graph below root (inputs before the ops that use them),
- * without recursion. Returns the node count; *order is allocated. */
+ * without recursion. Returns the node count (*order is allocated), or -1
+ * after vm_error when the walk reaches a node an earlier backward() freed. */
 static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order, size_t *ordercap) {
   size_t cap = 64, capstack = 64, sp = 0, nvisited = 1;
   int32_t count = 0;
@@ -734,19 +782,29 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
   map_grow(vm, m);
   *map_slot(m, root, true) = -1;
   stack[sp++] = (DfsFrame){root, 0};
+  if (root->released) {
+    freed_error(vm, root);
+    count = -1;
+    sp = 0;
+  }
   while (sp > 0) {
     DfsFrame *f = &stack[sp - 1];
     if (f->next < f->node->ninputs) {
-      ObjTensor *in = f->node->inputs[f->next++];
-      if (in == NULL || in->grad_fn == NULL || map_slot(m, in->grad_fn, false) != NULL) continue;
+      GradNode *in = f->node->next[f->next++];
+      if (in == NULL || map_slot(m, in, false) != NULL) continue;
+      if (in->released) {
+        freed_error(vm, in);
+        count = -1;
+        break;
+      }
       if ((nvisited + 1) * 2 > m->cap) map_grow(vm, m);
-      *map_slot(m, in->grad_fn, true) = -1;
+      *map_slot(m, in, true) = -1;
       nvisited++;
       if (sp == capstack) {
         stack = vm_realloc(vm, stack, sizeof(DfsFrame) * capstack, sizeof(DfsFrame) * capstack * 2);
         capstack *= 2;
       }
-      stack[sp++] = (DfsFrame){in->grad_fn, 0};
+      stack[sp++] = (DfsFrame){in, 0};
     } else {
       GradNode *n = f->node;
       sp--;
@@ -762,6 +820,39 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
   *order = out;
   *ordercap = cap;
   return count;
+}
+
+/* Every input a node's rule reads must still hold the values it had when
+ * the op ran. */
+static bool check_versions(VM *vm, GradNode **order, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    const GradNode *n = order[i];
+    uint8_t reads = tensor_ops[n->op].reads;
+    for (int j = 0; j < n->ninputs; j++) {
+      const ObjTensor *in = n->inputs[j];
+      if (in == NULL || !((reads >> j) & 1) || in->storage->version == n->versions[j]) continue;
+      return vm_error(vm,
+                      "a tensor needed by the backward of `%s` was modified in place (version %llu, saved at "
+                      "version %llu)",
+                      tensor_ops[n->op].name, (unsigned long long)in->storage->version,
+                      (unsigned long long)n->versions[j]);
+    }
+  }
+  return true;
+}
+
+/* Drop what the nodes hold (see GradNode): their memory goes with the next
+ * collection, and a later backward() through them is an error. */
+static void release_graph(GradNode **order, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    GradNode *n = order[i];
+    n->released = true;
+    n->ninputs = 0;
+    n->wants = 0;
+    memset(n->inputs, 0, sizeof n->inputs);
+    memset(n->next, 0, sizeof n->next);
+    n->saved[0] = n->saved[1] = NULL;
+  }
 }
 
 /* A contiguous tensor with storage of its own: what a leaf's .grad holds,
@@ -780,7 +871,7 @@ static bool accumulate_leaf(VM *vm, ObjTensor *leaf, ObjTensor *g) {
   return true;
 }
 
-bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
+bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain_graph) {
   char b1[96], b2[96];
   if (!root->requires_grad && root->grad_fn == NULL)
     return vm_error(vm, "backward: the tensor does not require grad and has no grad_fn");
@@ -812,6 +903,10 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
     goto out;
   }
   count = topo_order(vm, root->grad_fn, &m, &order, &ordercap);
+  if (count < 0 || !check_versions(vm, order, count)) {
+    count = 0;
+    goto out;
+  }
   grads = ALLOCATE(vm, ObjTensor *, (size_t)count);
   memset(grads, 0, sizeof(ObjTensor *) * (size_t)count);
   grads[count - 1] = g0;
@@ -853,15 +948,16 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient) {
         goto out;
       }
       if ((gj = cast(vm, gj, in->dtype)) == NULL) goto out;
-      if (in->grad_fn != NULL) {
-        int32_t k = *map_slot(&m, in->grad_fn, false);
+      if (node->next[j] != NULL) {
+        int32_t k = *map_slot(&m, node->next[j], false);
         grads[k] = grads[k] ? ADD(grads[k], gj) : gj;
         if (grads[k] == NULL) goto out;
-      } else if (in->requires_grad) {
+      } else if (wants(node, j)) {
         if (!accumulate_leaf(vm, in, gj)) goto out;
       }
     }
   }
+  if (!retain_graph) release_graph(order, count);
   ok = true;
 out:
   tensor_grad_enabled = saved_mode;

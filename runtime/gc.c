@@ -153,6 +153,7 @@ static void blacken(VM *vm, Obj *o) {
   case OBJ_GRADNODE: {
     GradNode *g = (GradNode *)o;
     for (int i = 0; i < g->ninputs; i++) mark_object(vm, (Obj *)g->inputs[i]);
+    for (int i = 0; i < g->ninputs; i++) mark_object(vm, (Obj *)g->next[i]);
     mark_object(vm, (Obj *)g->saved[0]);
     mark_object(vm, (Obj *)g->saved[1]);
     break;

@@ -4,8 +4,10 @@
  * and the operators arith.c forwards here.
  *
  * Everything goes through tensor_apply so that autograd records it; the
- * only direct data access is element copying (setting an index, in-place
- * updates), which never records. Natives take optional named arguments
+ * only direct data access is element copying (index assignment, in-place
+ * updates), which records nothing except an index assignment into a tensor
+ * with history (an index_put node). Every such write bumps the storage's
+ * version, which backward() checks. Natives take optional named arguments
  * (`axis:`, `keepdim:`, `dtype:`) through ObjNative.params; an absent one
  * arrives as UNDEF or unit. Collection cannot run while a native is on the
  * C stack, so intermediate tensors need no roots. */
@@ -120,6 +122,8 @@ static bool axes_arg(VM *vm, Value v, int ndim, const char *who, uint32_t *mask)
       int ax;
       if (!IS_INT(xs[i])) return vm_error(vm, "%s: axes must be ints, got %s", who, value_type_name(xs[i]));
       if (!axis_norm(vm, xs[i].as.i, ndim, who, &ax)) return false;
+      if (*mask & (1u << ax))
+        return vm_error(vm, "%s: axis %d appears more than once in the axis list", who, ax);
       *mask |= 1u << ax;
     }
     return true;
@@ -208,7 +212,7 @@ static void store_elem(ObjTensor *t, int64_t off, double v) {
 /* dst[...] = src broadcast to dst's shape and converted to its dtype, by
  * the strided kernel loop (tensor_copy_into). A source that shares dst's
  * storage is copied out first, so overlapping views (x[1:] = x[:-1]) read
- * the old values. */
+ * the old values. Bumps the storage's version (an in-place write). */
 static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
   int saved = tensor_grad_enabled;
   tensor_grad_enabled = 0;
@@ -229,6 +233,7 @@ static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
   if (!ok) return false;
   if (!s) return vm_error(vm, "out of memory");
   tensor_copy_into(dst, s);
+  tensor_bump_version(dst);
   return true;
 }
 
@@ -345,6 +350,16 @@ static bool mask_select(VM *vm, ObjTensor *x, ObjTensor *mask, ObjTensor **out) 
   return tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, out);
 }
 
+/* x[[i, j, ...]]: a list of ints as an i64 index tensor (an empty list
+ * selects nothing; floats are not rounded). */
+static bool int_list_index(VM *vm, Value idx, ObjTensor **out) {
+  if (!tensor_from_value(vm, idx, DT__COUNT, out)) return false;
+  if ((*out)->numel == 0) return cast_to(vm, *out, DT_I64, out);
+  if ((*out)->dtype != DT_I64)
+    return vm_error(vm, "a list index must hold ints, got %s elements", (*out)->dtype == DT_BOOL ? "bool" : "float");
+  return true;
+}
+
 bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
   ObjTensor *x = AS_TENSOR(obj), *r;
   if (IS_TENSOR(idx)) {
@@ -354,12 +369,14 @@ bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
     } else {
       ObjTensor *in[2] = {x, ix};
       TAttrs at = {0};
-      if (!cast_to(vm, ix, DT_I64, &in[1]) || !tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r))
-        return false;
+      if (ix->dtype != DT_I64)
+        return vm_error(vm, "a tensor index must be an i64 tensor or a bool mask, got %s",
+                        tensor_dtype_names[ix->dtype]);
+      if (!tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
     }
   } else if (IS_LIST(idx)) {
     ObjTensor *ix;
-    if (!tensor_from_value(vm, idx, DT_I64, &ix)) return false;
+    if (!int_list_index(vm, idx, &ix)) return false;
     ObjTensor *in[2] = {x, ix};
     TAttrs at = {0};
     if (!tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
@@ -372,38 +389,124 @@ bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
   return true;
 }
 
-bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
-  ObjTensor *x = AS_TENSOR(obj), *dst, *src;
-  if (IS_TENSOR(idx) && AS_TENSOR(idx)->dtype == DT_BOOL) {
-    ObjTensor *mask = AS_TENSOR(idx);
-    if (!operand(vm, v, x, "index assignment", &src)) return false;
-    char a[64], b[64];
-    if (mask->ndim != x->ndim || memcmp(mask->shape, x->shape, sizeof(int64_t) * x->ndim))
-      return vm_error(vm, "mask: shapes %s and %s differ", tensor_shape_str(x, a, sizeof a),
-                      tensor_shape_str(mask, b, sizeof b));
-    if (src->numel != 1) return vm_error(vm, "masked assignment takes a single value");
-    double val = tensor_get(src, 0);
-    int64_t idx2[NS_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < x->numel; i++) {
-      if (tensor_get(mask, i) != 0) {
-        int64_t off = x->offset;
-        for (int d = 0; d < x->ndim; d++) off += idx2[d] * x->strides[d];
-        store_elem(x, off, val);
-      }
-      for (int d = x->ndim - 1; d >= 0; d--) {
-        if (++idx2[d] < x->shape[d]) break;
-        idx2[d] = 0;
-      }
-    }
+/* Row-major positions 0 .. numel-1 in x's shape (i64). */
+static ObjTensor *positions_of(VM *vm, const ObjTensor *x) {
+  ObjTensor *p = tensor_new(vm, DT_I64, x->ndim, x->shape);
+  if (p == NULL) return NULL;
+  int64_t *d = tensor_data(p);
+  for (int64_t i = 0; i < p->numel; i++) d[i] = i;
+  return p;
+}
+
+/* The row-major positions in x of the elements x[idx] selects, as an i64
+ * tensor shaped like the selection; the index is checked as the read
+ * x[idx] checks it (it is that read, on a tensor of positions). An index
+ * tensor selects along axis 0, so only the selected rows are built. Grad
+ * mode is off. */
+static bool index_positions(VM *vm, ObjTensor *x, Value idx, ObjTensor **pos) {
+  bool index_tensor = IS_LIST(idx) || (IS_TENSOR(idx) && AS_TENSOR(idx)->dtype != DT_BOOL);
+  if (!index_tensor || x->ndim == 0) {
+    ObjTensor *p = positions_of(vm, x);
+    Value r;
+    if (p == NULL) return vm_error(vm, "out of memory");
+    if (!lib_tensor_get_index(vm, tval(p), idx, &r)) return false;
+    *pos = AS_TENSOR(r);
     return true;
   }
-  if (x->ndim == 0) return vm_error(vm, "cannot index a 0-dimensional tensor");
+  /* rows = x's row numbers at idx ([idx shape]), then
+   * pos = rows * inner + (0 .. inner) over x's other dims */
+  int64_t rows_n = x->shape[0], inner = x->shape[0] ? x->numel / x->shape[0] : 0;
+  ObjTensor *rows = tensor_new(vm, DT_I64, 1, &rows_n), *r;
+  if (rows == NULL) return vm_error(vm, "out of memory");
+  for (int64_t i = 0; i < rows_n; i++) ((int64_t *)tensor_data(rows))[i] = i;
+  Value sel;
+  if (!lib_tensor_get_index(vm, tval(rows), idx, &sel)) return false;
+  ObjTensor *s = AS_TENSOR(sel);
+  if (s->ndim + x->ndim - 1 > NS_MAX_DIMS)
+    return vm_error(vm, "index assignment: more than %d dimensions", NS_MAX_DIMS);
+  int64_t shape[NS_MAX_DIMS];
+  int nd = 0;
+  for (int d = 0; d < s->ndim; d++) shape[nd++] = s->shape[d];
+  for (int d = 1; d < x->ndim; d++) shape[nd++] = 1;
+  ObjTensor *scale = tensor_scalar(vm, DT_I64, (double)inner);
+  ObjTensor *cols = tensor_new(vm, DT_I64, x->ndim - 1, x->shape + 1);
+  if (scale == NULL || cols == NULL) return vm_error(vm, "out of memory");
+  for (int64_t i = 0; i < cols->numel; i++) ((int64_t *)tensor_data(cols))[i] = i;
+  if (!reshape_to(vm, s, nd, shape, &r) || !run2(vm, TOP_MUL, r, scale, &r) || !run2(vm, TOP_ADD, r, cols, &r))
+    return false;
+  *pos = r;
+  return true;
+}
+
+/* The tensor a chain of recorded views of x starts from (x itself when x
+ * was not made by a view op sharing its input's storage). Writing into a
+ * view of a tensor with history would change that tensor's values behind
+ * its grad_fn's back. */
+static const ObjTensor *view_base(const ObjTensor *x) {
+  const ObjTensor *t = x;
+  for (;;) {
+    const GradNode *g = t->grad_fn;
+    if (g == NULL || g->ninputs < 1 || g->inputs[0] == NULL || g->inputs[0]->storage != t->storage) return t;
+    if (tensor_ops[g->op].fclass != FUSE_VIEW && g->op != TOP_CONTIGUOUS) return t;
+    t = g->inputs[0];
+  }
+}
+
+/* x[idx] = v. The index is any the read x[idx] takes (ints, ranges, a
+ * tuple of those, an i64 index tensor or a list of ints selecting along
+ * axis 0, a bool mask); v broadcasts to the selection's shape and takes
+ * x's dtype. As in PyTorch, a leaf that requires grad (or a view of one)
+ * cannot be changed in place while grad mode is on, and an assignment into a tensor with
+ * history (or of a value that requires grad) is recorded: x's grad_fn
+ * becomes an index_put node whose input 0 is x's previous history, so
+ * gradients flow to the unchanged elements of x and to v. Ints, ranges
+ * and their tuples write through a view; the others through positions. */
+bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
+  ObjTensor *x = AS_TENSOR(obj), *dst, *src, *pos = NULL;
+  if (tensor_grad_enabled > 0 && x->requires_grad && x->grad_fn == NULL)
+    return vm_error(vm, "index assignment: a leaf tensor that requires grad cannot be changed in place "
+                        "(assign inside no_grad { }, or to .detach())");
+  if (!operand(vm, v, x, "index assignment", &src)) return false;
+  bool floats = x->dtype == DT_F32 || x->dtype == DT_F64;
+  bool record = tensor_grad_enabled > 0 && floats && (x->grad_fn != NULL || src->requires_grad);
   int saved = tensor_grad_enabled;
   tensor_grad_enabled = 0;
-  bool ok = index_view(vm, x, idx, &dst);
+  bool ok;
+  if (!record && !IS_TENSOR(idx) && !IS_LIST(idx)) {
+    if (x->ndim == 0) ok = vm_error(vm, "cannot index a 0-dimensional tensor");
+    else ok = index_view(vm, x, idx, &dst) && copy_into(vm, dst, src);
+    tensor_grad_enabled = saved;
+    return ok;
+  }
+  ok = index_positions(vm, x, idx, &pos);
   tensor_grad_enabled = saved;
-  if (!ok || !operand(vm, v, x, "index assignment", &src)) return false;
-  return copy_into(vm, dst, src);
+  if (!ok) return false;
+  if (!record) {
+    if (!tensor_index_put(vm, x, pos, src)) return false;
+    tensor_bump_version(x);
+    return true;
+  }
+  const ObjTensor *base = view_base(x);
+  if (base != x && base->grad_fn == NULL)
+    return vm_error(vm, "index assignment: a view of a leaf tensor that requires grad cannot be changed in place "
+                        "(assign inside no_grad { }, or to .detach())");
+  if (base != x)
+    return vm_error(vm, "index assignment into a view of a tensor with history would not reach that tensor's "
+                        "gradient; assign into the tensor itself, or into a clone() of the view");
+  /* x's history so far, under a header of its own: x itself will be the
+   * result of the index_put */
+  ObjTensor *old = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset), *r;
+  if (old == NULL) return vm_error(vm, "out of memory");
+  old->grad_fn = x->grad_fn;
+  old->requires_grad = x->requires_grad;
+  ObjTensor *in[3] = {old, pos, src};
+  TAttrs at = {0};
+  if (!tensor_apply(vm, TOP_INDEX_PUT, in, 3, &at, &r)) return false;
+  tensor_copy_into(x, r);
+  tensor_bump_version(x);
+  x->grad_fn = r->grad_fn;
+  x->requires_grad = true;
+  return true;
 }
 
 /* ---- fields ---- */
@@ -495,19 +598,48 @@ static bool logic(VM *vm, bool is_and, Value a, Value b, Value *out) {
   return run(vm, TOP_WHERE, in, 3, NULL, out);
 }
 
-/* x % y with the dividend's sign: x - y * trunc(x / y). */
+/* Integer x % y, exactly (the float route below rounds past 2^24), with
+ * the dividend's sign as C's %; x % -1 is 0 (INT64_MIN % -1 would trap). */
+static bool int_mod(VM *vm, ObjTensor *x, ObjTensor *y, Value *out) {
+  int nd = x->ndim > y->ndim ? x->ndim : y->ndim;
+  TAttrs at = {0};
+  for (int i = 0; i < nd; i++) {
+    int64_t dx = i < nd - x->ndim ? 1 : x->shape[i - (nd - x->ndim)];
+    int64_t dy = i < nd - y->ndim ? 1 : y->shape[i - (nd - y->ndim)];
+    if (dx != dy && dx != 1 && dy != 1) {
+      char sa[128], sb[128];
+      return vm_error(vm, "%%: shapes %s and %s cannot broadcast", tensor_shape_str(x, sa, sizeof sa),
+                      tensor_shape_str(y, sb, sizeof sb));
+    }
+    at.ints[i] = dx == 1 ? dy : dx;
+  }
+  at.nints = nd;
+  ObjTensor *xc, *yc, *r;
+  if (!run1(vm, TOP_EXPAND, x, &at, &xc) || !run1(vm, TOP_EXPAND, y, &at, &yc) || !cast_to(vm, xc, DT_I64, &xc) ||
+      !cast_to(vm, yc, DT_I64, &yc))
+    return false;
+  xc = tensor_contiguous(vm, xc);
+  yc = tensor_contiguous(vm, yc);
+  r = tensor_new(vm, DT_I64, nd, at.ints);
+  if (!xc || !yc || !r) return vm_error(vm, "out of memory");
+  const int64_t *xd = tensor_data(xc), *yd = tensor_data(yc);
+  int64_t *rd = tensor_data(r);
+  for (int64_t i = 0; i < r->numel; i++) {
+    if (yd[i] == 0) return vm_error(vm, "division by zero");
+    rd[i] = yd[i] == -1 ? 0 : xd[i] % yd[i];
+  }
+  *out = tval(r);
+  return true;
+}
+
+/* x % y with the dividend's sign: x - y * trunc(x / y) for floats. */
 static bool fmod_op(VM *vm, Value a, Value b, Value *out) {
   ObjTensor *x, *y, *q, *t;
   const ObjTensor *like = IS_TENSOR(a) ? AS_TENSOR(a) : AS_TENSOR(b);
   if (!operand(vm, a, like, "%", &x) || !operand(vm, b, like, "%", &y)) return false;
   DType dt = x->dtype > y->dtype && x->dtype != DT_BOOL ? x->dtype : y->dtype;
   if (dt == DT_BOOL) dt = DT_I64;
-  if (dt == DT_I64) {
-    int64_t n = y->numel;
-    ObjTensor *yc = tensor_contiguous(vm, y);
-    for (int64_t i = 0; yc && i < n; i++)
-      if (tensor_get(yc, i) == 0) return vm_error(vm, "division by zero");
-  }
+  if (dt == DT_I64) return int_mod(vm, x, y, out);
   if (!run2(vm, TOP_DIV, x, y, &q) || !cast_to(vm, q, DT_I64, &t) || !cast_to(vm, t, dt, &t) ||
       !run2(vm, TOP_MUL, y, t, &t) || !run2(vm, TOP_SUB, x, t, &t))
     return false;
@@ -601,7 +733,7 @@ static bool grads_like(VM *vm, Value v, int depth, Value *out) {
   return true;
 }
 
-static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient) {
+static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient, bool retain_graph) {
   if (!gradient && t->numel != 1) {
     char b[64];
     return vm_error(vm, "backward: the tensor has shape %s; backward() without a gradient needs a "
@@ -610,16 +742,16 @@ static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient) {
   }
   if (!t->requires_grad && !t->grad_fn)
     return vm_error(vm, "backward: the tensor does not require grad (no input had requires_grad = true)");
-  return autograd_backward(vm, t, gradient);
+  return autograd_backward(vm, t, gradient, retain_graph);
 }
 
 static bool nabla(VM *vm, Value a, Value *out) {
   if (IS_TENSOR(a)) {
     *out = UNIT_VAL;
-    return backward(vm, AS_TENSOR(a), NULL);
+    return backward(vm, AS_TENSOR(a), NULL, false);
   }
   if (IS_TUPLE(a) && AS_TUPLE(a)->len == 2 && IS_TENSOR(AS_TUPLE(a)->items[0])) {
-    if (!backward(vm, AS_TENSOR(AS_TUPLE(a)->items[0]), NULL)) return false;
+    if (!backward(vm, AS_TENSOR(AS_TUPLE(a)->items[0]), NULL, false)) return false;
     return grads_like(vm, AS_TUPLE(a)->items[1], 0, out);
   }
   return vm_error(vm, "`∇` expects a tensor (∇loss) or (loss, parameters), got %s", value_type_name(a));
@@ -913,8 +1045,7 @@ static bool n_one_hot(VM *vm, Value *a, int argc, Value *out) {
   int64_t k;
   if (!operand(vm, a[0], NULL, "one_hot", &x) || !lib_int_arg(vm, a[1], "one_hot", &k)) return false;
   if (k <= 0) return vm_error(vm, "one_hot: the number of classes must be positive");
-  if (!cast_to(vm, x, DT_I64, &x)) return false;
-  TAttrs at = {0};
+  TAttrs at = {0}; /* the kernel checks that the labels are i64 */
   at.ints[0] = k;
   at.nints = 1;
   return run(vm, TOP_ONE_HOT, &x, 1, &at, out);
@@ -1012,10 +1143,7 @@ static bool n_dropout(VM *vm, Value *a, int argc, Value *out) {
   if (!operand(vm, a[0], NULL, "dropout", &x)) return false;
   if (!absent(arg(a, argc, 1)) && !lib_num_arg(vm, a[1], "dropout", &p)) return false;
   if (!bool_arg(vm, arg(a, argc, 2), "dropout", true, &training)) return false;
-  if (p < 0 || p >= 1) {
-    if (p == 1 && training) return n_zeros_like(vm, a, 1, out);
-    if (p < 0 || p > 1) return vm_error(vm, "dropout: p must be in [0, 1), got %g", p);
-  }
+  if (!(p >= 0 && p <= 1)) return vm_error(vm, "dropout: p must be in [0, 1], got %g", p);
   if (!training || p == 0) return *out = a[0], true;
   TAttrs at = {0};
   at.scalar[0] = p;
@@ -1087,8 +1215,8 @@ static bool grad_apply(VM *vm, Value *a, int argc, Value *out) {
   tensor_grad_enabled = saved;
   if (!ok) return false;
   if (!IS_TENSOR(r)) return vm_error(vm, "grad(f): f must return a Tensor, got %s", value_type_name(r));
-  if (AS_TENSOR(r)->grad_fn && !backward(vm, AS_TENSOR(r), NULL)) return false;
-  if (!AS_TENSOR(r)->grad_fn && AS_TENSOR(r)->numel != 1) return backward(vm, AS_TENSOR(r), NULL);
+  if (AS_TENSOR(r)->grad_fn && !backward(vm, AS_TENSOR(r), NULL, false)) return false;
+  if (!AS_TENSOR(r)->grad_fn && AS_TENSOR(r)->numel != 1) return backward(vm, AS_TENSOR(r), NULL, false);
   Value gs[16];
   for (int i = 0; i < n; i++)
     if (!grads_like(vm, tval(leaves[i]), 0, &gs[i])) return false;
@@ -1181,10 +1309,19 @@ static bool m_size(VM *vm, Value *a, int n, Value *out) {
   return true;
 }
 
+/* Element i (row-major) as a value; an i64 is read exactly (a double holds
+ * only 53 bits). */
 static Value elem_value(const ObjTensor *t, int64_t i) {
+  if (t->dtype == DT_I64) {
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+      off += (i % t->shape[d]) * t->strides[d];
+      i /= t->shape[d];
+    }
+    return INT_VAL(((const int64_t *)tensor_data(t))[off]);
+  }
   double v = tensor_get(t, i);
   switch (t->dtype) {
-  case DT_I64: return INT_VAL((int64_t)v);
   case DT_BOOL: return BOOL_VAL(v != 0);
   default: return FLOAT_VAL(v);
   }
@@ -1420,12 +1557,20 @@ static bool m_detach(VM *vm, Value *a, int n, Value *out) {
   return true;
 }
 
+/* A copy with storage of its own. Differentiable, as PyTorch's clone():
+ * the copy of a tensor that requires grad is recorded (a cast to its own
+ * dtype, which always copies), so gradients flow back through it. */
 static bool m_clone(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  ObjTensor *x = SELF(a), *r = tensor_new(vm, x->dtype, x->ndim, x->shape);
+  ObjTensor *x = SELF(a), *r;
+  if (tensor_grad_enabled > 0 && (x->requires_grad || x->grad_fn)) {
+    TAttrs at = {0};
+    at.dtype = x->dtype;
+    return run(vm, TOP_CAST, &x, 1, &at, out);
+  }
+  r = tensor_new(vm, x->dtype, x->ndim, x->shape);
   if (!r) return vm_error(vm, "out of memory");
   if (!copy_into(vm, r, x)) return false;
-  r->requires_grad = x->requires_grad && !x->grad_fn;
   *out = tval(r);
   return true;
 }
@@ -1447,11 +1592,14 @@ static bool m_double(VM *vm, Value *a, int n, Value *out) { (void)n; return to_d
 static bool m_long(VM *vm, Value *a, int n, Value *out) { (void)n; return to_dtype(vm, a, DT_I64, out); }
 static bool m_bool(VM *vm, Value *a, int n, Value *out) { (void)n; return to_dtype(vm, a, DT_BOOL, out); }
 
+/* backward(gradient?, retain_graph: false) */
 static bool m_backward(VM *vm, Value *a, int n, Value *out) {
   ObjTensor *g = NULL;
+  bool retain;
   *out = UNIT_VAL;
   if (!absent(arg(a, n, 1)) && !operand(vm, a[1], SELF(a), "backward", &g)) return false;
-  return backward(vm, SELF(a), g);
+  if (!bool_arg(vm, arg(a, n, 2), "backward: retain_graph", false, &retain)) return false;
+  return backward(vm, SELF(a), g, retain);
 }
 
 static bool m_zero_grad(VM *vm, Value *a, int n, Value *out) {
@@ -1492,7 +1640,7 @@ static bool select_m(VM *vm, Value *a, TensorOp op, const char *who, Value *out)
   int64_t d;
   TAttrs at = {0};
   if (!lib_int_arg(vm, a[1], who, &d) || !axis_norm(vm, d, x->ndim, who, &at.axis)) return false;
-  if (!operand(vm, a[2], NULL, who, &idx) || !cast_to(vm, idx, DT_I64, &idx)) return false;
+  if (!operand(vm, a[2], NULL, who, &idx)) return false; /* the kernel checks it is i64 */
   ObjTensor *in[2] = {x, idx};
   return run(vm, op, in, 2, &at, out);
 }
@@ -1532,6 +1680,7 @@ static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
     ObjTensor *y = NULL;
     if (direct) ok = operand(vm, other, x, "in-place update", &y);
     if (direct && ok && tensor_binary_into(top, x, x, y)) {
+      tensor_bump_version(x);
       tensor_grad_enabled = saved;
       *out = a[0];
       return true;
@@ -1659,7 +1808,7 @@ static const Def methods[] = {
   {"to", m_to, 2, 2, PARAMS("self", "dtype")},
   {"float", m_float, 1, 1, NULL},       {"double", m_double, 1, 1, NULL},
   {"long", m_long, 1, 1, NULL},         {"bool", m_bool, 1, 1, NULL},
-  {"backward", m_backward, 1, 2, PARAMS("self", "gradient")},
+  {"backward", m_backward, 1, 3, PARAMS("self", "gradient", "retain_graph")},
   {"zero_grad", m_zero_grad, 1, 1, NULL},
   {"requires_grad_", m_requires_grad_, 1, 2, NULL},
   {"exp", m_exp, 1, 1, NULL},           {"log", m_log, 1, 1, NULL},

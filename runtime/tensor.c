@@ -23,8 +23,8 @@ static char op_names[TOP__COUNT][24];
 
 #define TB_0(name) NULL
 #define TB_1(name) tb_##name
-#define TOP(name, arity, fclass, diff) \
-  [TOP_##name] = {op_names[TOP_##name], arity, fclass, tk_##name, TB_##diff(name)},
+#define TOP(name, arity, fclass, diff, reads) \
+  [TOP_##name] = {op_names[TOP_##name], arity, fclass, tk_##name, TB_##diff(name), reads},
 const TensorOpInfo tensor_ops[TOP__COUNT] = {
 #include "tensor_ops.def"
 };
@@ -32,7 +32,7 @@ const TensorOpInfo tensor_ops[TOP__COUNT] = {
 
 __attribute__((constructor)) static void init_op_names(void) {
   static const char *const upper[TOP__COUNT] = {
-#define TOP(name, arity, fclass, diff) #name,
+#define TOP(name, arity, fclass, diff, reads) #name,
 #include "tensor_ops.def"
 #undef TOP
   };
@@ -463,6 +463,7 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
     for (int i = 0; i < GRAD_MAX_INPUTS; i++) g->inputs[i] = i < n ? in[i] : NULL;
     g->saved[0] = tensor_saved_slot[0];
     g->saved[1] = tensor_saved_slot[1];
+    autograd_note_inputs(g);
     g->attrs = *attrs;
     memcpy(g->out_shape, r->shape, sizeof g->out_shape);
     g->out_ndim = r->ndim;

@@ -35,8 +35,9 @@ typedef enum { FUSE_ELEMWISE, FUSE_BROADCAST, FUSE_REDUCE, FUSE_MATMUL, FUSE_VIE
 
 typedef struct TStorage {
   int64_t refcount;
-  size_t nbytes; /* capacity in bytes (a size class) */
-  void *data;    /* 64-byte aligned */
+  size_t nbytes;    /* capacity in bytes (a size class) */
+  void *data;       /* 64-byte aligned */
+  uint64_t version; /* bumped by every in-place write; 0 when allocated */
 } TStorage;
 
 typedef struct GradNode GradNode;
@@ -69,10 +70,12 @@ typedef struct {
   DType dtype;         /* cast target */
 } TAttrs;
 
-/* TOP(NAME, arity, fusion class, differentiable)
- * arity -1: variadic (cat, stack). */
+/* TOP(NAME, arity, fusion class, differentiable, reads)
+ * arity -1: variadic (cat, stack); reads: bit i set when the backward rule
+ * reads the values of input i (so changing it in place before backward()
+ * is an error). */
 typedef enum {
-#define TOP(name, arity, fclass, diff) TOP_##name,
+#define TOP(name, arity, fclass, diff, reads) TOP_##name,
 #include "tensor_ops.def"
 #undef TOP
   TOP__COUNT
@@ -91,18 +94,31 @@ typedef struct {
   FusionClass fclass;
   TForwardFn forward;
   TBackwardFn backward; /* NULL: not differentiable (comparisons, argmax) */
+  uint8_t reads;        /* bit i: the backward rule reads input i's values */
 } TensorOpInfo;
 
 extern const TensorOpInfo tensor_ops[TOP__COUNT];
 
 /* A recorded op (the autograd tape). A GC object so that the inputs and
- * saved tensors it references stay alive exactly as long as the graph. */
+ * saved tensors it references stay alive exactly as long as the graph.
+ * The edges of the graph are taken when the op is recorded, as in PyTorch:
+ * next[i] is input i's grad_fn at that time and bit i of `wants` says
+ * whether input i needed a gradient then; so an in-place index assignment
+ * that gives a tensor a new grad_fn does not rewire the ops that used it
+ * before. backward() without retain_graph releases the nodes it went
+ * through: inputs, edges and saved tensors are dropped (ninputs = 0) and
+ * `released` set, so their memory goes with the next collection and a
+ * second backward() through them is an error. */
 #define GRAD_MAX_INPUTS 4
 struct GradNode {
   Obj obj;
   TensorOp op;
   int ninputs;
+  bool released;
+  uint8_t wants; /* bit i: input i required grad or had a grad_fn when recorded */
   ObjTensor *inputs[GRAD_MAX_INPUTS];
+  GradNode *next[GRAD_MAX_INPUTS];    /* input i's grad_fn when recorded (NULL: a leaf or a constant) */
+  uint64_t versions[GRAD_MAX_INPUTS]; /* each input's storage version when recorded */
   ObjTensor *saved[2]; /* extra tensors the backward rule needs (masks...) */
   TAttrs attrs;
   int64_t out_shape[NS_MAX_DIMS];
@@ -125,6 +141,13 @@ void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
  * have dst's dtype, broadcast to dst's shape and share its storage only as
  * dst itself. false (nothing written) when those do not hold. */
 bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b);
+/* dst.flat[pos[j]] = src[j] for every j (row-major positions into dst,
+ * any strides), src broadcast to pos's shape and converted to dst's
+ * dtype; later positions win over earlier equal ones. pos is an i64 tensor
+ * of positions in [0, dst->numel). false after vm_error (a position out of
+ * range, a value that does not broadcast); nothing is written then. Does
+ * not record autograd and does not bump dst's version. */
+bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src);
 bool tensor_is_contiguous(const ObjTensor *t);
 static inline void *tensor_data(const ObjTensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
@@ -151,8 +174,17 @@ bool tensor_has_nonfinite(const ObjTensor *t, const char **what);
 
 /* ---- autograd (autograd.c) ---- */
 extern int tensor_grad_enabled; /* > 0: record (no_grad decrements) */
-bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient /* NULL: ones for scalars */);
+/* gradient NULL: ones for a single-element root. Without retain_graph the
+ * nodes walked are released (see GradNode). Errors before any gradient is
+ * accumulated when the graph was already released or a tensor a rule reads
+ * changed in place since it was recorded. */
+bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain_graph);
 GradNode *gradnode_new(VM *vm, TensorOp op);
+/* Called by tensor_apply() once the node's inputs are set: takes the
+ * edges (next, wants) and the storage version of each input. */
+void autograd_note_inputs(GradNode *node);
+/* An in-place write to t's storage (every view of it sees the change). */
+static inline void tensor_bump_version(ObjTensor *t) { t->storage->version++; }
 
 /* ---- natives (lib_tensor.c) ---- */
 void lib_tensor_init(VM *vm);

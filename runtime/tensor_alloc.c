@@ -82,6 +82,7 @@ TStorage *tstorage_new(VM *vm, size_t nbytes) {
     }
   }
   s->refcount = 1;
+  s->version = 0;
   stats.current_bytes += s->nbytes;
   if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
   if (vm) vm_gc_external(vm, (ptrdiff_t)s->nbytes);

@@ -38,7 +38,7 @@
  * (autograd.c). The backward rules are weak references so that an op
  * whose rule is missing shows up as "not differentiable", not as a link
  * error. */
-#define TOP(name, arity, fclass, diff)                                                             \
+#define TOP(name, arity, fclass, diff, reads)                                                      \
   bool tk_##name(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out);                \
   __attribute__((weak)) bool tb_##name(VM *vm, GradNode *node, ObjTensor *gout, ObjTensor **gin);
 #include "tensor_ops.def"

@@ -61,8 +61,8 @@ static bool is_float(DType d) { return d == DT_F32 || d == DT_F64; }
     }                                                                                              \
   }
 
+/* x ** y for y >= 0 (binary() refuses negative exponents), wrapping. */
 static inline int64_t ipow(int64_t x, int64_t y) {
-  if (y < 0) return x == 1 ? 1 : x == -1 ? (y & 1 ? -1 : 1) : 0;
   uint64_t r = 1, b = (uint64_t)x;
   while (y) {
     if (y & 1) r *= b;
@@ -72,8 +72,9 @@ static inline int64_t ipow(int64_t x, int64_t y) {
   return (int64_t)r;
 }
 
-/* Integer arithmetic wraps (unsigned), as the kernels cannot raise an
- * error per element. */
+/* Integer tensor arithmetic wraps around (two's complement, as in NumPy
+ * and PyTorch), computed in unsigned arithmetic so that C has no signed
+ * overflow; scalar ints raise on overflow instead (vm.c). */
 #define WRAP(op) (int64_t)((uint64_t)x op (uint64_t)y)
 #define FMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y))
 #define FMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
@@ -114,6 +115,19 @@ static const TInnerFn bin_fns[TOP__COUNT][3] = {
     BIN_ROW(LE), BIN_ROW(GT), BIN_ROW(GE),
 };
 
+/* An integer power is an integer only for exponents >= 0 (PyTorch refuses
+ * the others too; 2 ** -1 would truncate to 0). */
+static bool nonnegative_exponents(VM *vm, ObjTensor *b) {
+  ObjTensor *c = tensor_contiguous(vm, b);
+  const int64_t *e = tensor_data(c);
+  for (int64_t i = 0; i < c->numel; i++)
+    if (e[i] < 0)
+      return vm_error(vm, "pow: integers to negative integer powers are not allowed (exponent %lld); "
+                          "use a float tensor",
+                      (long long)e[i]);
+  return true;
+}
+
 static bool binary(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **out) {
   int nd;
   int64_t shape[NS_MAX_DIMS];
@@ -125,6 +139,7 @@ static bool binary(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **
   if (op == TOP_DIV && cd == DT_I64) cd = DT_F32; /* true division */
   if (a->dtype != cd) a = tensor_to(vm, a, cd);
   if (b->dtype != cd) b = tensor_to(vm, b, cd);
+  if (op == TOP_POW && cd == DT_I64 && !nonnegative_exponents(vm, b)) return false;
   ObjTensor *r = tensor_new(vm, cmp ? DT_BOOL : cd, nd, shape);
   TLoop L = {.ndim = nd, .nops = 3};
   memcpy(L.shape, shape, sizeof L.shape);
@@ -341,6 +356,14 @@ TK_UNARY(GELU)
 TK_UNARY(SILU)
 TK_UNARY(LEAKY_RELU)
 
+/* An integral clamp bound as an i64, saturating (±inf and bounds past the
+ * i64 range are no bound; converting them would be undefined). */
+static int64_t int_bound(double v) {
+  if (v >= 0x1p63) return INT64_MAX;
+  if (v < -0x1p63) return INT64_MIN;
+  return (int64_t)v;
+}
+
 /* clamp(x, lo, hi): a NaN bound is no bound; an integer tensor with a
  * fractional bound is clamped as f32. */
 bool tk_CLAMP(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
@@ -356,9 +379,10 @@ bool tk_CLAMP(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
     ObjTensor *r = tensor_new(vm, DT_I64, x->ndim, x->shape);
     tensor_copy_into(r, x);
     int64_t *d = tensor_data(r);
+    int64_t lo = int_bound(b.scalar[0]), hi = int_bound(b.scalar[1]);
     for (int64_t i = 0; i < r->numel; i++) {
-      if (!isinf(b.scalar[0]) && d[i] < (int64_t)b.scalar[0]) d[i] = (int64_t)b.scalar[0];
-      if (!isinf(b.scalar[1]) && d[i] > (int64_t)b.scalar[1]) d[i] = (int64_t)b.scalar[1];
+      if (d[i] < lo) d[i] = lo;
+      if (d[i] > hi) d[i] = hi;
     }
     *out = r;
     return true;
@@ -927,12 +951,12 @@ bool tk_STACK(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   return true;
 }
 
+/* Indices are i64 tensors: a float index is not rounded, a bool one is not
+ * taken for 0/1 (the error names the dtype). *idx becomes contiguous. */
 static bool index_tensor(VM *vm, TensorOp op, ObjTensor **idx) {
   ObjTensor *t = *idx;
-  if (t->dtype != DT_I64) {
-    if (t->dtype == DT_BOOL || is_float(t->dtype))
-      return vm_error(vm, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
-  }
+  if (t->dtype != DT_I64)
+    return vm_error(vm, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
   *idx = tensor_to(vm, t, DT_I64);
   return true;
 }
@@ -1004,6 +1028,53 @@ bool tk_GATHER(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
       pos[d] = 0;
     }
   }
+  *out = r;
+  return true;
+}
+
+bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src) {
+  char sa[128], sb[128];
+  int nd;
+  int64_t shape[NS_MAX_DIMS];
+  if (pos->dtype != DT_I64)
+    return vm_error(vm, "index_put: positions must be i64, got %s", tensor_dtype_names[pos->dtype]);
+  if (!tensor_broadcast_shape(src->ndim, src->shape, pos->ndim, pos->shape, &nd, shape) || nd != pos->ndim ||
+      memcmp(shape, pos->shape, sizeof(int64_t) * (size_t)nd) != 0)
+    return vm_error(vm, "index assignment: a value of shape %s does not broadcast to the selection's shape %s",
+                    tensor_shape_str(src, sa, sizeof sa), tensor_shape_str(pos, sb, sizeof sb));
+  ObjTensor *p = tensor_to(vm, pos, DT_I64);
+  const int64_t *pd = tensor_data(p);
+  for (int64_t j = 0; j < p->numel; j++)
+    if (pd[j] < 0 || pd[j] >= dst->numel)
+      return vm_error(vm, "index_put: position %lld out of range for %lld elements", (long long)pd[j],
+                      (long long)dst->numel);
+  /* the values, broadcast and converted, in a buffer of their own (src may
+   * share dst's storage) */
+  ObjTensor *v = tensor_new(vm, dst->dtype, pos->ndim, pos->shape);
+  tensor_copy_into(v, src);
+  size_t es = tensor_dtype_sizes[dst->dtype];
+  const char *vd = tensor_data(v);
+  char *base = tensor_data(dst);
+  for (int64_t j = 0; j < p->numel; j++) {
+    int64_t i = pd[j], off = 0;
+    for (int d = dst->ndim - 1; d >= 0; d--) {
+      off += (i % dst->shape[d]) * dst->strides[d];
+      i /= dst->shape[d];
+    }
+    memcpy(base + off * (int64_t)es, vd + (size_t)j * es, es);
+  }
+  return true;
+}
+
+/* x any shape, pos i64 flat positions into x (any shape), values
+ * broadcastable to pos's shape -> a contiguous copy of x with
+ * out.flat[pos[j]] = values[j] (index assignment, out of place). */
+bool tk_INDEX_PUT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  (void)n;
+  (void)a;
+  ObjTensor *r = tensor_new(vm, in[0]->dtype, in[0]->ndim, in[0]->shape);
+  tensor_copy_into(r, in[0]);
+  if (!tensor_index_put(vm, r, in[1], in[2])) return false;
   *out = r;
   return true;
 }

@@ -150,15 +150,16 @@ bool tk_CROSS_ENTROPY(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor 
 /* ---- dropout ---- */
 
 /* scalar[0] = p: each element is zeroed with probability p and the rest
- * scaled by 1/(1-p). saved[0] = the mask (0 or 1/(1-p)). */
+ * scaled by 1/(1-p); p = 1 zeroes everything (as PyTorch; no 1/0).
+ * saved[0] = the mask (0 or 1/(1-p)). */
 bool tk_DROPOUT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   double p = a->scalar[0];
-  if (!(p >= 0 && p < 1)) return vm_error(vm, "dropout: p must be in [0, 1), got %g", p);
+  if (!(p >= 0 && p <= 1)) return vm_error(vm, "dropout: p must be in [0, 1], got %g", p);
   ObjTensor *x = in[0];
   DType dt = float_type(x->dtype);
   ObjTensor *mask = tensor_new(vm, dt, x->ndim, x->shape);
-  double scale = 1.0 / (1.0 - p);
+  double scale = p < 1 ? 1.0 / (1.0 - p) : 0.0;
   for (int64_t i = 0; i < mask->numel; i++) {
     double m = rng_uniform() >= p ? scale : 0.0;
     if (dt == DT_F32) ((float *)tensor_data(mask))[i] = (float)m;
@@ -176,9 +177,31 @@ void tensor_conv_params(const TAttrs *a, int64_t *sh, int64_t *sw, int64_t *ph, 
   if (a->nints >= 4) {
     *sh = a->ints[0], *sw = a->ints[1], *ph = a->ints[2], *pw = a->ints[3];
   } else {
-    *sh = *sw = a->nints >= 1 && a->ints[0] > 0 ? a->ints[0] : 1;
+    *sh = *sw = a->nints >= 1 ? a->ints[0] : 1;
     *ph = *pw = a->nints >= 2 ? a->ints[1] : 0;
   }
+}
+
+/* The sliding-window parameters of conv2d and maxpool2d, checked in one
+ * place: for each spatial dim d (0 = height, 1 = width), kernel k >= 1,
+ * stride s >= 1, padding p >= 0, and the kernel within the padded input;
+ * then out[d] = (in[d] + 2 p[d] - k[d]) / s[d] + 1. */
+#define WINDOW_MAX ((int64_t)1 << 40) /* keeps in + 2p - k far from overflow */
+static bool window_dims(VM *vm, const char *op, const int64_t *in, const int64_t *k, const int64_t *s,
+                        const int64_t *p, int64_t *out) {
+  for (int d = 0; d < 2; d++) {
+    if (k[d] < 1) return vm_error(vm, "%s: kernel size must be at least 1, got %lld", op, (long long)k[d]);
+    if (s[d] < 1) return vm_error(vm, "%s: stride must be at least 1, got %lld", op, (long long)s[d]);
+    if (p[d] < 0) return vm_error(vm, "%s: padding must not be negative, got %lld", op, (long long)p[d]);
+    if (p[d] > WINDOW_MAX || k[d] > WINDOW_MAX)
+      return vm_error(vm, "%s: %s %lld is too large", op, p[d] > WINDOW_MAX ? "padding" : "kernel size",
+                      (long long)(p[d] > WINDOW_MAX ? p[d] : k[d]));
+  }
+  if (in[0] + 2 * p[0] < k[0] || in[1] + 2 * p[1] < k[1])
+    return vm_error(vm, "%s: kernel %lldx%lld larger than the padded input %lldx%lld", op, (long long)k[0],
+                    (long long)k[1], (long long)(in[0] + 2 * p[0]), (long long)(in[1] + 2 * p[1]));
+  for (int d = 0; d < 2; d++) out[d] = (in[d] + 2 * p[d] - k[d]) / s[d] + 1;
+  return true;
 }
 
 #define IM2COL(TAG, T)                                                                             \
@@ -248,15 +271,14 @@ bool tk_CONV2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
   if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1])
     return vm_error(vm, "conv2d: input %s and weight %s: expected [N, C, H, W] and [O, C, kh, kw]",
                     tensor_shape_str(x, sa, sizeof sa), tensor_shape_str(w, sb, sizeof sb));
-  int64_t sh, sw, ph, pw;
+  int64_t sh, sw, ph, pw, o[2];
   tensor_conv_params(a, &sh, &sw, &ph, &pw);
-  if (sh < 1 || sw < 1 || ph < 0 || pw < 0) return vm_error(vm, "conv2d: invalid stride or padding");
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
   int64_t O = w->shape[0], kh = w->shape[2], kw = w->shape[3];
-  int64_t OH = (H + 2 * ph - kh) / sh + 1, OW = (W + 2 * pw - kw) / sw + 1;
-  if (H + 2 * ph < kh || W + 2 * pw < kw || OH < 1 || OW < 1)
-    return vm_error(vm, "conv2d: kernel %lldx%lld larger than the padded input %lldx%lld", (long long)kh,
-                    (long long)kw, (long long)(H + 2 * ph), (long long)(W + 2 * pw));
+  if (!window_dims(vm, "conv2d", (int64_t[]){H, W}, (int64_t[]){kh, kw}, (int64_t[]){sh, sw}, (int64_t[]){ph, pw},
+                   o))
+    return false;
+  int64_t OH = o[0], OW = o[1];
   DType dt = float_type(tensor_promote(x->dtype, w->dtype));
   x = tensor_to(vm, x, dt);
   w = tensor_to(vm, w, dt);
@@ -345,11 +367,11 @@ bool tk_MAXPOOL2D(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **ou
   ObjTensor *x = in[0];
   char sa[128];
   if (x->ndim != 4) return vm_error(vm, "maxpool2d: input %s: expected [N, C, H, W]", tensor_shape_str(x, sa, sizeof sa));
-  int64_t k = a->nints >= 1 ? a->ints[0] : 2, s = a->nints >= 2 && a->ints[1] > 0 ? a->ints[1] : k;
+  int64_t k = a->nints >= 1 ? a->ints[0] : 2, s = a->nints >= 2 ? a->ints[1] : k, o[2];
   int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-  if (k < 1 || k > H || k > W)
-    return vm_error(vm, "maxpool2d: kernel %lld does not fit input %s", (long long)k, tensor_shape_str(x, sa, sizeof sa));
-  int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
+  if (!window_dims(vm, "maxpool2d", (int64_t[]){H, W}, (int64_t[]){k, k}, (int64_t[]){s, s}, (int64_t[]){0, 0}, o))
+    return false;
+  int64_t OH = o[0], OW = o[1];
   DType dt = float_type(x->dtype);
   x = tensor_to(vm, x, dt);
   int64_t shape[4] = {N, C, OH, OW};

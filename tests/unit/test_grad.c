@@ -4,8 +4,10 @@
  * reductions and batched/broadcast/1-D/transposed matmul. Each check uses
  * loss = sum(out * R) for a fixed random R (R is passed to backward() as
  * the output gradient). Then: a 2-layer MLP loss, gradient accumulation
- * across two backward() calls, a deep chain, and the error for backward()
- * on a non-scalar. One line per check; exit status 1 on any failure. */
+ * across two backward() calls (the first retaining the graph), the errors
+ * for a second backward() through a freed graph and for an input changed in
+ * place, a deep chain, and the error for backward() on a non-scalar. One
+ * line per check; exit status 1 on any failure. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +94,7 @@ static void check_fd(const char *name, Forward f, const void *ctx, ObjTensor **i
   }
   ObjTensor *r = tensor_new(vm, DT_F64, out->ndim, out->shape);
   for (int64_t i = 0; i < r->numel; i++) ((double *)tensor_data(r))[i] = urand() * 2 - 1;
-  if (!autograd_backward(vm, out, r)) {
+  if (!autograd_backward(vm, out, r, false)) {
     snprintf(why, sizeof why, "backward: %s", vm->error);
     goto fail;
   }
@@ -214,7 +216,7 @@ static void check_ties(void) {
   ObjTensor *in[2] = {a, b};
   ObjTensor *m = apply(TOP_MAXIMUM, in, 2, NULL);
   ObjTensor *s = m ? apply(TOP_SUM, &m, 1, NULL) : NULL;
-  bool ok = s && autograd_backward(vm, s, NULL) && a->grad && b->grad;
+  bool ok = s && autograd_backward(vm, s, NULL, false) && a->grad && b->grad;
   for (int i = 0; ok && i < 3; i++) ok = tensor_get(a->grad, i) == 0.5 && tensor_get(b->grad, i) == 0.5;
   printf("%s maximum ties split evenly\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -399,6 +401,15 @@ static void check_shape_ops(void) {
   a.axis = 0;
   ObjTensor *ga0[2] = {ga[0], ints((int64_t[]){2, 0, 1, 2}, SHAPE(1, 4))};
   check_op("gather axis 0", TOP_GATHER, &a, ga0, 2);
+
+  /* x [3, 4] with x.flat[pos] = v: v broadcast along pos's last axis, and
+   * a pos whose values are not in order */
+  a = attrs0();
+  ObjTensor *ip[3] = {rnd(-1, 1, SHAPE(3, 4)), ints((int64_t[]){9, 1, 6, 4, 11, 0}, SHAPE(2, 3)),
+                      rnd(-1, 1, SHAPE(3))};
+  check_op("index_put (value broadcast)", TOP_INDEX_PUT, &a, ip, 3);
+  ObjTensor *ip2[3] = {ip[0], ints((int64_t[]){7, 2}, SHAPE(2)), rnd(-1, 1, SHAPE(2))};
+  check_op("index_put", TOP_INDEX_PUT, &a, ip2, 3);
 }
 
 static void check_nn(void) {
@@ -430,7 +441,7 @@ static void check_nn(void) {
   x->grad = NULL;
   ObjTensor *out = apply(TOP_DROPOUT, &x, 1, &a);
   ObjTensor *r = rnd(-1, 1, SHAPE(4, 5));
-  bool ok = out && autograd_backward(vm, out, r) && x->grad;
+  bool ok = out && autograd_backward(vm, out, r, false) && x->grad;
   for (int64_t i = 0; ok && i < 20; i++) {
     double want = tensor_get(r, i) * tensor_get(out, i) / tensor_get(x, i);
     ok = fabs(tensor_get(x->grad, i) - want) <= 1e-12 * fabs(want) + 1e-12;
@@ -467,7 +478,7 @@ static void check_mlp(void) {
   checks++;
   for (int i = 0; i < 4; i++) in[i]->grad = NULL;
   ObjTensor *loss = fwd_mlp(in, 6, NULL);
-  bool ok = loss && loss->numel == 1 && autograd_backward(vm, loss, NULL);
+  bool ok = loss && loss->numel == 1 && autograd_backward(vm, loss, NULL, false);
   for (int i = 0; ok && i < 4; i++) ok = in[i]->grad != NULL && in[i]->grad->numel == in[i]->numel;
   printf("%s MLP loss.backward() fills every parameter's grad\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -479,10 +490,45 @@ static void check_accumulation(void) {
   ObjTensor *in[2] = {x, x};
   ObjTensor *sq = apply(TOP_MUL, in, 2, NULL);
   ObjTensor *s = sq ? apply(TOP_SUM, &sq, 1, NULL) : NULL;
-  bool ok = s && autograd_backward(vm, s, NULL) && autograd_backward(vm, s, NULL) && x->grad;
+  bool ok = s && autograd_backward(vm, s, NULL, true) && autograd_backward(vm, s, NULL, false) && x->grad;
   for (int64_t i = 0; ok && i < 6; i++) ok = fabs(tensor_get(x->grad, i) - 4 * tensor_get(x, i)) < 1e-12;
   printf("%s gradient accumulates across two backward() calls\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
+}
+
+/* backward() without retain_graph frees what the nodes hold; a second one
+ * through them fails before touching .grad. */
+static void check_release(void) {
+  checks++;
+  ObjTensor *x = rnd(-1, 1, SHAPE(3));
+  ObjTensor *in[2] = {x, x};
+  ObjTensor *sq = apply(TOP_MUL, in, 2, NULL);
+  ObjTensor *s = sq ? apply(TOP_SUM, &sq, 1, NULL) : NULL;
+  bool ok = s && autograd_backward(vm, s, NULL, false) && x->grad;
+  double g0 = ok ? tensor_get(x->grad, 0) : 0;
+  ok = ok && sq->grad_fn->released && sq->grad_fn->ninputs == 0 && sq->grad_fn->inputs[0] == NULL;
+  ok = ok && !autograd_backward(vm, s, NULL, false) && strstr(vm->error, "a second time") != NULL &&
+       tensor_get(x->grad, 0) == g0 && tensor_grad_enabled == 1;
+  printf("%s a second backward() through a freed graph fails: %s\n", ok ? "ok  " : "FAIL", vm->error);
+  if (!ok) failures++;
+  vm_clear_error(vm);
+}
+
+/* An input a rule reads, written in place after the op was recorded. */
+static void check_version(void) {
+  checks++;
+  ObjTensor *x = rnd(-1, 1, SHAPE(3)), *c = rnd(1, 2, SHAPE(3));
+  c->requires_grad = false;
+  ObjTensor *in[2] = {x, c};
+  ObjTensor *p = apply(TOP_MUL, in, 2, NULL);
+  ObjTensor *s = p ? apply(TOP_SUM, &p, 1, NULL) : NULL;
+  if (c) tensor_bump_version(c);
+  const char *want = "a tensor needed by the backward of `mul` was modified in place (version 1, saved at version 0)";
+  bool ok = s && !autograd_backward(vm, s, NULL, false) && strcmp(vm->error, want) == 0 && x->grad == NULL &&
+            !p->grad_fn->released;
+  printf("%s an input changed in place before backward(): %s\n", ok ? "ok  " : "FAIL", vm->error);
+  if (!ok) failures++;
+  vm_clear_error(vm);
 }
 
 /* 20000 ops in a chain: no recursion in backward(). */
@@ -495,7 +541,7 @@ static void check_deep(void) {
     ObjTensor *in[2] = {y, c};
     y = apply(TOP_MUL, in, 2, NULL);
   }
-  bool ok = y && autograd_backward(vm, y, NULL) && x->grad &&
+  bool ok = y && autograd_backward(vm, y, NULL, false) && x->grad &&
             fabs(tensor_get(x->grad, 0) - pow(1.0001, 20000)) < 1e-9 * pow(1.0001, 20000);
   printf("%s deep chain of 20000 ops\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -506,14 +552,14 @@ static void check_errors(void) {
   ObjTensor *in[2] = {rnd(-1, 1, SHAPE(32, 10)), rnd(-1, 1, SHAPE(10))};
   ObjTensor *y = apply(TOP_ADD, in, 2, NULL);
   const char *want = "backward: grad can be implicitly created only for scalar outputs (loss has shape [32, 10])";
-  bool ok = y && !autograd_backward(vm, y, NULL) && strcmp(vm->error, want) == 0 && tensor_grad_enabled == 1;
+  bool ok = y && !autograd_backward(vm, y, NULL, false) && strcmp(vm->error, want) == 0 && tensor_grad_enabled == 1;
   printf("%s backward on a non-scalar: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);
 
   checks++;
   ObjTensor *c = tensor_new(vm, DT_F64, SHAPE(2));
-  ok = !autograd_backward(vm, c, NULL) && vm->error[0] != '\0';
+  ok = !autograd_backward(vm, c, NULL, false) && vm->error[0] != '\0';
   printf("%s backward on a tensor without grad: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);
@@ -532,6 +578,8 @@ int main(void) {
   check_nn();
   check_mlp();
   check_accumulation();
+  check_release();
+  check_version();
   check_deep();
   check_errors();
   printf("%d/%d gradient checks passed\n", checks - failures, checks);
