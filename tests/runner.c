@@ -13,7 +13,10 @@
  *   // expect error: MESSAGE        stderr contains "error: MESSAGE"
  *   // expect runtime error: MSG    exit 1, stderr contains "runtime error: MSG"
  *   // expect stack: FNAME          stderr contains "at FNAME ("
- *   // expect stderr: TEXT          stderr contains TEXT
+ *   // expect stderr: TEXT          stderr contains TEXT, anywhere
+ * Error and stack expectations are looked for in stderr without the source
+ * lines a diagnostic quotes, so one written on the failing line cannot
+ * match its own echo.
  *   // args: a b c                  script arguments (whitespace-separated)
  *   // stdin: TEXT                  one line of standard input (each line
  *                                   is fed followed by "\n")
@@ -59,7 +62,8 @@ typedef struct {
 
 typedef struct {
   ExpectList out;     /* // expect: */
-  ExpectList needles; /* strings stderr must contain */
+  ExpectList needles; /* strings stderr's diagnostics must contain */
+  ExpectList raw;     /* strings stderr must contain, quoted source included */
   bool compile_error, runtime_error, stderr_allowed;
   char **args;
   int nargs;
@@ -121,6 +125,7 @@ static void expects_free(ExpectList *l) {
 static void spec_free(Spec *spec) {
   expects_free(&spec->out);
   expects_free(&spec->needles);
+  expects_free(&spec->raw);
   for (int i = 0; i < spec->nargs; i++) free(spec->args[i]);
   free(spec->args);
   free(spec->input.data);
@@ -275,7 +280,7 @@ static bool parse_spec(const char *path, Spec *spec) {
       spec->stderr_allowed = true;
     } else if ((t = after(line, "// expect stderr:"))) {
       char *text = trimmed(t);
-      expect_add(&spec->needles, text, lineno);
+      expect_add(&spec->raw, text, lineno);
       free(text);
       spec->stderr_allowed = true;
     } else if ((t = after(line, "// expect:"))) {
@@ -474,6 +479,24 @@ static void check_lines(const char *what, char **want, const int *where, int nwa
   lines_free(got, ngot);
 }
 
+/* stderr without the source lines a diagnostic quotes ("   12 | code",
+ * "      |   ^"): an expectation written on the failing line itself would
+ * otherwise always find its own text there. */
+static void diagnostics_only(const Buf *err, Buf *out) {
+  const char *p = err->data ? err->data : "";
+  while (*p) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+    const char *q = p;
+    while (q < p + n && *q == ' ') q++;
+    while (q < p + n && isdigit((unsigned char)*q)) q++;
+    bool quoted = q > p && q + 1 < p + n && (q[0] == '|' || (q[0] == ' ' && q[1] == '|'));
+    if (!quoted) buf_append(out, p, n);
+    p += n;
+  }
+  buf_append(out, "", 0);
+}
+
 static void show_output(const char *name, const Buf *b) {
   if (b->len == 0) return;
   const size_t limit = 4000;
@@ -513,11 +536,21 @@ static int run_test(const char *nsc, const char *path) {
   }
   check_lines("stdout", want, where, spec.out.n, &r.out);
 
+  Buf diag = {0};
+  diagnostics_only(&r.err, &diag);
   for (int i = 0; i < spec.needles.n; i++) {
-    if (!strstr(r.err.data, spec.needles.v[i].text)) {
+    if (!strstr(diag.data ? diag.data : "", spec.needles.v[i].text)) {
       fail("  stderr lacks ");
       print_quoted(stderr, spec.needles.v[i].text);
       fprintf(stderr, "  [%s:%d]\n", path, spec.needles.v[i].line);
+    }
+  }
+  free(diag.data);
+  for (int i = 0; i < spec.raw.n; i++) {
+    if (!strstr(r.err.data ? r.err.data : "", spec.raw.v[i].text)) {
+      fail("  stderr lacks ");
+      print_quoted(stderr, spec.raw.v[i].text);
+      fprintf(stderr, "  [%s:%d]\n", path, spec.raw.v[i].line);
     }
   }
   if (!spec.stderr_allowed && r.err.len > 0) fail("  unexpected output on stderr\n");
