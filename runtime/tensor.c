@@ -597,7 +597,7 @@ bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out) {
   if (IS_TENSOR(v)) {
     ObjTensor *t = AS_TENSOR(v);
     *out = dt == DT__COUNT || dt == t->dtype ? t : tensor_to(vm, t, dt);
-    return true;
+    return *out != NULL;
   }
   Scan s = {.vm = vm};
   for (Value x = v; IS_LIST(x); x = AS_LIST(x)->len ? AS_LIST(x)->items[0] : UNIT_VAL) {

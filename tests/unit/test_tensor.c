@@ -1,8 +1,9 @@
 /* Tensor core: creation from nested lists, views sharing storage,
  * broadcasting and promotion, reductions, matmul (incl. transposed views,
  * batches, 1-D operands) and conv2d against naive loops, the nn kernels,
- * shape errors, printing, and the storage cache reusing blocks in a
- * steady-state loop. */
+ * shape errors, printing, the storage cache reusing blocks in a
+ * steady-state loop (large blocks best-fit within the byte cap), the
+ * central shape check and allocation failures as errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

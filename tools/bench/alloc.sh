@@ -4,7 +4,8 @@
 #
 #   tools/bench/alloc.sh                 5 interleaved runs, 10 ops per run
 #   tools/bench/alloc.sh --reps 7 --ops 20
-#   tools/bench/alloc.sh --nsc PATH      another nsc binary (e.g. an older build)
+#   tools/bench/alloc.sh --nsc PATH      another nsc binary; repeat --nsc to
+#                                        compare builds (e.g. an older commit)
 #
 # Each run is one process that makes x = randn([60000, 784]) and then times
 #   clone:   y = x.clone()                       (NumPy: y = x.copy())
@@ -12,27 +13,30 @@
 #            (NumPy: y = x[perm])
 # op by op, dropping each result before the next. A run reports the mean
 # time of an op after the first (steady state) and the first op's time (a
-# fresh block). The runs of nsc and NumPy alternate; the table shows the
-# medians over runs. Needs build/nsc and, for the NumPy column,
+# fresh block). The runs of each nsc and NumPy alternate; the table shows
+# the medians over runs. Needs build/nsc and, for the NumPy column,
 # /usr/bin/python3 with numpy (apt-get install python3-numpy).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-nsc="$here/build/nsc"
+nscs=()
 reps=5
 ops=10
 while [ $# -gt 0 ]; do
   case "$1" in
   --reps) reps="$2"; shift 2 ;;
   --ops) ops="$2"; shift 2 ;;
-  --nsc) nsc="$2"; shift 2 ;;
+  --nsc) nscs+=("$2"); shift 2 ;;
   -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
   *) echo "alloc.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-if [ ! -x "$nsc" ]; then
-  echo "alloc.sh: $nsc not found (bash tools/setup.sh builds it)" >&2
-  exit 1
-fi
+if [ ${#nscs[@]} -eq 0 ]; then nscs=("$here/build/nsc"); fi
+for nsc in "${nscs[@]}"; do
+  if [ ! -x "$nsc" ]; then
+    echo "alloc.sh: $nsc not found (bash tools/setup.sh builds it)" >&2
+    exit 1
+  fi
+done
 py=/usr/bin/python3
 have_numpy=0
 if [ -x "$py" ] && "$py" -c 'import numpy' 2>/dev/null; then have_numpy=1; fi
@@ -77,26 +81,30 @@ EOF
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-for kind in clone shuffle; do
-  : >"$tmp/ns_$kind" >"$tmp/np_$kind"
-done
+# tools: nsc0, nsc1, ... (the --nsc binaries in order), numpy
+tools=()
+for ((k = 0; k < ${#nscs[@]}; k++)); do tools+=("nsc$k"); done
+if ((have_numpy)); then tools+=(numpy); fi
 for ((r = 0; r < reps; r++)); do
   for kind in clone shuffle; do
-    "$nsc" run "$tmp/bench.ns" "$kind" "$ops" >>"$tmp/ns_$kind"
-    if ((have_numpy)); then "$py" "$tmp/bench.py" "$kind" "$ops" >>"$tmp/np_$kind"; fi
+    for tool in "${tools[@]}"; do
+      if [ "$tool" = numpy ]; then
+        "$py" "$tmp/bench.py" "$kind" "$ops" >>"$tmp/${tool}_$kind"
+      else
+        "${nscs[${tool#nsc}]}" run "$tmp/bench.ns" "$kind" "$ops" >>"$tmp/${tool}_$kind"
+      fi
+    done
   done
 done
 
 printf 'alloc.sh: %s runs x %s ops, 60000x784 f32 (188 MB); medians in ms\n' "$reps" "$ops"
-printf '%-8s %14s %14s %14s %14s\n' op "nsc first" "nsc steady" "numpy first" "numpy steady"
-for kind in clone shuffle; do
-  nf=$(awk '{print $1}' "$tmp/ns_$kind" | median)
-  ns=$(awk '{print $2}' "$tmp/ns_$kind" | median)
-  pf=- ps=-
-  if ((have_numpy)); then
-    pf=$(awk '{print $1}' "$tmp/np_$kind" | median | xargs printf '%.1f')
-    ps=$(awk '{print $2}' "$tmp/np_$kind" | median | xargs printf '%.1f')
-  fi
-  printf '%-8s %14.1f %14.1f %14s %14s\n' "$kind" "$nf" "$ns" "$pf" "$ps"
+for ((k = 0; k < ${#nscs[@]}; k++)); do printf '  nsc%d = %s\n' "$k" "${nscs[$k]}"; done
+printf '%-8s %-7s %10s %10s\n' tool op first steady
+for tool in "${tools[@]}"; do
+  for kind in clone shuffle; do
+    f=$(awk '{print $1}' "$tmp/${tool}_$kind" | median)
+    st=$(awk '{print $2}' "$tmp/${tool}_$kind" | median)
+    printf '%-8s %-7s %10.1f %10.1f\n' "$tool" "$kind" "$f" "$st"
+  done
 done
 if ((!have_numpy)); then echo "alloc.sh: no numpy for $py (apt-get install python3-numpy)"; fi
