@@ -37,6 +37,10 @@ typedef struct TStorage {
   int64_t refcount;
   size_t nbytes; /* capacity in bytes (a size class) */
   void *data;    /* 64-byte aligned */
+  /* while cached (tensor_alloc.c): the free-list link and, for a large
+   * block, when it was released */
+  struct TStorage *next_free;
+  uint64_t released_ns;
 } TStorage;
 
 typedef struct GradNode GradNode;

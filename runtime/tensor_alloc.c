@@ -5,7 +5,7 @@
  * classes per power of two (640, 768, 896, 1024, 1280, ...) up to 64 MiB,
  * so a block wastes at most 25% (a 128×784 f32 batch, 392 KiB, takes
  * 448 KiB rather than 512). A released block goes on its class's free list
- * (linked through its first bytes, the TStorage header kept with it) and
+ * (linked through its TStorage header) and
  * the next request of that class takes it back, so a training step that
  * allocates the same shapes every iteration stops calling malloc after the
  * first one.
@@ -56,12 +56,8 @@
 static TStorage *free_list[NCLASSES];
 static TensorAllocStats stats;
 
-/* A cached large block: its TStorage header, linked through the first
- * bytes of its data with the time it was released. */
-typedef struct {
-  TStorage *next;
-  uint64_t released_ns;
-} LargeLink;
+/* Cached blocks are linked through their headers (next_free), never
+ * through their data: a cached block's pages stay untouched. */
 static TStorage *large_list; /* most recently released first */
 
 static uint64_t now_ns(void) {
@@ -69,8 +65,6 @@ static uint64_t now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-
-static LargeLink *link_of(TStorage *s) { return (LargeLink *)s->data; }
 
 /* The class of a request of NBYTES (≤ MAX_CACHED); its capacity goes to
  * *cap unless cap is NULL. */
@@ -153,7 +147,7 @@ static TStorage *fresh(size_t cap) {
 
 static void large_unlink(TStorage **at) {
   TStorage *s = *at;
-  *at = link_of(s)->next;
+  *at = s->next_free;
   stats.cached_bytes -= s->nbytes;
   stats.large_cached_bytes -= s->nbytes;
 }
@@ -161,7 +155,7 @@ static void large_unlink(TStorage **at) {
 /* The smallest cached block that holds NEED and wastes at most 25% of it. */
 static TStorage *large_take(size_t need) {
   TStorage **best = NULL;
-  for (TStorage **at = &large_list; *at; at = &link_of(*at)->next) {
+  for (TStorage **at = &large_list; *at; at = &(*at)->next_free) {
     size_t cap = (*at)->nbytes;
     if (cap >= need && cap - need <= need / 4 && (!best || cap < (*best)->nbytes)) best = at;
   }
@@ -175,7 +169,7 @@ static TStorage *large_take(size_t need) {
 /* Unmap the block cached longest ago; false when there is none. */
 static bool large_evict_oldest(void) {
   TStorage **oldest = NULL;
-  for (TStorage **at = &large_list; *at; at = &link_of(*at)->next) oldest = at;
+  for (TStorage **at = &large_list; *at; at = &(*at)->next_free) oldest = at;
   if (!oldest) return false;
   TStorage *s = *oldest;
   large_unlink(oldest);
@@ -192,8 +186,8 @@ static void large_put(TStorage *s) {
     stats.large_released++;
     return;
   }
-  link_of(s)->next = large_list;
-  link_of(s)->released_ns = now_ns();
+  s->next_free = large_list;
+  s->released_ns = now_ns();
   large_list = s;
   stats.cached_bytes += s->nbytes;
   stats.large_cached_bytes += s->nbytes;
@@ -204,13 +198,13 @@ void tensor_alloc_age(void) {
   uint64_t now = now_ns();
   TStorage **at = &large_list;
   while (*at) {
-    if (now - link_of(*at)->released_ns >= LARGE_IDLE_NS) {
+    if (now - (*at)->released_ns >= LARGE_IDLE_NS) {
       TStorage *s = *at;
       large_unlink(at);
       storage_free(s);
       stats.large_released++;
     } else {
-      at = &link_of(*at)->next;
+      at = &(*at)->next_free;
     }
   }
 }
@@ -233,7 +227,7 @@ TStorage *tstorage_new(VM *vm, size_t nbytes) {
     int c = size_class(nbytes, &cap);
     if (free_list[c]) {
       s = free_list[c];
-      free_list[c] = *(TStorage **)s->data;
+      free_list[c] = s->next_free;
       stats.cached_bytes -= s->nbytes;
       stats.hits++;
     } else {
@@ -264,7 +258,7 @@ void tstorage_release(VM *vm, TStorage *s) {
     return;
   }
   int c = size_class(s->nbytes, NULL);
-  *(TStorage **)s->data = free_list[c];
+  s->next_free = free_list[c];
   free_list[c] = s;
   stats.cached_bytes += s->nbytes;
 }
@@ -275,7 +269,7 @@ void tensor_alloc_trim(void) {
   for (int c = 0; c < NCLASSES; c++) {
     while (free_list[c]) {
       TStorage *s = free_list[c];
-      free_list[c] = *(TStorage **)s->data;
+      free_list[c] = s->next_free;
       stats.cached_bytes -= s->nbytes;
       storage_free(s);
     }
