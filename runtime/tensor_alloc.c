@@ -283,12 +283,14 @@ void tensor_alloc_trim(void) {
 typedef struct Guard {
   jmp_buf jb;
   struct Guard *prev;
+  int nframes; /* the interpreter's frames when it was entered */
 } Guard;
 static Guard *guard; /* the innermost tensor_protected() */
 
 bool tensor_protected(VM *vm, bool (*fn)(VM *vm, void *ctx), void *ctx) {
   Guard g;
   g.prev = guard;
+  g.nframes = vm->nframes;
   int ntemp = vm->ntemp;
   guard = &g;
   bool ok;
@@ -302,8 +304,10 @@ bool tensor_protected(VM *vm, bool (*fn)(VM *vm, void *ctx), void *ctx) {
   return ok;
 }
 
+/* Never across interpreter frames: code that a protected call re-entered
+ * the interpreter for (a callback) gets NULL like any native, and its
+ * error travels back through the interpreter as usual. */
 ObjTensor *tensor_raise(VM *vm) {
-  (void)vm;
-  if (guard) longjmp(guard->jb, 1);
+  if (guard && guard->nframes == vm->nframes) longjmp(guard->jb, 1);
   return NULL;
 }

@@ -554,6 +554,16 @@ static bool nested(VM *v, void *ctx) {
   return true;
 }
 
+/* Code that re-entered the interpreter inside a protected call (one frame
+ * more) gets NULL instead of an unwinding across that frame. */
+static bool reentered(VM *v, void *ctx) {
+  v->nframes++;
+  ObjTensor *t = tensor_new(v, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
+  v->nframes--;
+  *(bool *)ctx = t == NULL && v->has_error;
+  return true;
+}
+
 static void test_out_of_memory(void) {
   TensorAllocStats s0, s1;
   tensor_alloc_stats(&s0);
@@ -573,6 +583,9 @@ static void test_out_of_memory(void) {
   bool inner = true;
   CHECK(tensor_protected(vm, nested, &inner) && !inner && vm->ntemp == ntemp,
         "the innermost protected call catches");
+  vm_clear_error(vm);
+  bool got_null = false;
+  CHECK(tensor_protected(vm, reentered, &got_null) && got_null, "no unwinding across interpreter frames");
   vm_clear_error(vm);
   CHECK(tensor_new(vm, DT_F32, 1, (int64_t[]){4}) != NULL, "allocation works afterwards");
 }
