@@ -268,9 +268,12 @@ void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
   uint64_t total = st.hits + st.misses;
   fprintf(out, "stats: tensor allocator %llu hits, %llu misses (%.1f%% hits)\n", (unsigned long long)st.hits,
           (unsigned long long)st.misses, total ? 100.0 * (double)st.hits / (double)total : 0.0);
-  fprintf(out, "stats: tensor bytes peak %.1f MiB, current %.1f MiB, cached %.1f MiB\n",
+  fprintf(out, "stats: tensor bytes peak %.1f MiB, current %.1f MiB, cached %.1f MiB (%.1f MiB in large blocks)\n",
           (double)st.peak_bytes / 1048576.0, (double)st.current_bytes / 1048576.0,
-          (double)st.cached_bytes / 1048576.0);
+          (double)st.cached_bytes / 1048576.0, (double)st.large_cached_bytes / 1048576.0);
+  if (st.large_released || st.failures)
+    fprintf(out, "stats: %llu large blocks returned to the system, %llu allocations refused\n",
+            (unsigned long long)st.large_released, (unsigned long long)st.failures);
   fprintf(out, "stats: %llu garbage collections, %d threads, %.2f s wall time\n",
           (unsigned long long)vm->gc_collections, pool_threads(), seconds);
 }

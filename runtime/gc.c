@@ -360,6 +360,7 @@ void gc_collect(VM *vm) {
   while (vm->ngray > 0) blacken(vm, vm->gray[--vm->ngray].as.o);
   remove_white_strings(vm);
   sweep(vm);
+  tensor_alloc_age();
   vm->gc_collections++;
   /* Two budgets. The heap's is the classic one: collect again when it has
    * doubled. Tensor storage gets a fixed allowance instead: the cost of a

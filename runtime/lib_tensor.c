@@ -70,7 +70,7 @@ static bool operand(VM *vm, Value v, const ObjTensor *like, const char *who, Obj
     DType dt = like ? scalar_dtype(like->dtype, v) : IS_BOOL(v) ? DT_BOOL : IS_INT(v) ? DT_I64 : DT_F32;
     if (IS_BOOL(v)) dt = like && like->dtype != DT_BOOL ? like->dtype : DT_BOOL;
     *out = tensor_scalar(vm, dt, IS_BOOL(v) ? (double)v.as.b : AS_NUM(v));
-    return *out != NULL || vm_error(vm, "out of memory");
+    return *out != NULL;
   }
   if (IS_LIST(v) || IS_TUPLE(v)) return tensor_from_value(vm, v, like ? like->dtype : DT__COUNT, out);
   return vm_error(vm, "%s expects a Tensor or a number, got %s", who, value_type_name(v));
@@ -231,7 +231,7 @@ static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
   }
   tensor_grad_enabled = saved;
   if (!ok) return false;
-  if (!s) return vm_error(vm, "out of memory");
+  if (!s) return false;
   tensor_copy_into(dst, s);
   tensor_bump_version(dst);
   return true;
@@ -301,7 +301,7 @@ static bool index_view(VM *vm, ObjTensor *x, Value idx, ObjTensor **out) {
       strides[nd++] = x->strides[d] * sel[d].step;
     }
     *out = tensor_view(vm, x, nd, shape, strides, off);
-    return *out || vm_error(vm, "out of memory");
+    return *out != NULL;
   }
   if (x->ndim * 3 > NS_MAX_DIMS * 2) return vm_error(vm, "slicing supports tensors of up to 5 dimensions");
   TAttrs at = {0};
@@ -337,7 +337,7 @@ static bool mask_select(VM *vm, ObjTensor *x, ObjTensor *mask, ObjTensor **out) 
   int64_t count = 0;
   for (int64_t i = 0; i < mask->numel; i++) count += tensor_get(mask, i) != 0;
   ObjTensor *idx = tensor_new(vm, DT_I64, 1, &count);
-  if (!idx) return vm_error(vm, "out of memory");
+  if (!idx) return false;
   int64_t *p = tensor_data(idx), k = 0;
   for (int64_t i = 0; i < mask->numel; i++)
     if (tensor_get(mask, i) != 0) p[k++] = i;
@@ -583,7 +583,7 @@ static bool binop(VM *vm, TensorOp op, Value a, Value b, Value *out) {
 
 static bool bool_const(VM *vm, bool v, ObjTensor **out) {
   *out = tensor_scalar(vm, DT_BOOL, v);
-  return *out || vm_error(vm, "out of memory");
+  return *out != NULL;
 }
 
 static bool logic(VM *vm, bool is_and, Value a, Value b, Value *out) {
@@ -621,7 +621,7 @@ static bool int_mod(VM *vm, ObjTensor *x, ObjTensor *y, Value *out) {
   xc = tensor_contiguous(vm, xc);
   yc = tensor_contiguous(vm, yc);
   r = tensor_new(vm, DT_I64, nd, at.ints);
-  if (!xc || !yc || !r) return vm_error(vm, "out of memory");
+  if (!xc || !yc || !r) return false;
   const int64_t *xd = tensor_data(xc), *yd = tensor_data(yc);
   int64_t *rd = tensor_data(r);
   for (int64_t i = 0; i < r->numel; i++) {
@@ -708,7 +708,7 @@ static bool grads_like(VM *vm, Value v, int depth, Value *out) {
     if (t->grad) *out = tval(t->grad);
     else {
       ObjTensor *z = tensor_zeros(vm, t->dtype, t->ndim, t->shape);
-      if (!z) return vm_error(vm, "out of memory");
+      if (!z) return false;
       *out = tval(z);
     }
     return true;
@@ -733,6 +733,18 @@ static bool grads_like(VM *vm, Value v, int depth, Value *out) {
   return true;
 }
 
+/* The backward pass runs protected, like each forward kernel: a rule's
+ * allocation failing is the error of the backward() call. */
+typedef struct {
+  ObjTensor *root, *gradient;
+  bool retain_graph;
+} Backward;
+
+static bool run_backward(VM *vm, void *ctx) {
+  Backward *b = ctx;
+  return autograd_backward(vm, b->root, b->gradient, b->retain_graph);
+}
+
 static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient, bool retain_graph) {
   if (!gradient && t->numel != 1) {
     char b[64];
@@ -742,7 +754,8 @@ static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient, bool retain_grap
   }
   if (!t->requires_grad && !t->grad_fn)
     return vm_error(vm, "backward: the tensor does not require grad (no input had requires_grad = true)");
-  return autograd_backward(vm, t, gradient, retain_graph);
+  Backward b = {t, gradient, retain_graph};
+  return tensor_protected(vm, run_backward, &b);
 }
 
 static bool nabla(VM *vm, Value a, Value *out) {
@@ -775,7 +788,7 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
     double p = 1.0;
     for (int64_t i = 0; i < x->numel; i++) p *= tensor_get(x, i);
     ObjTensor *r = tensor_scalar(vm, x->dtype == DT_BOOL ? DT_I64 : x->dtype, p);
-    if (!r) return vm_error(vm, "out of memory");
+    if (!r) return false;
     *out = OBJ_VAL(r);
     return true;
   }
@@ -789,7 +802,7 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
   }
   case OP_CBRT: {
     ObjTensor *e = tensor_scalar(vm, x->dtype == DT_F64 ? DT_F64 : DT_F32, 1.0 / 3.0);
-    if (!e) return vm_error(vm, "out of memory");
+    if (!e) return false;
     ObjTensor *in[2] = {x, e};
     return run(vm, TOP_POW, in, 2, NULL, out);
   }
@@ -811,7 +824,7 @@ static bool n_tensor(VM *vm, Value *a, int argc, Value *out) {
   ObjTensor *t;
   if (IS_TENSOR(a[0])) {
     if (!cast_to(vm, AS_TENSOR(a[0]), dt == DT__COUNT ? AS_TENSOR(a[0])->dtype : dt, &t)) return false;
-    if (t == AS_TENSOR(a[0])) t = tensor_contiguous(vm, t);
+    if (t == AS_TENSOR(a[0]) && !(t = tensor_contiguous(vm, t))) return false;
     *out = tval(t);
     return true;
   }
@@ -836,7 +849,7 @@ static bool shape_and_dtype(VM *vm, Value *a, int argc, const char *who, int *nd
 
 static bool filled(VM *vm, int nd, const int64_t *shape, DType dt, double v, Value *out) {
   ObjTensor *t = tensor_new(vm, dt, nd, shape);
-  if (!t) return vm_error(vm, "out of memory");
+  if (!t) return false;
   for (int64_t i = 0; i < t->numel; i++) store_elem(t, t->offset + i, v);
   *out = tval(t);
   return true;
@@ -887,11 +900,11 @@ static bool n_arange(VM *vm, Value *a, int argc, Value *out) {
   if (step == 0) return vm_error(vm, "arange: the step cannot be zero");
   double cnt = ceil((hi - lo) / step);
   if (!(cnt >= 0)) cnt = 0;
-  if (cnt > 1e10) return vm_error(vm, "arange: too many elements");
+  if (cnt >= 0x1p63) return vm_error(vm, "arange: %.17g elements are too many", cnt);
   if (dt == DT__COUNT) dt = all_int ? DT_I64 : DT_F32;
   int64_t len = (int64_t)cnt;
   ObjTensor *t = tensor_new(vm, dt, 1, &len);
-  if (!t) return vm_error(vm, "out of memory");
+  if (!t) return false;
   for (int64_t i = 0; i < len; i++) store_elem(t, t->offset + i, lo + (double)i * step);
   *out = tval(t);
   return true;
@@ -906,7 +919,7 @@ static bool n_linspace(VM *vm, Value *a, int argc, Value *out) {
     return false;
   if (n < 0) return vm_error(vm, "linspace: negative count %lld", (long long)n);
   ObjTensor *t = tensor_new(vm, dt, 1, &n);
-  if (!t) return vm_error(vm, "out of memory");
+  if (!t) return false;
   for (int64_t i = 0; i < n; i++)
     store_elem(t, t->offset + i, n == 1 ? lo : lo + (hi - lo) * (double)i / (double)(n - 1));
   *out = tval(t);
@@ -941,7 +954,7 @@ static bool random_fill(VM *vm, Value *a, int argc, const char *who, RandKind k,
   if (!shape_and_dtype(vm, a, argc, who, &nd, shape, &dt)) return false;
   if (dt != DT_F32 && dt != DT_F64) return vm_error(vm, "%s makes f32 or f64 tensors", who);
   ObjTensor *t = tensor_new(vm, dt, nd, shape);
-  if (!t) return vm_error(vm, "out of memory");
+  if (!t) return false;
   for (int64_t i = 0; i < t->numel; i++)
     store_elem(t, t->offset + i, k == R_UNIFORM ? rng_uniform() : rng_normal());
   *out = tval(t);
@@ -959,7 +972,7 @@ static bool n_randint(VM *vm, Value *a, int argc, Value *out) {
   if (hi <= lo) return vm_error(vm, "randint: empty range %lld..%lld", (long long)lo, (long long)hi);
   if (!shape_of_args(vm, a + 2, argc - 2, "randint", &nd, shape)) return false;
   ObjTensor *t = tensor_new(vm, DT_I64, nd, shape);
-  if (!t) return vm_error(vm, "out of memory");
+  if (!t) return false;
   uint64_t span = (uint64_t)(hi - lo);
   int64_t *p = tensor_data(t);
   for (int64_t i = 0; i < t->numel; i++) p[i] = lo + (int64_t)(rng_next() % span);
@@ -1201,7 +1214,7 @@ static bool grad_apply(VM *vm, Value *a, int argc, Value *out) {
     if (!operand(vm, a[i + 1], NULL, "grad(f)", &x)) return false;
     if ((x->dtype == DT_I64 || x->dtype == DT_BOOL) && !cast_to(vm, x, DT_F32, &x)) return false;
     ObjTensor *l = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset);
-    if (!l) return vm_error(vm, "out of memory");
+    if (!l) return false;
     l->grad_fn = NULL;
     l->grad = NULL;
     l->requires_grad = true;
@@ -1408,7 +1421,7 @@ static bool var_m(VM *vm, Value *a, int n, bool root, Value *out) {
       !run1(vm, TOP_SUM, d, &at, &s))
     return false;
   ObjTensor *div = tensor_scalar(vm, x->dtype, (double)(unbiased ? count - 1 : count));
-  if (!div) return vm_error(vm, "out of memory");
+  if (!div) return false;
   if (!run2(vm, TOP_DIV, s, div, &s)) return false;
   if (root && !run1(vm, TOP_SQRT, s, NULL, &s)) return false;
   *out = tval(s);
@@ -1549,7 +1562,7 @@ static bool m_detach(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjTensor *x = SELF(a);
   ObjTensor *r = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset);
-  if (!r) return vm_error(vm, "out of memory");
+  if (!r) return false;
   r->grad_fn = NULL;
   r->grad = NULL;
   r->requires_grad = false;
@@ -1569,7 +1582,7 @@ static bool m_clone(VM *vm, Value *a, int n, Value *out) {
     return run(vm, TOP_CAST, &x, 1, &at, out);
   }
   r = tensor_new(vm, x->dtype, x->ndim, x->shape);
-  if (!r) return vm_error(vm, "out of memory");
+  if (!r) return false;
   if (!copy_into(vm, r, x)) return false;
   *out = tval(r);
   return true;

@@ -49,9 +49,42 @@ static uint64_t tape_seq = 0;
 
 /* ---- shapes ---- */
 
+/* Every shape passes here before a tensor or a view of it exists, so the
+ * kernels may multiply any of its dims (numel, strides, outer * inner
+ * products) without overflow: the product of the non-zero dims fits in
+ * int64 (a [0, 2^63-1] tensor is fine; [0, 2^62, 4] is not, its strides
+ * would not be representable), and numel * itemsize stays within
+ * TENSOR_MAX_BYTES. */
+bool tensor_shape_check(VM *vm, int ndim, const int64_t *shape, DType dt, int64_t *numel) {
+  char b[256];
+  if (ndim < 0 || ndim > NS_MAX_DIMS)
+    return vm_error(vm, "a tensor has at most %d dimensions, got %d", NS_MAX_DIMS, ndim);
+  int64_t nonzero = 1, bytes;
+  bool empty = false, overflow = false;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return vm_error(vm, "shape %s has a negative dimension", tensor_dims_str(ndim, shape, b, sizeof b));
+    if (shape[i] == 0)
+      empty = true;
+    else
+      overflow = overflow || __builtin_mul_overflow(nonzero, shape[i], &nonzero);
+  }
+  int64_t n = empty ? 0 : nonzero;
+  if (overflow) return vm_error(vm, "shape %s has too many elements", tensor_dims_str(ndim, shape, b, sizeof b));
+  if (__builtin_mul_overflow(n, (int64_t)tensor_dtype_sizes[dt], &bytes) || bytes > TENSOR_MAX_BYTES)
+    return vm_error(vm, "shape %s has too many elements (more than %lld TiB of %s)",
+                    tensor_dims_str(ndim, shape, b, sizeof b), (long long)(TENSOR_MAX_BYTES >> 40),
+                    tensor_dtype_names[dt]);
+  if (numel) *numel = n;
+  return true;
+}
+
+/* Shapes that passed tensor_shape_check() never overflow here; an unchecked
+ * one saturates at INT64_MAX rather than wrapping. */
 int64_t tensor_shape_numel(int ndim, const int64_t *shape) {
   int64_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= shape[i];
+  for (int i = 0; i < ndim; i++)
+    if (__builtin_mul_overflow(n, shape[i], &n)) return INT64_MAX;
   return n;
 }
 
@@ -193,7 +226,8 @@ void tloop_run(TLoop *L, char **base, const size_t *esize, TInnerFn fn, void *ct
 
 /* ---- objects ---- */
 
-static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape) {
+/* The header of a tensor of a checked shape (numel from the check). */
+static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape, int64_t numel) {
   ObjTensor *t = (ObjTensor *)obj_alloc(vm, sizeof(ObjTensor), OBJ_TENSOR);
   t->dtype = dt;
   t->ndim = (uint8_t)ndim;
@@ -201,7 +235,7 @@ static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape)
   memset(t->shape, 0, sizeof t->shape);
   memset(t->strides, 0, sizeof t->strides);
   if (ndim) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
-  t->numel = tensor_shape_numel(ndim, shape);
+  t->numel = numel;
   t->offset = 0;
   t->storage = NULL;
   t->grad = NULL;
@@ -210,28 +244,39 @@ static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape)
 }
 
 ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape) {
-  ObjTensor *t = alloc_header(vm, dt, ndim, shape);
+  int64_t numel;
+  if (!tensor_shape_check(vm, ndim, shape, dt, &numel)) return tensor_raise(vm);
+  size_t nbytes = (size_t)numel * tensor_dtype_sizes[dt];
+  TStorage *s = tstorage_new(vm, nbytes ? nbytes : 1);
+  if (!s) {
+    char b[256];
+    vm_error(vm, "out of memory: cannot allocate %zu bytes for a tensor of shape %s", nbytes,
+             tensor_dims_str(ndim, shape, b, sizeof b));
+    return tensor_raise(vm);
+  }
+  ObjTensor *t = alloc_header(vm, dt, ndim, shape, numel);
   tensor_contig_strides(ndim, shape, t->strides);
-  size_t nbytes = (size_t)t->numel * tensor_dtype_sizes[dt];
-  t->storage = tstorage_new(vm, nbytes ? nbytes : 1);
+  t->storage = s;
   return t;
 }
 
 ObjTensor *tensor_zeros(VM *vm, DType dt, int ndim, const int64_t *shape) {
   ObjTensor *t = tensor_new(vm, dt, ndim, shape);
-  memset(t->storage->data, 0, (size_t)t->numel * tensor_dtype_sizes[dt]);
+  if (t) memset(t->storage->data, 0, (size_t)t->numel * tensor_dtype_sizes[dt]);
   return t;
 }
 
 ObjTensor *tensor_scalar(VM *vm, DType dt, double v) {
   ObjTensor *t = tensor_new(vm, dt, 0, NULL);
-  tensor_set(t, 0, v);
+  if (t) tensor_set(t, 0, v);
   return t;
 }
 
 ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
                        int64_t offset) {
-  ObjTensor *t = alloc_header(vm, base->dtype, ndim, shape);
+  int64_t numel;
+  if (!tensor_shape_check(vm, ndim, shape, base->dtype, &numel)) return tensor_raise(vm);
+  ObjTensor *t = alloc_header(vm, base->dtype, ndim, shape, numel);
   if (ndim) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
   t->offset = offset;
   t->storage = base->storage;
@@ -344,7 +389,7 @@ void tensor_copy_into(ObjTensor *dst, const ObjTensor *src) {
 ObjTensor *tensor_to(VM *vm, ObjTensor *t, DType dt) {
   if (t->dtype == dt && tensor_is_contiguous(t)) return t;
   ObjTensor *r = tensor_new(vm, dt, t->ndim, t->shape);
-  tensor_copy_into(r, t);
+  if (r) tensor_copy_into(r, t);
   return r;
 }
 
@@ -427,6 +472,22 @@ static bool apply_stack_tree(VM *vm, ObjTensor **in, int n, const TAttrs *a, Obj
   return ok;
 }
 
+/* The forward kernel runs protected: kernels allocate with tensor_new()
+ * without checking, and a shape too large or a failed allocation inside
+ * one unwinds to here as the op's error. */
+typedef struct {
+  const TensorOpInfo *info;
+  ObjTensor **in;
+  int n;
+  const TAttrs *attrs;
+  ObjTensor *r;
+} Forward;
+
+static bool run_forward(VM *vm, void *ctx) {
+  Forward *f = ctx;
+  return f->info->forward(vm, f->in, f->n, f->attrs, &f->r);
+}
+
 bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out) {
   static const TAttrs none;
   const TensorOpInfo *info = &tensor_ops[op];
@@ -442,11 +503,12 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
     if (op == TOP_STACK) return apply_stack_tree(vm, in, n, attrs, out);
   }
   tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
-  ObjTensor *r = NULL;
-  if (!info->forward(vm, in, n, attrs, &r)) {
+  Forward call = {info, in, n, attrs, NULL};
+  if (!tensor_protected(vm, run_forward, &call)) {
     tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
     return false;
   }
+  ObjTensor *r = call.r;
   /* A result is always a fresh object, never an input: recording sets its
    * grad_fn. */
   for (int i = 0; i < n; i++)
@@ -536,7 +598,7 @@ bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out) {
   if (IS_TENSOR(v)) {
     ObjTensor *t = AS_TENSOR(v);
     *out = dt == DT__COUNT || dt == t->dtype ? t : tensor_to(vm, t, dt);
-    return true;
+    return *out != NULL;
   }
   Scan s = {.vm = vm};
   for (Value x = v; IS_LIST(x); x = AS_LIST(x)->len ? AS_LIST(x)->items[0] : UNIT_VAL) {
@@ -550,6 +612,7 @@ bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out) {
     dt = s.any_float || empty ? DT_F32 : s.any_int ? DT_I64 : DT_BOOL;
   }
   ObjTensor *t = tensor_new(vm, dt, s.ndim, s.shape);
+  if (!t) return false;
   int64_t pos = 0;
   if (t->numel) fill(t, v, 0, &pos);
   *out = t;

@@ -38,6 +38,10 @@ typedef struct TStorage {
   size_t nbytes;    /* capacity in bytes (a size class) */
   void *data;       /* 64-byte aligned */
   uint64_t version; /* bumped by every in-place write; 0 when allocated */
+  /* while cached (tensor_alloc.c): the free-list link and, for a large
+   * block, when it was released */
+  struct TStorage *next_free;
+  uint64_t released_ns;
 } TStorage;
 
 typedef struct GradNode GradNode;
@@ -127,13 +131,38 @@ struct GradNode {
   uint64_t seq; /* execution order (tape position) */
 };
 
-/* ---- creation and views (tensor.c) ---- */
+/* ---- shapes (tensor.c) ---- */
+/* The most bytes a tensor (or a view's extent, numel * itemsize) may
+ * span: 256 TiB, above the 128 TiB of user address space of 4-level-paging
+ * x86-64 and arm64, far below where int64 element offsets overflow. */
+#define TENSOR_MAX_BYTES ((int64_t)1 << 48)
+/* The one check every shape passes (tensor_new and tensor_view call it;
+ * loaders call it before reading a payload): ndim <= NS_MAX_DIMS, no
+ * negative dim, the product of the non-zero dims fits in int64 and
+ * numel * itemsize <= TENSOR_MAX_BYTES. Sets *numel (may be NULL). On
+ * failure vm_error() ("shape [4294967296, 4294967296] has too many
+ * elements", "shape [2, -1] has a negative dimension") and false. */
+bool tensor_shape_check(VM *vm, int ndim, const int64_t *shape, DType dt, int64_t *numel);
+
+/* ---- creation and views (tensor.c) ----
+ * A shape that fails tensor_shape_check() or storage that cannot be
+ * allocated ("out of memory: cannot allocate N bytes for a tensor of shape
+ * [...]") is a runtime error: inside tensor_protected() (every forward
+ * kernel and backward pass runs in one) the call unwinds to it; elsewhere
+ * these return NULL after vm_error(), and the caller returns false. */
 ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape); /* contiguous, uninitialised */
 ObjTensor *tensor_zeros(VM *vm, DType dt, int ndim, const int64_t *shape);
 ObjTensor *tensor_scalar(VM *vm, DType dt, double v);                   /* 0-dim */
 ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
                        int64_t offset);                                  /* shares storage */
 ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t);                      /* t itself if already */
+/* Run fn(vm, ctx) so that a tensor allocation failing anywhere inside it
+ * (see above) makes it return false with the error set, like Lua's
+ * protected calls: kernels allocate without checking, and the failure
+ * unwinds (longjmp) to the innermost protected call. Temp roots pushed
+ * inside are dropped; memory a caller malloc'd inside is not freed, so
+ * code that holds its own buffers checks shapes first. Nests. */
+bool tensor_protected(VM *vm, bool (*fn)(VM *vm, void *ctx), void *ctx);
 /* Copy src (any strides and dtype, broadcastable to dst's shape) into dst,
  * converting; the two must not overlap. */
 void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
@@ -212,15 +241,21 @@ void lib_checkpoint_init(VM *vm);
 
 /* ---- storage cache (tensor_alloc.c) ---- */
 typedef struct {
-  uint64_t hits;        /* storage served from a size-class free list */
-  uint64_t misses;      /* storage that needed a fresh aligned_alloc */
+  uint64_t hits;        /* storage served from the cache */
+  uint64_t misses;      /* storage that needed fresh memory from the system */
+  uint64_t failures;    /* requests the system refused (out of memory errors) */
   size_t current_bytes; /* capacity of the storage alive now */
   size_t peak_bytes;
-  size_t cached_bytes;  /* capacity waiting in the free lists */
+  size_t cached_bytes;  /* capacity waiting in the cache (small and large) */
+  size_t large_cached_bytes; /* of which large blocks (mmap'd, > 64 MiB) */
+  uint64_t large_released;   /* large blocks returned to the system by age or cap */
 } TensorAllocStats;
 void tensor_alloc_stats(TensorAllocStats *out);
 /* Return every cached block to the system (the live ones are untouched). */
 void tensor_alloc_trim(void);
+/* Called after each collection: large blocks unused for
+ * TENSOR_LARGE_IDLE_NS go back to the system. */
+void tensor_alloc_age(void);
 
 /* ---- RNG (tensor_rng.c): seeded, documented, reproducible ---- */
 void rng_seed(uint64_t seed);

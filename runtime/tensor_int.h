@@ -50,8 +50,12 @@ static inline void tensor_save(int slot, ObjTensor *t) { tensor_saved_slot[slot]
 
 /* ---- storage (tensor_alloc.c) ---- */
 /* Refcount 1, capacity rounded up to a size class, 64-byte aligned data,
- * nbytes reported with vm_gc_external(). */
+ * nbytes reported with vm_gc_external(). NULL when the system refuses the
+ * memory (the caller reports it). */
 TStorage *tstorage_new(VM *vm, size_t nbytes);
+/* After vm_error(): unwind to the innermost tensor_protected(), or return
+ * NULL when none is active or the interpreter was re-entered inside it. */
+ObjTensor *tensor_raise(VM *vm);
 /* refcount--; at 0 the block returns to its size class (-nbytes reported). */
 void tstorage_release(VM *vm, TStorage *s);
 

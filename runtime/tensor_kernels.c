@@ -552,7 +552,7 @@ static bool reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor
   ObjTensor *o = tensor_new(vm, cd, r.nd, r.shape);
   RedJob jb = {.op = op, .cd = cd, .src = tensor_data(r.x), .dst = tensor_data(o), .rows = r.rows, .R = r.R};
   bool float_sum = cd != DT_I64 && (op == TOP_SUM || op == TOP_MEAN);
-  if (float_sum && r.R > 2 * RED_BLOCK && r.rows < 8) {
+  if (float_sum && r.R > 2 * RED_BLOCK && r.rows > 0 && r.rows < 8) {
     /* few long rows: split each into its blocks */
     jb.nblocks = (r.R + RED_BLOCK - 1) / RED_BLOCK;
     jb.partial = malloc(sizeof(double) * (size_t)(r.rows * jb.nblocks));
@@ -774,8 +774,9 @@ bool tk_RESHAPE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out)
       infer = i;
     } else if (shape[i] < 0) {
       return vm_error(vm, "reshape: invalid dimension %lld", (long long)shape[i]);
-    } else {
-      known *= shape[i];
+    } else if (__builtin_mul_overflow(known, shape[i], &known)) {
+      char sb[128];
+      return vm_error(vm, "shape %s has too many elements", tensor_dims_str(a->nints, a->ints, sb, sizeof sb));
     }
   }
   if (infer >= 0 && known != 0 && x->numel % known == 0) shape[infer] = x->numel / known;

@@ -1,8 +1,9 @@
 /* Tensor core: creation from nested lists, views sharing storage,
  * broadcasting and promotion, reductions, matmul (incl. transposed views,
  * batches, 1-D operands) and conv2d against naive loops, the nn kernels,
- * shape errors, printing, and the storage cache reusing blocks in a
- * steady-state loop. */
+ * shape errors, printing, the storage cache reusing blocks in a
+ * steady-state loop (large blocks best-fit within the byte cap), the
+ * central shape check and allocation failures as errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,7 +438,7 @@ static void test_allocator(void) {
   static const struct { int64_t bytes, cap; } classes[] = {
       {4, 64}, {64, 64}, {68, 128}, {512, 512}, {516, 640}, {640, 640}, {644, 768}, {1024, 1024},
       {1028, 1280}, {128 * 784 * 4, 448 << 10}, {(1 << 20) + 4, 1280 << 10}, {64 << 20, 64 << 20},
-      {(64 << 20) + 4, (64 << 20) + 64},
+      {(64 << 20) + 4, 66 << 20}, /* large blocks: multiples of 2 MiB */
   };
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
     tensor_alloc_stats(&s0);
@@ -469,6 +470,169 @@ static void test_allocator(void) {
   gc_collect(vm);
 }
 
+/* Every shape goes through tensor_shape_check(): negative dims, a numel or
+ * a stride that overflows int64, and numel * itemsize above
+ * TENSOR_MAX_BYTES are errors naming the shape; zero-size tensors may have
+ * a huge other dim. */
+static void test_shape_check(void) {
+  static const struct {
+    int nd;
+    int64_t shape[3];
+    DType dt;
+    int64_t numel; /* -1: rejected */
+    const char *error;
+  } cases[] = {
+      {2, {4294967296, 4294967296}, DT_F32, -1, "shape [4294967296, 4294967296] has too many elements"},
+      {2, {3037000500, 3037000500}, DT_BOOL, -1, "shape [3037000500, 3037000500] has too many elements"},
+      {2, {3037000499, 3037000499}, DT_BOOL, -1, "shape [3037000499, 3037000499] has too many elements (more than 256 TiB of bool)"},
+      {1, {(int64_t)1 << 46}, DT_F32, (int64_t)1 << 46, NULL}, /* exactly 256 TiB */
+      {1, {((int64_t)1 << 46) + 1}, DT_F32, -1, "shape [70368744177665] has too many elements (more than 256 TiB of f32)"},
+      {1, {(int64_t)1 << 46}, DT_BOOL, (int64_t)1 << 46, NULL},
+      {1, {(int64_t)1 << 48}, DT_BOOL, (int64_t)1 << 48, NULL},
+      {1, {((int64_t)1 << 48) + 1}, DT_BOOL, -1, "shape [281474976710657] has too many elements (more than 256 TiB of bool)"},
+      {2, {0, INT64_MAX}, DT_F64, 0, NULL},
+      {3, {0, (int64_t)1 << 62, 4}, DT_F32, -1, "shape [0, 4611686018427387904, 4] has too many elements"},
+      {3, {(int64_t)1 << 62, 4, 0}, DT_F32, -1, "shape [4611686018427387904, 4, 0] has too many elements"},
+      {2, {0, 5}, DT_F32, 0, NULL},
+      {2, {3, -1}, DT_F32, -1, "shape [3, -1] has a negative dimension"},
+      {0, {0}, DT_F32, 1, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t numel = -7;
+    bool ok = tensor_shape_check(vm, cases[i].nd, cases[i].shape, cases[i].dt, &numel);
+    if (cases[i].numel >= 0) {
+      CHECK(ok && numel == cases[i].numel, "case %zu accepted with numel %lld (got %d, %lld: %s)", i,
+            (long long)cases[i].numel, ok, (long long)numel, vm->error);
+    } else {
+      CHECK(!ok && strcmp(vm->error, cases[i].error) == 0, "case %zu: want \"%s\", got \"%s\"", i,
+            cases[i].error, ok ? "(accepted)" : vm->error);
+    }
+    vm_clear_error(vm);
+  }
+  /* tensor_new and tensor_view check too: NULL and the error outside a
+   * protected call */
+  CHECK(tensor_new(vm, DT_F32, 2, (int64_t[]){4294967296, 4294967296}) == NULL &&
+            strcmp(vm->error, "shape [4294967296, 4294967296] has too many elements") == 0,
+        "tensor_new rejects an overflowing shape: %s", vm->error);
+  vm_clear_error(vm);
+  ObjTensor *one = tensor_zeros(vm, DT_F32, 2, (int64_t[]){1, 1});
+  CHECK(tensor_view(vm, one, 2, (int64_t[]){(int64_t)1 << 62, (int64_t)1 << 62}, (int64_t[]){0, 0}, 0) == NULL &&
+            strstr(vm->error, "has too many elements"),
+        "tensor_view rejects an overflowing shape: %s", vm->error);
+  vm_clear_error(vm);
+  /* the kernels: expand to a huge shape is an op error, not a crash */
+  TAttrs at = {.nints = 2, .ints = {(int64_t)1 << 62, (int64_t)1 << 62}};
+  ObjTensor *r = NULL;
+  CHECK(!tensor_apply(vm, TOP_EXPAND, &one, 1, &at, &r) &&
+            strcmp(vm->error, "shape [4611686018427387904, 4611686018427387904] has too many elements") == 0,
+        "expand to a huge shape: %s", vm->error);
+  vm_clear_error(vm);
+  /* a sum over the zero dim of [0, 2^63-1] would be [2^63-1] */
+  ObjTensor *empty = tensor_new(vm, DT_F32, 2, (int64_t[]){0, INT64_MAX});
+  TAttrs ax0 = {.axes = 1};
+  CHECK(empty && !tensor_apply(vm, TOP_SUM, &empty, 1, &ax0, &r) && strstr(vm->error, "shape [9223372036854775807]"),
+        "sum(axis: 0) of [0, 2^63-1]: %s", vm->error);
+  vm_clear_error(vm);
+  TAttrs ax1 = {.axes = 2};
+  r = empty ? apply1(TOP_SUM, empty, &ax1) : NULL;
+  CHECK(r && r->ndim == 1 && r->shape[0] == 0, "sum(axis: 1) of [0, 2^63-1] is [0]");
+}
+
+/* A storage allocation the system refuses is an error: NULL outside a
+ * protected call, an unwinding to it inside one (temp roots restored). */
+static bool alloc_in_kernel(VM *v, void *ctx) {
+  vm_push_root(v, UNIT_VAL);
+  vm_push_root(v, UNIT_VAL);
+  *(ObjTensor **)ctx = tensor_new(v, DT_F32, 1, (int64_t[]){(int64_t)3 << 44}); /* 192 TiB */
+  return true; /* not reached */
+}
+
+static bool nested(VM *v, void *ctx) {
+  ObjTensor *r = NULL;
+  bool inner = tensor_protected(v, alloc_in_kernel, &r);
+  *(bool *)ctx = inner;
+  return true;
+}
+
+/* Code that re-entered the interpreter inside a protected call (one frame
+ * more) gets NULL instead of an unwinding across that frame. */
+static bool reentered(VM *v, void *ctx) {
+  v->nframes++;
+  ObjTensor *t = tensor_new(v, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
+  v->nframes--;
+  *(bool *)ctx = t == NULL && v->has_error;
+  return true;
+}
+
+static void test_out_of_memory(void) {
+  TensorAllocStats s0, s1;
+  tensor_alloc_stats(&s0);
+  ObjTensor *t = tensor_new(vm, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
+  tensor_alloc_stats(&s1);
+  CHECK(t == NULL && strcmp(vm->error, "out of memory: cannot allocate 211106232532992 bytes for a tensor of "
+                                       "shape [52776558133248]") == 0,
+        "refused allocation: %s", vm->error);
+  CHECK(s1.failures == s0.failures + 1 && s1.current_bytes == s0.current_bytes, "a failure is counted, nothing held");
+  vm_clear_error(vm);
+  int ntemp = vm->ntemp;
+  ObjTensor *r = NULL;
+  CHECK(!tensor_protected(vm, alloc_in_kernel, &r) && r == NULL && vm->ntemp == ntemp &&
+            strncmp(vm->error, "out of memory: cannot allocate", 30) == 0,
+        "protected call returns false (ntemp %d vs %d): %s", vm->ntemp, ntemp, vm->error);
+  vm_clear_error(vm);
+  bool inner = true;
+  CHECK(tensor_protected(vm, nested, &inner) && !inner && vm->ntemp == ntemp,
+        "the innermost protected call catches");
+  vm_clear_error(vm);
+  bool got_null = false;
+  CHECK(tensor_protected(vm, reentered, &got_null) && got_null, "no unwinding across interpreter frames");
+  vm_clear_error(vm);
+  CHECK(tensor_new(vm, DT_F32, 1, (int64_t[]){4}) != NULL, "allocation works afterwards");
+}
+
+/* Blocks above 64 MiB are cached (best fit, at most 25% waste), within the
+ * cache's byte cap. */
+static void test_large_blocks(void) {
+  gc_collect(vm);
+  tensor_alloc_trim();
+  TensorAllocStats s0, s1;
+  int64_t n = 60000 * 784; /* f32: 188160000 bytes */
+  tensor_alloc_stats(&s0);
+  for (int i = 0; i < 5; i++) {
+    ObjTensor *t = tensor_new(vm, DT_F32, 1, &n);
+    memset(tensor_data(t), 1, (size_t)n * 4);
+    gc_collect(vm);
+  }
+  tensor_alloc_stats(&s1);
+  CHECK(s1.misses - s0.misses == 1 && s1.hits - s0.hits == 4, "a 188 MB block is reused (misses +%llu, hits +%llu)",
+        (unsigned long long)(s1.misses - s0.misses), (unsigned long long)(s1.hits - s0.hits));
+  CHECK(s1.large_cached_bytes == (size_t)180 << 20 && s1.cached_bytes >= s1.large_cached_bytes,
+        "the block waits in the cache (%zu bytes)", s1.large_cached_bytes);
+  /* a request 30% smaller does not take it; one 10% smaller does */
+  tensor_alloc_stats(&s0);
+  int64_t small = n * 7 / 10, near = n * 9 / 10;
+  tensor_new(vm, DT_F32, 1, &small);
+  tensor_alloc_stats(&s1);
+  CHECK(s1.misses == s0.misses + 1 && s1.large_cached_bytes == (size_t)180 << 20, "no fit beyond 25%% waste");
+  ObjTensor *t = tensor_new(vm, DT_F32, 1, &near);
+  tensor_alloc_stats(&s1);
+  CHECK(s1.hits == s0.hits + 1 && t->storage->nbytes == (size_t)180 << 20, "best fit within 25%%");
+  gc_collect(vm);
+  /* the cap: six 188 MB blocks released at once keep at most 1 GiB */
+  Value keep[6];
+  for (int i = 0; i < 6; i++) vm_push_root(vm, keep[i] = OBJ_VAL(tensor_new(vm, DT_F32, 1, &n)));
+  vm_pop_root(vm, 6);
+  gc_collect(vm);
+  tensor_alloc_stats(&s1);
+  CHECK(s1.cached_bytes <= (size_t)1 << 30 && s1.large_cached_bytes >= (size_t)4 * (180 << 20) &&
+            s1.large_released > s0.large_released,
+        "cache capped at 1 GiB (%zu MiB cached, %llu released)", s1.cached_bytes >> 20,
+        (unsigned long long)(s1.large_released - s0.large_released));
+  tensor_alloc_trim();
+  tensor_alloc_stats(&s1);
+  CHECK(s1.cached_bytes == 0 && s1.large_cached_bytes == 0, "trim empties the cache");
+}
+
 static void test_rng(void) {
   rng_seed(7);
   double a = rng_normal(), b = rng_uniform();
@@ -489,6 +653,9 @@ int main(void) {
   test_format();
   vm->gc_pause--;
   test_allocator();
+  test_shape_check();
+  test_out_of_memory();
+  test_large_blocks();
   test_rng();
   vm_free(vm);
   tensor_alloc_trim();
