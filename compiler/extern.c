@@ -143,6 +143,10 @@ static bool is_variadic(Compiler *c, Node *fn) {
 void c_extern_block(Compiler *c, Node *ext) {
   const char *lib = ext->as.ext.abi;
   char err[512];
+  if (c->vm->limited) { /* C code would run outside the limits' accounting */
+    c_error(c, ext->span, "`extern` blocks are not available in a VM with limits");
+    return;
+  }
   void *handle = cffi_open(lib, err, sizeof err);
   if (!handle) {
     c_error(c, ext->span, "%s", err);
