@@ -58,7 +58,10 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
     *out = compile_module(vm, mod, src, &ast, &diags, flags);
     if (!*out) status = LOAD_ERROR;
   }
-  if (status == LOAD_ERROR) diag_print_all(vm->err, &diags, vm->color);
+  if (status == LOAD_ERROR) {
+    fflush(vm->out); /* output of the code run so far comes first (imports, the REPL) */
+    diag_print_all(vm->err, &diags, vm->color);
+  }
   diag_free(&diags);
   arena_free(&arena);
   return status;
