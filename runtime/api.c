@@ -59,7 +59,7 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
     if (!*out) status = LOAD_ERROR;
   }
   if (status == LOAD_ERROR) {
-    fflush(vm->out); /* output of the code run so far comes first (imports, the REPL) */
+    vm_end_output_line(vm, vm->err); /* output of the code run so far first (imports, the REPL) */
     diag_print_all(vm->err, &diags, vm->color);
   }
   diag_free(&diags);
@@ -266,6 +266,7 @@ void ns_set_detect_anomaly(NsVM *vm, bool on) {
 }
 
 void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
+  vm_end_output_line(vm, out);
   TensorAllocStats st;
   tensor_alloc_stats(&st);
   uint64_t total = st.hits + st.misses;

@@ -209,7 +209,7 @@ static void print_snippet(FILE *f, Source *src, int line, int col, bool color) {
 
 void vm_print_error(VM *vm) {
   FILE *f = vm->err ? vm->err : stderr;
-  if (vm->out) fflush(vm->out); /* the program's output first, when both go to one place */
+  vm_end_output_line(vm, f); /* the program's output first, when both go to one place */
   const char *bold = vm->color ? "\033[1m" : "";
   const char *red = vm->color ? "\033[1;31m" : "";
   const char *reset = vm->color ? "\033[0m" : "";

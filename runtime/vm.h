@@ -106,6 +106,7 @@ struct VM {
   int ntrace;
   FILE *err;             /* where errors are printed (stderr) */
   FILE *out;             /* program output (stdout) */
+  bool out_midline;      /* the last print to `out` did not end its line */
   bool color;
 
   /* options */
@@ -136,6 +137,10 @@ void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes);
  * error reaches the interpreter loop. */
 bool vm_error(VM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vm_print_error(VM *vm); /* file:line:col: runtime error: ... + trace */
+/* Before writing to `to` (stderr) after program output: flush the output
+ * and, when both go to the same terminal or file and the output stopped in
+ * the middle of a line, end that line so the message starts on its own. */
+void vm_end_output_line(VM *vm, FILE *to);
 void vm_clear_error(VM *vm);
 
 /* Run a compiled top-level chunk (a closure of a module's <module> proto). */
