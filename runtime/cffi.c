@@ -449,7 +449,7 @@ static bool accepts(Value f, int n) {
   const ObjProto *p = AS_CLOSURE(f)->proto;
   if (n > p->nparams) return false;
   for (int i = n; i < p->nparams; i++)
-    if (!(p->has_default >> i & 1)) return false;
+    if (i >= 64 || !(p->has_default >> i & 1)) return false;
   return true;
 }
 
