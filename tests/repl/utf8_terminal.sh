@@ -7,6 +7,8 @@ nsc="$1"
 command -v tmux >/dev/null 2>&1 || { echo "tmux is not installed: skipped"; exit 77; }
 case "$nsc" in /*) ;; *) nsc="$(pwd)/$nsc" ;; esac
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/nsc-tty.XXXXXX")" || exit 2
+export TMUX_TMPDIR="$tmp" # the servers' sockets go away with the directory
+unset TMUX
 sock=""
 n=0
 trap 'tmux -L "$sock" kill-server >/dev/null 2>&1; rm -rf "$tmp"' EXIT
