@@ -143,6 +143,10 @@ static bool is_variadic(Compiler *c, Node *fn) {
 void c_extern_block(Compiler *c, Node *ext) {
   const char *lib = ext->as.ext.abi;
   char err[512];
+  if (c->vm->limited) { /* C code would run outside the limits' accounting */
+    c_error(c, ext->span, "`extern` blocks are not available in a VM with limits");
+    return;
+  }
   void *handle = cffi_open(lib, err, sizeof err);
   if (!handle) {
     c_error(c, ext->span, "%s", err);
@@ -162,7 +166,14 @@ void c_extern_block(Compiler *c, Node *ext) {
     Sig s = {.ok = true};
     fn_type_sig(c, &fn->as.fn.params, fn->as.fn.ret, is_variadic(c, fn), true, &s);
     if (!s.ok) continue;
-    ObjNative *n = cffi_native_new(c->vm, handle, lib, fn->as.fn.name, s.buf, err, sizeof err);
+    /* each parameter as declared ("cmp: fn(i64) -> i64"), for messages */
+    const char *params[CFFI_MAX_ARGS];
+    int np = fn->as.fn.params.len < CFFI_MAX_ARGS ? fn->as.fn.params.len : CFFI_MAX_ARGS;
+    for (int j = 0; j < np; j++) {
+      Span sp = fn->as.fn.params.items[j]->span;
+      params[j] = arena_strndup(&c->arena, c->src->text + sp.start, sp.end - sp.start);
+    }
+    ObjNative *n = cffi_native_new(c->vm, handle, lib, fn->as.fn.name, s.buf, params, np, err, sizeof err);
     if (!n) {
       c_error(c, fn->span, "%s", err);
       continue;

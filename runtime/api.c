@@ -58,7 +58,10 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
     *out = compile_module(vm, mod, src, &ast, &diags, flags);
     if (!*out) status = LOAD_ERROR;
   }
-  if (status == LOAD_ERROR) diag_print_all(vm->err, &diags, vm->color);
+  if (status == LOAD_ERROR) {
+    vm_end_output_line(vm, vm->err); /* output of the code run so far first (imports, the REPL) */
+    diag_print_all(vm->err, &diags, vm->color);
+  }
   diag_free(&diags);
   arena_free(&arena);
   return status;
@@ -263,6 +266,7 @@ void ns_set_detect_anomaly(NsVM *vm, bool on) {
 }
 
 void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
+  vm_end_output_line(vm, out);
   TensorAllocStats st;
   tensor_alloc_stats(&st);
   uint64_t total = st.hits + st.misses;

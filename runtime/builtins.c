@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ast.h"
@@ -313,8 +314,10 @@ Value lib_clone(VM *vm, Value v) {
 
 static bool write_values(VM *vm, FILE *f, Value *args, int argc, bool newline) {
   if (argc == 1 && IS_STRING(args[0])) { /* println!'s usual call: one formatted string */
-    fwrite(AS_STRING(args[0])->chars, 1, AS_STRING(args[0])->len, f);
+    const ObjString *s = AS_STRING(args[0]);
+    fwrite(s->chars, 1, s->len, f);
     if (newline) fputc('\n', f);
+    if (f == vm->out && (newline || s->len)) vm->out_midline = !newline && s->chars[s->len - 1] != '\n';
     return true;
   }
   StrBuf sb = {0};
@@ -331,8 +334,22 @@ static bool write_values(VM *vm, FILE *f, Value *args, int argc, bool newline) {
     return vm_error(vm, "out of memory");
   }
   if (sb.len) fwrite(sb.data, 1, sb.len, f);
+  if (f == vm->out && sb.len) vm->out_midline = sb.data[sb.len - 1] != '\n';
   strbuf_free(&sb);
   return true;
+}
+
+/* (vm.h) out_midline is kept by write_values and format_print. */
+void vm_end_output_line(VM *vm, FILE *to) {
+  if (!vm->out) return;
+  fflush(vm->out);
+  if (!vm->out_midline) return;
+  struct stat a, b;
+  if (fstat(fileno(vm->out), &a) == 0 && fstat(fileno(to), &b) == 0 && a.st_dev == b.st_dev &&
+      a.st_ino == b.st_ino) {
+    fputc('\n', to);
+    vm->out_midline = false;
+  }
 }
 
 static bool nat_print(VM *vm, Value *args, int argc, Value *out) {

@@ -9,6 +9,7 @@
 
 #include <dlfcn.h>
 #include <ffi.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 #include "builtins.h"
 #include "tensor.h"
 
-#define MAX_ARGS 32
+#define MAX_ARGS CFFI_MAX_ARGS
 #define MAX_SIG 256
 
 typedef struct FfiSig FfiSig;
@@ -39,6 +40,7 @@ typedef struct {
   void *addr;
   char *name;
   FfiSig *sig;
+  char **params; /* sig->nparams declarations as written ("b: f64"), or NULL */
 } FfiFn;
 
 static char *dup(const char *s) {
@@ -204,12 +206,12 @@ static const char *kind_name(char k) {
   case 'L': return "u64";
   case 'f': return "f32";
   case 'd': return "f64";
-  case 's': return "a C string";
-  case 'F': return "*f32";
-  case 'D': return "*f64";
-  case 'Q': return "*i64";
+  case 's': return "a C string (a string, an int address or ())";
+  case 'F': return "a pointer to f32 (an f32 tensor, an int address or ())";
+  case 'D': return "a pointer to f64 (an f64 tensor, an int address or ())";
+  case 'Q': return "a pointer to i64 (an i64 tensor, an int address or ())";
   case 'c': return "a function";
-  default: return "a pointer";
+  default: return "a pointer (an int address, a tensor or ())";
   }
 }
 
@@ -278,6 +280,8 @@ static bool to_c(VM *vm, Value v, char k, Slot *s, const char *where) {
     if (IS_FLOAT(v)) x = v.as.f;
     else if (IS_INT(v)) x = (double)v.as.i;
     else return vm_error(vm, "%s: expected %s, got %s", where, kind_name(k), value_type_name(v));
+    if (k == 'f' && isfinite(x) && fabs(x) > FLT_MAX)
+      return vm_error(vm, "%s: %g does not fit f32", where, x);
     if (k == 'f') s->f = (float)x;
     else s->d = x;
     return true;
@@ -298,7 +302,7 @@ static bool to_c(VM *vm, Value v, char k, Slot *s, const char *where) {
     return true;
   }
   if (k == 's') {
-    if (!IS_STRING(v)) return vm_error(vm, "%s: expected a string or an address, got %s", where, value_type_name(v));
+    if (!IS_STRING(v)) return vm_error(vm, "%s: expected %s, got %s", where, kind_name(k), value_type_name(v));
     ObjString *str = AS_STRING(v);
     if (memchr(str->chars, '\0', str->len))
       return vm_error(vm, "%s: the string contains a NUL byte and cannot be a C string", where);
@@ -414,6 +418,41 @@ static void callback_entry(ffi_cif *cif, void *ret, void **cargs, void *user) {
 
 /* ---- calls ---- */
 
+enum { ARITY_NONE = -1, ARITY_ANY = -2 };
+
+/* The parameters of a function value as it would be called (a bound
+ * method without its receiver); ARITY_NONE for a value that is not a
+ * function, ARITY_ANY for a variadic native. */
+static int callable_arity(Value f) {
+  if (IS_OBJ_TYPE(f, OBJ_BOUND)) {
+    int n = callable_arity(AS_BOUND(f)->method);
+    return n >= 1 ? n - 1 : n;
+  }
+  if (IS_OBJ_TYPE(f, OBJ_CLOSURE)) return AS_CLOSURE(f)->proto->nparams;
+  if (IS_OBJ_TYPE(f, OBJ_NATIVE)) return AS_NATIVE(f)->max_args < 0 ? ARITY_ANY : AS_NATIVE(f)->max_args;
+  return ARITY_NONE;
+}
+
+/* Whether f can be called with n arguments (parameters with defaults and
+ * natives' optional arguments may be left out). */
+static bool accepts(Value f, int n) {
+  int self = 0;
+  if (IS_OBJ_TYPE(f, OBJ_BOUND)) {
+    f = AS_BOUND(f)->method;
+    self = 1;
+  }
+  n += self;
+  if (IS_OBJ_TYPE(f, OBJ_NATIVE)) {
+    const ObjNative *nat = AS_NATIVE(f);
+    return n >= nat->min_args && (nat->max_args < 0 || n <= nat->max_args);
+  }
+  const ObjProto *p = AS_CLOSURE(f)->proto;
+  if (n > p->nparams) return false;
+  for (int i = n; i < p->nparams; i++)
+    if (i >= 64 || !(p->has_default >> i & 1)) return false;
+  return true;
+}
+
 static bool call_extern(VM *vm, Value *args, int argc, Value *out) {
   FfiFn *fn = vm->native->data;
   FfiSig *sig = fn->sig;
@@ -424,7 +463,7 @@ static bool call_extern(VM *vm, Value *args, int argc, Value *out) {
   Callback cbs[MAX_ARGS];
   ffi_closure *closures[MAX_ARGS];
   int nclosures = 0;
-  char where[160];
+  char where[384];
   bool ok = true;
   for (int i = 0; i < argc && ok; i++) {
     snprintf(where, sizeof where, "argument %d of `%s`", i + 1, fn->name);
@@ -442,13 +481,30 @@ static bool call_extern(VM *vm, Value *args, int argc, Value *out) {
     }
     FfiType *t = &sig->params[i];
     kinds[i] = t->kind;
-    if (t->kind != 'c' || IS_INT(args[i]) || IS_UNIT(args[i])) {
+    if (fn->params && fn->params[i]) {
+      size_t n = strlen(where);
+      snprintf(where + n, sizeof where - n, " (`%s`)", fn->params[i]);
+    }
+    if (t->kind != 'c') {
       ok = to_c(vm, args[i], t->kind, &slots[i], where);
       continue;
     }
+    /* C calls whatever it is given: anything but a function taking the
+     * callback's arguments would crash it */
     Value f = args[i];
-    if (!IS_OBJ(f) || !(IS_OBJ_TYPE(f, OBJ_CLOSURE) || IS_OBJ_TYPE(f, OBJ_NATIVE) || IS_OBJ_TYPE(f, OBJ_BOUND))) {
-      ok = vm_error(vm, "%s: expected a function, got %s", where, value_type_name(f));
+    int have = callable_arity(f);
+    if (have == ARITY_NONE) {
+      ok = vm_error(vm, "%s: expected a function of %d parameter%s, got %s", where, t->cb->nparams,
+                    t->cb->nparams == 1 ? "" : "s", value_type_name(f));
+      break;
+    }
+    if (!accepts(f, t->cb->nparams)) {
+      if (have == ARITY_ANY)
+        ok = vm_error(vm, "%s: expected a function of %d parameter%s, got one that cannot take %d", where,
+                      t->cb->nparams, t->cb->nparams == 1 ? "" : "s", t->cb->nparams);
+      else
+        ok = vm_error(vm, "%s: expected a function of %d parameter%s, got one of %d", where, t->cb->nparams,
+                      t->cb->nparams == 1 ? "" : "s", have);
       break;
     }
     Callback *cb = &cbs[nclosures];
@@ -491,8 +547,23 @@ static bool call_extern(VM *vm, Value *args, int argc, Value *out) {
   return ok;
 }
 
-ObjNative *cffi_native_new(VM *vm, void *handle, const char *lib, const char *name, const char *sig, char *err,
-                           size_t errlen) {
+/* A declaration as one line: runs of white space become one space. */
+static char *squeeze(const char *s) {
+  char *d = dup(s);
+  if (!d) return NULL;
+  size_t n = 0;
+  for (const char *p = s; *p; p++) {
+    bool sp = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
+    if (sp && (n == 0 || d[n - 1] == ' ')) continue;
+    d[n++] = sp ? ' ' : *p;
+  }
+  while (n && d[n - 1] == ' ') n--;
+  d[n] = '\0';
+  return d;
+}
+
+ObjNative *cffi_native_new(VM *vm, void *handle, const char *lib, const char *name, const char *sig,
+                           const char *const *params, int nparams, char *err, size_t errlen) {
   const char *p = sig;
   FfiSig *s = sig_parse(&p);
   if (!s || *p) {
@@ -516,7 +587,10 @@ ObjNative *cffi_native_new(VM *vm, void *handle, const char *lib, const char *na
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  *fn = (FfiFn){addr, copy, s};
+  *fn = (FfiFn){addr, copy, s, NULL};
+  if (params && nparams == s->nparams && nparams > 0 && (fn->params = calloc((size_t)nparams, sizeof(char *)))) {
+    for (int i = 0; i < nparams; i++) fn->params[i] = squeeze(params[i]);
+  }
   ObjNative *n = native_new(vm, name, call_extern, s->nparams, s->variadic ? -1 : s->nparams);
   n->data = fn;
   n->free_data = cffi_free_data;
@@ -525,6 +599,8 @@ ObjNative *cffi_native_new(VM *vm, void *handle, const char *lib, const char *na
 
 void cffi_free_data(void *data) {
   FfiFn *fn = data;
+  for (int i = 0; fn->params && i < fn->sig->nparams; i++) free(fn->params[i]);
+  free(fn->params);
   sig_free(fn->sig);
   free(fn->name);
   free(fn);
@@ -553,22 +629,23 @@ static void *address(VM *vm, Value *a, int argc, int with_index, size_t size, co
   return (char *)(intptr_t)a[0].as.i + i * (int64_t)size;
 }
 
-#define PTR_ACCESS(T, K)                                                                      \
+/* NAME is the suffix the user calls: ptr_read_i32 reads an int32_t. */
+#define PTR_ACCESS(T, K, NAME)                                                                \
   static bool n_read_##T(VM *vm, Value *a, int argc, Value *out) {                          \
-    void *p = address(vm, a, argc, 1, sizeof(T##_t), "ptr_read_" #T);                       \
+    void *p = address(vm, a, argc, 1, sizeof(T##_t), "ptr_read_" NAME);                     \
     if (!p) return false;                                                                   \
     Slot s;                                                                                 \
     memset(&s, 0, sizeof s);                                                                \
     memcpy(&s, p, sizeof(T##_t));                                                           \
     if (strchr("bhi", K)) s.s = K == 'b' ? s.b : K == 'h' ? s.h : s.i;                       \
     else if (strchr("BHI", K)) s.u = K == 'B' ? s.B : K == 'H' ? s.H : s.I;                  \
-    return from_c(vm, K, &s, out, "ptr_read_" #T);                                          \
+    return from_c(vm, K, &s, out, "`ptr_read_" NAME "`");                                   \
   }                                                                                         \
   static bool n_write_##T(VM *vm, Value *a, int argc, Value *out) {                         \
-    void *p = address(vm, a, argc - 1, 1, sizeof(T##_t), "ptr_write_" #T);                  \
+    void *p = address(vm, a, argc - 1, 1, sizeof(T##_t), "ptr_write_" NAME);                \
     if (!p) return false;                                                                   \
     Slot s;                                                                                 \
-    if (!to_c(vm, a[argc - 1], K, &s, "the value of `ptr_write_" #T "`")) return false;     \
+    if (!to_c(vm, a[argc - 1], K, &s, "the value of `ptr_write_" NAME "`")) return false;   \
     memcpy(p, &s, sizeof(T##_t));                                                           \
     *out = UNIT_VAL;                                                                        \
     return true;                                                                            \
@@ -576,16 +653,16 @@ static void *address(VM *vm, Value *a, int argc, int with_index, size_t size, co
 
 typedef float f32_t;
 typedef double f64_t;
-PTR_ACCESS(int8, 'b')
-PTR_ACCESS(int16, 'h')
-PTR_ACCESS(int32, 'i')
-PTR_ACCESS(int64, 'l')
-PTR_ACCESS(uint8, 'B')
-PTR_ACCESS(uint16, 'H')
-PTR_ACCESS(uint32, 'I')
-PTR_ACCESS(uint64, 'L')
-PTR_ACCESS(f32, 'f')
-PTR_ACCESS(f64, 'd')
+PTR_ACCESS(int8, 'b', "i8")
+PTR_ACCESS(int16, 'h', "i16")
+PTR_ACCESS(int32, 'i', "i32")
+PTR_ACCESS(int64, 'l', "i64")
+PTR_ACCESS(uint8, 'B', "u8")
+PTR_ACCESS(uint16, 'H', "u16")
+PTR_ACCESS(uint32, 'I', "u32")
+PTR_ACCESS(uint64, 'L', "u64")
+PTR_ACCESS(f32, 'f', "f32")
+PTR_ACCESS(f64, 'd', "f64")
 
 static bool n_read_str(VM *vm, Value *a, int argc, Value *out) {
   char *p = address(vm, a, argc, 1, 1, "ptr_read_str");

@@ -27,11 +27,14 @@
  * pointers into them. */
 void *cffi_open(const char *lib, char *err, size_t errlen);
 
+#define CFFI_MAX_ARGS 32 /* parameters of a C function, and arguments of a call */
+
 /* A native calling symbol `name` of `handle` with signature `sig`; NULL
  * with a message in err if the symbol is missing or sig is malformed.
- * `lib` names the library in messages. */
-ObjNative *cffi_native_new(VM *vm, void *handle, const char *lib, const char *name, const char *sig, char *err,
-                           size_t errlen);
+ * `lib` names the library in messages; params[0..nparams) are the fixed
+ * parameters as declared ("b: f64"), which argument errors quote. */
+ObjNative *cffi_native_new(VM *vm, void *handle, const char *lib, const char *name, const char *sig,
+                           const char *const *params, int nparams, char *err, size_t errlen);
 
 /* Releases the FFI data of a native (gc.c, when the native is freed). */
 void cffi_free_data(void *data);

@@ -744,6 +744,7 @@ void format_print(VM *vm, FILE *out, Value v) {
   vm_pop_root(vm, 1);
   if (sb.data) fwrite(sb.data, 1, sb.len, out);
   fputc('\n', out);
+  if (out == vm->out) vm->out_midline = false;
   strbuf_free(&sb);
 }
 

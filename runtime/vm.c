@@ -209,6 +209,7 @@ static void print_snippet(FILE *f, Source *src, int line, int col, bool color) {
 
 void vm_print_error(VM *vm) {
   FILE *f = vm->err ? vm->err : stderr;
+  vm_end_output_line(vm, f); /* the program's output first, when both go to one place */
   const char *bold = vm->color ? "\033[1m" : "";
   const char *red = vm->color ? "\033[1;31m" : "";
   const char *reset = vm->color ? "\033[0m" : "";
@@ -691,11 +692,34 @@ static bool approx_equal(double a, double b) {
 #define GC_WANTED() UNLIKELY(vm->gc_requested)
 #endif
 
-/* A safe point: every live value is in a register or reachable from one. */
+/* A safe point: every live value is in a register or reachable from one.
+ * Every loop iteration and every call passes one, so it is also where the
+ * limits of vm_set_limits are checked. */
 #define checkGC()                                                                                  \
   do {                                                                                             \
+    if (UNLIKELY(vm->limited) && !check_limits(vm)) THROW();                                       \
     if (GC_WANTED() && vm->gc_unsafe == 0 && vm->gc_pause == 0) gc_collect(vm);                 \
   } while (0)
+
+void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes) {
+  vm->budget = budget;
+  vm->steps = 0;
+  vm->max_tensor_bytes = max_tensor_bytes;
+  vm->limited = budget != 0 || max_tensor_bytes != 0;
+}
+
+static __attribute__((noinline)) bool check_limits(VM *vm) {
+  if (vm->budget && ++vm->steps > vm->budget)
+    return vm_error(vm, "instruction budget exhausted (%llu loop iterations and calls)",
+                    (unsigned long long)vm->budget);
+  if (vm->max_tensor_bytes && vm->external_bytes > vm->max_tensor_bytes) {
+    if (vm->gc_unsafe == 0 && vm->gc_pause == 0) gc_collect(vm);
+    if (vm->external_bytes > vm->max_tensor_bytes)
+      return vm_error(vm, "tensor memory limit exceeded: %zu bytes alive, the limit is %zu",
+                      vm->external_bytes, vm->max_tensor_bytes);
+  }
+  return true;
+}
 
 /* Copy a Value field by field: a whole-struct copy is a 16-byte load, which
  * stalls when the source was just written as two smaller stores (the usual

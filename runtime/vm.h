@@ -38,7 +38,9 @@ extern const char *const vm_opcode_operands[BC__NUM];
 #define K_EXTRA 255 /* an 8-bit constant operand of 255: see the EXTRA that follows */
 
 #define NS_MAX_FRAMES 20000   /* "recursion too deep" beyond this */
+#ifndef NS_STACK_SLOTS /* the fuzz build makes it small: ASan's calloc clears every byte */
 #define NS_STACK_SLOTS (1u << 22)
+#endif
 #define NS_MAX_NATIVE_DEPTH 200
 #define GC_EXTERNAL_STEP ((size_t)8 << 20) /* tensor bytes between collections (gc.c) */
 
@@ -104,22 +106,41 @@ struct VM {
   int ntrace;
   FILE *err;             /* where errors are printed (stderr) */
   FILE *out;             /* program output (stdout) */
+  bool out_midline;      /* the last print to `out` did not end its line */
   bool color;
 
   /* options */
   ObjList *args;         /* script arguments, `args()` */
   Value last_value;      /* REPL: value of the last expression statement */
   bool repl;
+
+  /* Limits for running untrusted programs (the fuzz target), off unless
+   * vm_set_limits turned them on; checked at the interpreter's safe points
+   * (every loop iteration, every call). */
+  bool limited;
+  uint64_t budget;         /* safe points a program may pass; 0 = no limit */
+  uint64_t steps;          /* safe points passed so far */
+  size_t max_tensor_bytes; /* tensor storage alive at once; 0 = no limit */
 };
 
 VM *vm_new(void);
 void vm_free(VM *vm);
+/* Stop programs that run or allocate too much: past `budget` loop
+ * iterations and calls a runtime error "instruction budget exhausted"; with
+ * more than `max_tensor_bytes` of tensor storage alive, "tensor memory
+ * limit exceeded" (and shapes asking for more are refused before they are
+ * allocated). 0 turns a limit off. */
+void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes);
 
 /* Runtime errors: record the message (printf-style) and return false so a
  * native can `return vm_error(vm, ...)`. The trace is captured when the
  * error reaches the interpreter loop. */
 bool vm_error(VM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vm_print_error(VM *vm); /* file:line:col: runtime error: ... + trace */
+/* Before writing to `to` (stderr) after program output: flush the output
+ * and, when both go to the same terminal or file and the output stopped in
+ * the middle of a line, end that line so the message starts on its own. */
+void vm_end_output_line(VM *vm, FILE *to);
 void vm_clear_error(VM *vm);
 
 /* Run a compiled top-level chunk (a closure of a module's <module> proto). */

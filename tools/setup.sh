@@ -43,7 +43,7 @@ quiet() {
 
 # ---- packages ----------------------------------------------------------------
 packages=(build-essential cmake pkg-config re2c llvm-19-dev libffi-dev libedit-dev
-          libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+          libopenblas-dev zlib1g-dev dataset-fashion-mnist tmux)
 if ((asan || fuzz)); then packages+=(clang libclang-rt-14-dev); fi
 if ((bench)); then packages+=(lua5.4 python3 hyperfine python3-torch python3-numpy); fi
 

@@ -36,3 +36,9 @@ double ns_apply_f(double (*f)(double, bool), double x) { return f(x, true); }
 
 const char *ns_greeting(void) { return "hello from C"; }
 const char *ns_null(void) { return 0; }
+
+int64_t ns_sum_i64(const int64_t *x, int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; i++) s += x[i];
+  return s;
+}

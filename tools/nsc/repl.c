@@ -2,9 +2,13 @@
  * an open bracket, block or string), runs it in the session's main module
  * and lets the API print the value of a final expression. Lines starting
  * with ':' are REPL commands. On a terminal, libedit gives line editing and
- * a history kept in ~/.nsc_history. */
+ * a history kept in ~/.nsc_history. Its readline() is a layer over the
+ * wide-character el_wgets(), which decodes keystrokes with the LC_CTYPE
+ * locale: input_locale() makes that UTF-8. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +64,19 @@ static char *history_path(void) {
   char *path = malloc(n);
   if (path) snprintf(path, n, "%s/%s", home, HISTORY_FILE);
   return path;
+}
+
+/* libedit decodes keystrokes (and encodes the line it returns) with the
+ * LC_CTYPE locale; in the "C" locale every program starts in, it drops
+ * every byte above 127, so `θ` never reached the parser. Take the user's
+ * locale when it is UTF-8; otherwise (LANG=C, POSIX, or an 8-bit
+ * locale) read UTF-8 anyway through C.UTF-8, since source text is UTF-8.
+ * Only LC_CTYPE changes: numbers keep formatting with '.' whatever
+ * LC_NUMERIC says, and in any UTF-8 locale the <ctype.h> functions treat
+ * single bytes as in "C". */
+static void input_locale(void) {
+  if (setlocale(LC_CTYPE, "") && !strcmp(nl_langinfo(CODESET), "UTF-8")) return;
+  if (!setlocale(LC_CTYPE, "C.UTF-8")) setlocale(LC_CTYPE, "C"); /* ASCII input only */
 }
 
 /* One line without its newline (malloc'd), or NULL at end of input. */
@@ -157,6 +174,7 @@ static bool run_command(NsVM *vm, const char *line) {
 int repl_run(NsVM *vm, bool interactive) {
   char *hist = NULL;
   if (interactive) {
+    input_locale();
     rl_readline_name = "nsc";
     rl_bind_key('\t', rl_insert); /* indent rather than complete file names */
     using_history();
