@@ -76,20 +76,6 @@ static bool operand(VM *vm, Value v, const ObjTensor *like, const char *who, Obj
   return vm_error(vm, "%s expects a Tensor or a number, got %s", who, value_type_name(v));
 }
 
-/* With a tensor memory limit set (vm_set_limits), a new tensor of this
- * shape must fit in it: refused here, before anything is allocated. */
-static bool within_limit(VM *vm, const char *who, int ndim, const int64_t *shape) {
-  if (!vm->max_tensor_bytes) return true;
-  uint64_t bytes = 8; /* the widest element */
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] <= 0) return true;
-    if (__builtin_mul_overflow(bytes, (uint64_t)shape[i], &bytes) || bytes > vm->max_tensor_bytes)
-      return vm_error(vm, "%s: the shape needs more than the tensor memory limit of %zu bytes", who,
-                      vm->max_tensor_bytes);
-  }
-  return true;
-}
-
 /* A shape: ints as separate arguments, or one list/tuple of ints. */
 static bool shape_of_args(VM *vm, Value *a, int argc, const char *who, int *ndim, int64_t *shape) {
   const Value *xs = a;
@@ -106,7 +92,7 @@ static bool shape_of_args(VM *vm, Value *a, int argc, const char *who, int *ndim
     shape[i] = xs[i].as.i;
   }
   *ndim = n;
-  return within_limit(vm, who, n, shape);
+  return true;
 }
 
 static bool axis_norm(VM *vm, int64_t ax, int ndim, const char *who, int *out) {
@@ -917,7 +903,6 @@ static bool n_arange(VM *vm, Value *a, int argc, Value *out) {
   if (cnt >= 0x1p63) return vm_error(vm, "arange: %.17g elements are too many", cnt);
   if (dt == DT__COUNT) dt = all_int ? DT_I64 : DT_F32;
   int64_t len = (int64_t)cnt;
-  if (!within_limit(vm, "arange", 1, &len)) return false;
   ObjTensor *t = tensor_new(vm, dt, 1, &len);
   if (!t) return false;
   for (int64_t i = 0; i < len; i++) store_elem(t, t->offset + i, lo + (double)i * step);
@@ -933,7 +918,6 @@ static bool n_linspace(VM *vm, Value *a, int argc, Value *out) {
       !lib_int_arg(vm, a[2], "linspace", &n) || !dtype_or(vm, arg(a, argc, 3), DT_F32, &dt))
     return false;
   if (n < 0) return vm_error(vm, "linspace: negative count %lld", (long long)n);
-  if (!within_limit(vm, "linspace", 1, &n)) return false;
   ObjTensor *t = tensor_new(vm, dt, 1, &n);
   if (!t) return false;
   for (int64_t i = 0; i < n; i++)
@@ -955,7 +939,6 @@ static bool n_eye(VM *vm, Value *a, int argc, Value *out) {
   if (!dtype_or(vm, arg(a, argc, di), DT_F32, &dt)) return false;
   if (n < 0 || m < 0) return vm_error(vm, "eye: negative size");
   int64_t shape[2] = {n, m};
-  if (!within_limit(vm, "eye", 2, shape)) return false;
   if (!filled(vm, 2, shape, dt, 0, out)) return false;
   ObjTensor *t = AS_TENSOR(*out);
   for (int64_t i = 0; i < n && i < m; i++) store_elem(t, t->offset + i * m + i, 1);

@@ -247,6 +247,12 @@ ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape) {
   int64_t numel;
   if (!tensor_shape_check(vm, ndim, shape, dt, &numel)) return tensor_raise(vm);
   size_t nbytes = (size_t)numel * tensor_dtype_sizes[dt];
+  if (vm && vm->max_tensor_bytes && nbytes > vm->max_tensor_bytes) {
+    char b[256];
+    vm_error(vm, "shape %s needs %zu bytes, more than the tensor memory limit of %zu bytes",
+             tensor_dims_str(ndim, shape, b, sizeof b), nbytes, vm->max_tensor_bytes);
+    return tensor_raise(vm);
+  }
   TStorage *s = tstorage_new(vm, nbytes ? nbytes : 1);
   if (!s) {
     char b[256];
