@@ -54,6 +54,8 @@ class Gen:
         self.ret = []          # return type per enclosing fn (None: unit)
         self.counter = 0
         self.budget = 0
+        # Deeper expressions now and then: more temporaries at once.
+        self.max_depth = self.r.choice([2, 2, 2, 3, 4])
 
     # -- helpers
     def chance(self, p):
@@ -137,7 +139,7 @@ class Gen:
     # -- expressions
     def expr(self, ty, d):
         self.budget -= 1
-        d = min(d, 2)
+        d = min(d, self.max_depth)
         if d <= 0 or self.budget < 0:
             return self.leaf(ty)
         g = getattr(self, "e_" + ty)
@@ -467,16 +469,20 @@ class Gen:
         return out
 
     def s_while(self, d):
-        self.loops.append("stmt")
-        b = self.block(self.r.randint(1, 4), d - 1)
-        self.loops.pop()
-        return [N("while", counter=self.fresh("w"), bound=self.r.randint(0, 4), b=b)]
+        return self.counted("while", self.r.randint(0, 4), d)
 
     def s_loop(self, d):
+        return self.counted("loop", self.r.randint(1, 4), d)
+
+    def counted(self, kind, bound, d):
+        """`let mut wN = 0` and a while/loop bounded by it; the body may read
+        wN (a global at top level)."""
+        w = self.fresh("w")
         self.loops.append("stmt")
-        b = self.block(self.r.randint(1, 4), d - 1)
+        b = self.block(self.r.randint(1, 4), d - 1,
+                       lambda: self.declare(w, Var("int", False, not self.scopes[:-1])))
         self.loops.pop()
-        return [N("loop", counter=self.fresh("w"), bound=self.r.randint(1, 4), b=b)]
+        return [N(kind, counter=w, bound=bound, b=b)]
 
     def s_block(self, d):
         return [N("block", b=self.block(self.r.randint(1, 4), d - 1))]
@@ -604,8 +610,16 @@ class Gen:
         self.pop_scope()
         self.loops = saved
         clo = N("closure", params=[], b=Block([], tail))
-        body = Block(pre + [N("push", l=N("var", name=fs), e=clo)], None)
-        out.append(N("for", var=var, lo=N("int", v=0), hi=N("int", v=n), b=body))
+        if self.chance(0.3):
+            # The captured variable is a `let` of a while body, fresh in
+            # each iteration, initialized from the counter.
+            w = self.fresh("w")
+            body = Block([N("let", name=var, mut=False, e=N("bin", op="-", l=N("var", name=w), r=N("int", v=1)),
+                            ann=None)] + pre + [N("push", l=N("var", name=fs), e=clo)], None)
+            out.append(N("while", counter=w, bound=n, b=body))
+        else:
+            body = Block(pre + [N("push", l=N("var", name=fs), e=clo)], None)
+            out.append(N("for", var=var, lo=N("int", v=0), hi=N("int", v=n), b=body))
         self.declare(fs, Var("fnlist", True, not self.scopes, n))
         calls = [N("call", f=N("index", l=N("var", name=fs), i=N("int", v=k)), args=[]) for k in range(n)]
         out.append(N("print", args=calls))

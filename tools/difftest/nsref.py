@@ -647,16 +647,22 @@ class Evaluator:
                     pass
             return env
         if k in ("while", "loop"):
-            n = 0
+            # The counter is a variable of the enclosing scope (a global at
+            # top level), which the body may read.
+            cell = Cell(0)
+            if top:
+                self.globals[s.counter] = cell
+            else:
+                env = Env(s.counter, cell, env)
             while True:
                 self.tick()
                 if k == "while":
-                    if not n < s.bound:
+                    if not cell.v < s.bound:
                         break
-                    n += 1
+                    cell.v += 1
                 else:
-                    n += 1
-                    if n > s.bound:
+                    cell.v += 1
+                    if cell.v > s.bound:
                         break
                 try:
                     self.block(s.b, env)
