@@ -5,7 +5,7 @@
 #   bash tools/setup.sh           packages + Release build in build/
 #   bash tools/setup.sh --asan    ... + clang, AddressSanitizer/UBSan build in build-asan/
 #   bash tools/setup.sh --fuzz    ... + clang, libFuzzer target in build-fuzz/
-#   bash tools/setup.sh --bench   ... + lua5.4, python3, hyperfine, python3-torch,
+#   bash tools/setup.sh --bench   ... + lua5.4, hyperfine, python3-torch,
 #                                 python3-numpy; build/
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -42,10 +42,10 @@ quiet() {
 }
 
 # ---- packages ----------------------------------------------------------------
-packages=(build-essential cmake pkg-config re2c llvm-19-dev libffi-dev libedit-dev
+packages=(build-essential cmake pkg-config re2c llvm-19-dev libffi-dev libedit-dev python3
           libopenblas-dev zlib1g-dev dataset-fashion-mnist tmux)
 if ((asan || fuzz)); then packages+=(clang libclang-rt-14-dev); fi
-if ((bench)); then packages+=(lua5.4 python3 hyperfine python3-torch python3-numpy); fi
+if ((bench)); then packages+=(lua5.4 hyperfine python3-torch python3-numpy); fi
 
 missing=()
 for p in "${packages[@]}"; do
