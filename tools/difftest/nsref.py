@@ -20,8 +20,9 @@ Semantics the evaluator implements (and so predicts):
   * top-level `let`s are module globals, looked up by name when used (a
     function sees the latest top-level binding of the name); `let`s in a
     block at top level, loop variables and parameters are locals.
-  * println! evaluates its arguments left to right and prints the line once
-    all are evaluated (nothing of a line whose argument fails is printed).
+  * println! evaluates all its arguments left to right, then formats the
+    line (a list shows its state after every argument ran) and prints it
+    (nothing of a line whose argument fails is printed).
   * runtime errors stop the program with exit status 1.
 
 Anything outside this model (a type error, an unbound name, a step budget
@@ -604,10 +605,8 @@ class Evaluator:
             lst.items.append(v)
             return env
         if k == "print":
-            parts = []
-            for a in s.args:
-                parts.append(display(self.ev(a, env)))
-            self.emit(" ".join(parts))
+            vals = [self.ev(a, env) for a in s.args]
+            self.emit(" ".join(display(v) for v in vals))
             return env
         if k == "expr":
             self.ev(s.e, env)
