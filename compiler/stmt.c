@@ -193,9 +193,10 @@ static Loop *find_loop(Compiler *c, Node *e, const char *what) {
 void c_break(Compiler *c, Node *e, bool is_continue) {
   Loop *l = find_loop(c, e, is_continue ? "continue" : "break");
   if (!l) return;
-  if (!is_continue && e->as.brk.value) {
+  if (!is_continue && e->as.brk.value)
     c_expr(c, e->as.brk.value, l->dst);
-  }
+  else if (!is_continue && l->dst != NO_REG) /* `break` alone: the loop's value is () */
+    c_emit(c, MAKE_ABC(BC_LOADUNIT, l->dst, 0, 0), e->span);
   /* Close upvalues of locals declared inside the loop. */
   bool captured = false;
   for (int i = c->fs->nlocals - 1; i >= 0 && c->fs->locals[i].depth > l->depth; i--)
