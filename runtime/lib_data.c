@@ -8,7 +8,7 @@
  * ("load_idx: train.gz: truncated: expected 47040016 bytes, got 1000"): a
  * loader compares the size a header declares with the bytes that are there
  * before it allocates, and never reads past them. */
-#define _XOPEN_SOURCE 700 /* realpath */
+#define _GNU_SOURCE /* realpath, madvise */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -23,6 +24,7 @@
 #include "builtins.h"
 #include "lib_data.h"
 #include "tensor.h"
+#include "tensor_int.h" /* NS_SIMD_CLONES */
 
 /* ---- whole-file input ------------------------------------------------------ */
 
@@ -192,14 +194,38 @@ static size_t idx_read(IdxIn *s, unsigned char *dst, size_t n) {
   return got;
 }
 
-/* n elements of IDX type code at src (big-endian) into dst of dtype dt. */
-static void idx_convert(void *dst, DType dt, const unsigned char *src, size_t n, int code) {
+/* A fresh tensor of hundreds of MB (60000 MNIST images as f32: 188 MB) is
+ * written once from start to end; with 4 KiB pages most of that time goes
+ * to page faults. Ask for transparent huge pages on the 2 MiB-aligned part
+ * (a hint: where THP is off it changes nothing). */
+static void advise_huge_pages(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  uintptr_t b = ((uintptr_t)p + huge - 1) & ~(huge - 1), e = ((uintptr_t)p + n) & ~(huge - 1);
+  if (e > b) madvise((void *)b, e - b, MADV_HUGEPAGE);
+#else
+  (void)p, (void)n;
+#endif
+}
+
+/* u8 -> f32 / div, the bulk of every MNIST load: built for AVX2 and the
+ * baseline (NS_SIMD_CLONES), where it runs 8 or 4 bytes per instruction. */
+NS_SIMD_CLONES static void u8_to_f32(float *restrict d, const unsigned char *restrict s, size_t n, float div) {
+  for (size_t i = 0; i < n; i++) d[i] = (float)s[i] / div;
+}
+
+/* n elements of IDX type code at src (big-endian) into dst of dtype dt,
+ * float values divided by div (in the output's precision, as x / div on
+ * the tensor would compute). */
+static void idx_convert(void *dst, DType dt, const unsigned char *src, size_t n, int code, double div) {
   if (code == 0x08) {
     /* every MNIST file: loops the compiler vectorizes */
-    if (dt == DT_I64)
-      for (size_t i = 0; i < n; i++) ((int64_t *)dst)[i] = src[i];
-    else
-      for (size_t i = 0; i < n; i++) ((float *)dst)[i] = (float)src[i];
+    if (dt == DT_I64) {
+      int64_t *d = dst;
+      for (size_t i = 0; i < n; i++) d[i] = src[i];
+    } else {
+      u8_to_f32(dst, src, n, (float)div);
+    }
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -227,8 +253,8 @@ static void idx_convert(void *dst, DType dt, const unsigned char *src, size_t n,
     }
     }
     if (dt == DT_I64) ((int64_t *)dst)[i] = (int64_t)v;
-    else if (dt == DT_F64) ((double *)dst)[i] = v;
-    else ((float *)dst)[i] = (float)v;
+    else if (dt == DT_F64) ((double *)dst)[i] = v / div;
+    else ((float *)dst)[i] = (float)v / (float)div;
   }
 }
 
@@ -238,7 +264,8 @@ static void idx_convert(void *dst, DType dt, const unsigned char *src, size_t n,
     goto done;                                         \
   } while (0)
 
-bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size_t len, Value *out) {
+bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size_t len, double divisor,
+                        Value *out) {
   IdxIn s = {.in = buf, .in_len = len};
   bool ok = false;
   unsigned char *chunk = NULL;
@@ -282,31 +309,47 @@ bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size
   }
   uint64_t nbytes = (uint64_t)numel * ty->size, total = hdr + nbytes;
 
-  /* What the input can hold: the bytes there, or for gzip the most its
-   * size allows. Beyond that the file is truncated; count what is there
-   * (without keeping it) to say how much. */
-  uint64_t most = s.gz ? (len > UINT64_MAX / GZ_MAX_RATIO ? UINT64_MAX : (uint64_t)len * GZ_MAX_RATIO) : len;
-  if (total > most) {
-    uint64_t have = hdr;
-    if (s.gz) {
-      unsigned char scratch[16384];
-      size_t n;
-      while ((n = idx_read(&s, scratch, sizeof scratch)) > 0) have += n;
-      GZ_CHECK();
-    } else {
-      have = len;
+  if (labels && divisor != 1.0)
+    IDX_FAIL("a divisor applies to images, not to labels (a 1-D integer file gives i64)", name);
+
+  /* A plain file must hold what the header declares. A gzip stream's
+   * inflated size is known only at its end: up to a size its compressed
+   * bytes could plausibly hold, the tensor is allocated and filled as the
+   * stream is inflated; beyond that the raw bytes are first inflated into a
+   * buffer that grows with the data, so a header claiming terabytes costs
+   * no more memory than the data that is there. */
+  if (!s.gz && total > len)
+    IDX_FAIL("truncated: expected %llu bytes, got %zu", name, (unsigned long long)total, len);
+  uint64_t direct = len > (UINT64_MAX >> 5) ? UINT64_MAX : (uint64_t)len << 4;
+  if (direct < (64u << 20)) direct = 64u << 20;
+  const unsigned char *raw = s.gz ? NULL : buf + hdr;
+  uint64_t done_bytes = s.gz ? 0 : nbytes;
+  if (s.gz && nbytes > direct) {
+    size_t cap = 1u << 26;
+    chunk = malloc(cap);
+    while (chunk) {
+      done_bytes += idx_read(&s, chunk + done_bytes, cap - (size_t)done_bytes);
+      if (done_bytes < cap || done_bytes == nbytes) break;
+      size_t ncap = nbytes - done_bytes < cap ? (size_t)nbytes : cap * 2;
+      unsigned char *nc = realloc(chunk, ncap);
+      if (!nc) free(chunk);
+      chunk = nc;
+      cap = ncap;
     }
-    IDX_FAIL("truncated: expected %llu bytes, got %llu", name, (unsigned long long)total, (unsigned long long)have);
+    if (!chunk) IDX_FAIL("out of memory", name);
+    GZ_CHECK();
+    if (done_bytes < nbytes)
+      IDX_FAIL("truncated: expected %llu bytes, got %llu", name, (unsigned long long)total,
+               (unsigned long long)(hdr + done_bytes));
+    raw = chunk;
   }
 
   ObjTensor *t = tensor_new(vm, dt, ndim, shape);
   vm_push_root(vm, OBJ_VAL(t));
   unsigned char *dst = tensor_data(t);
-  uint64_t done_bytes = 0;
-  if (!s.gz) {
-    idx_convert(dst, dt, buf + hdr, (size_t)numel, ty->code);
-    s.in_pos = hdr + nbytes;
-    done_bytes = nbytes;
+  advise_huge_pages(dst, (size_t)numel * osz);
+  if (raw) {
+    idx_convert(dst, dt, raw, (size_t)numel, ty->code, divisor);
   } else {
     /* Inflate a cache-sized chunk at a time and convert it into place:
      * the raw bytes never need a buffer of their own. */
@@ -319,7 +362,7 @@ bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size
     while (done_bytes < nbytes) {
       size_t want = nbytes - done_bytes < CHUNK ? (size_t)(nbytes - done_bytes) : CHUNK;
       size_t n = idx_read(&s, chunk, want);
-      idx_convert(dst + done_bytes / ty->size * osz, dt, chunk, n / ty->size, ty->code);
+      idx_convert(dst + done_bytes / ty->size * osz, dt, chunk, n / ty->size, ty->code, divisor);
       done_bytes += n;
       if (n < want) break;
     }
@@ -329,6 +372,7 @@ bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size
   if (done_bytes < nbytes)
     IDX_FAIL("truncated: expected %llu bytes, got %llu", name, (unsigned long long)total,
              (unsigned long long)(hdr + done_bytes));
+  if (!s.gz) s.in_pos = hdr + nbytes;
   unsigned char extra;
   size_t more = idx_read(&s, &extra, 1);
   GZ_CHECK();
@@ -343,14 +387,16 @@ done:
 #undef GZ_CHECK
 }
 
-/* load_idx(path) -> Tensor */
+/* load_idx(path, divisor = 1.0) -> Tensor */
 static bool nat_load_idx(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
   ObjString *ps;
   if (!lib_str_arg(vm, args[0], "load_idx", &ps)) return false;
+  double divisor = 1.0;
+  if (argc > 1 && !IS_UNIT(args[1]) && !IS_UNDEF(args[1]) && !lib_num_arg(vm, args[1], "load_idx", &divisor))
+    return false;
   LibBytes b;
   if (!read_for(vm, "load_idx", ps->chars, &b)) return false;
-  bool ok = lib_data_parse_idx(vm, ps->chars, b.data, b.len, out);
+  bool ok = lib_data_parse_idx(vm, ps->chars, b.data, b.len, divisor, out);
   free(b.data);
   return ok;
 }
@@ -739,11 +785,14 @@ static bool nat_file_exists(VM *vm, Value *args, int argc, Value *out) {
 
 void lib_data_init(VM *vm) {
   lib_global(vm, "file_exists", nat_file_exists, 1, 1);
-  lib_global(vm, "load_idx", nat_load_idx, 1, 1);
+  lib_global(vm, "load_idx", nat_load_idx, 1, 2);
   lib_global(vm, "load_npy", nat_load_npy, 1, 1);
   lib_global(vm, "save_npy", nat_save_npy, 2, 2);
   lib_global(vm, "load_csv", nat_load_csv, 1, 2);
   static const char *const csv_params[] = {"path", "header", NULL};
   Value csv = vm->prelude->values[module_find(vm->prelude, str_cstr(vm, "load_csv"))];
   AS_NATIVE(csv)->params = csv_params;
+  static const char *const idx_params[] = {"path", "divisor", NULL};
+  Value idx = vm->prelude->values[module_find(vm->prelude, str_cstr(vm, "load_idx"))];
+  AS_NATIVE(idx)->params = idx_params;
 }

@@ -42,8 +42,10 @@ void lib_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
 bool lib_save_target(const char *path, char *target, size_t n, char *err, size_t errlen);
 
 bool lib_data_parse_npy(VM *vm, const char *name, const unsigned char *buf, size_t len, Value *out);
-/* Plain or gzip-compressed IDX. */
-bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size_t len, Value *out);
+/* Plain or gzip-compressed IDX; float values are divided by divisor (1.0
+ * keeps the raw values). */
+bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size_t len, double divisor,
+                        Value *out);
 bool lib_data_parse_csv(VM *vm, const char *name, const char *buf, size_t len, bool header, Value *out);
 bool lib_checkpoint_parse_safetensors(VM *vm, const char *name, const unsigned char *buf, size_t len, Value *out);
 
