@@ -49,45 +49,53 @@ bool lib_read_input(const char *path, LibBytes *out, char *err, size_t errlen) {
   }
   /* A regular file is read to its end whatever its size (st_size is only
    * the first guess: files in /proc report 0); anything else up to the
-   * limit. */
+   * limit. The buffer keeps one byte for the terminating NUL. */
   bool regular = S_ISREG(st.st_mode);
-  size_t limit = regular ? SIZE_MAX - 1 : LIB_INPUT_LIMIT;
-  size_t cap = regular && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-  size_t len = 0;
+  size_t cap = regular && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, len = 0;
   unsigned char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) {
-      snprintf(err, errlen, "cannot read %s: out of memory", path);
-      close(fd);
-      return false;
-    }
-    if (len + 1 >= cap) {
-      if (cap > limit) {
-        snprintf(err, errlen, "%s: not a regular file and longer than %zu MiB", path, LIB_INPUT_LIMIT >> 20);
-        free(buf);
-        close(fd);
-        return false;
+  const char *fail = NULL;
+  int e = 0;
+  while (buf) {
+    if (len + 1 == cap) {
+      /* Full. A regular file read to its st_size is usually at its end:
+       * look for one more byte before growing the buffer. */
+      unsigned char probe;
+      ssize_t n = read(fd, &probe, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        e = errno;
+        break;
+      }
+      if (n == 0) break;
+      if (!regular && cap > LIB_INPUT_LIMIT) {
+        fail = "not a regular file and longer than 256 MiB";
+        break;
       }
       size_t ncap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-      if (!regular && ncap > limit + 1) ncap = limit + 1;
+      if (!regular && ncap > LIB_INPUT_LIMIT + 1) ncap = LIB_INPUT_LIMIT + 1;
       unsigned char *nb = realloc(buf, ncap);
       if (!nb) free(buf);
       buf = nb;
       cap = ncap;
+      if (buf) buf[len++] = probe;
       continue;
     }
     ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      if (errno == EINTR) continue;
-      snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return false;
+      e = errno;
+      break;
     }
     if (n == 0) break;
     len += (size_t)n;
   }
   close(fd);
+  if (!buf || e || fail) {
+    if (fail) snprintf(err, errlen, "%s: %s", path, fail);
+    else snprintf(err, errlen, "cannot read %s: %s", path, buf ? strerror(e) : "out of memory");
+    free(buf);
+    return false;
+  }
   buf[len] = 0;
   out->data = buf;
   out->len = len;
