@@ -590,7 +590,7 @@ bool lib_checkpoint_parse_safetensors(VM *vm, const char *path, const unsigned c
   if (dup >= 0) LFAIL("tensor `%s` appears twice in the header", path, ents[dup].name);
 
   /* Sorted by offset, the tensors must tile the data exactly. */
-  order = malloc((size_t)(nents ? nents : 1) * sizeof *order);
+  order = malloc((nents > 0 ? (size_t)nents : 1) * sizeof *order);
   if (!order) LFAIL("out of memory", path);
   for (int i = 0; i < nents; i++) order[i] = &ents[i];
   qsort(order, (size_t)nents, sizeof *order, entry_by_begin);
