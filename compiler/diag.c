@@ -1,11 +1,13 @@
 /* Sources and diagnostics: reading files, mapping byte offsets to
  * line:column, collecting diagnostics and printing them with the source
  * line and a caret. */
+#define _POSIX_C_SOURCE 200809L /* fileno */
 #include "diag.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "arena.h"
 
@@ -37,19 +39,31 @@ Source *source_new(const char *path, const char *text, size_t len) {
 }
 
 /* Reads through a growing buffer rather than trusting the file size, so
- * pipes and /dev/stdin work too. Offsets are 32-bit, hence the size cap. */
+ * pipes and /dev/stdin work too. Offsets are 32-bit, hence the size cap;
+ * what is not a regular file (a pipe, a device) is read up to 256 MiB, so
+ * an endless input such as /dev/zero ends with an error. */
 Source *source_read_file(const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     if (err) snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
     return NULL;
   }
-  size_t cap = 4096, len = 0;
+  struct stat st;
+  bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+  if (!regular && S_ISDIR(st.st_mode)) {
+    if (err) snprintf(err, errlen, "cannot read '%s': Is a directory", path);
+    fclose(f);
+    return NULL;
+  }
+  size_t cap = 4096, len = 0, limit = regular ? (size_t)UINT32_MAX : (size_t)256 << 20;
   char *buf = xmalloc(cap);
   for (;;) {
     if (len == cap) {
-      if (cap >= (size_t)UINT32_MAX) {
-        if (err) snprintf(err, errlen, "cannot read '%s': file is larger than 4 GiB", path);
+      if (cap >= limit) {
+        if (err)
+          snprintf(err, errlen, regular ? "cannot read '%s': file is larger than 4 GiB"
+                                        : "cannot read '%s': not a regular file and longer than 256 MiB",
+                   path);
         free(buf);
         fclose(f);
         return NULL;

@@ -285,7 +285,7 @@ void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
 static Source *read_or_report(NsVM *vm, const char *path) {
   char err[256];
   Source *src = source_read_file(path, err, sizeof err);
-  if (!src) fprintf(vm->err, "nsc: cannot read %s: %s\n", path, err);
+  if (!src) fprintf(vm->err, "nsc: %s\n", err);
   return src;
 }
 

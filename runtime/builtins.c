@@ -4,6 +4,7 @@
 
 #include <complex.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "ast.h"
 #include "builtins.h"
+#include "lib_data.h"
 #include "units.h"
 #include "cffi.h"
 #include "tensor.h"
@@ -931,25 +933,18 @@ static bool nat_exit(VM *vm, Value *args, int argc, Value *out) {
   exit((int)code);
 }
 
+/* read_file(path) -> Result<String>: the whole file; pipes and devices
+ * are read up to 256 MiB (lib_read_input). */
 static bool nat_read_file(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
   ObjString *path;
   if (!lib_str_arg(vm, args[0], "read_file", &path)) return false;
-  FILE *f = fopen(path->chars, "rb");
-  if (!f) return lib_err_msg(vm, out, "cannot open %s: %s", path->chars, strerror(errno));
-  StrBuf sb = {0};
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) strbuf_add(&sb, buf, n);
-  bool failed = ferror(f);
-  int err = errno;
-  fclose(f);
-  if (failed) {
-    strbuf_free(&sb);
-    return lib_err_msg(vm, out, "cannot read %s: %s", path->chars, strerror(err));
-  }
-  ObjString *s = strbuf_finish(vm, &sb);
-  return s && lib_ok(vm, OBJ_VAL(s), out);
+  LibBytes b;
+  char err[PATH_MAX + 128];
+  if (!lib_read_input(path->chars, &b, err, sizeof err)) return lib_err_msg(vm, out, "%s", err);
+  ObjString *s = str_copy(vm, (const char *)b.data, b.len);
+  free(b.data);
+  return lib_ok(vm, OBJ_VAL(s), out);
 }
 
 static bool nat_write_file(VM *vm, Value *args, int argc, Value *out) {

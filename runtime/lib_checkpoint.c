@@ -21,7 +21,11 @@
  *
  * Writes are atomic: PATH.tmp.<pid> is written, flushed and fsynced, then
  * renamed over PATH and the directory fsynced; on any failure the temporary
- * file is removed and the previous PATH is untouched. Reads check every
+ * file is removed and the previous PATH is untouched. A PATH that exists
+ * and is not a regular file (a directory, /dev/full, a FIFO) is refused; a
+ * symbolic link is followed and the file it points to replaced
+ * (lib_save_target in lib_data.c). Header strings (names, metadata) must be
+ * valid UTF-8 without NUL, or the file is refused. Reads check every
  * field against the bytes that are there and report the first problem,
  * naming the path and the tensor. */
 #define _POSIX_C_SOURCE 200809L
@@ -35,6 +39,7 @@
 #include <unistd.h>
 
 #include "builtins.h"
+#include "lib_data.h"
 #include "tensor.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -188,12 +193,13 @@ static bool nat_save_safetensors(VM *vm, Value *args, int argc, Value *out) {
     return false;
   }
 
-  char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+  char target[PATH_MAX], tmp[PATH_MAX + 32], terr[PATH_MAX + 128];
+  if (!lib_save_target(path, target, sizeof target, terr, sizeof terr)) {
     strbuf_free(&sb);
     vm_pop_root(vm, 1);
-    return vm_error(vm, "save_safetensors: path too long: %s", path);
+    return vm_error(vm, "save_safetensors: %s", terr);
   }
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     int err = errno;
@@ -218,7 +224,7 @@ static bool nat_save_safetensors(VM *vm, Value *args, int argc, Value *out) {
     err = errno;
     ok = false;
   }
-  if (ok && rename(tmp, path) != 0) {
+  if (ok && rename(tmp, target) != 0) {
     err = errno;
     ok = false;
   }
@@ -228,7 +234,7 @@ static bool nat_save_safetensors(VM *vm, Value *args, int argc, Value *out) {
     unlink(tmp);
     return vm_error(vm, "save_safetensors: cannot write %s: %s", path, strerror(err ? err : EIO));
   }
-  sync_dir(path);
+  sync_dir(target);
   *out = UNIT_VAL;
   return true;
 }
@@ -267,7 +273,30 @@ static int hexval(char c) {
   return -1;
 }
 
-/* A string into sb (decoded). */
+/* Strict UTF-8: no overlong forms, surrogates or code points above
+ * U+10FFFF. */
+static bool utf8_valid(const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!len || n - i < (size_t)len) return false;
+    for (int k = 1; k < len; k++)
+      if ((s[i + (size_t)k] & 0xC0) != 0x80) return false;
+    unsigned c1 = s[i + 1];
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
+      return false;
+    i += (size_t)len;
+  }
+  return true;
+}
+
+/* A string into sb (decoded); it must be valid UTF-8 without NUL (the
+ * names and strings it gives are C strings of the runtime). */
 static bool jstring(Json *j, StrBuf *sb) {
   jws(j);
   if (j->p >= j->end || *j->p != '"') return jfail(j, "expected a string");
@@ -308,6 +337,8 @@ static bool jstring(Json *j, StrBuf *sb) {
           j->p += 6;
         }
       }
+      if (cp == 0) return jfail(j, "\\u0000 in a string");
+      if (cp >= 0xD800 && cp <= 0xDFFF) return jfail(j, "unpaired surrogate in a \\u escape");
       strbuf_add_utf8(sb, cp);
       break;
     }
@@ -316,6 +347,7 @@ static bool jstring(Json *j, StrBuf *sb) {
   }
   if (j->p >= j->end) return jfail(j, "unterminated string");
   j->p++;
+  if (!utf8_valid(sb->data ? sb->data : "", sb->len)) return jfail(j, "a string is not valid UTF-8");
   return true;
 }
 
@@ -355,14 +387,6 @@ typedef struct {
   uint64_t begin, end;
 } StEntry;
 
-/* "[2, 3]" */
-static void dims_str(int ndim, const int64_t *shape, char *buf, size_t n) {
-  size_t len = (size_t)snprintf(buf, n, "[");
-  for (int d = 0; d < ndim && len < n; d++)
-    len += (size_t)snprintf(buf + len, n - len, "%s%lld", d ? ", " : "", (long long)shape[d]);
-  if (len < n) snprintf(buf + len, n - len, "]");
-}
-
 static int entry_by_begin(const void *a, const void *b) {
   const StEntry *x = *(StEntry *const *)a, *y = *(StEntry *const *)b;
   return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
@@ -374,35 +398,46 @@ static int entry_by_begin(const void *a, const void *b) {
     goto fail;                                                         \
   } while (0)
 
+/* Names of the entries, hashed to find a repeated one in linear time. */
+static bool st_find_duplicate(const StEntry *ents, int n, int *dup) {
+  size_t cap = 16;
+  while (cap < 2 * (size_t)n) cap *= 2;
+  int *slots = malloc(cap * sizeof *slots);
+  if (!slots) return false;
+  for (size_t i = 0; i < cap; i++) slots[i] = -1;
+  *dup = -1;
+  for (int i = 0; i < n && *dup < 0; i++) {
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (const char *c = ents[i].name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211u;
+    size_t k = (size_t)h & (cap - 1);
+    while (slots[k] >= 0 && strcmp(ents[slots[k]].name, ents[i].name) != 0) k = (k + 1) & (cap - 1);
+    if (slots[k] >= 0) *dup = i;
+    else slots[k] = i;
+  }
+  free(slots);
+  return true;
+}
+
 /* load_safetensors(path) -> HashMap (see the top of the file) */
 static bool nat_load_safetensors(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
   ObjString *ps;
   if (!lib_str_arg(vm, args[0], "load_safetensors", &ps)) return false;
-  const char *path = ps->chars;
-  unsigned char *buf = NULL;
+  LibBytes b;
+  char err[PATH_MAX + 128];
+  if (!lib_read_input(ps->chars, &b, err, sizeof err)) return vm_error(vm, "load_safetensors: %s", err);
+  bool ok = lib_checkpoint_parse_safetensors(vm, ps->chars, b.data, b.len, out);
+  free(b.data);
+  return ok;
+}
+
+bool lib_checkpoint_parse_safetensors(VM *vm, const char *path, const unsigned char *buf, size_t fsize, Value *out) {
   StEntry *ents = NULL, **order = NULL;
   int nents = 0, cap = 0;
   StrBuf key = {0}, sval = {0};
   ObjMap *meta = NULL;
   int rooted = 0;
 
-  FILE *f = fopen(path, "rb");
-  if (!f) return vm_error(vm, "load_safetensors: cannot open %s: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return vm_error(vm, "load_safetensors: %s: not a regular file", path);
-  }
-  uint64_t fsize = (uint64_t)st.st_size;
-  buf = malloc(fsize ? fsize : 1);
-  if (!buf) {
-    fclose(f);
-    return vm_error(vm, "load_safetensors: %s: out of memory for %llu bytes", path, (unsigned long long)fsize);
-  }
-  size_t got = fread(buf, 1, fsize, f);
-  fclose(f);
-  if (got != fsize) LFAIL("cannot read the file", path);
   if (fsize < 8) LFAIL("truncated: %llu bytes, too short for the 8-byte header length", path,
                        (unsigned long long)fsize);
   uint64_t hlen = 0;
@@ -475,8 +510,6 @@ static bool nat_load_safetensors(VM *vm, Value *args, int argc, Value *out) {
       e->name = strdup(kname);
       if (!e->name) LFAIL("out of memory", path);
       nents++;
-      for (int k = 0; k < nents - 1; k++)
-        if (!strcmp(ents[k].name, e->name)) LFAIL("tensor `%s` appears twice in the header", path, e->name);
       if (!jlit(&j, '{')) LFAIL("tensor `%s`: expected an object {dtype, shape, data_offsets}", path, e->name);
       bool has_dt = false, has_shape = false, has_off = false;
       char dtname[16] = "";
@@ -531,15 +564,12 @@ static bool nat_load_safetensors(VM *vm, Value *args, int argc, Value *out) {
         if (!strcmp(dtname, st_dtype_names[d])) e->dt = (DType)d;
       if (e->dt == DT__COUNT)
         LFAIL("tensor `%s`: unsupported dtype %s (supported: F32, F64, I64, BOOL)", path, e->name, dtname);
-      uint64_t want = st_dtype_sizes[e->dt];
-      bool overflow = false;
-      for (int d = 0; d < e->ndim; d++) {
-        if (e->shape[d] && want > UINT64_MAX / (uint64_t)e->shape[d]) overflow = true;
-        want *= (uint64_t)e->shape[d];
-      }
-      char sh[200];
-      dims_str(e->ndim, e->shape, sh, sizeof sh);
-      if (overflow || e->end < e->begin || e->end - e->begin != want)
+      char sh[NS_MAX_DIMS * 22 + 4];
+      lib_shape_str(e->shape, e->ndim, sh, sizeof sh);
+      int64_t numel = lib_shape_numel(e->shape, e->ndim, st_dtype_sizes[e->dt]);
+      if (numel < 0) LFAIL("tensor `%s`: shape %s has too many elements", path, e->name, sh);
+      uint64_t want = (uint64_t)numel * st_dtype_sizes[e->dt];
+      if (e->end < e->begin || e->end - e->begin != want)
         LFAIL("tensor `%s`: data_offsets [%llu, %llu] do not match shape %s of %s (%llu bytes)", path, e->name,
               (unsigned long long)e->begin, (unsigned long long)e->end, sh, dtname, (unsigned long long)want);
       if (e->end > dlen)
@@ -555,8 +585,12 @@ static bool nat_load_safetensors(VM *vm, Value *args, int argc, Value *out) {
   if (j.p != j.end) LFAIL("unexpected bytes after the JSON header", path);
   if (key.oom || sval.oom) LFAIL("out of memory", path);
 
+  int dup;
+  if (!st_find_duplicate(ents, nents, &dup)) LFAIL("out of memory", path);
+  if (dup >= 0) LFAIL("tensor `%s` appears twice in the header", path, ents[dup].name);
+
   /* Sorted by offset, the tensors must tile the data exactly. */
-  order = malloc((size_t)(nents ? nents : 1) * sizeof *order);
+  order = malloc((nents > 0 ? (size_t)nents : 1) * sizeof *order);
   if (!order) LFAIL("out of memory", path);
   for (int i = 0; i < nents; i++) order[i] = &ents[i];
   qsort(order, (size_t)nents, sizeof *order, entry_by_begin);
@@ -607,7 +641,6 @@ static bool nat_load_safetensors(VM *vm, Value *args, int argc, Value *out) {
   for (int i = 0; i < nents; i++) free(ents[i].name);
   free(ents);
   free(order);
-  free(buf);
   strbuf_free(&key);
   strbuf_free(&sval);
   return true;
@@ -616,7 +649,6 @@ fail:
   for (int i = 0; i < nents; i++) free(ents[i].name);
   free(ents);
   free(order);
-  free(buf);
   strbuf_free(&key);
   strbuf_free(&sval);
   return false;

@@ -4,7 +4,7 @@
 #
 #   bash tools/setup.sh           packages + Release build in build/
 #   bash tools/setup.sh --asan    ... + clang, AddressSanitizer/UBSan build in build-asan/
-#   bash tools/setup.sh --fuzz    ... + clang, libFuzzer target in build-fuzz/
+#   bash tools/setup.sh --fuzz    ... + clang, the libFuzzer targets in build-fuzz/
 #   bash tools/setup.sh --bench   ... + lua5.4, hyperfine, python3-torch,
 #                                 python3-numpy; build/
 set -euo pipefail
@@ -92,5 +92,5 @@ build() {
 }
 
 if ((asan)); then build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_SANITIZE=ON; fi
-if ((fuzz)); then build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_FUZZ=ON -DCMAKE_C_COMPILER=clang -- fuzz_compile; fi
+if ((fuzz)); then build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_FUZZ=ON -DCMAKE_C_COMPILER=clang -- fuzz; fi
 if ((!asan && !fuzz)); then build build -DCMAKE_BUILD_TYPE=Release; fi

@@ -1,0 +1,22 @@
+/* libFuzzer target: parse arbitrary bytes as a safetensors file (checkpoint::load reads it) with the loader's
+ * in-memory entry point (runtime/lib_data.h). What is checked: no crash, no
+ * out-of-bounds access or leak (ASan), and that the loader either returns a
+ * tensor (or map) with no error pending or fails with an error message.
+ * Build and run: see README.md "Fuzzing". */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "lib_data.h"
+#include "vm.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static VM *vm;
+  if (!vm) vm = vm_new();
+  Value v = UNIT_VAL;
+  bool ok = lib_checkpoint_parse_safetensors(vm, "<fuzz>", data, size, &v);
+  if (ok == vm->has_error || (ok && IS_UNIT(v)) || (!ok && !vm->error[0])) abort();
+  vm_clear_error(vm);
+  return 0;
+}
