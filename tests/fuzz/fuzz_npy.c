@@ -1,5 +1,5 @@
 /* libFuzzer target: parse arbitrary bytes as a NumPy .npy file with the loader's
- * in-memory entry point (runtime/lib_data.h). What is checked: no crash, no
+ * in-memory entry point (runtime/lang/lib_data.h). What is checked: no crash, no
  * out-of-bounds access or leak (ASan), and that the loader either returns a
  * tensor (or map) with no error pending or fails with an error message.
  * Build and run: see README.md "Fuzzing". */

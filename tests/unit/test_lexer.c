@@ -1,4 +1,4 @@
-/* Unit tests for the lexer, sources and diagnostics (compiler/lexer.re,
+/* Unit tests for the lexer, sources and diagnostics (compiler/front/lexer.re,
  * diag.c, arena.c). A standalone program: prints each failed check and
  * exits non-zero if any failed. */
 #define _POSIX_C_SOURCE 200809L

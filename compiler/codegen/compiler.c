@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../runtime/vm.h"
+#include "vm.h"
 
 /* ---- errors ---- */
 

@@ -1,12 +1,12 @@
 /* The bytecode compiler: resolves names (locals, upvalues, module globals,
  * the prelude), checks what can be checked before running (undefined names,
  * assignment to immutable bindings, enum match exhaustiveness, struct
- * literal fields) and emits register bytecode (runtime/opcodes.def). */
+ * literal fields) and emits register bytecode (runtime/bytecode/opcodes.def). */
 #ifndef NS_COMPILER_H
 #define NS_COMPILER_H
 
 #include "ast.h"
-#include "../runtime/vm.h"
+#include "vm.h"
 
 enum {
   COMPILE_REPL = 1 /* the last expression statement's value becomes the

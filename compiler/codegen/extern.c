@@ -1,4 +1,4 @@
-/* `extern` blocks: C functions called through the FFI (runtime/cffi.h).
+/* `extern` blocks: C functions called through the FFI (runtime/lang/cffi.h).
  *
  *   extern "libm.so.6" { fn hypot(a: f64, b: f64) -> f64; }
  *   extern "C" { fn printf(fmt: *const c_char, ...) -> i32; }

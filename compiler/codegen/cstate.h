@@ -6,7 +6,7 @@
 #define NS_CSTATE_H
 
 #include "compiler.h"
-#include "../runtime/verify.h"
+#include "verify.h"
 
 #define NO_REG (-1)
 #define MAX_REGS 250

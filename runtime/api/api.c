@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../compiler/compiler.h"
-#include "../compiler/parser.h"
+#include "compiler.h"
+#include "parser.h"
 #include "ns_stdlib.h"
 #include "tensor.h"
 #include "threadpool.h"

@@ -1,7 +1,7 @@
 /* The C FFI: natives that call C functions through libffi.
  *
  * `extern "libm.so.6" { fn hypot(a: f64, b: f64) -> f64; }` is compiled
- * (compiler/extern.c) into a signature string per function and turned
+ * (compiler/codegen/extern.c) into a signature string per function and turned
  * here into an ObjNative whose `data` is the function's address, parsed
  * signature and libffi call interface. Libraries are opened and symbols
  * resolved while the block compiles, so a missing one is a compile error.

@@ -7,7 +7,7 @@
 #include "value.h"
 
 /* Opcodes are BC_<name> (as in LuaJIT): OP_<name> is taken by the
- * operator kinds (OpKind) of compiler/ast.h, and the compiler needs both. */
+ * operator kinds (OpKind) of compiler/front/ast.h, and the compiler needs both. */
 typedef enum {
 #define OPCODE(name, fmt, operands, effects) BC_##name,
 #include "opcodes.def"
@@ -184,7 +184,7 @@ ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen);
 void format_print(VM *vm, FILE *out, Value v);
 
 /* Slow-path operators (arith.c): every type combination the fast paths in
- * vm.c do not handle. op is an OpKind from compiler/ast.h. false on error. */
+ * vm.c do not handle. op is an OpKind from compiler/front/ast.h. false on error. */
 bool arith_binary(VM *vm, int op, Value a, Value b, Value *out);
 /* `a op= b`: a tensor leaf a is updated in place (outside autograd) and
  * returned; everything else as arith_binary. */
