@@ -253,7 +253,7 @@ static void free_object(VM *vm, Obj *o) {
   case OBJ_TENSOR: {
     /* Views share storage: only the last one returns it to the cache. */
     ObjTensor *t = (ObjTensor *)o;
-    if (t->storage) tstorage_release(vm, t->storage);
+    if (t->storage) tstorage_release(vm->tc, t->storage);
     vm_realloc(vm, t, sizeof(ObjTensor), 0);
     break;
   }

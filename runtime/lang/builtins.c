@@ -16,7 +16,7 @@
 #include "lib_data.h"
 #include "units.h"
 #include "cffi.h"
-#include "tensor.h"
+#include "lib_tensor.h"
 
 /* ---- registration ---- */
 

@@ -40,7 +40,7 @@
 
 #include "builtins.h"
 #include "lib_data.h"
-#include "tensor.h"
+#include "lib_tensor.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; this file writes host-order bytes"
@@ -144,7 +144,7 @@ static bool nat_save_safetensors(VM *vm, Value *args, int argc, Value *out) {
       ok = vm_error(vm, "save_safetensors: `%s` is a %s, not a tensor", name->chars, value_type_name(v));
       break;
     }
-    ObjTensor *t = tensor_contiguous(vm, AS_TENSOR(v));
+    ObjTensor *t = tensor_contiguous(vm->tc, AS_TENSOR(v));
     if (!t) {
       ok = false;
       break;
@@ -612,7 +612,7 @@ bool lib_checkpoint_parse_safetensors(VM *vm, const char *path, const unsigned c
   rooted++;
   for (int i = 0; i < nents; i++) {
     StEntry *e = &ents[i];
-    ObjTensor *t = tensor_new(vm, e->dt, e->ndim, e->shape);
+    ObjTensor *t = tensor_new(vm->tc, e->dt, e->ndim, e->shape);
     if (!t) goto fail;
     vm_push_root(vm, OBJ_VAL(t));
     const unsigned char *src = dbase + e->begin;

@@ -23,7 +23,7 @@
 
 #include "builtins.h"
 #include "lib_data.h"
-#include "tensor.h"
+#include "lib_tensor.h"
 #include "tensor_int.h" /* NS_SIMD_CLONES */
 
 /* ---- whole-file input ------------------------------------------------------ */
@@ -352,7 +352,7 @@ bool lib_data_parse_idx(VM *vm, const char *name, const unsigned char *buf, size
     raw = chunk;
   }
 
-  ObjTensor *t = tensor_new(vm, dt, ndim, shape);
+  ObjTensor *t = tensor_new(vm->tc, dt, ndim, shape);
   vm_push_root(vm, OBJ_VAL(t));
   unsigned char *dst = tensor_data(t);
   advise_huge_pages(dst, (size_t)numel * osz);
@@ -556,7 +556,7 @@ bool lib_data_parse_npy(VM *vm, const char *name, const unsigned char *buf, size
     for (size_t i = 0; i < nbytes; i++)
       if (src[i] > 1) NPY_FAIL("bool byte %zu is %d, not 0 or 1", name, i, src[i]);
 
-  ObjTensor *t = tensor_new(vm, dt, ndim, shape);
+  ObjTensor *t = tensor_new(vm->tc, dt, ndim, shape);
   unsigned char *dst = tensor_data(t);
   if (esz == fsz) {
     if (nbytes) memcpy(dst, src, nbytes);
@@ -653,7 +653,7 @@ bool lib_data_parse_csv(VM *vm, const char *name, const char *buf, size_t len, b
   }
   if (rows == 0) CSV_FAIL(": no data rows", name);
   int64_t shape[2] = {rows, cols};
-  ObjTensor *t = tensor_new(vm, DT_F32, 2, shape);
+  ObjTensor *t = tensor_new(vm->tc, DT_F32, 2, shape);
   memcpy(tensor_data(t), fv.v, fv.len * sizeof(float));
   *out = OBJ_VAL(t);
   free(fv.v);
@@ -737,7 +737,7 @@ static bool nat_save_npy(VM *vm, Value *args, int argc, Value *out) {
   if (!lib_save_target(ps->chars, target, sizeof target, err, sizeof err))
     return vm_error(vm, "save_npy: %s", err);
   const char *path = target;
-  ObjTensor *t = tensor_contiguous(vm, AS_TENSOR(args[1]));
+  ObjTensor *t = tensor_contiguous(vm->tc, AS_TENSOR(args[1]));
   if (!t) return false;
   const char *descr = t->dtype == DT_F32 ? "<f4" : t->dtype == DT_F64 ? "<f8" : t->dtype == DT_I64 ? "<i8" : "|b1";
 

@@ -17,7 +17,7 @@
 
 #include "ast.h"
 #include "builtins.h"
-#include "tensor.h"
+#include "lib_tensor.h"
 
 static Value tval(ObjTensor *t) { return OBJ_VAL(t); }
 static bool absent(Value v) { return IS_UNDEF(v) || IS_UNIT(v); }
@@ -69,10 +69,10 @@ static bool operand(VM *vm, Value v, const ObjTensor *like, const char *who, Obj
   if (IS_NUM(v) || IS_BOOL(v)) {
     DType dt = like ? scalar_dtype(like->dtype, v) : IS_BOOL(v) ? DT_BOOL : IS_INT(v) ? DT_I64 : DT_F32;
     if (IS_BOOL(v)) dt = like && like->dtype != DT_BOOL ? like->dtype : DT_BOOL;
-    *out = tensor_scalar(vm, dt, IS_BOOL(v) ? (double)v.as.b : AS_NUM(v));
+    *out = tensor_scalar(vm->tc, dt, IS_BOOL(v) ? (double)v.as.b : AS_NUM(v));
     return *out != NULL;
   }
-  if (IS_LIST(v) || IS_TUPLE(v)) return tensor_from_value(vm, v, like ? like->dtype : DT__COUNT, out);
+  if (IS_LIST(v) || IS_TUPLE(v)) return tensor_from_value(vm->tc, v, like ? like->dtype : DT__COUNT, out);
   return vm_error(vm, "%s expects a Tensor or a number, got %s", who, value_type_name(v));
 }
 
@@ -143,20 +143,20 @@ static bool bool_arg(VM *vm, Value v, const char *who, bool dflt, bool *out) {
 static bool run(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *at, Value *out) {
   TAttrs zero = {0};
   ObjTensor *r;
-  if (!tensor_apply(vm, op, in, n, at ? at : &zero, &r)) return false;
+  if (!tensor_apply(vm->tc, op, in, n, at ? at : &zero, &r)) return false;
   *out = tval(r);
   return true;
 }
 
 static bool run1(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *at, ObjTensor **out) {
   TAttrs zero = {0};
-  return tensor_apply(vm, op, &x, 1, at ? at : &zero, out);
+  return tensor_apply(vm->tc, op, &x, 1, at ? at : &zero, out);
 }
 
 static bool run2(VM *vm, TensorOp op, ObjTensor *x, ObjTensor *y, ObjTensor **out) {
   TAttrs zero = {0};
   ObjTensor *in[2] = {x, y};
-  return tensor_apply(vm, op, in, 2, &zero, out);
+  return tensor_apply(vm->tc, op, in, 2, &zero, out);
 }
 
 static bool reshape_to(VM *vm, ObjTensor *x, int ndim, const int64_t *shape, ObjTensor **out) {
@@ -225,7 +225,7 @@ static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
     ok = run1(vm, TOP_EXPAND, s, &at, &s); /* the broadcast error, if any */
   }
   if (ok && s->storage == dst->storage) {
-    ObjTensor *c = tensor_new(vm, s->dtype, s->ndim, s->shape);
+    ObjTensor *c = tensor_new(vm->tc, s->dtype, s->ndim, s->shape);
     if (c) tensor_copy_into(c, s);
     s = c;
   }
@@ -300,7 +300,7 @@ static bool index_view(VM *vm, ObjTensor *x, Value idx, ObjTensor **out) {
       shape[nd] = (sel[d].stop - sel[d].start + sel[d].step - 1) / sel[d].step;
       strides[nd++] = x->strides[d] * sel[d].step;
     }
-    *out = tensor_view(vm, x, nd, shape, strides, off);
+    *out = tensor_view(vm->tc, x, nd, shape, strides, off);
     return *out != NULL;
   }
   if (x->ndim * 3 > NS_MAX_DIMS * 2) return vm_error(vm, "slicing supports tensors of up to 5 dimensions");
@@ -336,7 +336,7 @@ static bool mask_select(VM *vm, ObjTensor *x, ObjTensor *mask, ObjTensor **out) 
                     tensor_shape_str(mask, b, sizeof b));
   int64_t count = 0;
   for (int64_t i = 0; i < mask->numel; i++) count += tensor_get(mask, i) != 0;
-  ObjTensor *idx = tensor_new(vm, DT_I64, 1, &count);
+  ObjTensor *idx = tensor_new(vm->tc, DT_I64, 1, &count);
   if (!idx) return false;
   int64_t *p = tensor_data(idx), k = 0;
   for (int64_t i = 0; i < mask->numel; i++)
@@ -347,13 +347,13 @@ static bool mask_select(VM *vm, ObjTensor *x, ObjTensor *mask, ObjTensor **out) 
   ObjTensor *in[2] = {flat, idx};
   TAttrs at = {0};
   at.axis = 0;
-  return tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, out);
+  return tensor_apply(vm->tc, TOP_INDEX_SELECT, in, 2, &at, out);
 }
 
 /* x[[i, j, ...]]: a list of ints as an i64 index tensor (an empty list
  * selects nothing; floats are not rounded). */
 static bool int_list_index(VM *vm, Value idx, ObjTensor **out) {
-  if (!tensor_from_value(vm, idx, DT__COUNT, out)) return false;
+  if (!tensor_from_value(vm->tc, idx, DT__COUNT, out)) return false;
   if ((*out)->numel == 0) return cast_to(vm, *out, DT_I64, out);
   if ((*out)->dtype != DT_I64)
     return vm_error(vm, "a list index must hold ints, got %s elements", (*out)->dtype == DT_BOOL ? "bool" : "float");
@@ -372,14 +372,14 @@ bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
       if (ix->dtype != DT_I64)
         return vm_error(vm, "a tensor index must be an i64 tensor or a bool mask, got %s",
                         tensor_dtype_names[ix->dtype]);
-      if (!tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
+      if (!tensor_apply(vm->tc, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
     }
   } else if (IS_LIST(idx)) {
     ObjTensor *ix;
     if (!int_list_index(vm, idx, &ix)) return false;
     ObjTensor *in[2] = {x, ix};
     TAttrs at = {0};
-    if (!tensor_apply(vm, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
+    if (!tensor_apply(vm->tc, TOP_INDEX_SELECT, in, 2, &at, &r)) return false;
   } else if (x->ndim == 0) {
     return vm_error(vm, "cannot index a 0-dimensional tensor (use .item())");
   } else if (!index_view(vm, x, idx, &r)) {
@@ -391,7 +391,7 @@ bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out) {
 
 /* Row-major positions 0 .. numel-1 in x's shape (i64). */
 static ObjTensor *positions_of(VM *vm, const ObjTensor *x) {
-  ObjTensor *p = tensor_new(vm, DT_I64, x->ndim, x->shape);
+  ObjTensor *p = tensor_new(vm->tc, DT_I64, x->ndim, x->shape);
   if (p == NULL) return NULL;
   int64_t *d = tensor_data(p);
   for (int64_t i = 0; i < p->numel; i++) d[i] = i;
@@ -416,7 +416,7 @@ static bool index_positions(VM *vm, ObjTensor *x, Value idx, ObjTensor **pos) {
   /* rows = x's row numbers at idx ([idx shape]), then
    * pos = rows * inner + (0 .. inner) over x's other dims */
   int64_t rows_n = x->shape[0], inner = x->shape[0] ? x->numel / x->shape[0] : 0;
-  ObjTensor *rows = tensor_new(vm, DT_I64, 1, &rows_n), *r;
+  ObjTensor *rows = tensor_new(vm->tc, DT_I64, 1, &rows_n), *r;
   if (rows == NULL) return vm_error(vm, "out of memory");
   for (int64_t i = 0; i < rows_n; i++) ((int64_t *)tensor_data(rows))[i] = i;
   Value sel;
@@ -428,8 +428,8 @@ static bool index_positions(VM *vm, ObjTensor *x, Value idx, ObjTensor **pos) {
   int nd = 0;
   for (int d = 0; d < s->ndim; d++) shape[nd++] = s->shape[d];
   for (int d = 1; d < x->ndim; d++) shape[nd++] = 1;
-  ObjTensor *scale = tensor_scalar(vm, DT_I64, (double)inner);
-  ObjTensor *cols = tensor_new(vm, DT_I64, x->ndim - 1, x->shape + 1);
+  ObjTensor *scale = tensor_scalar(vm->tc, DT_I64, (double)inner);
+  ObjTensor *cols = tensor_new(vm->tc, DT_I64, x->ndim - 1, x->shape + 1);
   if (scale == NULL || cols == NULL) return vm_error(vm, "out of memory");
   for (int64_t i = 0; i < cols->numel; i++) ((int64_t *)tensor_data(cols))[i] = i;
   if (!reshape_to(vm, s, nd, shape, &r) || !run2(vm, TOP_MUL, r, scale, &r) || !run2(vm, TOP_ADD, r, cols, &r))
@@ -482,7 +482,7 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
   tensor_grad_enabled = saved;
   if (!ok) return false;
   if (!record) {
-    if (!tensor_index_put(vm, x, pos, src)) return false;
+    if (!tensor_index_put(vm->tc, x, pos, src)) return false;
     tensor_bump_version(x);
     return true;
   }
@@ -495,13 +495,13 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
                         "gradient; assign into the tensor itself, or into a clone() of the view");
   /* x's history so far, under a header of its own: x itself will be the
    * result of the index_put */
-  ObjTensor *old = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset), *r;
+  ObjTensor *old = tensor_view(vm->tc, x, x->ndim, x->shape, x->strides, x->offset), *r;
   if (old == NULL) return vm_error(vm, "out of memory");
   old->grad_fn = x->grad_fn;
   old->requires_grad = x->requires_grad;
   ObjTensor *in[3] = {old, pos, src};
   TAttrs at = {0};
-  if (!tensor_apply(vm, TOP_INDEX_PUT, in, 3, &at, &r)) return false;
+  if (!tensor_apply(vm->tc, TOP_INDEX_PUT, in, 3, &at, &r)) return false;
   tensor_copy_into(x, r);
   tensor_bump_version(x);
   x->grad_fn = r->grad_fn;
@@ -582,7 +582,7 @@ static bool binop(VM *vm, TensorOp op, Value a, Value b, Value *out) {
 }
 
 static bool bool_const(VM *vm, bool v, ObjTensor **out) {
-  *out = tensor_scalar(vm, DT_BOOL, v);
+  *out = tensor_scalar(vm->tc, DT_BOOL, v);
   return *out != NULL;
 }
 
@@ -618,9 +618,9 @@ static bool int_mod(VM *vm, ObjTensor *x, ObjTensor *y, Value *out) {
   if (!run1(vm, TOP_EXPAND, x, &at, &xc) || !run1(vm, TOP_EXPAND, y, &at, &yc) || !cast_to(vm, xc, DT_I64, &xc) ||
       !cast_to(vm, yc, DT_I64, &yc))
     return false;
-  xc = tensor_contiguous(vm, xc);
-  yc = tensor_contiguous(vm, yc);
-  r = tensor_new(vm, DT_I64, nd, at.ints);
+  xc = tensor_contiguous(vm->tc, xc);
+  yc = tensor_contiguous(vm->tc, yc);
+  r = tensor_new(vm->tc, DT_I64, nd, at.ints);
   if (!xc || !yc || !r) return false;
   const int64_t *xd = tensor_data(xc), *yd = tensor_data(yc);
   int64_t *rd = tensor_data(r);
@@ -707,7 +707,7 @@ static bool grads_like(VM *vm, Value v, int depth, Value *out) {
     ObjTensor *t = AS_TENSOR(v);
     if (t->grad) *out = tval(t->grad);
     else {
-      ObjTensor *z = tensor_zeros(vm, t->dtype, t->ndim, t->shape);
+      ObjTensor *z = tensor_zeros(vm->tc, t->dtype, t->ndim, t->shape);
       if (!z) return false;
       *out = tval(z);
     }
@@ -740,9 +740,9 @@ typedef struct {
   bool retain_graph;
 } Backward;
 
-static bool run_backward(VM *vm, void *ctx) {
+static bool run_backward(TCtx *tc, void *ctx) {
   Backward *b = ctx;
-  return autograd_backward(vm, b->root, b->gradient, b->retain_graph);
+  return autograd_backward(tc, b->root, b->gradient, b->retain_graph);
 }
 
 static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient, bool retain_graph) {
@@ -755,7 +755,7 @@ static bool backward(VM *vm, ObjTensor *t, ObjTensor *gradient, bool retain_grap
   if (!t->requires_grad && !t->grad_fn)
     return vm_error(vm, "backward: the tensor does not require grad (no input had requires_grad = true)");
   Backward b = {t, gradient, retain_graph};
-  return tensor_protected(vm, run_backward, &b);
+  return tensor_protected(vm->tc, run_backward, &b);
 }
 
 static bool nabla(VM *vm, Value a, Value *out) {
@@ -787,7 +787,7 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
     /* a 0-dim tensor of x's dtype; the product is not recorded for ∇ */
     double p = 1.0;
     for (int64_t i = 0; i < x->numel; i++) p *= tensor_get(x, i);
-    ObjTensor *r = tensor_scalar(vm, x->dtype == DT_BOOL ? DT_I64 : x->dtype, p);
+    ObjTensor *r = tensor_scalar(vm->tc, x->dtype == DT_BOOL ? DT_I64 : x->dtype, p);
     if (!r) return false;
     *out = OBJ_VAL(r);
     return true;
@@ -801,7 +801,7 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
     return run(vm, TOP_EQ, in, 2, NULL, out);
   }
   case OP_CBRT: {
-    ObjTensor *e = tensor_scalar(vm, x->dtype == DT_F64 ? DT_F64 : DT_F32, 1.0 / 3.0);
+    ObjTensor *e = tensor_scalar(vm->tc, x->dtype == DT_F64 ? DT_F64 : DT_F32, 1.0 / 3.0);
     if (!e) return false;
     ObjTensor *in[2] = {x, e};
     return run(vm, TOP_POW, in, 2, NULL, out);
@@ -824,11 +824,11 @@ static bool n_tensor(VM *vm, Value *a, int argc, Value *out) {
   ObjTensor *t;
   if (IS_TENSOR(a[0])) {
     if (!cast_to(vm, AS_TENSOR(a[0]), dt == DT__COUNT ? AS_TENSOR(a[0])->dtype : dt, &t)) return false;
-    if (t == AS_TENSOR(a[0]) && !(t = tensor_contiguous(vm, t))) return false;
+    if (t == AS_TENSOR(a[0]) && !(t = tensor_contiguous(vm->tc, t))) return false;
     *out = tval(t);
     return true;
   }
-  if (!tensor_from_value(vm, a[0], dt, &t)) return false;
+  if (!tensor_from_value(vm->tc, a[0], dt, &t)) return false;
   *out = tval(t);
   return true;
 }
@@ -848,7 +848,7 @@ static bool shape_and_dtype(VM *vm, Value *a, int argc, const char *who, int *nd
 }
 
 static bool filled(VM *vm, int nd, const int64_t *shape, DType dt, double v, Value *out) {
-  ObjTensor *t = tensor_new(vm, dt, nd, shape);
+  ObjTensor *t = tensor_new(vm->tc, dt, nd, shape);
   if (!t) return false;
   for (int64_t i = 0; i < t->numel; i++) store_elem(t, t->offset + i, v);
   *out = tval(t);
@@ -903,7 +903,7 @@ static bool n_arange(VM *vm, Value *a, int argc, Value *out) {
   if (cnt >= 0x1p63) return vm_error(vm, "arange: %.17g elements are too many", cnt);
   if (dt == DT__COUNT) dt = all_int ? DT_I64 : DT_F32;
   int64_t len = (int64_t)cnt;
-  ObjTensor *t = tensor_new(vm, dt, 1, &len);
+  ObjTensor *t = tensor_new(vm->tc, dt, 1, &len);
   if (!t) return false;
   for (int64_t i = 0; i < len; i++) store_elem(t, t->offset + i, lo + (double)i * step);
   *out = tval(t);
@@ -918,7 +918,7 @@ static bool n_linspace(VM *vm, Value *a, int argc, Value *out) {
       !lib_int_arg(vm, a[2], "linspace", &n) || !dtype_or(vm, arg(a, argc, 3), DT_F32, &dt))
     return false;
   if (n < 0) return vm_error(vm, "linspace: negative count %lld", (long long)n);
-  ObjTensor *t = tensor_new(vm, dt, 1, &n);
+  ObjTensor *t = tensor_new(vm->tc, dt, 1, &n);
   if (!t) return false;
   for (int64_t i = 0; i < n; i++)
     store_elem(t, t->offset + i, n == 1 ? lo : lo + (hi - lo) * (double)i / (double)(n - 1));
@@ -953,7 +953,7 @@ static bool random_fill(VM *vm, Value *a, int argc, const char *who, RandKind k,
   DType dt;
   if (!shape_and_dtype(vm, a, argc, who, &nd, shape, &dt)) return false;
   if (dt != DT_F32 && dt != DT_F64) return vm_error(vm, "%s makes f32 or f64 tensors", who);
-  ObjTensor *t = tensor_new(vm, dt, nd, shape);
+  ObjTensor *t = tensor_new(vm->tc, dt, nd, shape);
   if (!t) return false;
   for (int64_t i = 0; i < t->numel; i++)
     store_elem(t, t->offset + i, k == R_UNIFORM ? rng_uniform() : rng_normal());
@@ -971,7 +971,7 @@ static bool n_randint(VM *vm, Value *a, int argc, Value *out) {
   if (!lib_int_arg(vm, a[0], "randint", &lo) || !lib_int_arg(vm, a[1], "randint", &hi)) return false;
   if (hi <= lo) return vm_error(vm, "randint: empty range %lld..%lld", (long long)lo, (long long)hi);
   if (!shape_of_args(vm, a + 2, argc - 2, "randint", &nd, shape)) return false;
-  ObjTensor *t = tensor_new(vm, DT_I64, nd, shape);
+  ObjTensor *t = tensor_new(vm->tc, DT_I64, nd, shape);
   if (!t) return false;
   uint64_t span = (uint64_t)(hi - lo);
   int64_t *p = tensor_data(t);
@@ -1213,7 +1213,7 @@ static bool grad_apply(VM *vm, Value *a, int argc, Value *out) {
     ObjTensor *x;
     if (!operand(vm, a[i + 1], NULL, "grad(f)", &x)) return false;
     if ((x->dtype == DT_I64 || x->dtype == DT_BOOL) && !cast_to(vm, x, DT_F32, &x)) return false;
-    ObjTensor *l = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset);
+    ObjTensor *l = tensor_view(vm->tc, x, x->ndim, x->shape, x->strides, x->offset);
     if (!l) return false;
     l->grad_fn = NULL;
     l->grad = NULL;
@@ -1420,7 +1420,7 @@ static bool var_m(VM *vm, Value *a, int n, bool root, Value *out) {
   if (!run1(vm, TOP_MEAN, x, &keep, &m) || !run2(vm, TOP_SUB, x, m, &d) || !run2(vm, TOP_MUL, d, d, &d) ||
       !run1(vm, TOP_SUM, d, &at, &s))
     return false;
-  ObjTensor *div = tensor_scalar(vm, x->dtype, (double)(unbiased ? count - 1 : count));
+  ObjTensor *div = tensor_scalar(vm->tc, x->dtype, (double)(unbiased ? count - 1 : count));
   if (!div) return false;
   if (!run2(vm, TOP_DIV, s, div, &s)) return false;
   if (root && !run1(vm, TOP_SQRT, s, NULL, &s)) return false;
@@ -1561,7 +1561,7 @@ static bool m_is_contiguous(VM *vm, Value *a, int n, Value *out) {
 static bool m_detach(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjTensor *x = SELF(a);
-  ObjTensor *r = tensor_view(vm, x, x->ndim, x->shape, x->strides, x->offset);
+  ObjTensor *r = tensor_view(vm->tc, x, x->ndim, x->shape, x->strides, x->offset);
   if (!r) return false;
   r->grad_fn = NULL;
   r->grad = NULL;
@@ -1581,7 +1581,7 @@ static bool m_clone(VM *vm, Value *a, int n, Value *out) {
     at.dtype = x->dtype;
     return run(vm, TOP_CAST, &x, 1, &at, out);
   }
-  r = tensor_new(vm, x->dtype, x->ndim, x->shape);
+  r = tensor_new(vm->tc, x->dtype, x->ndim, x->shape);
   if (!r) return false;
   if (!copy_into(vm, r, x)) return false;
   *out = tval(r);
@@ -1862,7 +1862,14 @@ static void define_all(VM *vm, ObjClass *cls, const Def *defs, size_t n) {
   }
 }
 
+static void report_error(VM *vm, const char *msg) { vm_error(vm, "%s", msg); }
+
 void lib_tensor_init(VM *vm) {
+  vm->tc = tensor_ctx_new(vm, report_error);
+  if (vm->tc == NULL) {
+    fputs("nsc: out of memory\n", stderr);
+    exit(70);
+  }
   ObjClass *cls = lib_class(vm, "Tensor");
   vm->class_of_obj[OBJ_TENSOR] = cls;
   define_all(vm, NULL, globals, sizeof globals / sizeof globals[0]);

@@ -45,13 +45,13 @@ int tensor_grad_enabled = 1;
 /* Allocated like every other heap object (linked for the sweep); gc.c marks
  * inputs[] and saved[] and frees it with sizeof(GradNode). tensor_apply()
  * fills in the rest, including seq. */
-GradNode *gradnode_new(VM *vm, TensorOp op) {
-  GradNode *n = vm_realloc(vm, NULL, 0, sizeof(GradNode));
+GradNode *gradnode_new(TCtx *tc, TensorOp op) {
+  GradNode *n = vm_realloc(tc->vm, NULL, 0, sizeof(GradNode));
   memset(n, 0, sizeof *n);
   n->obj.type = OBJ_GRADNODE;
   n->obj.marked = false;
-  n->obj.next = vm->objects;
-  vm->objects = &n->obj;
+  n->obj.next = tc->vm->objects;
+  tc->vm->objects = &n->obj;
   n->op = op;
   return n;
 }
@@ -79,7 +79,7 @@ static bool same_shape(int na, const int64_t *a, int nb, const int64_t *b) {
 
 static bool wants(const GradNode *n, int i) { return (n->wants >> i) & 1; }
 
-static ObjTensor *apply_n(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *at) {
+static ObjTensor *apply_n(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at) {
   for (int i = 0; i < n; i++)
     if (in[i] == NULL) return NULL;
   TAttrs zero;
@@ -88,76 +88,76 @@ static ObjTensor *apply_n(VM *vm, TensorOp op, ObjTensor **in, int n, const TAtt
     at = &zero;
   }
   ObjTensor *out = NULL;
-  if (!tensor_apply(vm, op, in, n, at, &out)) return NULL;
+  if (!tensor_apply(tc, op, in, n, at, &out)) return NULL;
   return out;
 }
 
-static ObjTensor *ap1(VM *vm, TensorOp op, ObjTensor *a, const TAttrs *at) {
-  return apply_n(vm, op, &a, 1, at);
+static ObjTensor *ap1(TCtx *tc, TensorOp op, ObjTensor *a, const TAttrs *at) {
+  return apply_n(tc, op, &a, 1, at);
 }
 
-static ObjTensor *ap2(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b) {
+static ObjTensor *ap2(TCtx *tc, TensorOp op, ObjTensor *a, ObjTensor *b) {
   ObjTensor *in[2] = {a, b};
-  return apply_n(vm, op, in, 2, NULL);
+  return apply_n(tc, op, in, 2, NULL);
 }
 
-static ObjTensor *where3(VM *vm, ObjTensor *c, ObjTensor *a, ObjTensor *b) {
+static ObjTensor *where3(TCtx *tc, ObjTensor *c, ObjTensor *a, ObjTensor *b) {
   ObjTensor *in[3] = {c, a, b};
-  return apply_n(vm, TOP_WHERE, in, 3, NULL);
+  return apply_n(tc, TOP_WHERE, in, 3, NULL);
 }
 
-#define ADD(a, b) ap2(vm, TOP_ADD, a, b)
-#define SUB(a, b) ap2(vm, TOP_SUB, a, b)
-#define MUL(a, b) ap2(vm, TOP_MUL, a, b)
-#define DIV(a, b) ap2(vm, TOP_DIV, a, b)
-#define NEG(a) ap1(vm, TOP_NEG, a, NULL)
-#define UN(op, a) ap1(vm, TOP_##op, a, NULL)
+#define ADD(a, b) ap2(tc, TOP_ADD, a, b)
+#define SUB(a, b) ap2(tc, TOP_SUB, a, b)
+#define MUL(a, b) ap2(tc, TOP_MUL, a, b)
+#define DIV(a, b) ap2(tc, TOP_DIV, a, b)
+#define NEG(a) ap1(tc, TOP_NEG, a, NULL)
+#define UN(op, a) ap1(tc, TOP_##op, a, NULL)
 
 /* A 0-dim constant in dtype dt (constants take the tensor's dtype so they
  * never promote a result). */
-static ObjTensor *num(VM *vm, DType dt, double v) { return tensor_scalar(vm, dt, v); }
+static ObjTensor *num(TCtx *tc, DType dt, double v) { return tensor_scalar(tc, dt, v); }
 
-static ObjTensor *reduce(VM *vm, TensorOp op, ObjTensor *x, uint32_t axes, bool keepdim) {
+static ObjTensor *reduce(TCtx *tc, TensorOp op, ObjTensor *x, uint32_t axes, bool keepdim) {
   TAttrs a;
   memset(&a, 0, sizeof a);
   a.axes = axes;
   a.keepdim = keepdim;
-  return ap1(vm, op, x, &a);
+  return ap1(tc, op, x, &a);
 }
 
-static ObjTensor *shape_op(VM *vm, TensorOp op, ObjTensor *x, int ndim, const int64_t *ints) {
+static ObjTensor *shape_op(TCtx *tc, TensorOp op, ObjTensor *x, int ndim, const int64_t *ints) {
   TAttrs a;
   memset(&a, 0, sizeof a);
   a.nints = ndim;
   memcpy(a.ints, ints, sizeof(int64_t) * (size_t)ndim);
-  return ap1(vm, op, x, &a);
+  return ap1(tc, op, x, &a);
 }
 
-static ObjTensor *reshape(VM *vm, ObjTensor *x, int ndim, const int64_t *shape) {
+static ObjTensor *reshape(TCtx *tc, ObjTensor *x, int ndim, const int64_t *shape) {
   if (x == NULL) return NULL;
   if (same_shape(x->ndim, x->shape, ndim, shape)) return x;
-  return shape_op(vm, TOP_RESHAPE, x, ndim, shape);
+  return shape_op(tc, TOP_RESHAPE, x, ndim, shape);
 }
 
-static ObjTensor *cast(VM *vm, ObjTensor *x, DType dt) {
+static ObjTensor *cast(TCtx *tc, ObjTensor *x, DType dt) {
   if (x == NULL || x->dtype == dt) return x;
   TAttrs a;
   memset(&a, 0, sizeof a);
   a.dtype = dt;
-  return ap1(vm, TOP_CAST, x, &a);
+  return ap1(tc, TOP_CAST, x, &a);
 }
 
 /* Contiguous f64 copy (or x itself), for the rules written as loops. */
-static ObjTensor *f64c(VM *vm, ObjTensor *x) { return x ? tensor_to(vm, x, DT_F64) : NULL; }
+static ObjTensor *f64c(TCtx *tc, ObjTensor *x) { return x ? tensor_to(tc, x, DT_F64) : NULL; }
 
 /* Swap the last two axes (a view). */
-static ObjTensor *transpose_last(VM *vm, ObjTensor *x) {
+static ObjTensor *transpose_last(TCtx *tc, ObjTensor *x) {
   if (x == NULL) return NULL;
   int64_t perm[NS_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) perm[i] = i;
   perm[x->ndim - 2] = x->ndim - 1;
   perm[x->ndim - 1] = x->ndim - 2;
-  return shape_op(vm, TOP_PERMUTE, x, x->ndim, perm);
+  return shape_op(tc, TOP_PERMUTE, x, x->ndim, perm);
 }
 
 static uint32_t all_axes(int ndim) { return ndim >= 32 ? 0xffffffffu : (1u << ndim) - 1; }
@@ -167,13 +167,13 @@ static int norm_axis(int axis, int ndim) { return axis < 0 ? axis + ndim : axis;
 /* Sum a gradient of the broadcast shape back to an input's shape: sum over
  * the leading axes the input lacks and over the axes where it has size 1.
  *   g [.., d0, .., dk]  ->  [shape] */
-static ObjTensor *unbroadcast(VM *vm, ObjTensor *g, int ndim, const int64_t *shape) {
+static ObjTensor *unbroadcast(TCtx *tc, ObjTensor *g, int ndim, const int64_t *shape) {
   if (g == NULL) return NULL;
   if (same_shape(g->ndim, g->shape, ndim, shape)) return g;
   int lead = g->ndim - ndim;
   if (lead < 0) {
     char b1[96], b2[96];
-    vm_error(vm, "backward: gradient of shape %s cannot reduce to shape %s",
+    tensor_error(tc, "backward: gradient of shape %s cannot reduce to shape %s",
              tensor_shape_str(g, b1, sizeof b1), tensor_dims_str(ndim, shape, b2, sizeof b2));
     return NULL;
   }
@@ -181,12 +181,12 @@ static ObjTensor *unbroadcast(VM *vm, ObjTensor *g, int ndim, const int64_t *sha
   for (int i = 0; i < lead; i++) mask |= 1u << i;
   for (int i = 0; i < ndim; i++)
     if (shape[i] == 1 && g->shape[lead + i] != 1) mask |= 1u << (lead + i);
-  ObjTensor *r = mask ? reduce(vm, TOP_SUM, g, mask, true) : g;
-  return reshape(vm, r, ndim, shape);
+  ObjTensor *r = mask ? reduce(tc, TOP_SUM, g, mask, true) : g;
+  return reshape(tc, r, ndim, shape);
 }
 
-static ObjTensor *unb(VM *vm, ObjTensor *g, const ObjTensor *like) {
-  return unbroadcast(vm, g, like->ndim, like->shape);
+static ObjTensor *unb(TCtx *tc, ObjTensor *g, const ObjTensor *like) {
+  return unbroadcast(tc, g, like->ndim, like->shape);
 }
 
 /* The shape of x with the reduced axes kept as 1: where a reduction's
@@ -216,80 +216,80 @@ static bool done(const GradNode *n, ObjTensor **gin) {
 
 /* ---- elementwise, broadcasting ---- */
 
-bool tb_ADD(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = unb(vm, g, X);
-  if (wants(node, 1)) gin[1] = unb(vm, g, Y);
+bool tb_ADD(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = unb(tc, g, X);
+  if (wants(node, 1)) gin[1] = unb(tc, g, Y);
   return done(node, gin);
 }
 
-bool tb_SUB(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = unb(vm, g, X);
-  if (wants(node, 1)) gin[1] = unb(vm, NEG(g), Y);
+bool tb_SUB(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = unb(tc, g, X);
+  if (wants(node, 1)) gin[1] = unb(tc, NEG(g), Y);
   return done(node, gin);
 }
 
-bool tb_MUL(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = unb(vm, MUL(g, Y), X);
-  if (wants(node, 1)) gin[1] = unb(vm, MUL(g, X), Y);
+bool tb_MUL(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = unb(tc, MUL(g, Y), X);
+  if (wants(node, 1)) gin[1] = unb(tc, MUL(g, X), Y);
   return done(node, gin);
 }
 
 /* d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 */
-bool tb_DIV(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = unb(vm, DIV(g, Y), X);
-  if (wants(node, 1)) gin[1] = unb(vm, NEG(DIV(MUL(g, X), MUL(Y, Y))), Y);
+bool tb_DIV(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = unb(tc, DIV(g, Y), X);
+  if (wants(node, 1)) gin[1] = unb(tc, NEG(DIV(MUL(g, X), MUL(Y, Y))), Y);
   return done(node, gin);
 }
 
 /* d(a**b)/da = b a**(b-1); d(a**b)/db = a**b log a, taken as 0 where a = 0
  * (the limit for b > 0, and PyTorch's choice). */
-bool tb_POW(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_POW(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *a = X, *b = Y;
   if (wants(node, 0)) {
-    ObjTensor *bm1 = SUB(b, num(vm, b->dtype, 1));
-    gin[0] = unb(vm, MUL(g, MUL(b, ap2(vm, TOP_POW, a, bm1))), a);
+    ObjTensor *bm1 = SUB(b, num(tc, b->dtype, 1));
+    gin[0] = unb(tc, MUL(g, MUL(b, ap2(tc, TOP_POW, a, bm1))), a);
   }
   if (wants(node, 1)) {
-    ObjTensor *d = MUL(ap2(vm, TOP_POW, a, b), UN(LOG, a));
-    ObjTensor *zero = num(vm, g->dtype, 0);
-    d = where3(vm, ap2(vm, TOP_EQ, a, num(vm, a->dtype, 0)), zero, d);
-    gin[1] = unb(vm, MUL(g, d), b);
+    ObjTensor *d = MUL(ap2(tc, TOP_POW, a, b), UN(LOG, a));
+    ObjTensor *zero = num(tc, g->dtype, 0);
+    d = where3(tc, ap2(tc, TOP_EQ, a, num(tc, a->dtype, 0)), zero, d);
+    gin[1] = unb(tc, MUL(g, d), b);
   }
   return done(node, gin);
 }
 
 /* Weight of operand a in maximum(a, b) (cmp = GT) or minimum (cmp = LT):
  * 1 where it wins, 1/2 on a tie, 0 where it loses. */
-static bool extreme2(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin, TensorOp cmp) {
+static bool extreme2(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin, TensorOp cmp) {
   DType dt = g->dtype;
-  ObjTensor *tie = where3(vm, ap2(vm, TOP_EQ, X, Y), num(vm, dt, 0.5), num(vm, dt, 0));
-  ObjTensor *wa = where3(vm, ap2(vm, cmp, X, Y), num(vm, dt, 1), tie);
-  if (wants(node, 0)) gin[0] = unb(vm, MUL(g, wa), X);
-  if (wants(node, 1)) gin[1] = unb(vm, MUL(g, SUB(num(vm, dt, 1), wa)), Y);
+  ObjTensor *tie = where3(tc, ap2(tc, TOP_EQ, X, Y), num(tc, dt, 0.5), num(tc, dt, 0));
+  ObjTensor *wa = where3(tc, ap2(tc, cmp, X, Y), num(tc, dt, 1), tie);
+  if (wants(node, 0)) gin[0] = unb(tc, MUL(g, wa), X);
+  if (wants(node, 1)) gin[1] = unb(tc, MUL(g, SUB(num(tc, dt, 1), wa)), Y);
   return done(node, gin);
 }
 
-bool tb_MAXIMUM(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return extreme2(vm, node, g, gin, TOP_GT);
+bool tb_MAXIMUM(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return extreme2(tc, node, g, gin, TOP_GT);
 }
 
-bool tb_MINIMUM(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return extreme2(vm, node, g, gin, TOP_LT);
+bool tb_MINIMUM(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return extreme2(tc, node, g, gin, TOP_LT);
 }
 
 /* where(cond, a, b): the gradient flows to a where cond holds, to b
  * elsewhere; cond (bool) has none. */
-bool tb_WHERE(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  ObjTensor *cond = node->inputs[0], *zero = num(vm, g->dtype, 0);
-  if (wants(node, 1)) gin[1] = unb(vm, where3(vm, cond, g, zero), node->inputs[1]);
-  if (wants(node, 2)) gin[2] = unb(vm, where3(vm, cond, zero, g), node->inputs[2]);
+bool tb_WHERE(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  ObjTensor *cond = node->inputs[0], *zero = num(tc, g->dtype, 0);
+  if (wants(node, 1)) gin[1] = unb(tc, where3(tc, cond, g, zero), node->inputs[1]);
+  if (wants(node, 2)) gin[2] = unb(tc, where3(tc, cond, zero, g), node->inputs[2]);
   return done(node, gin);
 }
 
 /* ---- elementwise, unary: gin[0] = g * f'(x) ---- */
 
 #define UNARY_RULE(NAME, EXPR)                                                                     \
-  bool tb_##NAME(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {                         \
+  bool tb_##NAME(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {                         \
     ObjTensor *x = X;                                                                              \
     DType dt = x->dtype;                                                                           \
     (void)dt;                                                                                      \
@@ -299,130 +299,130 @@ bool tb_WHERE(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
 
 UNARY_RULE(NEG, NEG(g))
 /* sign(x), 0 at 0 */
-UNARY_RULE(ABS, MUL(g, where3(vm, ap2(vm, TOP_GT, x, num(vm, dt, 0)), num(vm, g->dtype, 1),
-                              where3(vm, ap2(vm, TOP_LT, x, num(vm, dt, 0)),
-                                     num(vm, g->dtype, -1), num(vm, g->dtype, 0)))))
+UNARY_RULE(ABS, MUL(g, where3(tc, ap2(tc, TOP_GT, x, num(tc, dt, 0)), num(tc, g->dtype, 1),
+                              where3(tc, ap2(tc, TOP_LT, x, num(tc, dt, 0)),
+                                     num(tc, g->dtype, -1), num(tc, g->dtype, 0)))))
 UNARY_RULE(EXP, MUL(g, UN(EXP, x)))
 UNARY_RULE(LOG, DIV(g, x))
 /* 1 / (2 sqrt x) */
-UNARY_RULE(SQRT, DIV(MUL(g, num(vm, g->dtype, 0.5)), UN(SQRT, x)))
+UNARY_RULE(SQRT, DIV(MUL(g, num(tc, g->dtype, 0.5)), UN(SQRT, x)))
 UNARY_RULE(SIN, MUL(g, UN(COS, x)))
 UNARY_RULE(COS, NEG(MUL(g, UN(SIN, x))))
 
 /* 1 - tanh(x)^2 */
-bool tb_TANH(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_TANH(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *t = UN(TANH, X);
-  if (wants(node, 0)) gin[0] = MUL(g, SUB(num(vm, X->dtype, 1), MUL(t, t)));
+  if (wants(node, 0)) gin[0] = MUL(g, SUB(num(tc, X->dtype, 1), MUL(t, t)));
   return done(node, gin);
 }
 
 /* s (1 - s) */
-bool tb_SIGMOID(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_SIGMOID(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *s = UN(SIGMOID, X);
-  if (wants(node, 0)) gin[0] = MUL(g, MUL(s, SUB(num(vm, X->dtype, 1), s)));
+  if (wants(node, 0)) gin[0] = MUL(g, MUL(s, SUB(num(tc, X->dtype, 1), s)));
   return done(node, gin);
 }
 
 /* 1 where x > 0 (0 at 0, as PyTorch) */
-UNARY_RULE(RELU, where3(vm, ap2(vm, TOP_GT, x, num(vm, dt, 0)), g, num(vm, g->dtype, 0)))
+UNARY_RULE(RELU, where3(tc, ap2(tc, TOP_GT, x, num(tc, dt, 0)), g, num(tc, g->dtype, 0)))
 
 /* gelu(x) = x/2 (1 + tanh u), u = c (x + k x^3), c = sqrt(2/pi), k = 0.044715:
  * gelu'(x) = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3k x^2), t = tanh u */
-bool tb_GELU(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_GELU(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   const double c = 0.7978845608028654, k = 0.044715;
   ObjTensor *x = X;
   DType dt = x->dtype;
   ObjTensor *x2 = MUL(x, x);
-  ObjTensor *u = MUL(num(vm, dt, c), ADD(x, MUL(num(vm, dt, k), MUL(x, x2))));
+  ObjTensor *u = MUL(num(tc, dt, c), ADD(x, MUL(num(tc, dt, k), MUL(x, x2))));
   ObjTensor *t = UN(TANH, u);
-  ObjTensor *half = num(vm, dt, 0.5), *one = num(vm, dt, 1);
-  ObjTensor *du = MUL(num(vm, dt, c), ADD(one, MUL(num(vm, dt, 3 * k), x2)));
+  ObjTensor *half = num(tc, dt, 0.5), *one = num(tc, dt, 1);
+  ObjTensor *du = MUL(num(tc, dt, c), ADD(one, MUL(num(tc, dt, 3 * k), x2)));
   ObjTensor *d = ADD(MUL(half, ADD(one, t)), MUL(MUL(half, x), MUL(SUB(one, MUL(t, t)), du)));
   if (wants(node, 0)) gin[0] = MUL(g, d);
   return done(node, gin);
 }
 
 /* silu(x) = x s(x): s (1 + x (1 - s)) */
-bool tb_SILU(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  ObjTensor *x = X, *s = UN(SIGMOID, x), *one = num(vm, x->dtype, 1);
+bool tb_SILU(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  ObjTensor *x = X, *s = UN(SIGMOID, x), *one = num(tc, x->dtype, 1);
   if (wants(node, 0)) gin[0] = MUL(g, MUL(s, ADD(one, MUL(x, SUB(one, s)))));
   return done(node, gin);
 }
 
 /* 1 where x > 0, slope elsewhere */
-UNARY_RULE(LEAKY_RELU, where3(vm, ap2(vm, TOP_GT, x, num(vm, dt, 0)), g,
-                              MUL(g, num(vm, g->dtype, node->attrs.scalar[0]))))
+UNARY_RULE(LEAKY_RELU, where3(tc, ap2(tc, TOP_GT, x, num(tc, dt, 0)), g,
+                              MUL(g, num(tc, g->dtype, node->attrs.scalar[0]))))
 
 /* 1 inside [lo, hi] (bounds included, as PyTorch), 0 outside; a NaN bound
  * is absent. */
-bool tb_CLAMP(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  ObjTensor *x = X, *r = g, *zero = num(vm, g->dtype, 0);
+bool tb_CLAMP(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  ObjTensor *x = X, *r = g, *zero = num(tc, g->dtype, 0);
   double lo = node->attrs.scalar[0], hi = node->attrs.scalar[1];
-  if (!isnan(lo)) r = where3(vm, ap2(vm, TOP_LT, x, num(vm, x->dtype, lo)), zero, r);
-  if (!isnan(hi)) r = where3(vm, ap2(vm, TOP_GT, x, num(vm, x->dtype, hi)), zero, r);
+  if (!isnan(lo)) r = where3(tc, ap2(tc, TOP_LT, x, num(tc, x->dtype, lo)), zero, r);
+  if (!isnan(hi)) r = where3(tc, ap2(tc, TOP_GT, x, num(tc, x->dtype, hi)), zero, r);
   if (wants(node, 0)) gin[0] = r;
   return done(node, gin);
 }
 
-UNARY_RULE(CAST, cast(vm, g, dt))
+UNARY_RULE(CAST, cast(tc, g, dt))
 
 /* ---- reductions ---- */
 
 /* g (reduced shape) broadcast back over x: [.., 1, ..] then expand. */
-static ObjTensor *spread(VM *vm, ObjTensor *g, const ObjTensor *x, uint32_t axes) {
+static ObjTensor *spread(TCtx *tc, ObjTensor *g, const ObjTensor *x, uint32_t axes) {
   int64_t ks[NS_MAX_DIMS];
   kept_shape(x, axes, ks);
-  ObjTensor *k = reshape(vm, g, x->ndim, ks);
+  ObjTensor *k = reshape(tc, g, x->ndim, ks);
   if (k == NULL || same_shape(k->ndim, k->shape, x->ndim, x->shape)) return k;
-  return shape_op(vm, TOP_EXPAND, k, x->ndim, x->shape);
+  return shape_op(tc, TOP_EXPAND, k, x->ndim, x->shape);
 }
 
-bool tb_SUM(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = spread(vm, g, X, node->attrs.axes);
+bool tb_SUM(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = spread(tc, g, X, node->attrs.axes);
   return done(node, gin);
 }
 
-bool tb_MEAN(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_MEAN(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   double inv = 1.0 / (double)reduced_count(X, node->attrs.axes);
-  if (wants(node, 0)) gin[0] = spread(vm, MUL(g, num(vm, g->dtype, inv)), X, node->attrs.axes);
+  if (wants(node, 0)) gin[0] = spread(tc, MUL(g, num(tc, g->dtype, inv)), X, node->attrs.axes);
   return done(node, gin);
 }
 
 /* The gradient goes to the positions equal to the extreme, split evenly. */
-static bool extreme_reduce(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+static bool extreme_reduce(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *x = X;
   uint32_t axes = node->attrs.axes;
-  ObjTensor *m = reduce(vm, node->op, x, axes, true);
-  ObjTensor *mask = cast(vm, ap2(vm, TOP_EQ, x, m), g->dtype);
-  ObjTensor *w = DIV(mask, reduce(vm, TOP_SUM, mask, axes ? axes : all_axes(x->ndim), true));
+  ObjTensor *m = reduce(tc, node->op, x, axes, true);
+  ObjTensor *mask = cast(tc, ap2(tc, TOP_EQ, x, m), g->dtype);
+  ObjTensor *w = DIV(mask, reduce(tc, TOP_SUM, mask, axes ? axes : all_axes(x->ndim), true));
   int64_t ks[NS_MAX_DIMS];
   kept_shape(x, axes, ks);
-  if (wants(node, 0)) gin[0] = MUL(reshape(vm, g, x->ndim, ks), w);
+  if (wants(node, 0)) gin[0] = MUL(reshape(tc, g, x->ndim, ks), w);
   return done(node, gin);
 }
 
-bool tb_MAX(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return extreme_reduce(vm, node, g, gin);
+bool tb_MAX(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return extreme_reduce(tc, node, g, gin);
 }
 
-bool tb_MIN(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return extreme_reduce(vm, node, g, gin);
+bool tb_MIN(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return extreme_reduce(tc, node, g, gin);
 }
 
 /* y = softmax(x): gx = y (g - sum(g y)) along the axis */
-bool tb_SOFTMAX(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_SOFTMAX(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   uint32_t ax = 1u << norm_axis(node->attrs.axis, X->ndim);
-  ObjTensor *y = ap1(vm, TOP_SOFTMAX, X, &node->attrs);
+  ObjTensor *y = ap1(tc, TOP_SOFTMAX, X, &node->attrs);
   ObjTensor *gy = MUL(g, y);
-  if (wants(node, 0)) gin[0] = MUL(y, SUB(g, reduce(vm, TOP_SUM, gy, ax, true)));
+  if (wants(node, 0)) gin[0] = MUL(y, SUB(g, reduce(tc, TOP_SUM, gy, ax, true)));
   return done(node, gin);
 }
 
 /* y = log_softmax(x): gx = g - exp(y) sum(g) along the axis */
-bool tb_LOG_SOFTMAX(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_LOG_SOFTMAX(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   uint32_t ax = 1u << norm_axis(node->attrs.axis, X->ndim);
-  ObjTensor *p = UN(EXP, ap1(vm, TOP_LOG_SOFTMAX, X, &node->attrs));
-  if (wants(node, 0)) gin[0] = SUB(g, MUL(p, reduce(vm, TOP_SUM, g, ax, true)));
+  ObjTensor *p = UN(EXP, ap1(tc, TOP_LOG_SOFTMAX, X, &node->attrs));
+  if (wants(node, 0)) gin[0] = SUB(g, MUL(p, reduce(tc, TOP_SUM, g, ax, true)));
   return done(node, gin);
 }
 
@@ -431,11 +431,11 @@ bool tb_LOG_SOFTMAX(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
  *   da = g @ b^T (summed over a's broadcast batch dims), db = a^T @ g.
  * A 1-D a is [1, k] and a 1-D b is [k, 1], with that axis dropped from c;
  * g gets it back before the products. */
-bool tb_MATMUL(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_MATMUL(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *a = X, *b = Y;
   bool a1 = a->ndim == 1, b1 = b->ndim == 1;
-  ObjTensor *a2 = a1 ? reshape(vm, a, 2, (int64_t[]){1, a->shape[0]}) : a;
-  ObjTensor *b2 = b1 ? reshape(vm, b, 2, (int64_t[]){b->shape[0], 1}) : b;
+  ObjTensor *a2 = a1 ? reshape(tc, a, 2, (int64_t[]){1, a->shape[0]}) : a;
+  ObjTensor *b2 = b1 ? reshape(tc, b, 2, (int64_t[]){b->shape[0], 1}) : b;
   int64_t s[NS_MAX_DIMS];
   int gn = g->ndim;
   memcpy(s, g->shape, sizeof(int64_t) * (size_t)gn);
@@ -447,11 +447,11 @@ bool tb_MATMUL(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   } else if (b1) {
     s[gn++] = 1;
   }
-  ObjTensor *g2 = reshape(vm, g, gn, s);
+  ObjTensor *g2 = reshape(tc, g, gn, s);
   if (a2 == NULL || b2 == NULL || g2 == NULL) return false;
   if (wants(node, 0)) {
-    ObjTensor *da = unb(vm, ap2(vm, TOP_MATMUL, g2, transpose_last(vm, b2)), a2);
-    gin[0] = reshape(vm, da, a->ndim, a->shape);
+    ObjTensor *da = unb(tc, ap2(tc, TOP_MATMUL, g2, transpose_last(tc, b2)), a2);
+    gin[0] = reshape(tc, da, a->ndim, a->shape);
   }
   if (wants(node, 1)) {
     ObjTensor *db;
@@ -460,46 +460,46 @@ bool tb_MATMUL(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
       /* b is the transpose of a contiguous matrix (x ⊙ w.T in Linear):
        * compute (gᵀ·a)ᵀ, so that the gradient reaching w through the
        * transpose's rule is contiguous and needs no transposing copy. */
-      db = transpose_last(vm, ap2(vm, TOP_MATMUL, transpose_last(vm, g2), a2));
+      db = transpose_last(tc, ap2(tc, TOP_MATMUL, transpose_last(tc, g2), a2));
     } else {
-      db = unb(vm, ap2(vm, TOP_MATMUL, transpose_last(vm, a2), g2), b2);
+      db = unb(tc, ap2(tc, TOP_MATMUL, transpose_last(tc, a2), g2), b2);
     }
-    gin[1] = reshape(vm, db, b->ndim, b->shape);
+    gin[1] = reshape(tc, db, b->ndim, b->shape);
   }
   return done(node, gin);
 }
 
 /* ---- shape ---- */
 
-bool tb_RESHAPE(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = reshape(vm, g, X->ndim, X->shape);
+bool tb_RESHAPE(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = reshape(tc, g, X->ndim, X->shape);
   return done(node, gin);
 }
 
 /* permute by the inverse permutation */
-bool tb_PERMUTE(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_PERMUTE(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   int64_t inv[NS_MAX_DIMS];
   int nd = X->ndim;
   for (int i = 0; i < nd; i++) inv[norm_axis((int)node->attrs.ints[i], nd)] = i;
-  if (wants(node, 0)) gin[0] = shape_op(vm, TOP_PERMUTE, g, nd, inv);
+  if (wants(node, 0)) gin[0] = shape_op(tc, TOP_PERMUTE, g, nd, inv);
   return done(node, gin);
 }
 
-bool tb_EXPAND(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  if (wants(node, 0)) gin[0] = unb(vm, g, X);
+bool tb_EXPAND(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  if (wants(node, 0)) gin[0] = unb(tc, g, X);
   return done(node, gin);
 }
 
-bool tb_CONTIGUOUS(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  (void)vm;
+bool tb_CONTIGUOUS(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  (void)tc;
   if (wants(node, 0)) gin[0] = g;
   return done(node, gin);
 }
 
 /* Positions start, start+1, ... in the shape of `like` (f64: exact up to
  * 2^53 elements). */
-static ObjTensor *positions(VM *vm, const ObjTensor *like, double start) {
-  ObjTensor *t = tensor_new(vm, DT_F64, like->ndim, like->shape);
+static ObjTensor *positions(TCtx *tc, const ObjTensor *like, double start) {
+  ObjTensor *t = tensor_new(tc, DT_F64, like->ndim, like->shape);
   if (t == NULL) return NULL;
   double *d = tensor_data(t);
   for (int64_t i = 0; i < t->numel; i++) d[i] = start + (double)i;
@@ -508,10 +508,10 @@ static ObjTensor *positions(VM *vm, const ObjTensor *like, double start) {
 
 /* out[pos[j]] += src[j] into a flat zero tensor of `total` elements:
  * the adjoint of a selection. pos and src have the same shape. */
-static ObjTensor *scatter_add(VM *vm, ObjTensor *pos, ObjTensor *src, int64_t total) {
-  ObjTensor *p = f64c(vm, pos), *s = f64c(vm, src);
+static ObjTensor *scatter_add(TCtx *tc, ObjTensor *pos, ObjTensor *src, int64_t total) {
+  ObjTensor *p = f64c(tc, pos), *s = f64c(tc, src);
   if (p == NULL || s == NULL) return NULL;
-  ObjTensor *out = tensor_zeros(vm, DT_F64, 1, &total);
+  ObjTensor *out = tensor_zeros(tc, DT_F64, 1, &total);
   if (out == NULL) return NULL;
   const double *pd = tensor_data(p), *sd = tensor_data(s);
   double *od = tensor_data(out);
@@ -523,62 +523,62 @@ static ObjTensor *scatter_add(VM *vm, ObjTensor *pos, ObjTensor *src, int64_t to
 }
 
 /* Gradient of input 0 of a selection op whose other inputs are indices. */
-static bool select_rule(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+static bool select_rule(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   if (!wants(node, 0)) return true;
   ObjTensor *in[GRAD_MAX_INPUTS];
   for (int i = 0; i < node->ninputs; i++) in[i] = node->inputs[i];
-  in[0] = positions(vm, X, 0);
-  ObjTensor *pos = apply_n(vm, node->op, in, node->ninputs, &node->attrs);
-  ObjTensor *flat = scatter_add(vm, pos, g, X->numel);
-  gin[0] = cast(vm, reshape(vm, flat, X->ndim, X->shape), X->dtype);
+  in[0] = positions(tc, X, 0);
+  ObjTensor *pos = apply_n(tc, node->op, in, node->ninputs, &node->attrs);
+  ObjTensor *flat = scatter_add(tc, pos, g, X->numel);
+  gin[0] = cast(tc, reshape(tc, flat, X->ndim, X->shape), X->dtype);
   return done(node, gin);
 }
 
-bool tb_SLICE(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return select_rule(vm, node, g, gin);
+bool tb_SLICE(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return select_rule(tc, node, g, gin);
 }
 
-bool tb_INDEX_SELECT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return select_rule(vm, node, g, gin);
+bool tb_INDEX_SELECT(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return select_rule(tc, node, g, gin);
 }
 
-bool tb_GATHER(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return select_rule(vm, node, g, gin);
+bool tb_GATHER(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return select_rule(tc, node, g, gin);
 }
 
 /* out = x with out.flat[pos] = v: x's gradient is g with the overwritten
  * positions zeroed, v's is g at those positions (shaped like pos), summed
  * back to v's shape. pos (input 1) has none. */
-bool tb_INDEX_PUT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_INDEX_PUT(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *x = X, *pos = Y, *v = node->inputs[2];
   if (wants(node, 0)) {
-    ObjTensor *gx = tensor_new(vm, g->dtype, g->ndim, g->shape);
+    ObjTensor *gx = tensor_new(tc, g->dtype, g->ndim, g->shape);
     if (gx == NULL) return false;
     tensor_copy_into(gx, g);
-    if (!tensor_index_put(vm, gx, pos, num(vm, g->dtype, 0))) return false;
-    gin[0] = cast(vm, gx, x->dtype);
+    if (!tensor_index_put(tc, gx, pos, num(tc, g->dtype, 0))) return false;
+    gin[0] = cast(tc, gx, x->dtype);
   }
   if (wants(node, 2)) {
     TAttrs a;
     memset(&a, 0, sizeof a);
     int64_t all = -1;
-    ObjTensor *in[2] = {reshape(vm, g, 1, &all), pos};
-    ObjTensor *gv = apply_n(vm, TOP_INDEX_SELECT, in, 2, &a);
-    gin[2] = cast(vm, unb(vm, gv, v), v->dtype);
+    ObjTensor *in[2] = {reshape(tc, g, 1, &all), pos};
+    ObjTensor *gv = apply_n(tc, TOP_INDEX_SELECT, in, 2, &a);
+    gin[2] = cast(tc, unb(tc, gv, v), v->dtype);
   }
   return done(node, gin);
 }
 
 /* cat/stack: input i owns positions [off_i, off_i + numel_i) of one flat
  * buffer; each gradient is a view of its range. */
-static bool join_rule(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+static bool join_rule(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *in[GRAD_MAX_INPUTS];
   int64_t off = 0;
   for (int i = 0; i < node->ninputs; i++) {
-    in[i] = positions(vm, node->inputs[i], (double)off);
+    in[i] = positions(tc, node->inputs[i], (double)off);
     off += node->inputs[i]->numel;
   }
-  ObjTensor *flat = scatter_add(vm, apply_n(vm, node->op, in, node->ninputs, &node->attrs), g, off);
+  ObjTensor *flat = scatter_add(tc, apply_n(tc, node->op, in, node->ninputs, &node->attrs), g, off);
   if (flat == NULL) return false;
   off = 0;
   for (int i = 0; i < node->ninputs; i++) {
@@ -586,19 +586,19 @@ static bool join_rule(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
     if (wants(node, i)) {
       int64_t st[NS_MAX_DIMS];
       tensor_contig_strides(x->ndim, x->shape, st);
-      gin[i] = cast(vm, tensor_view(vm, flat, x->ndim, x->shape, st, off), x->dtype);
+      gin[i] = cast(tc, tensor_view(tc, flat, x->ndim, x->shape, st, off), x->dtype);
     }
     off += x->numel;
   }
   return done(node, gin);
 }
 
-bool tb_CAT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return join_rule(vm, node, g, gin);
+bool tb_CAT(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return join_rule(tc, node, g, gin);
 }
 
-bool tb_STACK(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
-  return join_rule(vm, node, g, gin);
+bool tb_STACK(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+  return join_rule(tc, node, g, gin);
 }
 
 /* ---- nn ---- */
@@ -607,7 +607,7 @@ bool tb_STACK(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
  * col = im2col(x) [C*kh*kw, OH*OW]:
  *   dw += g[n] [O, L] @ col^T,   dx[n] = col2im(w^T [K, O] @ g[n]).
  * Computed in f32 when everything is f32, else in f64, with the matmul op. */
-bool tb_CONV2D(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_CONV2D(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   ObjTensor *x = X, *w = Y;
   int64_t sh, sw, ph, pw;
   tensor_conv_params(&node->attrs, &sh, &sw, &ph, &pw);
@@ -617,11 +617,11 @@ bool tb_CONV2D(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   bool f32 = x->dtype == DT_F32 && w->dtype == DT_F32 && g->dtype == DT_F32;
   DType dt = f32 ? DT_F32 : DT_F64;
   size_t es = tensor_dtype_sizes[dt];
-  ObjTensor *xc = tensor_to(vm, x, dt), *wc = tensor_to(vm, w, dt), *gc = tensor_to(vm, g, dt);
+  ObjTensor *xc = tensor_to(tc, x, dt), *wc = tensor_to(tc, w, dt), *gc = tensor_to(tc, g, dt);
   if (xc == NULL || wc == NULL || gc == NULL) return false;
-  ObjTensor *g3 = reshape(vm, gc, 3, (int64_t[]){N, O, L});
+  ObjTensor *g3 = reshape(tc, gc, 3, (int64_t[]){N, O, L});
   if (wants(node, 1)) {
-    ObjTensor *cols = tensor_new(vm, dt, 3, (int64_t[]){N, K, L});
+    ObjTensor *cols = tensor_new(tc, dt, 3, (int64_t[]){N, K, L});
     if (cols == NULL) return false;
     for (int64_t n = 0; n < N; n++) {
       const char *xs = (const char *)tensor_data(xc) + (size_t)(n * C * H * W) * es;
@@ -631,14 +631,14 @@ bool tb_CONV2D(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
       else
         tensor_im2col_f64((const double *)xs, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW, (double *)cs);
     }
-    ObjTensor *dw = reduce(vm, TOP_SUM, ap2(vm, TOP_MATMUL, g3, transpose_last(vm, cols)), 1u, false);
-    gin[1] = cast(vm, reshape(vm, dw, 4, w->shape), w->dtype);
+    ObjTensor *dw = reduce(tc, TOP_SUM, ap2(tc, TOP_MATMUL, g3, transpose_last(tc, cols)), 1u, false);
+    gin[1] = cast(tc, reshape(tc, dw, 4, w->shape), w->dtype);
   }
   if (wants(node, 0)) {
-    ObjTensor *wt = transpose_last(vm, reshape(vm, wc, 2, (int64_t[]){O, K}));
-    ObjTensor *prod = ap2(vm, TOP_MATMUL, wt, g3);
-    ObjTensor *dcols = prod ? tensor_to(vm, prod, dt) : NULL;
-    ObjTensor *dx = dcols ? tensor_zeros(vm, dt, 4, x->shape) : NULL;
+    ObjTensor *wt = transpose_last(tc, reshape(tc, wc, 2, (int64_t[]){O, K}));
+    ObjTensor *prod = ap2(tc, TOP_MATMUL, wt, g3);
+    ObjTensor *dcols = prod ? tensor_to(tc, prod, dt) : NULL;
+    ObjTensor *dx = dcols ? tensor_zeros(tc, dt, 4, x->shape) : NULL;
     if (dx == NULL) return false;
     for (int64_t n = 0; n < N; n++) {
       const char *cs = (const char *)tensor_data(dcols) + (size_t)(n * K * L) * es;
@@ -648,22 +648,22 @@ bool tb_CONV2D(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
       else
         tensor_col2im_f64((const double *)cs, C, H, W, kh, kw, sh, sw, ph, pw, OH, OW, (double *)xs);
     }
-    gin[0] = cast(vm, dx, x->dtype);
+    gin[0] = cast(tc, dx, x->dtype);
   }
   return done(node, gin);
 }
 
 /* x [N, C, H, W], g [N, C, OH, OW], saved[0] = i64 [N, C, OH, OW] flat
  * index (h * W + w) of each window's maximum within its plane. */
-bool tb_MAXPOOL2D(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_MAXPOOL2D(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   if (!wants(node, 0)) return true;
   ObjTensor *x = X, *arg = node->saved[0];
-  if (arg == NULL) return vm_error(vm, "backward: maxpool2d has no saved argmax");
-  ObjTensor *ac = tensor_to(vm, arg, DT_I64), *gc = f64c(vm, g);
+  if (arg == NULL) return tensor_error(tc, "backward: maxpool2d has no saved argmax");
+  ObjTensor *ac = tensor_to(tc, arg, DT_I64), *gc = f64c(tc, g);
   if (ac == NULL || gc == NULL) return false;
   int64_t planes = x->shape[0] * x->shape[1], HW = x->shape[2] * x->shape[3];
   int64_t L = g->shape[2] * g->shape[3];
-  ObjTensor *dx = tensor_zeros(vm, DT_F64, x->ndim, x->shape);
+  ObjTensor *dx = tensor_zeros(tc, DT_F64, x->ndim, x->shape);
   if (dx == NULL) return false;
   const int64_t *ad = tensor_data(ac);
   const double *gd = tensor_data(gc);
@@ -673,19 +673,19 @@ bool tb_MAXPOOL2D(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
       int64_t k = ad[p * L + j];
       if (k >= 0 && k < HW) dd[p * HW + k] += gd[p * L + j];
     }
-  gin[0] = cast(vm, dx, x->dtype);
+  gin[0] = cast(tc, dx, x->dtype);
   return done(node, gin);
 }
 
 /* saved[0] = mask with values 0 or 1/(1-p): gx = g * mask */
-bool tb_DROPOUT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_DROPOUT(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   if (!wants(node, 0)) return true;
   if (node->saved[0] == NULL) {
     if (node->attrs.scalar[0] == 0) {
       gin[0] = g;
       return true;
     }
-    return vm_error(vm, "backward: dropout has no saved mask");
+    return tensor_error(tc, "backward: dropout has no saved mask");
   }
   gin[0] = MUL(g, node->saved[0]);
   return done(node, gin);
@@ -693,17 +693,17 @@ bool tb_DROPOUT(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
 
 /* logits [N, C], labels [N] -> mean loss: d/dlogits = g (p - onehot) / N,
  * p = softmax(logits) (saved by the forward kernel, else recomputed). */
-bool tb_CROSS_ENTROPY(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
+bool tb_CROSS_ENTROPY(TCtx *tc, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   if (!wants(node, 0)) return true;
   ObjTensor *x = X, *labels = Y, *p = node->saved[0];
   if (p == NULL) {
     TAttrs a;
     memset(&a, 0, sizeof a);
     a.axis = 1;
-    p = ap1(vm, TOP_SOFTMAX, x, &a);
+    p = ap1(tc, TOP_SOFTMAX, x, &a);
   }
-  ObjTensor *d = p ? tensor_new(vm, DT_F64, 2, x->shape) : NULL;
-  ObjTensor *lc = tensor_to(vm, labels, DT_I64);
+  ObjTensor *d = p ? tensor_new(tc, DT_F64, 2, x->shape) : NULL;
+  ObjTensor *lc = tensor_to(tc, labels, DT_I64);
   if (d == NULL || lc == NULL) return false;
   tensor_copy_into(d, p);
   int64_t N = x->shape[0], C = x->shape[1];
@@ -711,8 +711,8 @@ bool tb_CROSS_ENTROPY(VM *vm, GradNode *node, ObjTensor *g, ObjTensor **gin) {
   double *dd = tensor_data(d);
   for (int64_t i = 0; i < N; i++)
     if (ld[i] >= 0 && ld[i] < C) dd[i * C + ld[i]] -= 1.0;
-  ObjTensor *scale = MUL(cast(vm, g, DT_F64), num(vm, DT_F64, N > 0 ? 1.0 / (double)N : 0));
-  gin[0] = cast(vm, MUL(d, scale), x->dtype);
+  ObjTensor *scale = MUL(cast(tc, g, DT_F64), num(tc, DT_F64, N > 0 ? 1.0 / (double)N : 0));
+  gin[0] = cast(tc, MUL(d, scale), x->dtype);
   return done(node, gin);
 }
 
@@ -745,17 +745,17 @@ static int32_t *map_slot(NodeMap *m, GradNode *n, bool insert) {
   return &m->vals[i];
 }
 
-static void map_grow(VM *vm, NodeMap *m) {
+static void map_grow(TCtx *tc, NodeMap *m) {
   NodeMap old = *m;
   m->cap = old.cap ? old.cap * 2 : 64;
-  m->keys = ALLOCATE(vm, GradNode *, m->cap);
-  m->vals = ALLOCATE(vm, int32_t, m->cap);
+  m->keys = ALLOCATE(tc->vm, GradNode *, m->cap);
+  m->vals = ALLOCATE(tc->vm, int32_t, m->cap);
   memset(m->keys, 0, sizeof(GradNode *) * m->cap);
   for (size_t i = 0; i < old.cap; i++)
     if (old.keys[i] != NULL) *map_slot(m, old.keys[i], true) = old.vals[i];
   if (old.cap) {
-    FREE_ARRAY(vm, GradNode *, old.keys, old.cap);
-    FREE_ARRAY(vm, int32_t, old.vals, old.cap);
+    FREE_ARRAY(tc->vm, GradNode *, old.keys, old.cap);
+    FREE_ARRAY(tc->vm, int32_t, old.vals, old.cap);
   }
 }
 
@@ -764,8 +764,8 @@ typedef struct {
   int next; /* next input to visit */
 } DfsFrame;
 
-static bool freed_error(VM *vm, const GradNode *n) {
-  return vm_error(vm,
+static bool freed_error(TCtx *tc, const GradNode *n) {
+  return tensor_error(tc,
                   "backward through the graph a second time: `%s` was freed by an earlier backward() "
                   "(pass retain_graph: true to that call to keep the graph)",
                   tensor_ops[n->op].name);
@@ -774,16 +774,16 @@ static bool freed_error(VM *vm, const GradNode *n) {
 /* Post-order of the graph below root (inputs before the ops that use them),
  * without recursion. Returns the node count (*order is allocated), or -1
  * after vm_error when the walk reaches a node an earlier backward() freed. */
-static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order, size_t *ordercap) {
+static int32_t topo_order(TCtx *tc, GradNode *root, NodeMap *m, GradNode ***order, size_t *ordercap) {
   size_t cap = 64, capstack = 64, sp = 0, nvisited = 1;
   int32_t count = 0;
-  GradNode **out = ALLOCATE(vm, GradNode *, cap);
-  DfsFrame *stack = ALLOCATE(vm, DfsFrame, capstack);
-  map_grow(vm, m);
+  GradNode **out = ALLOCATE(tc->vm, GradNode *, cap);
+  DfsFrame *stack = ALLOCATE(tc->vm, DfsFrame, capstack);
+  map_grow(tc, m);
   *map_slot(m, root, true) = -1;
   stack[sp++] = (DfsFrame){root, 0};
   if (root->released) {
-    freed_error(vm, root);
+    freed_error(tc, root);
     count = -1;
     sp = 0;
   }
@@ -793,15 +793,15 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
       GradNode *in = f->node->next[f->next++];
       if (in == NULL || map_slot(m, in, false) != NULL) continue;
       if (in->released) {
-        freed_error(vm, in);
+        freed_error(tc, in);
         count = -1;
         break;
       }
-      if ((nvisited + 1) * 2 > m->cap) map_grow(vm, m);
+      if ((nvisited + 1) * 2 > m->cap) map_grow(tc, m);
       *map_slot(m, in, true) = -1;
       nvisited++;
       if (sp == capstack) {
-        stack = vm_realloc(vm, stack, sizeof(DfsFrame) * capstack, sizeof(DfsFrame) * capstack * 2);
+        stack = vm_realloc(tc->vm, stack, sizeof(DfsFrame) * capstack, sizeof(DfsFrame) * capstack * 2);
         capstack *= 2;
       }
       stack[sp++] = (DfsFrame){in, 0};
@@ -809,14 +809,14 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
       GradNode *n = f->node;
       sp--;
       if ((size_t)count == cap) {
-        out = vm_realloc(vm, out, sizeof(GradNode *) * cap, sizeof(GradNode *) * cap * 2);
+        out = vm_realloc(tc->vm, out, sizeof(GradNode *) * cap, sizeof(GradNode *) * cap * 2);
         cap *= 2;
       }
       *map_slot(m, n, false) = count;
       out[count++] = n;
     }
   }
-  FREE_ARRAY(vm, DfsFrame, stack, capstack);
+  FREE_ARRAY(tc->vm, DfsFrame, stack, capstack);
   *order = out;
   *ordercap = cap;
   return count;
@@ -824,14 +824,14 @@ static int32_t topo_order(VM *vm, GradNode *root, NodeMap *m, GradNode ***order,
 
 /* Every input a node's rule reads must still hold the values it had when
  * the op ran. */
-static bool check_versions(VM *vm, GradNode **order, int32_t count) {
+static bool check_versions(TCtx *tc, GradNode **order, int32_t count) {
   for (int32_t i = 0; i < count; i++) {
     const GradNode *n = order[i];
     uint8_t reads = tensor_ops[n->op].reads;
     for (int j = 0; j < n->ninputs; j++) {
       const ObjTensor *in = n->inputs[j];
       if (in == NULL || !((reads >> j) & 1) || in->storage->version == n->versions[j]) continue;
-      return vm_error(vm,
+      return tensor_error(tc,
                       "a tensor needed by the backward of `%s` was modified in place (version %llu, saved at "
                       "version %llu)",
                       tensor_ops[n->op].name, (unsigned long long)in->storage->version,
@@ -857,30 +857,30 @@ static void release_graph(GradNode **order, int32_t count) {
 
 /* A contiguous tensor with storage of its own: what a leaf's .grad holds,
  * so that in-place updates of .grad never write into another tensor. */
-static ObjTensor *fresh(VM *vm, ObjTensor *g) {
-  if (!tensor_is_contiguous(g)) return tensor_contiguous(vm, g);
-  ObjTensor *t = tensor_new(vm, g->dtype, g->ndim, g->shape);
+static ObjTensor *fresh(TCtx *tc, ObjTensor *g) {
+  if (!tensor_is_contiguous(g)) return tensor_contiguous(tc, g);
+  ObjTensor *t = tensor_new(tc, g->dtype, g->ndim, g->shape);
   if (t != NULL) memcpy(tensor_data(t), tensor_data(g), (size_t)g->numel * tensor_dtype_sizes[g->dtype]);
   return t;
 }
 
-static bool accumulate_leaf(VM *vm, ObjTensor *leaf, ObjTensor *g) {
-  ObjTensor *sum = leaf->grad ? ADD(leaf->grad, g) : fresh(vm, g);
+static bool accumulate_leaf(TCtx *tc, ObjTensor *leaf, ObjTensor *g) {
+  ObjTensor *sum = leaf->grad ? ADD(leaf->grad, g) : fresh(tc, g);
   if (sum == NULL) return false;
   leaf->grad = sum;
   return true;
 }
 
-bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain_graph) {
+bool autograd_backward(TCtx *tc, ObjTensor *root, ObjTensor *gradient, bool retain_graph) {
   char b1[96], b2[96];
   if (!root->requires_grad && root->grad_fn == NULL)
-    return vm_error(vm, "backward: the tensor does not require grad and has no grad_fn");
+    return tensor_error(tc, "backward: the tensor does not require grad and has no grad_fn");
   if (gradient == NULL && root->numel != 1)
-    return vm_error(vm,
+    return tensor_error(tc,
                     "backward: grad can be implicitly created only for scalar outputs (loss has shape %s)",
                     tensor_shape_str(root, b1, sizeof b1));
   if (gradient != NULL && !same_shape(gradient->ndim, gradient->shape, root->ndim, root->shape))
-    return vm_error(vm, "backward: gradient has shape %s but the tensor has shape %s",
+    return tensor_error(tc, "backward: gradient has shape %s but the tensor has shape %s",
                     tensor_shape_str(gradient, b1, sizeof b1), tensor_shape_str(root, b2, sizeof b2));
 
   /* The collector runs only at interpreter safe points, never while this
@@ -895,19 +895,19 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain
   ObjTensor **grads = NULL;
   int32_t count = 0;
 
-  ObjTensor *g0 = gradient ? cast(vm, gradient, root->dtype)
-                           : reshape(vm, num(vm, root->dtype, 1), root->ndim, root->shape);
+  ObjTensor *g0 = gradient ? cast(tc, gradient, root->dtype)
+                           : reshape(tc, num(tc, root->dtype, 1), root->ndim, root->shape);
   if (g0 == NULL) goto out;
   if (root->grad_fn == NULL) {
-    ok = accumulate_leaf(vm, root, g0);
+    ok = accumulate_leaf(tc, root, g0);
     goto out;
   }
-  count = topo_order(vm, root->grad_fn, &m, &order, &ordercap);
-  if (count < 0 || !check_versions(vm, order, count)) {
+  count = topo_order(tc, root->grad_fn, &m, &order, &ordercap);
+  if (count < 0 || !check_versions(tc, order, count)) {
     count = 0;
     goto out;
   }
-  grads = ALLOCATE(vm, ObjTensor *, (size_t)count);
+  grads = ALLOCATE(tc->vm, ObjTensor *, (size_t)count);
   memset(grads, 0, sizeof(ObjTensor *) * (size_t)count);
   grads[count - 1] = g0;
   for (int32_t i = count - 1; i >= 0; i--) {
@@ -917,11 +917,11 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain
     grads[i] = NULL;
     const TensorOpInfo *info = &tensor_ops[node->op];
     if (info->backward == NULL) {
-      vm_error(vm, "backward: %s is not differentiable", info->name);
+      tensor_error(tc, "backward: %s is not differentiable", info->name);
       goto out;
     }
     if (!same_shape(g->ndim, g->shape, node->out_ndim, node->out_shape)) {
-      vm_error(vm, "backward of %s: gradient has shape %s, the output has shape %s", info->name,
+      tensor_error(tc, "backward of %s: gradient has shape %s, the output has shape %s", info->name,
                tensor_shape_str(g, b1, sizeof b1), tensor_dims_str(node->out_ndim, node->out_shape, b2, sizeof b2));
       goto out;
     }
@@ -930,7 +930,7 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain
      * reported against the rule (its op's name) below. */
     bool anomaly = tensor_detect_anomaly;
     tensor_detect_anomaly = false;
-    bool done_ok = info->backward(vm, node, g, gin);
+    bool done_ok = info->backward(tc, node, g, gin);
     tensor_detect_anomaly = anomaly;
     if (!done_ok) goto out;
     for (int j = 0; j < node->ninputs; j++) {
@@ -938,22 +938,22 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain
       if (gj == NULL || in == NULL) continue;
       const char *what;
       if (anomaly && tensor_has_nonfinite(gj, &what)) {
-        vm_error(vm, "anomaly: backward of `%s` produced %s in the gradient of input %d (shape %s)", info->name,
+        tensor_error(tc, "anomaly: backward of `%s` produced %s in the gradient of input %d (shape %s)", info->name,
                  what, j + 1, tensor_shape_str(in, b1, sizeof b1));
         goto out;
       }
       if (!same_shape(gj->ndim, gj->shape, in->ndim, in->shape)) {
-        vm_error(vm, "backward of %s: gradient of input %d has shape %s, the input has shape %s", info->name,
+        tensor_error(tc, "backward of %s: gradient of input %d has shape %s, the input has shape %s", info->name,
                  j + 1, tensor_shape_str(gj, b1, sizeof b1), tensor_shape_str(in, b2, sizeof b2));
         goto out;
       }
-      if ((gj = cast(vm, gj, in->dtype)) == NULL) goto out;
+      if ((gj = cast(tc, gj, in->dtype)) == NULL) goto out;
       if (node->next[j] != NULL) {
         int32_t k = *map_slot(&m, node->next[j], false);
         grads[k] = grads[k] ? ADD(grads[k], gj) : gj;
         if (grads[k] == NULL) goto out;
       } else if (wants(node, j)) {
-        if (!accumulate_leaf(vm, in, gj)) goto out;
+        if (!accumulate_leaf(tc, in, gj)) goto out;
       }
     }
   }
@@ -961,11 +961,11 @@ bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain
   ok = true;
 out:
   tensor_grad_enabled = saved_mode;
-  if (grads) FREE_ARRAY(vm, ObjTensor *, grads, (size_t)count);
-  if (order) FREE_ARRAY(vm, GradNode *, order, ordercap);
+  if (grads) FREE_ARRAY(tc->vm, ObjTensor *, grads, (size_t)count);
+  if (order) FREE_ARRAY(tc->vm, GradNode *, order, ordercap);
   if (m.cap) {
-    FREE_ARRAY(vm, GradNode *, m.keys, m.cap);
-    FREE_ARRAY(vm, int32_t, m.vals, m.cap);
+    FREE_ARRAY(tc->vm, GradNode *, m.keys, m.cap);
+    FREE_ARRAY(tc->vm, int32_t, m.vals, m.cap);
   }
   return ok;
 }

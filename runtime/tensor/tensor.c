@@ -7,6 +7,7 @@
  * single call of its inner loop over numel elements. */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,28 @@
 
 const char *const tensor_dtype_names[DT__COUNT] = {"f32", "f64", "i64", "bool"};
 const size_t tensor_dtype_sizes[DT__COUNT] = {4, 8, 8, 1};
+
+
+/* ---- the context ---- */
+TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg)) {
+  TCtx *tc = calloc(1, sizeof *tc);
+  if (tc == NULL) return NULL;
+  tc->vm = vm;
+  tc->report = report;
+  return tc;
+}
+
+void tensor_ctx_free(TCtx *tc) { free(tc); }
+
+bool tensor_error(TCtx *tc, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  tc->report(tc->vm, msg);
+  return false;
+}
 
 /* Names as shown in errors: the .def row names in lower case, filled in
  * once before main (a few hundred bytes). */
@@ -55,24 +78,24 @@ static uint64_t tape_seq = 0;
  * int64 (a [0, 2^63-1] tensor is fine; [0, 2^62, 4] is not, its strides
  * would not be representable), and numel * itemsize stays within
  * TENSOR_MAX_BYTES. */
-bool tensor_shape_check(VM *vm, int ndim, const int64_t *shape, DType dt, int64_t *numel) {
+bool tensor_shape_check(TCtx *tc, int ndim, const int64_t *shape, DType dt, int64_t *numel) {
   char b[256];
   if (ndim < 0 || ndim > NS_MAX_DIMS)
-    return vm_error(vm, "a tensor has at most %d dimensions, got %d", NS_MAX_DIMS, ndim);
+    return tensor_error(tc, "a tensor has at most %d dimensions, got %d", NS_MAX_DIMS, ndim);
   int64_t nonzero = 1, bytes;
   bool empty = false, overflow = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0)
-      return vm_error(vm, "shape %s has a negative dimension", tensor_dims_str(ndim, shape, b, sizeof b));
+      return tensor_error(tc, "shape %s has a negative dimension", tensor_dims_str(ndim, shape, b, sizeof b));
     if (shape[i] == 0)
       empty = true;
     else
       overflow = overflow || __builtin_mul_overflow(nonzero, shape[i], &nonzero);
   }
   int64_t n = empty ? 0 : nonzero;
-  if (overflow) return vm_error(vm, "shape %s has too many elements", tensor_dims_str(ndim, shape, b, sizeof b));
+  if (overflow) return tensor_error(tc, "shape %s has too many elements", tensor_dims_str(ndim, shape, b, sizeof b));
   if (__builtin_mul_overflow(n, (int64_t)tensor_dtype_sizes[dt], &bytes) || bytes > TENSOR_MAX_BYTES)
-    return vm_error(vm, "shape %s has too many elements (more than %lld TiB of %s)",
+    return tensor_error(tc, "shape %s has too many elements (more than %lld TiB of %s)",
                     tensor_dims_str(ndim, shape, b, sizeof b), (long long)(TENSOR_MAX_BYTES >> 40),
                     tensor_dtype_names[dt]);
   if (numel) *numel = n;
@@ -227,8 +250,8 @@ void tloop_run(TLoop *L, char **base, const size_t *esize, TInnerFn fn, void *ct
 /* ---- objects ---- */
 
 /* The header of a tensor of a checked shape (numel from the check). */
-static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape, int64_t numel) {
-  ObjTensor *t = (ObjTensor *)obj_alloc(vm, sizeof(ObjTensor), OBJ_TENSOR);
+static ObjTensor *alloc_header(TCtx *tc, DType dt, int ndim, const int64_t *shape, int64_t numel) {
+  ObjTensor *t = (ObjTensor *)obj_alloc(tc->vm, sizeof(ObjTensor), OBJ_TENSOR);
   t->dtype = dt;
   t->ndim = (uint8_t)ndim;
   t->requires_grad = false;
@@ -243,46 +266,46 @@ static ObjTensor *alloc_header(VM *vm, DType dt, int ndim, const int64_t *shape,
   return t;
 }
 
-ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape) {
+ObjTensor *tensor_new(TCtx *tc, DType dt, int ndim, const int64_t *shape) {
   int64_t numel;
-  if (!tensor_shape_check(vm, ndim, shape, dt, &numel)) return tensor_raise(vm);
+  if (!tensor_shape_check(tc, ndim, shape, dt, &numel)) return tensor_raise(tc);
   size_t nbytes = (size_t)numel * tensor_dtype_sizes[dt];
-  if (vm && vm->max_tensor_bytes && nbytes > vm->max_tensor_bytes) {
+  if (tc && tc->vm->max_tensor_bytes && nbytes > tc->vm->max_tensor_bytes) {
     char b[256];
-    vm_error(vm, "shape %s needs %zu bytes, more than the tensor memory limit of %zu bytes",
-             tensor_dims_str(ndim, shape, b, sizeof b), nbytes, vm->max_tensor_bytes);
-    return tensor_raise(vm);
+    tensor_error(tc, "shape %s needs %zu bytes, more than the tensor memory limit of %zu bytes",
+             tensor_dims_str(ndim, shape, b, sizeof b), nbytes, tc->vm->max_tensor_bytes);
+    return tensor_raise(tc);
   }
-  TStorage *s = tstorage_new(vm, nbytes ? nbytes : 1);
+  TStorage *s = tstorage_new(tc, nbytes ? nbytes : 1);
   if (!s) {
     char b[256];
-    vm_error(vm, "out of memory: cannot allocate %zu bytes for a tensor of shape %s", nbytes,
+    tensor_error(tc, "out of memory: cannot allocate %zu bytes for a tensor of shape %s", nbytes,
              tensor_dims_str(ndim, shape, b, sizeof b));
-    return tensor_raise(vm);
+    return tensor_raise(tc);
   }
-  ObjTensor *t = alloc_header(vm, dt, ndim, shape, numel);
+  ObjTensor *t = alloc_header(tc, dt, ndim, shape, numel);
   tensor_contig_strides(ndim, shape, t->strides);
   t->storage = s;
   return t;
 }
 
-ObjTensor *tensor_zeros(VM *vm, DType dt, int ndim, const int64_t *shape) {
-  ObjTensor *t = tensor_new(vm, dt, ndim, shape);
+ObjTensor *tensor_zeros(TCtx *tc, DType dt, int ndim, const int64_t *shape) {
+  ObjTensor *t = tensor_new(tc, dt, ndim, shape);
   if (t) memset(t->storage->data, 0, (size_t)t->numel * tensor_dtype_sizes[dt]);
   return t;
 }
 
-ObjTensor *tensor_scalar(VM *vm, DType dt, double v) {
-  ObjTensor *t = tensor_new(vm, dt, 0, NULL);
+ObjTensor *tensor_scalar(TCtx *tc, DType dt, double v) {
+  ObjTensor *t = tensor_new(tc, dt, 0, NULL);
   if (t) tensor_set(t, 0, v);
   return t;
 }
 
-ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
+ObjTensor *tensor_view(TCtx *tc, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
                        int64_t offset) {
   int64_t numel;
-  if (!tensor_shape_check(vm, ndim, shape, base->dtype, &numel)) return tensor_raise(vm);
-  ObjTensor *t = alloc_header(vm, base->dtype, ndim, shape, numel);
+  if (!tensor_shape_check(tc, ndim, shape, base->dtype, &numel)) return tensor_raise(tc);
+  ObjTensor *t = alloc_header(tc, base->dtype, ndim, shape, numel);
   if (ndim) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
   t->offset = offset;
   t->storage = base->storage;
@@ -300,13 +323,13 @@ bool tensor_is_contiguous(const ObjTensor *t) {
   return true;
 }
 
-ObjTensor *tensor_permuted(VM *vm, ObjTensor *t, const int *perm) {
+ObjTensor *tensor_permuted(TCtx *tc, ObjTensor *t, const int *perm) {
   int64_t shape[NS_MAX_DIMS] = {0}, strides[NS_MAX_DIMS] = {0};
   for (int i = 0; i < t->ndim; i++) {
     shape[i] = t->shape[perm[i]];
     strides[i] = t->strides[perm[i]];
   }
-  return tensor_view(vm, t, t->ndim, shape, strides, t->offset);
+  return tensor_view(tc, t, t->ndim, shape, strides, t->offset);
 }
 
 /* ---- element access and conversion ---- */
@@ -392,14 +415,14 @@ void tensor_copy_into(ObjTensor *dst, const ObjTensor *src) {
   tloop_run(&L, base, es, conv_fns[src->dtype][dst->dtype], NULL);
 }
 
-ObjTensor *tensor_to(VM *vm, ObjTensor *t, DType dt) {
+ObjTensor *tensor_to(TCtx *tc, ObjTensor *t, DType dt) {
   if (t->dtype == dt && tensor_is_contiguous(t)) return t;
-  ObjTensor *r = tensor_new(vm, dt, t->ndim, t->shape);
+  ObjTensor *r = tensor_new(tc, dt, t->ndim, t->shape);
   if (r) tensor_copy_into(r, t);
   return r;
 }
 
-ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t) { return tensor_to(vm, t, t->dtype); }
+ObjTensor *tensor_contiguous(TCtx *tc, ObjTensor *t) { return tensor_to(tc, t, t->dtype); }
 
 /* ---- tensor_apply ---- */
 
@@ -425,55 +448,55 @@ bool tensor_has_nonfinite(const ObjTensor *t, const char **what) {
 }
 
 /* --detect-anomaly: "anomaly: `log` produced NaN (input shapes [3])". */
-static bool anomaly_error(VM *vm, const TensorOpInfo *info, ObjTensor **in, int n, const char *what) {
+static bool anomaly_error(TCtx *tc, const TensorOpInfo *info, ObjTensor **in, int n, const char *what) {
   char shapes[512] = "", b[128];
   size_t len = 0;
   for (int i = 0; i < n && len < sizeof shapes - 1; i++)
     len += (size_t)snprintf(shapes + len, sizeof shapes - len, "%s%s", i ? ", " : "",
                             tensor_shape_str(in[i], b, sizeof b));
-  return vm_error(vm, "anomaly: `%s` produced %s (input shapes %s)", info->name, what, shapes);
+  return tensor_error(tc, "anomaly: `%s` produced %s (input shapes %s)", info->name, what, shapes);
 }
 
 /* cat/stack of more tensors than a GradNode holds: cat is associative
  * along its axis, so record a tree of cats of at most GRAD_MAX_INPUTS. */
-static bool apply_cat_tree(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
-  if (n <= GRAD_MAX_INPUTS) return tensor_apply(vm, TOP_CAT, in, n, a, out);
+static bool apply_cat_tree(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+  if (n <= GRAD_MAX_INPUTS) return tensor_apply(tc, TOP_CAT, in, n, a, out);
   ObjTensor *parts[GRAD_MAX_INPUTS];
   int chunk = (n + GRAD_MAX_INPUTS - 1) / GRAD_MAX_INPUTS, np = 0;
   for (int i = 0; i < n; i += chunk) {
     int m = n - i < chunk ? n - i : chunk;
-    if (!apply_cat_tree(vm, in + i, m, a, &parts[np])) return false;
-    vm_push_root(vm, OBJ_VAL(parts[np]));
+    if (!apply_cat_tree(tc, in + i, m, a, &parts[np])) return false;
+    vm_push_root(tc->vm, OBJ_VAL(parts[np]));
     np++;
   }
-  bool ok = tensor_apply(vm, TOP_CAT, parts, np, a, out);
-  vm_pop_root(vm, np);
+  bool ok = tensor_apply(tc, TOP_CAT, parts, np, a, out);
+  vm_pop_root(tc->vm, np);
   return ok;
 }
 
-static bool apply_stack_tree(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+static bool apply_stack_tree(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   int nd = in[0]->ndim, axis = a->axis < 0 ? a->axis + nd + 1 : a->axis;
   if (axis < 0 || axis > nd)
-    return vm_error(vm, "stack: axis %d out of range for %d-d tensors", a->axis, nd);
+    return tensor_error(tc, "stack: axis %d out of range for %d-d tensors", a->axis, nd);
   ObjTensor **u = malloc(sizeof(ObjTensor *) * (size_t)n);
-  if (!u) return vm_error(vm, "stack: out of memory");
+  if (!u) return tensor_error(tc, "stack: out of memory");
   bool ok = true;
   int pushed = 0;
   for (int i = 0; i < n && ok; i++) {
     TAttrs r = {.nints = nd + 1};
     for (int d = 0, j = 0; d <= nd; d++) r.ints[d] = d == axis ? 1 : in[i]->shape[j++];
-    ok = tensor_apply(vm, TOP_RESHAPE, &in[i], 1, &r, &u[i]);
+    ok = tensor_apply(tc, TOP_RESHAPE, &in[i], 1, &r, &u[i]);
     if (ok) {
-      vm_push_root(vm, OBJ_VAL(u[i]));
+      vm_push_root(tc->vm, OBJ_VAL(u[i]));
       pushed++;
     }
   }
   if (ok) {
     TAttrs c = *a;
     c.axis = axis;
-    ok = apply_cat_tree(vm, u, n, &c, out);
+    ok = apply_cat_tree(tc, u, n, &c, out);
   }
-  vm_pop_root(vm, pushed);
+  vm_pop_root(tc->vm, pushed);
   free(u);
   return ok;
 }
@@ -489,28 +512,28 @@ typedef struct {
   ObjTensor *r;
 } Forward;
 
-static bool run_forward(VM *vm, void *ctx) {
+static bool run_forward(TCtx *tc, void *ctx) {
   Forward *f = ctx;
-  return f->info->forward(vm, f->in, f->n, f->attrs, &f->r);
+  return f->info->forward(tc, f->in, f->n, f->attrs, &f->r);
 }
 
-bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out) {
+bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out) {
   static const TAttrs none;
   const TensorOpInfo *info = &tensor_ops[op];
   if (!attrs) attrs = &none;
   if (info->arity >= 0 ? n != info->arity : n < 1)
-    return vm_error(vm, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
+    return tensor_error(tc, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
                     info->arity == 1 ? "" : "s", n);
   bool record = false;
   if (tensor_grad_enabled > 0 && info->backward)
     for (int i = 0; i < n; i++) record = record || in[i]->requires_grad;
   if (record && n > GRAD_MAX_INPUTS) {
-    if (op == TOP_CAT) return apply_cat_tree(vm, in, n, attrs, out);
-    if (op == TOP_STACK) return apply_stack_tree(vm, in, n, attrs, out);
+    if (op == TOP_CAT) return apply_cat_tree(tc, in, n, attrs, out);
+    if (op == TOP_STACK) return apply_stack_tree(tc, in, n, attrs, out);
   }
   tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
   Forward call = {info, in, n, attrs, NULL};
-  if (!tensor_protected(vm, run_forward, &call)) {
+  if (!tensor_protected(tc, run_forward, &call)) {
     tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
     return false;
   }
@@ -518,14 +541,14 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
   /* A result is always a fresh object, never an input: recording sets its
    * grad_fn. */
   for (int i = 0; i < n; i++)
-    if (r == in[i]) r = tensor_view(vm, r, r->ndim, r->shape, r->strides, r->offset);
+    if (r == in[i]) r = tensor_view(tc, r, r->ndim, r->shape, r->strides, r->offset);
   const char *what;
   if (tensor_detect_anomaly && tensor_has_nonfinite(r, &what)) {
     tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
-    return anomaly_error(vm, info, in, n, what);
+    return anomaly_error(tc, info, in, n, what);
   }
   if (record) {
-    GradNode *g = gradnode_new(vm, op);
+    GradNode *g = gradnode_new(tc, op);
     g->op = op;
     g->ninputs = n;
     for (int i = 0; i < GRAD_MAX_INPUTS; i++) g->inputs[i] = i < n ? in[i] : NULL;
@@ -548,7 +571,7 @@ bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attr
 /* ---- tensor_from_value ---- */
 
 typedef struct {
-  VM *vm;
+  TCtx *tc;
   int ndim;
   int64_t shape[NS_MAX_DIMS];
   bool any_float, any_int;
@@ -566,18 +589,18 @@ static bool scan(Scan *s, Value v, int depth) {
       return true;
     }
     if (IS_LIST(v))
-      return vm_error(s->vm, "tensor: ragged nested list at depth %d: expected a number, got list", depth);
-    return vm_error(s->vm, "tensor: expected numbers or bools, got %s", value_type_name(v));
+      return tensor_error(s->tc, "tensor: ragged nested list at depth %d: expected a number, got list", depth);
+    return tensor_error(s->tc, "tensor: expected numbers or bools, got %s", value_type_name(v));
   }
   if (!IS_LIST(v)) {
     if (is_scalar_value(v))
-      return vm_error(s->vm, "tensor: ragged nested list at depth %d: expected a list, got %s", depth,
+      return tensor_error(s->tc, "tensor: ragged nested list at depth %d: expected a list, got %s", depth,
                       value_type_name(v));
-    return vm_error(s->vm, "tensor: expected numbers or bools, got %s", value_type_name(v));
+    return tensor_error(s->tc, "tensor: expected numbers or bools, got %s", value_type_name(v));
   }
   ObjList *l = AS_LIST(v);
   if (l->len != s->shape[depth])
-    return vm_error(s->vm, "tensor: ragged nested list at depth %d: expected %lld elements, got %u", depth,
+    return tensor_error(s->tc, "tensor: ragged nested list at depth %d: expected %lld elements, got %u", depth,
                     (long long)s->shape[depth], l->len);
   for (uint32_t i = 0; i < l->len; i++)
     if (!scan(s, l->items[i], depth + 1)) return false;
@@ -600,15 +623,15 @@ static void fill(ObjTensor *t, Value v, int depth, int64_t *pos) {
   for (uint32_t i = 0; i < l->len; i++) fill(t, l->items[i], depth + 1, pos);
 }
 
-bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out) {
+bool tensor_from_value(TCtx *tc, Value v, DType dt, ObjTensor **out) {
   if (IS_TENSOR(v)) {
     ObjTensor *t = AS_TENSOR(v);
-    *out = dt == DT__COUNT || dt == t->dtype ? t : tensor_to(vm, t, dt);
+    *out = dt == DT__COUNT || dt == t->dtype ? t : tensor_to(tc, t, dt);
     return *out != NULL;
   }
-  Scan s = {.vm = vm};
+  Scan s = {.tc = tc};
   for (Value x = v; IS_LIST(x); x = AS_LIST(x)->len ? AS_LIST(x)->items[0] : UNIT_VAL) {
-    if (s.ndim == NS_MAX_DIMS) return vm_error(vm, "tensor: more than %d dimensions", NS_MAX_DIMS);
+    if (s.ndim == NS_MAX_DIMS) return tensor_error(tc, "tensor: more than %d dimensions", NS_MAX_DIMS);
     s.shape[s.ndim++] = AS_LIST(x)->len;
     if (AS_LIST(x)->len == 0) break;
   }
@@ -617,7 +640,7 @@ bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out) {
     bool empty = tensor_shape_numel(s.ndim, s.shape) == 0;
     dt = s.any_float || empty ? DT_F32 : s.any_int ? DT_I64 : DT_BOOL;
   }
-  ObjTensor *t = tensor_new(vm, dt, s.ndim, s.shape);
+  ObjTensor *t = tensor_new(tc, dt, s.ndim, s.shape);
   if (!t) return false;
   int64_t pos = 0;
   if (t->numel) fill(t, v, 0, &pos);

@@ -25,6 +25,22 @@
 
 #define NS_MAX_DIMS 8
 
+/* What the tensor engine needs from the program that runs it, one per
+ * interpreter: the GC heap its objects live in (the VM, opaque here) and
+ * where its errors go. Every kernel, backward rule and creation function
+ * takes it. */
+typedef struct TCtx {
+  VM *vm;
+  /* Record a runtime error (the VM's vm_error). */
+  void (*report)(VM *vm, const char *msg);
+} TCtx;
+
+/* Format an error, hand it to tc->report and return false, so a kernel can
+ * `return tensor_error(tc, ...)`. */
+bool tensor_error(TCtx *tc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg));
+void tensor_ctx_free(TCtx *tc);
+
 typedef enum { DT_F32, DT_F64, DT_I64, DT_BOOL, DT__COUNT } DType;
 
 extern const char *const tensor_dtype_names[DT__COUNT]; /* "f32", ... */
@@ -89,8 +105,8 @@ typedef enum {
  * Backward: given the node and the gradient of its output, store the
  * gradient of each input that requires grad in gin[i] (NULL otherwise).
  * Both return false after vm_error(). */
-typedef bool (*TForwardFn)(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out);
-typedef bool (*TBackwardFn)(VM *vm, GradNode *node, ObjTensor *gout, ObjTensor **gin);
+typedef bool (*TForwardFn)(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out);
+typedef bool (*TBackwardFn)(TCtx *tc, GradNode *node, ObjTensor *gout, ObjTensor **gin);
 
 typedef struct {
   const char *name; /* "add", "matmul", ... as shown in errors */
@@ -142,7 +158,7 @@ struct GradNode {
  * numel * itemsize <= TENSOR_MAX_BYTES. Sets *numel (may be NULL). On
  * failure vm_error() ("shape [4294967296, 4294967296] has too many
  * elements", "shape [2, -1] has a negative dimension") and false. */
-bool tensor_shape_check(VM *vm, int ndim, const int64_t *shape, DType dt, int64_t *numel);
+bool tensor_shape_check(TCtx *tc, int ndim, const int64_t *shape, DType dt, int64_t *numel);
 
 /* ---- creation and views (tensor.c) ----
  * A shape that fails tensor_shape_check() or storage that cannot be
@@ -150,19 +166,19 @@ bool tensor_shape_check(VM *vm, int ndim, const int64_t *shape, DType dt, int64_
  * [...]") is a runtime error: inside tensor_protected() (every forward
  * kernel and backward pass runs in one) the call unwinds to it; elsewhere
  * these return NULL after vm_error(), and the caller returns false. */
-ObjTensor *tensor_new(VM *vm, DType dt, int ndim, const int64_t *shape); /* contiguous, uninitialised */
-ObjTensor *tensor_zeros(VM *vm, DType dt, int ndim, const int64_t *shape);
-ObjTensor *tensor_scalar(VM *vm, DType dt, double v);                   /* 0-dim */
-ObjTensor *tensor_view(VM *vm, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
+ObjTensor *tensor_new(TCtx *tc, DType dt, int ndim, const int64_t *shape); /* contiguous, uninitialised */
+ObjTensor *tensor_zeros(TCtx *tc, DType dt, int ndim, const int64_t *shape);
+ObjTensor *tensor_scalar(TCtx *tc, DType dt, double v);                   /* 0-dim */
+ObjTensor *tensor_view(TCtx *tc, ObjTensor *base, int ndim, const int64_t *shape, const int64_t *strides,
                        int64_t offset);                                  /* shares storage */
-ObjTensor *tensor_contiguous(VM *vm, ObjTensor *t);                      /* t itself if already */
-/* Run fn(vm, ctx) so that a tensor allocation failing anywhere inside it
+ObjTensor *tensor_contiguous(TCtx *tc, ObjTensor *t);                      /* t itself if already */
+/* Run fn(tc, ctx) so that a tensor allocation failing anywhere inside it
  * (see above) makes it return false with the error set, like Lua's
  * protected calls: kernels allocate without checking, and the failure
  * unwinds (longjmp) to the innermost protected call. Temp roots pushed
  * inside are dropped; memory a caller malloc'd inside is not freed, so
  * code that holds its own buffers checks shapes first. Nests. */
-bool tensor_protected(VM *vm, bool (*fn)(VM *vm, void *ctx), void *ctx);
+bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx);
 /* Copy src (any strides and dtype, broadcastable to dst's shape) into dst,
  * converting; the two must not overlap. */
 void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
@@ -176,7 +192,7 @@ bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b)
  * of positions in [0, dst->numel). false after vm_error (a position out of
  * range, a value that does not broadcast); nothing is written then. Does
  * not record autograd and does not bump dst's version. */
-bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src);
+bool tensor_index_put(TCtx *tc, ObjTensor *dst, ObjTensor *pos, ObjTensor *src);
 bool tensor_is_contiguous(const ObjTensor *t);
 static inline void *tensor_data(const ObjTensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
@@ -189,10 +205,10 @@ const char *tensor_shape_str(const ObjTensor *t, char *buf, size_t n);
 /* ---- ops (tensor.c) ---- */
 /* Run op on inputs, recording autograd when enabled. false on error (a
  * shape error names the op and both shapes). */
-bool tensor_apply(VM *vm, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out);
+bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out);
 /* Convert a number, list (nested) or tensor Value to a tensor of dtype dt
  * (dt = DT__COUNT: infer f32 for floats, i64 for ints, bool for bools). */
-bool tensor_from_value(VM *vm, Value v, DType dt, ObjTensor **out);
+bool tensor_from_value(TCtx *tc, Value v, DType dt, ObjTensor **out);
 
 /* --detect-anomaly: tensor_apply() and the backward pass check every
  * floating-point result for NaN/Inf and raise a runtime error naming the op
@@ -207,37 +223,13 @@ extern int tensor_grad_enabled; /* > 0: record (no_grad decrements) */
  * nodes walked are released (see GradNode). Errors before any gradient is
  * accumulated when the graph was already released or a tensor a rule reads
  * changed in place since it was recorded. */
-bool autograd_backward(VM *vm, ObjTensor *root, ObjTensor *gradient, bool retain_graph);
-GradNode *gradnode_new(VM *vm, TensorOp op);
+bool autograd_backward(TCtx *tc, ObjTensor *root, ObjTensor *gradient, bool retain_graph);
+GradNode *gradnode_new(TCtx *tc, TensorOp op);
 /* Called by tensor_apply() once the node's inputs are set: takes the
  * edges (next, wants) and the storage version of each input. */
 void autograd_note_inputs(GradNode *node);
 /* An in-place write to t's storage (every view of it sees the change). */
 static inline void tensor_bump_version(ObjTensor *t) { t->storage->version++; }
-
-/* ---- natives (lib_tensor.c) ---- */
-void lib_tensor_init(VM *vm);
-/* The language's view of tensors, for arith.c and access.c: operators with
- * a tensor operand (op is an OpKind; comparisons give bool tensors, `∇`
- * runs backward), `.T`/`.shape`/`.grad`/`.requires_grad`, x[i], x[a:b, :],
- * x[mask] and assignments to them. Each returns false after vm_error(). */
-bool lib_tensor_binary(VM *vm, int op, Value a, Value b, Value *out);
-/* `a op= b` with a a tensor: a leaf (no grad_fn) is updated in place
- * without recording autograd, so `model.w -= lr × g.w` trains the tensor
- * the model and its optimizer share; a non-leaf gets a new tensor. */
-bool lib_tensor_inplace(VM *vm, int op, Value a, Value b, Value *out);
-bool lib_tensor_unary(VM *vm, int op, Value a, Value *out);
-bool lib_tensor_get_field(VM *vm, Value obj, ObjString *name, Value *out);
-bool lib_tensor_set_field(VM *vm, Value obj, ObjString *name, Value v);
-bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out);
-bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v);
-/* exp, ln/log, sqrt, abs, sin, cos, tanh of the prelude on a tensor. */
-bool lib_tensor_math1(VM *vm, const char *name, Value x, Value *out);
-/* load_idx, load_npy, save_npy, load_csv (lib_data.c) */
-void lib_data_init(VM *vm);
-/* save_safetensors, load_safetensors, is_tty, flush (lib_checkpoint.c); also
- * registers the RNG natives. */
-void lib_checkpoint_init(VM *vm);
 
 /* ---- storage cache (tensor_alloc.c) ---- */
 typedef struct {
@@ -262,7 +254,14 @@ void rng_seed(uint64_t seed);
 uint64_t rng_next(void);
 double rng_uniform(void); /* [0, 1) */
 double rng_normal(void);
-/* rng_state(), set_rng_state(list): the generator's state as a value. */
-void rng_natives_init(VM *vm);
+/* The whole state, for checkpoints: the four xoshiro256** words and the
+ * pending Box-Muller normal, if any. */
+typedef struct {
+  uint64_t words[4];
+  bool have_spare;
+  double spare;
+} RngState;
+void rng_get_state(RngState *out);
+void rng_set_state(const RngState *in);
 
 #endif

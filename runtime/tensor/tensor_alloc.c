@@ -211,7 +211,7 @@ void tensor_alloc_age(void) {
 
 /* ---- storage ---- */
 
-TStorage *tstorage_new(VM *vm, size_t nbytes) {
+TStorage *tstorage_new(TCtx *tc, size_t nbytes) {
   TStorage *s;
   if (nbytes > (size_t)TENSOR_MAX_BYTES) {
     stats.failures++;
@@ -242,14 +242,14 @@ TStorage *tstorage_new(VM *vm, size_t nbytes) {
   s->version = 0;
   stats.current_bytes += s->nbytes;
   if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
-  if (vm) vm_gc_external(vm, (ptrdiff_t)s->nbytes);
+  if (tc) vm_gc_external(tc->vm, (ptrdiff_t)s->nbytes);
   return s;
 }
 
-void tstorage_release(VM *vm, TStorage *s) {
+void tstorage_release(TCtx *tc, TStorage *s) {
   if (--s->refcount > 0) return;
   stats.current_bytes -= s->nbytes;
-  if (vm) vm_gc_external(vm, -(ptrdiff_t)s->nbytes);
+  if (tc) vm_gc_external(tc->vm, -(ptrdiff_t)s->nbytes);
   if (s->nbytes > MAX_CACHED) {
     large_put(s);
     return;
@@ -288,17 +288,17 @@ typedef struct Guard {
 } Guard;
 static Guard *guard; /* the innermost tensor_protected() */
 
-bool tensor_protected(VM *vm, bool (*fn)(VM *vm, void *ctx), void *ctx) {
+bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx) {
   Guard g;
   g.prev = guard;
-  g.nframes = vm->nframes;
-  int ntemp = vm->ntemp;
+  g.nframes = tc->vm->nframes;
+  int ntemp = tc->vm->ntemp;
   guard = &g;
   bool ok;
   if (setjmp(g.jb) == 0) {
-    ok = fn(vm, ctx);
+    ok = fn(tc, ctx);
   } else {
-    vm->ntemp = ntemp;
+    tc->vm->ntemp = ntemp;
     ok = false;
   }
   guard = g.prev;
@@ -308,7 +308,7 @@ bool tensor_protected(VM *vm, bool (*fn)(VM *vm, void *ctx), void *ctx) {
 /* Never across interpreter frames: code that a protected call re-entered
  * the interpreter for (a callback) gets NULL like any native, and its
  * error travels back through the interpreter as usual. */
-ObjTensor *tensor_raise(VM *vm) {
-  if (guard && guard->nframes == vm->nframes) longjmp(guard->jb, 1);
+ObjTensor *tensor_raise(TCtx *tc) {
+  if (guard && guard->nframes == tc->vm->nframes) longjmp(guard->jb, 1);
   return NULL;
 }

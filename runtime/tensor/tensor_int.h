@@ -39,8 +39,8 @@
  * whose rule is missing shows up as "not differentiable", not as a link
  * error. */
 #define TOP(name, arity, fclass, diff, reads)                                                      \
-  bool tk_##name(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out);                \
-  __attribute__((weak)) bool tb_##name(VM *vm, GradNode *node, ObjTensor *gout, ObjTensor **gin);
+  bool tk_##name(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out);                \
+  __attribute__((weak)) bool tb_##name(TCtx *tc, GradNode *node, ObjTensor *gout, ObjTensor **gin);
 #include "tensor_ops.def"
 #undef TOP
 
@@ -52,12 +52,12 @@ static inline void tensor_save(int slot, ObjTensor *t) { tensor_saved_slot[slot]
 /* Refcount 1, capacity rounded up to a size class, 64-byte aligned data,
  * nbytes reported with vm_gc_external(). NULL when the system refuses the
  * memory (the caller reports it). */
-TStorage *tstorage_new(VM *vm, size_t nbytes);
+TStorage *tstorage_new(TCtx *tc, size_t nbytes);
 /* After vm_error(): unwind to the innermost tensor_protected(), or return
  * NULL when none is active or the interpreter was re-entered inside it. */
-ObjTensor *tensor_raise(VM *vm);
+ObjTensor *tensor_raise(TCtx *tc);
 /* refcount--; at 0 the block returns to its size class (-nbytes reported). */
-void tstorage_release(VM *vm, TStorage *s);
+void tstorage_release(TCtx *tc, TStorage *s);
 
 /* ---- the loop driver (tensor.c) ---- */
 /* Operand 0 is usually the output. tloop_run() drops size-1 dims, merges
@@ -86,11 +86,11 @@ bool tensor_broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b, 
 void tensor_broadcast_strides(const ObjTensor *t, int ndim, const int64_t *shape, int64_t *strides);
 /* A contiguous copy of t converted to dtype dt (t itself when it already
  * is contiguous with that dtype). */
-ObjTensor *tensor_to(VM *vm, ObjTensor *t, DType dt);
+ObjTensor *tensor_to(TCtx *tc, ObjTensor *t, DType dt);
 /* Element i (row-major logical index) set from a double. */
 void tensor_set(ObjTensor *t, int64_t i, double v);
 /* A view with axes permuted (perm[i] = source axis of new axis i). */
-ObjTensor *tensor_permuted(VM *vm, ObjTensor *t, const int *perm);
+ObjTensor *tensor_permuted(TCtx *tc, ObjTensor *t, const int *perm);
 
 /* im2col for conv2d: x one image [C, H, W] (contiguous) to col
  * [C*kh*kw, OH*OW]; col2im accumulates col back into dx [C, H, W]. */

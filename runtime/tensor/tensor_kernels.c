@@ -18,9 +18,9 @@
 
 #define OPNAME(op) (tensor_ops[op].name)
 
-static bool shape_error2(VM *vm, TensorOp op, const ObjTensor *a, const ObjTensor *b, const char *what) {
+static bool shape_error2(TCtx *tc, TensorOp op, const ObjTensor *a, const ObjTensor *b, const char *what) {
   char sa[128], sb[128];
-  return vm_error(vm, "%s: shapes %s and %s %s", OPNAME(op), tensor_shape_str(a, sa, sizeof sa),
+  return tensor_error(tc, "%s: shapes %s and %s %s", OPNAME(op), tensor_shape_str(a, sa, sizeof sa),
                   tensor_shape_str(b, sb, sizeof sb), what);
 }
 
@@ -74,7 +74,7 @@ static inline int64_t ipow(int64_t x, int64_t y) {
 
 /* Integer tensor arithmetic wraps around (two's complement, as in NumPy
  * and PyTorch), computed in unsigned arithmetic so that C has no signed
- * overflow; scalar ints raise on overflow instead (vm.c). */
+ * overflow; scalar ints raise on overflow instead (tc.c). */
 #define WRAP(op) (int64_t)((uint64_t)x op (uint64_t)y)
 #define FMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y))
 #define FMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
@@ -117,30 +117,30 @@ static const TInnerFn bin_fns[TOP__COUNT][3] = {
 
 /* An integer power is an integer only for exponents >= 0 (PyTorch refuses
  * the others too; 2 ** -1 would truncate to 0). */
-static bool nonnegative_exponents(VM *vm, ObjTensor *b) {
-  ObjTensor *c = tensor_contiguous(vm, b);
+static bool nonnegative_exponents(TCtx *tc, ObjTensor *b) {
+  ObjTensor *c = tensor_contiguous(tc, b);
   const int64_t *e = tensor_data(c);
   for (int64_t i = 0; i < c->numel; i++)
     if (e[i] < 0)
-      return vm_error(vm, "pow: integers to negative integer powers are not allowed (exponent %lld); "
+      return tensor_error(tc, "pow: integers to negative integer powers are not allowed (exponent %lld); "
                           "use a float tensor",
                       (long long)e[i]);
   return true;
 }
 
-static bool binary(VM *vm, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **out) {
+static bool binary(TCtx *tc, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor **out) {
   int nd;
   int64_t shape[NS_MAX_DIMS];
   if (!tensor_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, shape))
-    return shape_error2(vm, op, a, b, "cannot broadcast");
+    return shape_error2(tc, op, a, b, "cannot broadcast");
   bool cmp = op >= TOP_EQ && op <= TOP_GE;
   DType cd = tensor_promote(a->dtype, b->dtype);
   if (cd == DT_BOOL) cd = DT_I64;
   if (op == TOP_DIV && cd == DT_I64) cd = DT_F32; /* true division */
-  if (a->dtype != cd) a = tensor_to(vm, a, cd);
-  if (b->dtype != cd) b = tensor_to(vm, b, cd);
-  if (op == TOP_POW && cd == DT_I64 && !nonnegative_exponents(vm, b)) return false;
-  ObjTensor *r = tensor_new(vm, cmp ? DT_BOOL : cd, nd, shape);
+  if (a->dtype != cd) a = tensor_to(tc, a, cd);
+  if (b->dtype != cd) b = tensor_to(tc, b, cd);
+  if (op == TOP_POW && cd == DT_I64 && !nonnegative_exponents(tc, b)) return false;
+  ObjTensor *r = tensor_new(tc, cmp ? DT_BOOL : cd, nd, shape);
   TLoop L = {.ndim = nd, .nops = 3};
   memcpy(L.shape, shape, sizeof L.shape);
   memcpy(L.strides[0], r->strides, sizeof L.strides[0]);
@@ -188,10 +188,10 @@ bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b)
 }
 
 #define TK_BINARY(NAME)                                                                            \
-  bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
+  bool tk_##NAME(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
     (void)n;                                                                                       \
     (void)a;                                                                                       \
-    return binary(vm, TOP_##NAME, in[0], in[1], out);                                              \
+    return binary(tc, TOP_##NAME, in[0], in[1], out);                                              \
   }
 TK_BINARY(ADD)
 TK_BINARY(SUB)
@@ -234,24 +234,24 @@ WHERE_FN(uint8_t)
 WHERE_FN(uint32_t)
 WHERE_FN(uint64_t)
 
-bool tk_WHERE(VM *vm, ObjTensor **in, int n, const TAttrs *at, ObjTensor **out) {
+bool tk_WHERE(TCtx *tc, ObjTensor **in, int n, const TAttrs *at, ObjTensor **out) {
   (void)n;
   (void)at;
   ObjTensor *c = in[0], *a = in[1], *b = in[2];
   int nd, nd2;
   int64_t s1[NS_MAX_DIMS], shape[NS_MAX_DIMS];
   if (!tensor_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &nd, s1))
-    return shape_error2(vm, TOP_WHERE, a, b, "cannot broadcast");
+    return shape_error2(tc, TOP_WHERE, a, b, "cannot broadcast");
   if (!tensor_broadcast_shape(c->ndim, c->shape, nd, s1, &nd2, shape)) {
     char sc[128], sx[128];
-    return vm_error(vm, "where: condition shape %s and value shape %s cannot broadcast",
+    return tensor_error(tc, "where: condition shape %s and value shape %s cannot broadcast",
                     tensor_shape_str(c, sc, sizeof sc), tensor_dims_str(nd, s1, sx, sizeof sx));
   }
   DType cd = tensor_promote(a->dtype, b->dtype);
-  if (c->dtype != DT_BOOL) c = tensor_to(vm, c, DT_BOOL);
-  if (a->dtype != cd) a = tensor_to(vm, a, cd);
-  if (b->dtype != cd) b = tensor_to(vm, b, cd);
-  ObjTensor *r = tensor_new(vm, cd, nd2, shape);
+  if (c->dtype != DT_BOOL) c = tensor_to(tc, c, DT_BOOL);
+  if (a->dtype != cd) a = tensor_to(tc, a, cd);
+  if (b->dtype != cd) b = tensor_to(tc, b, cd);
+  ObjTensor *r = tensor_new(tc, cd, nd2, shape);
   TLoop L = {.ndim = nd2, .nops = 4};
   memcpy(L.shape, shape, sizeof L.shape);
   memcpy(L.strides[0], r->strides, sizeof L.strides[0]);
@@ -321,11 +321,11 @@ static const TInnerFn un_fns[TOP__COUNT][3] = {
     UN_ROW(SIGMOID), UN_ROW(GELU), UN_ROW(SILU), UN_ROW(LEAKY_RELU), UN_ROW(CLAMP),
 };
 
-static bool unary(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+static bool unary(TCtx *tc, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
   DType cd = x->dtype == DT_BOOL ? DT_I64 : x->dtype;
   if (cd == DT_I64 && !un_fns[op][2]) cd = DT_F32;
-  if (x->dtype != cd) x = tensor_to(vm, x, cd);
-  ObjTensor *r = tensor_new(vm, cd, x->ndim, x->shape);
+  if (x->dtype != cd) x = tensor_to(tc, x, cd);
+  ObjTensor *r = tensor_new(tc, cd, x->ndim, x->shape);
   TLoop L = {.ndim = x->ndim, .nops = 2};
   memcpy(L.shape, x->shape, sizeof L.shape);
   memcpy(L.strides[0], r->strides, sizeof L.strides[0]);
@@ -338,9 +338,9 @@ static bool unary(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor 
 }
 
 #define TK_UNARY(NAME)                                                                             \
-  bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
+  bool tk_##NAME(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
     (void)n;                                                                                       \
-    return unary(vm, TOP_##NAME, in[0], a, out);                                                   \
+    return unary(tc, TOP_##NAME, in[0], a, out);                                                   \
   }
 TK_UNARY(NEG)
 TK_UNARY(ABS)
@@ -366,7 +366,7 @@ static int64_t int_bound(double v) {
 
 /* clamp(x, lo, hi): a NaN bound is no bound; an integer tensor with a
  * fractional bound is clamped as f32. */
-bool tk_CLAMP(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_CLAMP(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   TAttrs b = *a;
   if (b.scalar[0] != b.scalar[0]) b.scalar[0] = -INFINITY;
@@ -375,8 +375,8 @@ bool tk_CLAMP(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   if (!is_float(x->dtype)) {
     bool integral = (isinf(b.scalar[0]) || b.scalar[0] == floor(b.scalar[0])) &&
                     (isinf(b.scalar[1]) || b.scalar[1] == floor(b.scalar[1]));
-    if (!integral) return unary(vm, TOP_CLAMP, tensor_to(vm, x, DT_F32), &b, out);
-    ObjTensor *r = tensor_new(vm, DT_I64, x->ndim, x->shape);
+    if (!integral) return unary(tc, TOP_CLAMP, tensor_to(tc, x, DT_F32), &b, out);
+    ObjTensor *r = tensor_new(tc, DT_I64, x->ndim, x->shape);
     tensor_copy_into(r, x);
     int64_t *d = tensor_data(r);
     int64_t lo = int_bound(b.scalar[0]), hi = int_bound(b.scalar[1]);
@@ -387,13 +387,13 @@ bool tk_CLAMP(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
     *out = r;
     return true;
   }
-  return unary(vm, TOP_CLAMP, x, &b, out);
+  return unary(tc, TOP_CLAMP, x, &b, out);
 }
 
-bool tk_CAST(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_CAST(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
-  if (a->dtype >= DT__COUNT) return vm_error(vm, "cast: unknown dtype");
-  ObjTensor *r = tensor_new(vm, a->dtype, in[0]->ndim, in[0]->shape);
+  if (a->dtype >= DT__COUNT) return tensor_error(tc, "cast: unknown dtype");
+  ObjTensor *r = tensor_new(tc, a->dtype, in[0]->ndim, in[0]->shape);
   tensor_copy_into(r, in[0]);
   *out = r;
   return true;
@@ -411,11 +411,11 @@ typedef struct {
   int64_t shape[NS_MAX_DIMS]; /* result shape */
 } Rows;
 
-static bool reduce_rows(VM *vm, TensorOp op, ObjTensor *x, uint32_t axes, bool keepdim, DType cd, Rows *r) {
+static bool reduce_rows(TCtx *tc, TensorOp op, ObjTensor *x, uint32_t axes, bool keepdim, DType cd, Rows *r) {
   if (x->ndim < 32 && (axes >> x->ndim) != 0) {
     int bad = 0;
     while (!((axes >> bad) & 1) || bad < x->ndim) bad++;
-    return vm_error(vm, "%s: axis %d out of range for a %d-d tensor", OPNAME(op), bad, x->ndim);
+    return tensor_error(tc, "%s: axis %d out of range for a %d-d tensor", OPNAME(op), bad, x->ndim);
   }
   if (axes == 0) axes = x->ndim ? (uint32_t)((1ull << x->ndim) - 1) : 0;
   int perm[NS_MAX_DIMS], np = 0;
@@ -432,8 +432,8 @@ static bool reduce_rows(VM *vm, TensorOp op, ObjTensor *x, uint32_t axes, bool k
   }
   for (int i = 0; i < x->ndim; i++)
     if ((axes >> i) & 1) perm[np++] = i;
-  ObjTensor *p = tensor_permuted(vm, x, perm);
-  r->x = tensor_to(vm, p, cd);
+  ObjTensor *p = tensor_permuted(tc, x, perm);
+  r->x = tensor_to(tc, p, cd);
   r->rows = r->R ? x->numel / r->R : tensor_shape_numel(r->nd, r->shape);
   return true;
 }
@@ -541,22 +541,22 @@ static void reduce_blocks_range(int64_t lo, int64_t hi, void *arg) {
   }
 }
 
-static bool reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+static bool reduce(TCtx *tc, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
   DType cd = x->dtype;
   if (cd == DT_BOOL) cd = DT_I64;
   if (op == TOP_MEAN && cd == DT_I64) cd = DT_F32;
   Rows r;
-  if (!reduce_rows(vm, op, x, a->axes, a->keepdim, cd, &r)) return false;
+  if (!reduce_rows(tc, op, x, a->axes, a->keepdim, cd, &r)) return false;
   if ((op == TOP_MAX || op == TOP_MIN) && r.R == 0 && r.rows > 0)
-    return vm_error(vm, "%s: reduction over an empty dimension", OPNAME(op));
-  ObjTensor *o = tensor_new(vm, cd, r.nd, r.shape);
+    return tensor_error(tc, "%s: reduction over an empty dimension", OPNAME(op));
+  ObjTensor *o = tensor_new(tc, cd, r.nd, r.shape);
   RedJob jb = {.op = op, .cd = cd, .src = tensor_data(r.x), .dst = tensor_data(o), .rows = r.rows, .R = r.R};
   bool float_sum = cd != DT_I64 && (op == TOP_SUM || op == TOP_MEAN);
   if (float_sum && r.R > 2 * RED_BLOCK && r.rows > 0 && r.rows < 8) {
     /* few long rows: split each into its blocks */
     jb.nblocks = (r.R + RED_BLOCK - 1) / RED_BLOCK;
     jb.partial = malloc(sizeof(double) * (size_t)(r.rows * jb.nblocks));
-    if (!jb.partial) return vm_error(vm, "%s: out of memory", OPNAME(op));
+    if (!jb.partial) return tensor_error(tc, "%s: out of memory", OPNAME(op));
     pool_parallel_for(r.rows * jb.nblocks, 1, reduce_blocks_range, &jb);
     for (int64_t i = 0; i < r.rows; i++) {
       double acc = 0;
@@ -573,9 +573,9 @@ static bool reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor
 }
 
 #define TK_REDUCE(NAME)                                                                            \
-  bool tk_##NAME(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
+  bool tk_##NAME(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {                \
     (void)n;                                                                                       \
-    return reduce(vm, TOP_##NAME, in[0], a, out);                                                  \
+    return reduce(tc, TOP_##NAME, in[0], a, out);                                                  \
   }
 TK_REDUCE(SUM)
 TK_REDUCE(MEAN)
@@ -585,19 +585,19 @@ TK_REDUCE(MIN)
 /* argmax/argmin along `axis` (negative counts from the end); i64 result,
  * keepdim honoured. The first extreme wins; NaN counts as the maximum. To
  * search the whole tensor, reshape it to 1-D first. */
-static bool arg_reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
+static bool arg_reduce(TCtx *tc, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
   if (x->ndim == 0) {
-    *out = tensor_scalar(vm, DT_I64, 0);
+    *out = tensor_scalar(tc, DT_I64, 0);
     return true;
   }
   int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
   if (axis < 0 || axis >= x->ndim)
-    return vm_error(vm, "%s: axis %d out of range for a %d-d tensor", OPNAME(op), a->axis, x->ndim);
+    return tensor_error(tc, "%s: axis %d out of range for a %d-d tensor", OPNAME(op), a->axis, x->ndim);
   DType cd = x->dtype == DT_F32 ? DT_F32 : DT_F64;
   Rows r;
-  if (!reduce_rows(vm, op, x, 1u << axis, a->keepdim, cd, &r)) return false;
-  if (r.R == 0 && r.rows > 0) return vm_error(vm, "%s: reduction over an empty dimension", OPNAME(op));
-  ObjTensor *o = tensor_new(vm, DT_I64, r.nd, r.shape);
+  if (!reduce_rows(tc, op, x, 1u << axis, a->keepdim, cd, &r)) return false;
+  if (r.R == 0 && r.rows > 0) return tensor_error(tc, "%s: reduction over an empty dimension", OPNAME(op));
+  ObjTensor *o = tensor_new(tc, DT_I64, r.nd, r.shape);
   int64_t *dst = tensor_data(o);
   bool mx = op == TOP_ARGMAX;
   for (int64_t i = 0; i < r.rows; i++) {
@@ -617,14 +617,14 @@ static bool arg_reduce(VM *vm, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTe
   return true;
 }
 
-bool tk_ARGMAX(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_ARGMAX(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
-  return arg_reduce(vm, TOP_ARGMAX, in[0], a, out);
+  return arg_reduce(tc, TOP_ARGMAX, in[0], a, out);
 }
 
-bool tk_ARGMIN(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_ARGMIN(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
-  return arg_reduce(vm, TOP_ARGMIN, in[0], a, out);
+  return arg_reduce(tc, TOP_ARGMIN, in[0], a, out);
 }
 
 /* ---- matmul ---- */
@@ -654,11 +654,11 @@ static bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool
  * a is [1, k] and a 1-D b is [k, 1], their unit dim dropped from the
  * result (NumPy). f32/f64 through cblas_?gemm without copying transposed
  * views; integers by a plain loop. */
-bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **out) {
+bool tk_MATMUL(TCtx *tc, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **out) {
   (void)nin;
   (void)at;
   ObjTensor *a = in[0], *b = in[1];
-  if (a->ndim == 0 || b->ndim == 0) return shape_error2(vm, TOP_MATMUL, a, b, "are not aligned (0-d operand)");
+  if (a->ndim == 0 || b->ndim == 0) return shape_error2(tc, TOP_MATMUL, a, b, "are not aligned (0-d operand)");
   DType cd = tensor_promote(a->dtype, b->dtype);
   if (cd == DT_BOOL) cd = DT_I64;
   /* 2-D-or-more views of both */
@@ -679,26 +679,26 @@ bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **ou
     memcpy(bst, b->strides, sizeof(int64_t) * bnd);
   }
   int64_t m = ash[na - 2], k = ash[na - 1], n = bsh[bnd - 1];
-  if (bsh[bnd - 2] != k) return shape_error2(vm, TOP_MATMUL, a, b, "are not aligned");
+  if (bsh[bnd - 2] != k) return shape_error2(tc, TOP_MATMUL, a, b, "are not aligned");
   int nb;
   int64_t bshape[NS_MAX_DIMS];
   if (!tensor_broadcast_shape(na - 2, ash, bnd - 2, bsh, &nb, bshape))
-    return shape_error2(vm, TOP_MATMUL, a, b, "cannot broadcast");
-  if (nb + 2 > NS_MAX_DIMS) return vm_error(vm, "matmul: more than %d dimensions", NS_MAX_DIMS);
-  if (a->dtype != cd) a = tensor_to(vm, a, cd), memcpy(ast, a->strides, sizeof(int64_t) * a->ndim);
-  if (b->dtype != cd) b = tensor_to(vm, b, cd), memcpy(bst, b->strides, sizeof(int64_t) * b->ndim);
+    return shape_error2(tc, TOP_MATMUL, a, b, "cannot broadcast");
+  if (nb + 2 > NS_MAX_DIMS) return tensor_error(tc, "matmul: more than %d dimensions", NS_MAX_DIMS);
+  if (a->dtype != cd) a = tensor_to(tc, a, cd), memcpy(ast, a->strides, sizeof(int64_t) * a->ndim);
+  if (b->dtype != cd) b = tensor_to(tc, b, cd), memcpy(bst, b->strides, sizeof(int64_t) * b->ndim);
   if (in[0]->ndim == 1) ast[0] = k, ast[1] = a->strides[0];
   if (in[1]->ndim == 1) bst[0] = b->strides[0], bst[1] = 1;
   bool ta = false, tb = false;
   int64_t lda = 0, ldb = 0;
   if (cd != DT_I64 && !gemm_layout(m, k, ast[na - 2], ast[na - 1], &ta, &lda)) {
-    a = tensor_contiguous(vm, a);
+    a = tensor_contiguous(tc, a);
     if (in[0]->ndim == 1) ast[0] = k, ast[1] = 1;
     else memcpy(ast, a->strides, sizeof(int64_t) * na);
     gemm_layout(m, k, ast[na - 2], ast[na - 1], &ta, &lda);
   }
   if (cd != DT_I64 && !gemm_layout(k, n, bst[bnd - 2], bst[bnd - 1], &tb, &ldb)) {
-    b = tensor_contiguous(vm, b);
+    b = tensor_contiguous(tc, b);
     if (in[1]->ndim == 1) bst[0] = 1, bst[1] = 1;
     else memcpy(bst, b->strides, sizeof(int64_t) * bnd);
     gemm_layout(k, n, bst[bnd - 2], bst[bnd - 1], &tb, &ldb);
@@ -709,7 +709,7 @@ bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **ou
   for (int i = 0; i < nb; i++) oshape[ond++] = bshape[i];
   if (in[0]->ndim > 1) oshape[ond++] = m;
   if (in[1]->ndim > 1) oshape[ond++] = n;
-  ObjTensor *r = cd == DT_I64 || k == 0 ? tensor_zeros(vm, cd, ond, oshape) : tensor_new(vm, cd, ond, oshape);
+  ObjTensor *r = cd == DT_I64 || k == 0 ? tensor_zeros(tc, cd, ond, oshape) : tensor_new(tc, cd, ond, oshape);
   if (m == 0 || n == 0 || k == 0) {
     *out = r;
     return true;
@@ -736,7 +736,7 @@ bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **ou
     else if (cd == DT_F64)
       blas_ok = blas_dgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                            1.0, (const double *)pa, (int)lda, (const double *)pb, (int)ldb, 0.0, (double *)pc, (int)n);
-    if (!blas_ok) return vm_error(vm, "matmul: %s", blas_error());
+    if (!blas_ok) return tensor_error(tc, "matmul: %s", blas_error());
     if (cd != DT_F32 && cd != DT_F64) {
       const int64_t *A = (const int64_t *)pa, *B = (const int64_t *)pb;
       int64_t *C = (int64_t *)pc;
@@ -761,59 +761,59 @@ bool tk_MATMUL(VM *vm, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **ou
 
 /* ints[0..nints) = new shape, one -1 inferred. A view of a contiguous
  * tensor; other tensors are copied first. */
-bool tk_RESHAPE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_RESHAPE(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *x = in[0];
-  if (a->nints > NS_MAX_DIMS) return vm_error(vm, "reshape: more than %d dimensions", NS_MAX_DIMS);
+  if (a->nints > NS_MAX_DIMS) return tensor_error(tc, "reshape: more than %d dimensions", NS_MAX_DIMS);
   int64_t shape[NS_MAX_DIMS], known = 1;
   int infer = -1;
   for (int i = 0; i < a->nints; i++) {
     shape[i] = a->ints[i];
     if (shape[i] == -1) {
-      if (infer >= 0) return vm_error(vm, "reshape: only one dimension can be -1");
+      if (infer >= 0) return tensor_error(tc, "reshape: only one dimension can be -1");
       infer = i;
     } else if (shape[i] < 0) {
-      return vm_error(vm, "reshape: invalid dimension %lld", (long long)shape[i]);
+      return tensor_error(tc, "reshape: invalid dimension %lld", (long long)shape[i]);
     } else if (__builtin_mul_overflow(known, shape[i], &known)) {
       char sb[128];
-      return vm_error(vm, "shape %s has too many elements", tensor_dims_str(a->nints, a->ints, sb, sizeof sb));
+      return tensor_error(tc, "shape %s has too many elements", tensor_dims_str(a->nints, a->ints, sb, sizeof sb));
     }
   }
   if (infer >= 0 && known != 0 && x->numel % known == 0) shape[infer] = x->numel / known;
   if ((infer >= 0 && (known == 0 || x->numel % known != 0)) ||
       (infer < 0 && known != x->numel)) {
     char sa[128], sb[128];
-    return vm_error(vm, "reshape: cannot reshape %s into %s", tensor_shape_str(x, sa, sizeof sa),
+    return tensor_error(tc, "reshape: cannot reshape %s into %s", tensor_shape_str(x, sa, sizeof sa),
                     tensor_dims_str(a->nints, a->ints, sb, sizeof sb));
   }
-  ObjTensor *c = tensor_contiguous(vm, x);
+  ObjTensor *c = tensor_contiguous(tc, x);
   int64_t st[NS_MAX_DIMS];
   tensor_contig_strides(a->nints, shape, st);
-  *out = tensor_view(vm, c, a->nints, shape, st, c->offset);
+  *out = tensor_view(tc, c, a->nints, shape, st, c->offset);
   return true;
 }
 
 /* ints = permutation: axis i of the result is axis ints[i] of x. */
-bool tk_PERMUTE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_PERMUTE(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *x = in[0];
   int perm[NS_MAX_DIMS];
   bool seen[NS_MAX_DIMS] = {false};
   if (a->nints != x->ndim)
-    return vm_error(vm, "permute: %d axes given for a %d-d tensor", a->nints, x->ndim);
+    return tensor_error(tc, "permute: %d axes given for a %d-d tensor", a->nints, x->ndim);
   for (int i = 0; i < x->ndim; i++) {
     int64_t p = a->ints[i] < 0 ? a->ints[i] + x->ndim : a->ints[i];
     if (p < 0 || p >= x->ndim || seen[p])
-      return vm_error(vm, "permute: invalid permutation for a %d-d tensor", x->ndim);
+      return tensor_error(tc, "permute: invalid permutation for a %d-d tensor", x->ndim);
     seen[p] = true;
     perm[i] = (int)p;
   }
-  *out = tensor_permuted(vm, x, perm);
+  *out = tensor_permuted(tc, x, perm);
   return true;
 }
 
 /* ints = target shape (as many dims as x or more; -1 keeps a dim). */
-bool tk_EXPAND(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_EXPAND(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *x = in[0];
   int nd = a->nints;
@@ -836,11 +836,11 @@ bool tk_EXPAND(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
       goto bad;
     }
   }
-  *out = tensor_view(vm, x, nd, shape, st, x->offset);
+  *out = tensor_view(tc, x, nd, shape, st, x->offset);
   return true;
 bad : {
   char sa[128], sb[128];
-  return vm_error(vm, "expand: cannot expand %s to %s", tensor_shape_str(x, sa, sizeof sa),
+  return tensor_error(tc, "expand: cannot expand %s to %s", tensor_shape_str(x, sa, sizeof sa),
                   tensor_dims_str(nd < NS_MAX_DIMS ? nd : NS_MAX_DIMS, a->ints, sb, sizeof sb));
 }
 }
@@ -848,18 +848,18 @@ bad : {
 /* ints = (start, stop, step) for each of the first nints / 3 dims (the
  * rest are taken whole). Negative start/stop count from the end, both are
  * clamped to the dim (so INT64_MAX means "to the end"); step >= 1. */
-bool tk_SLICE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_SLICE(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *x = in[0];
   int nsl = a->nints / 3;
-  if (nsl > x->ndim) return vm_error(vm, "slice: %d dimensions sliced on a %d-d tensor", nsl, x->ndim);
+  if (nsl > x->ndim) return tensor_error(tc, "slice: %d dimensions sliced on a %d-d tensor", nsl, x->ndim);
   int64_t shape[NS_MAX_DIMS], st[NS_MAX_DIMS], off = x->offset;
   for (int i = 0; i < x->ndim; i++) {
     shape[i] = x->shape[i];
     st[i] = x->strides[i];
     if (i >= nsl) continue;
     int64_t d = x->shape[i], lo = a->ints[3 * i], hi = a->ints[3 * i + 1], step = a->ints[3 * i + 2];
-    if (step < 1) return vm_error(vm, "slice: step must be positive, got %lld", (long long)step);
+    if (step < 1) return tensor_error(tc, "slice: step must be positive, got %lld", (long long)step);
     if (lo < 0) lo += d;
     if (hi < 0) hi += d;
     lo = lo < 0 ? 0 : lo > d ? d : lo;
@@ -868,21 +868,21 @@ bool tk_SLICE(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
     st[i] = x->strides[i] * step;
     if (shape[i] > 0) off += lo * x->strides[i];
   }
-  *out = tensor_view(vm, x, x->ndim, shape, st, off);
+  *out = tensor_view(tc, x, x->ndim, shape, st, off);
   return true;
 }
 
 /* Always a new object (a view sharing storage when x is contiguous). */
-bool tk_CONTIGUOUS(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_CONTIGUOUS(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   (void)a;
   ObjTensor *x = in[0];
   if (tensor_is_contiguous(x)) {
     int64_t st[NS_MAX_DIMS];
     tensor_contig_strides(x->ndim, x->shape, st);
-    *out = tensor_view(vm, x, x->ndim, x->shape, st, x->offset);
+    *out = tensor_view(tc, x, x->ndim, x->shape, st, x->offset);
   } else {
-    *out = tensor_contiguous(vm, x);
+    *out = tensor_contiguous(tc, x);
   }
   return true;
 }
@@ -898,11 +898,11 @@ static ObjTensor sub_view(const ObjTensor *r, int axis, int64_t start, int64_t l
 }
 
 /* cat along axis: same ndim, equal dims except axis; promoted dtype. */
-bool tk_CAT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_CAT(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   ObjTensor *x0 = in[0];
   int nd = x0->ndim, axis = a->axis < 0 ? a->axis + nd : a->axis;
-  if (nd == 0) return vm_error(vm, "cat: cannot concatenate 0-d tensors");
-  if (axis < 0 || axis >= nd) return vm_error(vm, "cat: axis %d out of range for a %d-d tensor", a->axis, nd);
+  if (nd == 0) return tensor_error(tc, "cat: cannot concatenate 0-d tensors");
+  if (axis < 0 || axis >= nd) return tensor_error(tc, "cat: axis %d out of range for a %d-d tensor", a->axis, nd);
   int64_t shape[NS_MAX_DIMS];
   memcpy(shape, x0->shape, sizeof shape);
   shape[axis] = 0;
@@ -910,11 +910,11 @@ bool tk_CAT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   for (int i = 0; i < n; i++) {
     bool ok = in[i]->ndim == nd;
     for (int d = 0; d < nd && ok; d++) ok = d == axis || in[i]->shape[d] == x0->shape[d];
-    if (!ok) return shape_error2(vm, TOP_CAT, x0, in[i], "cannot be concatenated");
+    if (!ok) return shape_error2(tc, TOP_CAT, x0, in[i], "cannot be concatenated");
     shape[axis] += in[i]->shape[axis];
     dt = tensor_promote(dt, in[i]->dtype);
   }
-  ObjTensor *r = tensor_new(vm, dt, nd, shape);
+  ObjTensor *r = tensor_new(tc, dt, nd, shape);
   int64_t at = 0;
   for (int i = 0; i < n; i++) {
     ObjTensor v = sub_view(r, axis, at, in[i]->shape[axis]);
@@ -926,21 +926,21 @@ bool tk_CAT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
 }
 
 /* stack along a new axis (0..ndim): all shapes equal. */
-bool tk_STACK(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_STACK(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   ObjTensor *x0 = in[0];
   int nd = x0->ndim, axis = a->axis < 0 ? a->axis + nd + 1 : a->axis;
-  if (nd + 1 > NS_MAX_DIMS) return vm_error(vm, "stack: more than %d dimensions", NS_MAX_DIMS);
-  if (axis < 0 || axis > nd) return vm_error(vm, "stack: axis %d out of range for %d-d tensors", a->axis, nd);
+  if (nd + 1 > NS_MAX_DIMS) return tensor_error(tc, "stack: more than %d dimensions", NS_MAX_DIMS);
+  if (axis < 0 || axis > nd) return tensor_error(tc, "stack: axis %d out of range for %d-d tensors", a->axis, nd);
   DType dt = x0->dtype;
   for (int i = 0; i < n; i++) {
     bool ok = in[i]->ndim == nd;
     for (int d = 0; d < nd && ok; d++) ok = in[i]->shape[d] == x0->shape[d];
-    if (!ok) return shape_error2(vm, TOP_STACK, x0, in[i], "differ");
+    if (!ok) return shape_error2(tc, TOP_STACK, x0, in[i], "differ");
     dt = tensor_promote(dt, in[i]->dtype);
   }
   int64_t shape[NS_MAX_DIMS];
   for (int d = 0, j = 0; d <= nd; d++) shape[d] = d == axis ? n : x0->shape[j++];
-  ObjTensor *r = tensor_new(vm, dt, nd + 1, shape);
+  ObjTensor *r = tensor_new(tc, dt, nd + 1, shape);
   for (int i = 0; i < n; i++) {
     ObjTensor v = sub_view(r, axis, i, 1);
     /* drop the new unit axis so the view has x's shape */
@@ -954,38 +954,38 @@ bool tk_STACK(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
 
 /* Indices are i64 tensors: a float index is not rounded, a bool one is not
  * taken for 0/1 (the error names the dtype). *idx becomes contiguous. */
-static bool index_tensor(VM *vm, TensorOp op, ObjTensor **idx) {
+static bool index_tensor(TCtx *tc, TensorOp op, ObjTensor **idx) {
   ObjTensor *t = *idx;
   if (t->dtype != DT_I64)
-    return vm_error(vm, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
-  *idx = tensor_to(vm, t, DT_I64);
+    return tensor_error(tc, "%s: indices must be an i64 tensor, got %s", OPNAME(op), tensor_dtype_names[t->dtype]);
+  *idx = tensor_to(tc, t, DT_I64);
   return true;
 }
 
 /* x [..., D, ...] (D at axis), idx any shape of i64 -> x.shape[:axis] +
  * idx.shape + x.shape[axis+1:] (an embedding lookup for axis 0). */
-bool tk_INDEX_SELECT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_INDEX_SELECT(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *x = in[0], *idx = in[1];
   int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
   if (axis < 0 || axis >= x->ndim)
-    return vm_error(vm, "index_select: axis %d out of range for a %d-d tensor", a->axis, x->ndim);
-  if (!index_tensor(vm, TOP_INDEX_SELECT, &idx)) return false;
-  if (x->ndim - 1 + idx->ndim > NS_MAX_DIMS) return vm_error(vm, "index_select: more than %d dimensions", NS_MAX_DIMS);
+    return tensor_error(tc, "index_select: axis %d out of range for a %d-d tensor", a->axis, x->ndim);
+  if (!index_tensor(tc, TOP_INDEX_SELECT, &idx)) return false;
+  if (x->ndim - 1 + idx->ndim > NS_MAX_DIMS) return tensor_error(tc, "index_select: more than %d dimensions", NS_MAX_DIMS);
   int64_t shape[NS_MAX_DIMS];
   int nd = 0;
   for (int d = 0; d < axis; d++) shape[nd++] = x->shape[d];
   for (int d = 0; d < idx->ndim; d++) shape[nd++] = idx->shape[d];
   for (int d = axis + 1; d < x->ndim; d++) shape[nd++] = x->shape[d];
-  x = tensor_contiguous(vm, x);
+  x = tensor_contiguous(tc, x);
   int64_t outer = tensor_shape_numel(axis, x->shape), D = x->shape[axis];
   int64_t inner = tensor_shape_numel(x->ndim - axis - 1, x->shape + axis + 1), ni = idx->numel;
   const int64_t *ix = tensor_data(idx);
   for (int64_t j = 0; j < ni; j++)
     if (ix[j] < -D || ix[j] >= D)
-      return vm_error(vm, "index_select: index %lld out of range for axis %d of size %lld", (long long)ix[j],
+      return tensor_error(tc, "index_select: index %lld out of range for axis %d of size %lld", (long long)ix[j],
                       axis, (long long)D);
-  ObjTensor *r = tensor_new(vm, x->dtype, nd, shape);
+  ObjTensor *r = tensor_new(tc, x->dtype, nd, shape);
   size_t es = tensor_dtype_sizes[x->dtype], row = (size_t)inner * es;
   const char *src = tensor_data(x);
   char *dst = tensor_data(r);
@@ -1000,17 +1000,17 @@ bool tk_INDEX_SELECT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor *
 
 /* out[i][j] = x[i][idx[i][j]] along axis (torch.gather): idx has x's
  * ndim and no larger dims off the axis; the result has idx's shape. */
-bool tk_GATHER(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_GATHER(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *x = in[0], *idx = in[1];
   int axis = a->axis < 0 ? a->axis + x->ndim : a->axis;
   if (axis < 0 || axis >= x->ndim)
-    return vm_error(vm, "gather: axis %d out of range for a %d-d tensor", a->axis, x->ndim);
-  if (!index_tensor(vm, TOP_GATHER, &idx)) return false;
+    return tensor_error(tc, "gather: axis %d out of range for a %d-d tensor", a->axis, x->ndim);
+  if (!index_tensor(tc, TOP_GATHER, &idx)) return false;
   bool ok = idx->ndim == x->ndim;
   for (int d = 0; d < x->ndim && ok; d++) ok = d == axis || idx->shape[d] <= x->shape[d];
-  if (!ok) return shape_error2(vm, TOP_GATHER, x, in[1], "do not match (index larger than input)");
-  ObjTensor *r = tensor_new(vm, x->dtype, idx->ndim, idx->shape);
+  if (!ok) return shape_error2(tc, TOP_GATHER, x, in[1], "do not match (index larger than input)");
+  ObjTensor *r = tensor_new(tc, x->dtype, idx->ndim, idx->shape);
   size_t es = tensor_dtype_sizes[x->dtype];
   const int64_t *ix = tensor_data(idx);
   const char *src = tensor_data(x);
@@ -1019,7 +1019,7 @@ bool tk_GATHER(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
   for (int64_t e = 0; e < idx->numel; e++) {
     int64_t k = ix[e] < 0 ? ix[e] + D : ix[e];
     if (k < 0 || k >= D)
-      return vm_error(vm, "gather: index %lld out of range for axis %d of size %lld", (long long)ix[e], axis,
+      return tensor_error(tc, "gather: index %lld out of range for axis %d of size %lld", (long long)ix[e], axis,
                       (long long)D);
     int64_t off = 0;
     for (int d = 0; d < x->ndim; d++) off += (d == axis ? k : pos[d]) * x->strides[d];
@@ -1033,25 +1033,25 @@ bool tk_GATHER(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) 
   return true;
 }
 
-bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src) {
+bool tensor_index_put(TCtx *tc, ObjTensor *dst, ObjTensor *pos, ObjTensor *src) {
   char sa[128], sb[128];
   int nd;
   int64_t shape[NS_MAX_DIMS];
   if (pos->dtype != DT_I64)
-    return vm_error(vm, "index_put: positions must be i64, got %s", tensor_dtype_names[pos->dtype]);
+    return tensor_error(tc, "index_put: positions must be i64, got %s", tensor_dtype_names[pos->dtype]);
   if (!tensor_broadcast_shape(src->ndim, src->shape, pos->ndim, pos->shape, &nd, shape) || nd != pos->ndim ||
       memcmp(shape, pos->shape, sizeof(int64_t) * (size_t)nd) != 0)
-    return vm_error(vm, "index assignment: a value of shape %s does not broadcast to the selection's shape %s",
+    return tensor_error(tc, "index assignment: a value of shape %s does not broadcast to the selection's shape %s",
                     tensor_shape_str(src, sa, sizeof sa), tensor_shape_str(pos, sb, sizeof sb));
-  ObjTensor *p = tensor_to(vm, pos, DT_I64);
+  ObjTensor *p = tensor_to(tc, pos, DT_I64);
   const int64_t *pd = tensor_data(p);
   for (int64_t j = 0; j < p->numel; j++)
     if (pd[j] < 0 || pd[j] >= dst->numel)
-      return vm_error(vm, "index_put: position %lld out of range for %lld elements", (long long)pd[j],
+      return tensor_error(tc, "index_put: position %lld out of range for %lld elements", (long long)pd[j],
                       (long long)dst->numel);
   /* the values, broadcast and converted, in a buffer of their own (src may
    * share dst's storage) */
-  ObjTensor *v = tensor_new(vm, dst->dtype, pos->ndim, pos->shape);
+  ObjTensor *v = tensor_new(tc, dst->dtype, pos->ndim, pos->shape);
   tensor_copy_into(v, src);
   size_t es = tensor_dtype_sizes[dst->dtype];
   const char *vd = tensor_data(v);
@@ -1070,23 +1070,23 @@ bool tensor_index_put(VM *vm, ObjTensor *dst, ObjTensor *pos, ObjTensor *src) {
 /* x any shape, pos i64 flat positions into x (any shape), values
  * broadcastable to pos's shape -> a contiguous copy of x with
  * out.flat[pos[j]] = values[j] (index assignment, out of place). */
-bool tk_INDEX_PUT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_INDEX_PUT(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   (void)a;
-  ObjTensor *r = tensor_new(vm, in[0]->dtype, in[0]->ndim, in[0]->shape);
+  ObjTensor *r = tensor_new(tc, in[0]->dtype, in[0]->ndim, in[0]->shape);
   tensor_copy_into(r, in[0]);
-  if (!tensor_index_put(vm, r, in[1], in[2])) return false;
+  if (!tensor_index_put(tc, r, in[1], in[2])) return false;
   *out = r;
   return true;
 }
 
 /* i64 labels (any shape) -> f32 labels.shape + [classes]; ints[0] =
  * classes (<= 0: max label + 1). */
-bool tk_ONE_HOT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
+bool tk_ONE_HOT(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
   (void)n;
   ObjTensor *idx = in[0];
-  if (!index_tensor(vm, TOP_ONE_HOT, &idx)) return false;
-  if (idx->ndim + 1 > NS_MAX_DIMS) return vm_error(vm, "one_hot: more than %d dimensions", NS_MAX_DIMS);
+  if (!index_tensor(tc, TOP_ONE_HOT, &idx)) return false;
+  if (idx->ndim + 1 > NS_MAX_DIMS) return tensor_error(tc, "one_hot: more than %d dimensions", NS_MAX_DIMS);
   const int64_t *ix = tensor_data(idx);
   int64_t C = a->nints > 0 ? a->ints[0] : 0;
   if (C <= 0)
@@ -1094,11 +1094,11 @@ bool tk_ONE_HOT(VM *vm, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out)
   int64_t shape[NS_MAX_DIMS];
   memcpy(shape, idx->shape, sizeof(int64_t) * idx->ndim);
   shape[idx->ndim] = C;
-  ObjTensor *r = tensor_zeros(vm, DT_F32, idx->ndim + 1, shape);
+  ObjTensor *r = tensor_zeros(tc, DT_F32, idx->ndim + 1, shape);
   float *d = tensor_data(r);
   for (int64_t i = 0; i < idx->numel; i++) {
     if (ix[i] < 0 || ix[i] >= C)
-      return vm_error(vm, "one_hot: label %lld out of range for %lld classes", (long long)ix[i], (long long)C);
+      return tensor_error(tc, "one_hot: label %lld out of range for %lld classes", (long long)ix[i], (long long)C);
     d[i * C + ix[i]] = 1.0f;
   }
   *out = r;

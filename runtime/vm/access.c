@@ -8,7 +8,7 @@
 
 #include "access.h"
 #include "builtins.h"
-#include "tensor.h"
+#include "lib_tensor.h"
 #include "units.h"
 
 /* ------------------------------------------------------- classes, methods */

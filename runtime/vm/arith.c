@@ -9,7 +9,7 @@
 
 #include "ast.h"
 #include "builtins.h"
-#include "tensor.h"
+#include "lib_tensor.h"
 #include "units.h"
 
 static const char *op_name(int op) {

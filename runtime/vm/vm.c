@@ -77,6 +77,7 @@ void vm_free(VM *vm) {
   if (!vm) return;
   vm_clear_error(vm);
   gc_free_all(vm);
+  if (vm->tc) tensor_ctx_free(vm->tc);
   table_free(vm, &vm->strings);
   for (int i = 0; i < vm->nsources; i++) source_free(vm->sources[i]);
   free(vm->sources);

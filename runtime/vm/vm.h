@@ -109,6 +109,9 @@ struct VM {
   bool out_midline;      /* the last print to `out` did not end its line */
   bool color;
 
+  /* the tensor engine's context (runtime/tensor), made by lib_tensor_init */
+  struct TCtx *tc;
+
   /* options */
   ObjList *args;         /* script arguments, `args()` */
   Value last_value;      /* REPL: value of the last expression statement */

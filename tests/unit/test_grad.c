@@ -30,7 +30,7 @@ static double urand(void) {
 
 /* f64 tensor with values uniform in [lo, hi), requiring grad. */
 static ObjTensor *rnd(double lo, double hi, int ndim, const int64_t *shape) {
-  ObjTensor *t = tensor_new(vm, DT_F64, ndim, shape);
+  ObjTensor *t = tensor_new(vm->tc, DT_F64, ndim, shape);
   double *d = tensor_data(t);
   for (int64_t i = 0; i < t->numel; i++) d[i] = lo + (hi - lo) * urand();
   t->requires_grad = true;
@@ -48,7 +48,7 @@ static ObjTensor *rnd_away(double lo, double hi, const double *kinks, int nk, in
 }
 
 static ObjTensor *ints(const int64_t *vals, int ndim, const int64_t *shape) {
-  ObjTensor *t = tensor_new(vm, DT_I64, ndim, shape);
+  ObjTensor *t = tensor_new(vm->tc, DT_I64, ndim, shape);
   memcpy(tensor_data(t), vals, sizeof(int64_t) * (size_t)t->numel);
   return t;
 }
@@ -64,7 +64,7 @@ static ObjTensor *apply(TensorOp op, ObjTensor **in, int n, const TAttrs *a) {
   ObjTensor *out = NULL;
   TAttrs zero;
   memset(&zero, 0, sizeof zero);
-  if (!tensor_apply(vm, op, in, n, a ? a : &zero, &out)) return NULL;
+  if (!tensor_apply(vm->tc, op, in, n, a ? a : &zero, &out)) return NULL;
   return out;
 }
 
@@ -92,9 +92,9 @@ static void check_fd(const char *name, Forward f, const void *ctx, ObjTensor **i
     snprintf(why, sizeof why, "forward: %s", vm->error);
     goto fail;
   }
-  ObjTensor *r = tensor_new(vm, DT_F64, out->ndim, out->shape);
+  ObjTensor *r = tensor_new(vm->tc, DT_F64, out->ndim, out->shape);
   for (int64_t i = 0; i < r->numel; i++) ((double *)tensor_data(r))[i] = urand() * 2 - 1;
-  if (!autograd_backward(vm, out, r, false)) {
+  if (!autograd_backward(vm->tc, out, r, false)) {
     snprintf(why, sizeof why, "backward: %s", vm->error);
     goto fail;
   }
@@ -201,7 +201,7 @@ static void check_binary(void) {
   check_op("pow [2, 3] ** 2 (constant)", TOP_POW, NULL, in, 2);
 
   /* where(cond, a, b) with broadcasting */
-  ObjTensor *cond = tensor_new(vm, DT_BOOL, SHAPE(2, 3));
+  ObjTensor *cond = tensor_new(vm->tc, DT_BOOL, SHAPE(2, 3));
   for (int64_t i = 0; i < 6; i++) tensor_set(cond, i, urand() < 0.5);
   ObjTensor *w[3] = {cond, rnd(-1, 1, SHAPE(2, 3)), rnd(-1, 1, SHAPE(3))};
   check_op("where [2, 3] [2, 3] [3]", TOP_WHERE, NULL, w, 3);
@@ -216,7 +216,7 @@ static void check_ties(void) {
   ObjTensor *in[2] = {a, b};
   ObjTensor *m = apply(TOP_MAXIMUM, in, 2, NULL);
   ObjTensor *s = m ? apply(TOP_SUM, &m, 1, NULL) : NULL;
-  bool ok = s && autograd_backward(vm, s, NULL, false) && a->grad && b->grad;
+  bool ok = s && autograd_backward(vm->tc, s, NULL, false) && a->grad && b->grad;
   for (int i = 0; ok && i < 3; i++) ok = tensor_get(a->grad, i) == 0.5 && tensor_get(b->grad, i) == 0.5;
   printf("%s maximum ties split evenly\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -441,7 +441,7 @@ static void check_nn(void) {
   x->grad = NULL;
   ObjTensor *out = apply(TOP_DROPOUT, &x, 1, &a);
   ObjTensor *r = rnd(-1, 1, SHAPE(4, 5));
-  bool ok = out && autograd_backward(vm, out, r, false) && x->grad;
+  bool ok = out && autograd_backward(vm->tc, out, r, false) && x->grad;
   for (int64_t i = 0; ok && i < 20; i++) {
     double want = tensor_get(r, i) * tensor_get(out, i) / tensor_get(x, i);
     ok = fabs(tensor_get(x->grad, i) - want) <= 1e-12 * fabs(want) + 1e-12;
@@ -478,7 +478,7 @@ static void check_mlp(void) {
   checks++;
   for (int i = 0; i < 4; i++) in[i]->grad = NULL;
   ObjTensor *loss = fwd_mlp(in, 6, NULL);
-  bool ok = loss && loss->numel == 1 && autograd_backward(vm, loss, NULL, false);
+  bool ok = loss && loss->numel == 1 && autograd_backward(vm->tc, loss, NULL, false);
   for (int i = 0; ok && i < 4; i++) ok = in[i]->grad != NULL && in[i]->grad->numel == in[i]->numel;
   printf("%s MLP loss.backward() fills every parameter's grad\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -490,7 +490,7 @@ static void check_accumulation(void) {
   ObjTensor *in[2] = {x, x};
   ObjTensor *sq = apply(TOP_MUL, in, 2, NULL);
   ObjTensor *s = sq ? apply(TOP_SUM, &sq, 1, NULL) : NULL;
-  bool ok = s && autograd_backward(vm, s, NULL, true) && autograd_backward(vm, s, NULL, false) && x->grad;
+  bool ok = s && autograd_backward(vm->tc, s, NULL, true) && autograd_backward(vm->tc, s, NULL, false) && x->grad;
   for (int64_t i = 0; ok && i < 6; i++) ok = fabs(tensor_get(x->grad, i) - 4 * tensor_get(x, i)) < 1e-12;
   printf("%s gradient accumulates across two backward() calls\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -504,10 +504,10 @@ static void check_release(void) {
   ObjTensor *in[2] = {x, x};
   ObjTensor *sq = apply(TOP_MUL, in, 2, NULL);
   ObjTensor *s = sq ? apply(TOP_SUM, &sq, 1, NULL) : NULL;
-  bool ok = s && autograd_backward(vm, s, NULL, false) && x->grad;
+  bool ok = s && autograd_backward(vm->tc, s, NULL, false) && x->grad;
   double g0 = ok ? tensor_get(x->grad, 0) : 0;
   ok = ok && sq->grad_fn->released && sq->grad_fn->ninputs == 0 && sq->grad_fn->inputs[0] == NULL;
-  ok = ok && !autograd_backward(vm, s, NULL, false) && strstr(vm->error, "a second time") != NULL &&
+  ok = ok && !autograd_backward(vm->tc, s, NULL, false) && strstr(vm->error, "a second time") != NULL &&
        tensor_get(x->grad, 0) == g0 && tensor_grad_enabled == 1;
   printf("%s a second backward() through a freed graph fails: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
@@ -524,7 +524,7 @@ static void check_version(void) {
   ObjTensor *s = p ? apply(TOP_SUM, &p, 1, NULL) : NULL;
   if (c) tensor_bump_version(c);
   const char *want = "a tensor needed by the backward of `mul` was modified in place (version 1, saved at version 0)";
-  bool ok = s && !autograd_backward(vm, s, NULL, false) && strcmp(vm->error, want) == 0 && x->grad == NULL &&
+  bool ok = s && !autograd_backward(vm->tc, s, NULL, false) && strcmp(vm->error, want) == 0 && x->grad == NULL &&
             !p->grad_fn->released;
   printf("%s an input changed in place before backward(): %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
@@ -535,13 +535,13 @@ static void check_version(void) {
 static void check_deep(void) {
   checks++;
   ObjTensor *x = rnd(1, 1, SHAPE(1));
-  ObjTensor *c = tensor_scalar(vm, DT_F64, 1.0001);
+  ObjTensor *c = tensor_scalar(vm->tc, DT_F64, 1.0001);
   ObjTensor *y = x;
   for (int i = 0; i < 20000 && y; i++) {
     ObjTensor *in[2] = {y, c};
     y = apply(TOP_MUL, in, 2, NULL);
   }
-  bool ok = y && autograd_backward(vm, y, NULL, false) && x->grad &&
+  bool ok = y && autograd_backward(vm->tc, y, NULL, false) && x->grad &&
             fabs(tensor_get(x->grad, 0) - pow(1.0001, 20000)) < 1e-9 * pow(1.0001, 20000);
   printf("%s deep chain of 20000 ops\n", ok ? "ok  " : "FAIL");
   if (!ok) failures++, vm_clear_error(vm);
@@ -552,14 +552,14 @@ static void check_errors(void) {
   ObjTensor *in[2] = {rnd(-1, 1, SHAPE(32, 10)), rnd(-1, 1, SHAPE(10))};
   ObjTensor *y = apply(TOP_ADD, in, 2, NULL);
   const char *want = "backward: grad can be implicitly created only for scalar outputs (loss has shape [32, 10])";
-  bool ok = y && !autograd_backward(vm, y, NULL, false) && strcmp(vm->error, want) == 0 && tensor_grad_enabled == 1;
+  bool ok = y && !autograd_backward(vm->tc, y, NULL, false) && strcmp(vm->error, want) == 0 && tensor_grad_enabled == 1;
   printf("%s backward on a non-scalar: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);
 
   checks++;
-  ObjTensor *c = tensor_new(vm, DT_F64, SHAPE(2));
-  ok = !autograd_backward(vm, c, NULL, false) && vm->error[0] != '\0';
+  ObjTensor *c = tensor_new(vm->tc, DT_F64, SHAPE(2));
+  ok = !autograd_backward(vm->tc, c, NULL, false) && vm->error[0] != '\0';
   printf("%s backward on a tensor without grad: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);

@@ -26,20 +26,20 @@ static int failures = 0, checks = 0;
   } while (0)
 
 static ObjTensor *from_doubles(DType dt, int nd, const int64_t *shape, const double *v) {
-  ObjTensor *t = tensor_new(vm, dt, nd, shape);
+  ObjTensor *t = tensor_new(vm->tc, dt, nd, shape);
   for (int64_t i = 0; i < t->numel; i++) tensor_set(t, i, v[i]);
   return t;
 }
 
 static ObjTensor *randt(DType dt, int nd, const int64_t *shape) {
-  ObjTensor *t = tensor_new(vm, dt, nd, shape);
+  ObjTensor *t = tensor_new(vm->tc, dt, nd, shape);
   for (int64_t i = 0; i < t->numel; i++) tensor_set(t, i, rng_normal());
   return t;
 }
 
 static ObjTensor *apply1(TensorOp op, ObjTensor *x, const TAttrs *a) {
   ObjTensor *r = NULL;
-  if (!tensor_apply(vm, op, &x, 1, a, &r)) {
+  if (!tensor_apply(vm->tc, op, &x, 1, a, &r)) {
     printf("unexpected error: %s\n", vm->error);
     vm_clear_error(vm);
     return NULL;
@@ -49,7 +49,7 @@ static ObjTensor *apply1(TensorOp op, ObjTensor *x, const TAttrs *a) {
 
 static ObjTensor *apply2(TensorOp op, ObjTensor *x, ObjTensor *y, const TAttrs *a) {
   ObjTensor *in[2] = {x, y}, *r = NULL;
-  if (!tensor_apply(vm, op, in, 2, a, &r)) {
+  if (!tensor_apply(vm->tc, op, in, 2, a, &r)) {
     printf("unexpected error: %s\n", vm->error);
     vm_clear_error(vm);
     return NULL;
@@ -100,21 +100,21 @@ static void test_creation(void) {
   Value r1 = list_of(3, (Value[]){INT_VAL(4), FLOAT_VAL(5.5), INT_VAL(6)});
   Value m = list_of(2, (Value[]){r0, r1});
   ObjTensor *t;
-  CHECK(tensor_from_value(vm, m, DT__COUNT, &t), "from nested list");
+  CHECK(tensor_from_value(vm->tc, m, DT__COUNT, &t), "from nested list");
   expect_values("from list", t, 2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5.5, 6}, 0);
   CHECK(t->dtype == DT_F32, "float in list infers f32");
-  CHECK(tensor_from_value(vm, r0, DT__COUNT, &t) && t->dtype == DT_I64, "ints infer i64");
-  CHECK(tensor_from_value(vm, list_of(2, (Value[]){BOOL_VAL(true), BOOL_VAL(false)}), DT__COUNT, &t) &&
+  CHECK(tensor_from_value(vm->tc, r0, DT__COUNT, &t) && t->dtype == DT_I64, "ints infer i64");
+  CHECK(tensor_from_value(vm->tc, list_of(2, (Value[]){BOOL_VAL(true), BOOL_VAL(false)}), DT__COUNT, &t) &&
             t->dtype == DT_BOOL,
         "bools infer bool");
-  CHECK(tensor_from_value(vm, FLOAT_VAL(2.5), DT__COUNT, &t) && t->ndim == 0 && tensor_get(t, 0) == 2.5,
+  CHECK(tensor_from_value(vm->tc, FLOAT_VAL(2.5), DT__COUNT, &t) && t->ndim == 0 && tensor_get(t, 0) == 2.5,
         "scalar");
   Value ragged = list_of(2, (Value[]){r0, list_of(2, (Value[]){INT_VAL(1), INT_VAL(2)})});
-  expect_error("ragged", tensor_from_value(vm, ragged, DT__COUNT, &t),
+  expect_error("ragged", tensor_from_value(vm->tc, ragged, DT__COUNT, &t),
                "tensor: ragged nested list at depth 1: expected 3 elements, got 2");
-  expect_error("strings", tensor_from_value(vm, list_of(1, (Value[]){OBJ_VAL(str_cstr(vm, "a"))}), DT__COUNT, &t),
+  expect_error("strings", tensor_from_value(vm->tc, list_of(1, (Value[]){OBJ_VAL(str_cstr(vm, "a"))}), DT__COUNT, &t),
                "tensor: expected numbers or bools, got string");
-  ObjTensor *z = tensor_zeros(vm, DT_F64, 2, (int64_t[]){2, 2});
+  ObjTensor *z = tensor_zeros(vm->tc, DT_F64, 2, (int64_t[]){2, 2});
   CHECK(z->numel == 4 && tensor_get(z, 3) == 0 && tensor_is_contiguous(z), "zeros");
   CHECK(((uintptr_t)z->storage->data & 63) == 0, "storage is 64-byte aligned");
 }
@@ -145,9 +145,9 @@ static void test_views(void) {
   /* writing through a view is visible in the base */
   tensor_set(t, 1, 42);
   CHECK(tensor_get(x, 3) == 42, "views share storage (write)");
-  expect_error("reshape mismatch", tensor_apply(vm, TOP_RESHAPE, &x, 1, &(TAttrs){.nints = 1, .ints = {4}}, &y),
+  expect_error("reshape mismatch", tensor_apply(vm->tc, TOP_RESHAPE, &x, 1, &(TAttrs){.nints = 1, .ints = {4}}, &y),
                "reshape: cannot reshape [2, 3] into [4]");
-  expect_error("expand mismatch", tensor_apply(vm, TOP_EXPAND, &x, 1, &(TAttrs){.nints = 2, .ints = {4, 3}}, &y),
+  expect_error("expand mismatch", tensor_apply(vm->tc, TOP_EXPAND, &x, 1, &(TAttrs){.nints = 2, .ints = {4, 3}}, &y),
                "expand: cannot expand [2, 3] to [4, 3]");
 }
 
@@ -161,7 +161,7 @@ static void test_elementwise(void) {
                 (double[]){100, 200, 300, 800, 1000, 1200}, 0);
   expect_values("outer broadcast", apply2(TOP_SUB, c, b, NULL), 2, (int64_t[]){2, 3},
                 (double[]){90, 80, 70, 190, 180, 170}, 0);
-  ObjTensor *s = tensor_scalar(vm, DT_F32, 2);
+  ObjTensor *s = tensor_scalar(vm->tc, DT_F32, 2);
   expect_values("pow scalar", apply2(TOP_POW, a, s, NULL), 2, (int64_t[]){2, 3}, (double[]){1, 4, 9, 16, 25, 36},
                 1e-6);
   ObjTensor *at = apply1(TOP_PERMUTE, a, &(TAttrs){.nints = 2, .ints = {1, 0}});
@@ -169,9 +169,9 @@ static void test_elementwise(void) {
                 (double[]){2, 8, 4, 10, 6, 12}, 0);
   ObjTensor *r;
   ObjTensor *bad = from_doubles(DT_F32, 1, (int64_t[]){4}, (double[]){1, 2, 3, 4});
-  expect_error("broadcast error", tensor_apply(vm, TOP_ADD, (ObjTensor *[]){a, bad}, 2, NULL, &r),
+  expect_error("broadcast error", tensor_apply(vm->tc, TOP_ADD, (ObjTensor *[]){a, bad}, 2, NULL, &r),
                "add: shapes [2, 3] and [4] cannot broadcast");
-  ObjTensor *gt = apply2(TOP_GT, a, tensor_scalar(vm, DT_F32, 3), NULL);
+  ObjTensor *gt = apply2(TOP_GT, a, tensor_scalar(vm->tc, DT_F32, 3), NULL);
   CHECK(gt && gt->dtype == DT_BOOL, "comparison gives bool");
   expect_values("gt", gt, 2, (int64_t[]){2, 3}, (double[]){0, 0, 0, 1, 1, 1}, 0);
   ObjTensor *i = from_doubles(DT_I64, 1, (int64_t[]){3}, (double[]){1, 2, 3});
@@ -179,7 +179,7 @@ static void test_elementwise(void) {
   CHECK(p && p->dtype == DT_F32, "i64 + f32 -> f32");
   ObjTensor *ii = apply2(TOP_MUL, i, i, NULL);
   CHECK(ii && ii->dtype == DT_I64, "i64 * i64 -> i64");
-  ObjTensor *d = apply2(TOP_DIV, i, tensor_scalar(vm, DT_I64, 2), NULL);
+  ObjTensor *d = apply2(TOP_DIV, i, tensor_scalar(vm->tc, DT_I64, 2), NULL);
   CHECK(d && d->dtype == DT_F32, "i64 / i64 -> f32");
   expect_values("true division", d, 1, (int64_t[]){3}, (double[]){0.5, 1, 1.5}, 0);
   ObjTensor *f64 = from_doubles(DT_F64, 1, (int64_t[]){3}, (double[]){1, 2, 3});
@@ -200,7 +200,7 @@ static void test_elementwise(void) {
   CHECK(ci && ci->dtype == DT_I64, "cast to i64");
   expect_values("cast", ci, 1, (int64_t[]){4}, (double[]){-2, 0, 0, 2}, 0);
   ObjTensor *w = NULL;
-  CHECK(tensor_apply(vm, TOP_WHERE, (ObjTensor *[]){gt, a, tensor_scalar(vm, DT_F32, 0)}, 3, NULL, &w), "where");
+  CHECK(tensor_apply(vm->tc, TOP_WHERE, (ObjTensor *[]){gt, a, tensor_scalar(vm->tc, DT_F32, 0)}, 3, NULL, &w), "where");
   expect_values("where", w, 2, (int64_t[]){2, 3}, (double[]){0, 0, 0, 4, 5, 6}, 0);
 }
 
@@ -226,7 +226,7 @@ static void test_reductions(void) {
       for (int k = 0; k < 4; k++) want[j] += tensor_get(b3, (i * 3 + j) * 4 + k);
   expect_values("sum axes {0, 2}", s02, 1, (int64_t[]){3}, want, 1e-12);
   ObjTensor *r;
-  expect_error("axis range", tensor_apply(vm, TOP_SUM, &a, 1, &(TAttrs){.axes = 4}, &r),
+  expect_error("axis range", tensor_apply(vm->tc, TOP_SUM, &a, 1, &(TAttrs){.axes = 4}, &r),
                "sum: axis 2 out of range for a 2-d tensor");
   ObjTensor *bi = from_doubles(DT_BOOL, 1, (int64_t[]){4}, (double[]){1, 0, 1, 1});
   ObjTensor *bs = apply1(TOP_SUM, bi, NULL);
@@ -291,9 +291,9 @@ static void test_matmul(void) {
   ObjTensor *mt = apply1(TOP_PERMUTE, m, &tr);
   expect_values("matrix @ vector", apply2(TOP_MATMUL, mt, v, NULL), 1, (int64_t[]){2}, (double[]){22, 28}, 0);
   expect_values("dot", apply2(TOP_MATMUL, v, v, NULL), 0, NULL, (double[]){14}, 0);
-  ObjTensor *x = tensor_zeros(vm, DT_F32, 2, (int64_t[]){32, 785}), *w = tensor_zeros(vm, DT_F32, 2, (int64_t[]){784, 128});
+  ObjTensor *x = tensor_zeros(vm->tc, DT_F32, 2, (int64_t[]){32, 785}), *w = tensor_zeros(vm->tc, DT_F32, 2, (int64_t[]){784, 128});
   ObjTensor *r;
-  expect_error("matmul shapes", tensor_apply(vm, TOP_MATMUL, (ObjTensor *[]){x, w}, 2, NULL, &r),
+  expect_error("matmul shapes", tensor_apply(vm->tc, TOP_MATMUL, (ObjTensor *[]){x, w}, 2, NULL, &r),
                "matmul: shapes [32, 785] and [784, 128] are not aligned");
 }
 
@@ -324,7 +324,7 @@ static void test_conv_pool(void) {
   ObjTensor *mp = apply1(TOP_MAXPOOL2D, p, &(TAttrs){.nints = 2, .ints = {2, 2}});
   expect_values("maxpool2d", mp, 4, (int64_t[]){1, 1, 2, 2}, (double[]){6, 8, 14, 16}, 0);
   ObjTensor *r;
-  expect_error("conv2d shapes", tensor_apply(vm, TOP_CONV2D, (ObjTensor *[]){x, p}, 2, NULL, &r),
+  expect_error("conv2d shapes", tensor_apply(vm->tc, TOP_CONV2D, (ObjTensor *[]){x, p}, 2, NULL, &r),
                "conv2d: input [2, 3, 6, 5] and weight [1, 1, 4, 4]");
 }
 
@@ -353,17 +353,17 @@ static void test_nn(void) {
   expect_values("gather", g, 2, (int64_t[]){3, 1}, (double[]){1, 10, 21}, 0);
   ObjTensor *r;
   ObjTensor *far = from_doubles(DT_I64, 1, (int64_t[]){2}, (double[]){1, 3});
-  expect_error("index range", tensor_apply(vm, TOP_INDEX_SELECT, (ObjTensor *[]){emb, far}, 2, NULL, &r),
+  expect_error("index range", tensor_apply(vm->tc, TOP_INDEX_SELECT, (ObjTensor *[]){emb, far}, 2, NULL, &r),
                "index_select: index 3 out of range for axis 0 of size 3");
   ObjTensor *c = NULL;
-  CHECK(tensor_apply(vm, TOP_CAT, (ObjTensor *[]){emb, emb}, 2, &(TAttrs){.axis = 1}, &c), "cat");
+  CHECK(tensor_apply(vm->tc, TOP_CAT, (ObjTensor *[]){emb, emb}, 2, &(TAttrs){.axis = 1}, &c), "cat");
   expect_values("cat axis 1", c, 2, (int64_t[]){3, 4}, (double[]){0, 1, 0, 1, 10, 11, 10, 11, 20, 21, 20, 21}, 0);
   ObjTensor *st = NULL;
-  CHECK(tensor_apply(vm, TOP_STACK, (ObjTensor *[]){lab, lab, lab}, 3, &(TAttrs){.axis = 1}, &st), "stack");
+  CHECK(tensor_apply(vm->tc, TOP_STACK, (ObjTensor *[]){lab, lab, lab}, 3, &(TAttrs){.axis = 1}, &st), "stack");
   expect_values("stack axis 1", st, 2, (int64_t[]){2, 3}, (double[]){2, 2, 2, 0, 0, 0}, 0);
   /* dropout: about p of the elements are zeroed; the mask is saved on the
    * node when the input requires grad */
-  ObjTensor *ones = tensor_new(vm, DT_F32, 1, (int64_t[]){10000});
+  ObjTensor *ones = tensor_new(vm->tc, DT_F32, 1, (int64_t[]){10000});
   for (int64_t i = 0; i < ones->numel; i++) ((float *)tensor_data(ones))[i] = 1;
   ones->requires_grad = true;
   ObjTensor *dr = apply1(TOP_DROPOUT, ones, &(TAttrs){.scalar = {0.25}});
@@ -384,7 +384,7 @@ static void test_nn(void) {
   ObjTensor *parts[7];
   for (int i = 0; i < 7; i++) parts[i] = from_doubles(DT_F32, 1, (int64_t[]){1}, (double[]){i});
   parts[3]->requires_grad = true;
-  CHECK(tensor_apply(vm, TOP_CAT, parts, 7, NULL, &c), "cat of 7");
+  CHECK(tensor_apply(vm->tc, TOP_CAT, parts, 7, NULL, &c), "cat of 7");
   expect_values("cat of 7", c, 1, (int64_t[]){7}, (double[]){0, 1, 2, 3, 4, 5, 6}, 0);
 }
 
@@ -398,13 +398,13 @@ static void test_format(void) {
   ObjTensor *b = from_doubles(DT_BOOL, 1, (int64_t[]){2}, (double[]){1, 0});
   s = show(b);
   CHECK(strcmp(s, "tensor([ true, false], dtype=bool)") == 0, "format bool: %s", s);
-  s = show(tensor_scalar(vm, DT_F64, 2.5));
+  s = show(tensor_scalar(vm->tc, DT_F64, 2.5));
   CHECK(strcmp(s, "tensor(2.5000, dtype=f64)") == 0, "format 0-d: %s", s);
   a->requires_grad = true;
   s = show(a);
   CHECK(strstr(s, ", requires_grad=true)") != NULL, "format requires_grad: %s", s);
   a->requires_grad = false;
-  ObjTensor *big = tensor_new(vm, DT_I64, 2, (int64_t[]){100, 20});
+  ObjTensor *big = tensor_new(vm->tc, DT_I64, 2, (int64_t[]){100, 20});
   for (int64_t k = 0; k < big->numel; k++) ((int64_t *)tensor_data(big))[k] = k;
   s = show(big);
   CHECK(strncmp(s, "tensor([[   0,    1,    2, ...,   17,   18,   19],\n        [  20,", 50) == 0 &&
@@ -420,7 +420,7 @@ static void test_allocator(void) {
   TensorAllocStats s0, s1;
   tensor_alloc_stats(&s0);
   for (int step = 0; step < 20; step++) {
-    ObjTensor *a = tensor_new(vm, DT_F32, 2, (int64_t[]){64, 64});
+    ObjTensor *a = tensor_new(vm->tc, DT_F32, 2, (int64_t[]){64, 64});
     ObjTensor *b = apply2(TOP_MUL, a, a, NULL);
     (void)b;
     gc_collect(vm); /* nothing is rooted: both return to the cache */
@@ -442,7 +442,7 @@ static void test_allocator(void) {
   };
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
     tensor_alloc_stats(&s0);
-    ObjTensor *t = tensor_new(vm, DT_F32, 1, (int64_t[]){classes[i].bytes / 4});
+    ObjTensor *t = tensor_new(vm->tc, DT_F32, 1, (int64_t[]){classes[i].bytes / 4});
     tensor_alloc_stats(&s1);
     CHECK((int64_t)(s1.current_bytes - s0.current_bytes) == classes[i].cap,
           "%lld bytes take a block of %lld (got %lld)", (long long)classes[i].bytes, (long long)classes[i].cap,
@@ -453,11 +453,11 @@ static void test_allocator(void) {
 
   /* dead tensors are collected after GC_EXTERNAL_STEP bytes of new
    * storage, however much storage stays alive */
-  Value big = OBJ_VAL(tensor_new(vm, DT_F32, 1, (int64_t[]){64 << 20})); /* 256 MiB kept alive */
+  Value big = OBJ_VAL(tensor_new(vm->tc, DT_F32, 1, (int64_t[]){64 << 20})); /* 256 MiB kept alive */
   vm_push_root(vm, big);
   gc_collect(vm);
   uint64_t before = vm->gc_collections;
-  for (int i = 0; i < 64 && !vm->gc_requested; i++) tensor_new(vm, DT_F32, 1, (int64_t[]){1 << 18}); /* 1 MiB */
+  for (int i = 0; i < 64 && !vm->gc_requested; i++) tensor_new(vm->tc, DT_F32, 1, (int64_t[]){1 << 18}); /* 1 MiB */
   CHECK(vm->gc_requested, "a collection is due after %zu MiB of new storage beside 256 MiB alive",
         GC_EXTERNAL_STEP >> 20);
   tensor_alloc_stats(&s1);
@@ -499,7 +499,7 @@ static void test_shape_check(void) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t numel = -7;
-    bool ok = tensor_shape_check(vm, cases[i].nd, cases[i].shape, cases[i].dt, &numel);
+    bool ok = tensor_shape_check(vm->tc, cases[i].nd, cases[i].shape, cases[i].dt, &numel);
     if (cases[i].numel >= 0) {
       CHECK(ok && numel == cases[i].numel, "case %zu accepted with numel %lld (got %d, %lld: %s)", i,
             (long long)cases[i].numel, ok, (long long)numel, vm->error);
@@ -511,26 +511,26 @@ static void test_shape_check(void) {
   }
   /* tensor_new and tensor_view check too: NULL and the error outside a
    * protected call */
-  CHECK(tensor_new(vm, DT_F32, 2, (int64_t[]){4294967296, 4294967296}) == NULL &&
+  CHECK(tensor_new(vm->tc, DT_F32, 2, (int64_t[]){4294967296, 4294967296}) == NULL &&
             strcmp(vm->error, "shape [4294967296, 4294967296] has too many elements") == 0,
         "tensor_new rejects an overflowing shape: %s", vm->error);
   vm_clear_error(vm);
-  ObjTensor *one = tensor_zeros(vm, DT_F32, 2, (int64_t[]){1, 1});
-  CHECK(tensor_view(vm, one, 2, (int64_t[]){(int64_t)1 << 62, (int64_t)1 << 62}, (int64_t[]){0, 0}, 0) == NULL &&
+  ObjTensor *one = tensor_zeros(vm->tc, DT_F32, 2, (int64_t[]){1, 1});
+  CHECK(tensor_view(vm->tc, one, 2, (int64_t[]){(int64_t)1 << 62, (int64_t)1 << 62}, (int64_t[]){0, 0}, 0) == NULL &&
             strstr(vm->error, "has too many elements"),
         "tensor_view rejects an overflowing shape: %s", vm->error);
   vm_clear_error(vm);
   /* the kernels: expand to a huge shape is an op error, not a crash */
   TAttrs at = {.nints = 2, .ints = {(int64_t)1 << 62, (int64_t)1 << 62}};
   ObjTensor *r = NULL;
-  CHECK(!tensor_apply(vm, TOP_EXPAND, &one, 1, &at, &r) &&
+  CHECK(!tensor_apply(vm->tc, TOP_EXPAND, &one, 1, &at, &r) &&
             strcmp(vm->error, "shape [4611686018427387904, 4611686018427387904] has too many elements") == 0,
         "expand to a huge shape: %s", vm->error);
   vm_clear_error(vm);
   /* a sum over the zero dim of [0, 2^63-1] would be [2^63-1] */
-  ObjTensor *empty = tensor_new(vm, DT_F32, 2, (int64_t[]){0, INT64_MAX});
+  ObjTensor *empty = tensor_new(vm->tc, DT_F32, 2, (int64_t[]){0, INT64_MAX});
   TAttrs ax0 = {.axes = 1};
-  CHECK(empty && !tensor_apply(vm, TOP_SUM, &empty, 1, &ax0, &r) && strstr(vm->error, "shape [9223372036854775807]"),
+  CHECK(empty && !tensor_apply(vm->tc, TOP_SUM, &empty, 1, &ax0, &r) && strstr(vm->error, "shape [9223372036854775807]"),
         "sum(axis: 0) of [0, 2^63-1]: %s", vm->error);
   vm_clear_error(vm);
   TAttrs ax1 = {.axes = 2};
@@ -540,25 +540,26 @@ static void test_shape_check(void) {
 
 /* A storage allocation the system refuses is an error: NULL outside a
  * protected call, an unwinding to it inside one (temp roots restored). */
-static bool alloc_in_kernel(VM *v, void *ctx) {
-  vm_push_root(v, UNIT_VAL);
-  vm_push_root(v, UNIT_VAL);
-  *(ObjTensor **)ctx = tensor_new(v, DT_F32, 1, (int64_t[]){(int64_t)3 << 44}); /* 192 TiB */
+static bool alloc_in_kernel(TCtx *tc, void *ctx) {
+  vm_push_root(tc->vm, UNIT_VAL);
+  vm_push_root(tc->vm, UNIT_VAL);
+  *(ObjTensor **)ctx = tensor_new(tc, DT_F32, 1, (int64_t[]){(int64_t)3 << 44}); /* 192 TiB */
   return true; /* not reached */
 }
 
-static bool nested(VM *v, void *ctx) {
+static bool nested(TCtx *tc, void *ctx) {
   ObjTensor *r = NULL;
-  bool inner = tensor_protected(v, alloc_in_kernel, &r);
+  bool inner = tensor_protected(tc, alloc_in_kernel, &r);
   *(bool *)ctx = inner;
   return true;
 }
 
 /* Code that re-entered the interpreter inside a protected call (one frame
  * more) gets NULL instead of an unwinding across that frame. */
-static bool reentered(VM *v, void *ctx) {
+static bool reentered(TCtx *tc, void *ctx) {
+  VM *v = tc->vm;
   v->nframes++;
-  ObjTensor *t = tensor_new(v, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
+  ObjTensor *t = tensor_new(tc, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
   v->nframes--;
   *(bool *)ctx = t == NULL && v->has_error;
   return true;
@@ -567,7 +568,7 @@ static bool reentered(VM *v, void *ctx) {
 static void test_out_of_memory(void) {
   TensorAllocStats s0, s1;
   tensor_alloc_stats(&s0);
-  ObjTensor *t = tensor_new(vm, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
+  ObjTensor *t = tensor_new(vm->tc, DT_F32, 1, (int64_t[]){(int64_t)3 << 44});
   tensor_alloc_stats(&s1);
   CHECK(t == NULL && strcmp(vm->error, "out of memory: cannot allocate 211106232532992 bytes for a tensor of "
                                        "shape [52776558133248]") == 0,
@@ -576,18 +577,18 @@ static void test_out_of_memory(void) {
   vm_clear_error(vm);
   int ntemp = vm->ntemp;
   ObjTensor *r = NULL;
-  CHECK(!tensor_protected(vm, alloc_in_kernel, &r) && r == NULL && vm->ntemp == ntemp &&
+  CHECK(!tensor_protected(vm->tc, alloc_in_kernel, &r) && r == NULL && vm->ntemp == ntemp &&
             strncmp(vm->error, "out of memory: cannot allocate", 30) == 0,
         "protected call returns false (ntemp %d vs %d): %s", vm->ntemp, ntemp, vm->error);
   vm_clear_error(vm);
   bool inner = true;
-  CHECK(tensor_protected(vm, nested, &inner) && !inner && vm->ntemp == ntemp,
+  CHECK(tensor_protected(vm->tc, nested, &inner) && !inner && vm->ntemp == ntemp,
         "the innermost protected call catches");
   vm_clear_error(vm);
   bool got_null = false;
-  CHECK(tensor_protected(vm, reentered, &got_null) && got_null, "no unwinding across interpreter frames");
+  CHECK(tensor_protected(vm->tc, reentered, &got_null) && got_null, "no unwinding across interpreter frames");
   vm_clear_error(vm);
-  CHECK(tensor_new(vm, DT_F32, 1, (int64_t[]){4}) != NULL, "allocation works afterwards");
+  CHECK(tensor_new(vm->tc, DT_F32, 1, (int64_t[]){4}) != NULL, "allocation works afterwards");
 }
 
 /* Blocks above 64 MiB are cached (best fit, at most 25% waste), within the
@@ -599,7 +600,7 @@ static void test_large_blocks(void) {
   int64_t n = 60000 * 784; /* f32: 188160000 bytes */
   tensor_alloc_stats(&s0);
   for (int i = 0; i < 5; i++) {
-    ObjTensor *t = tensor_new(vm, DT_F32, 1, &n);
+    ObjTensor *t = tensor_new(vm->tc, DT_F32, 1, &n);
     memset(tensor_data(t), 1, (size_t)n * 4);
     gc_collect(vm);
   }
@@ -611,16 +612,16 @@ static void test_large_blocks(void) {
   /* a request 30% smaller does not take it; one 10% smaller does */
   tensor_alloc_stats(&s0);
   int64_t small = n * 7 / 10, near = n * 9 / 10;
-  tensor_new(vm, DT_F32, 1, &small);
+  tensor_new(vm->tc, DT_F32, 1, &small);
   tensor_alloc_stats(&s1);
   CHECK(s1.misses == s0.misses + 1 && s1.large_cached_bytes == (size_t)180 << 20, "no fit beyond 25%% waste");
-  ObjTensor *t = tensor_new(vm, DT_F32, 1, &near);
+  ObjTensor *t = tensor_new(vm->tc, DT_F32, 1, &near);
   tensor_alloc_stats(&s1);
   CHECK(s1.hits == s0.hits + 1 && t->storage->nbytes == (size_t)180 << 20, "best fit within 25%%");
   gc_collect(vm);
   /* the cap: six 188 MB blocks released at once keep at most 1 GiB */
   Value keep[6];
-  for (int i = 0; i < 6; i++) vm_push_root(vm, keep[i] = OBJ_VAL(tensor_new(vm, DT_F32, 1, &n)));
+  for (int i = 0; i < 6; i++) vm_push_root(vm, keep[i] = OBJ_VAL(tensor_new(vm->tc, DT_F32, 1, &n)));
   vm_pop_root(vm, 6);
   gc_collect(vm);
   tensor_alloc_stats(&s1);
