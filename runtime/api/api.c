@@ -464,20 +464,20 @@ int ns_check_file(NsVM *vm, const char *path) {
 
 /* Print a module's chunk, then its functions and methods. */
 static void disasm_module(VM *vm, ObjModule *m, ObjProto *chunk, FILE *out) {
-  debug_disasm_proto(out, chunk, true);
+  bc_disasm_proto(out, chunk, true);
   for (uint32_t i = 0; i < m->nglobals; i++) {
     if (m->flags[i] & GLOBAL_BUILTIN) continue;
     Value v = m->values[i];
     if (IS_OBJ_TYPE(v, OBJ_CLOSURE) && AS_CLOSURE(v)->proto->module == m) {
       fputc('\n', out);
-      debug_disasm_proto(out, AS_CLOSURE(v)->proto, true);
+      bc_disasm_proto(out, AS_CLOSURE(v)->proto, true);
     } else if (IS_CLASS(v)) {
       ObjClass *cls = AS_CLASS(v);
       for (uint32_t j = 0; j < cls->methods.cap; j++) {
         Value mv = cls->methods.entries[j].value;
         if (cls->methods.entries[j].key && IS_OBJ_TYPE(mv, OBJ_CLOSURE) && AS_CLOSURE(mv)->proto->module == m) {
           fputc('\n', out);
-          debug_disasm_proto(out, AS_CLOSURE(mv)->proto, true);
+          bc_disasm_proto(out, AS_CLOSURE(mv)->proto, true);
         }
       }
     }
@@ -501,7 +501,7 @@ int ns_disasm_string(NsVM *vm, const char *name, const char *text, FILE *out) {
   vm_add_source(vm, src);
   ObjProto *proto;
   if (compile_into(vm, vm->main_module, src, COMPILE_REPL, false, &proto) != LOAD_OK) return NS_EXIT_COMPILE;
-  debug_disasm_proto(out, proto, true);
+  bc_disasm_proto(out, proto, true);
   return NS_EXIT_OK;
 }
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm.h"
+#include "bytecode.h"
 
 /* ---- the effect column, parsed once ---- */
 
@@ -165,8 +165,8 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
   d->clobber = d->next = d->target = d->skip = -1;
   if (op >= BC__NUM) return fail(x, pc, "unknown opcode %u", (unsigned)op);
   if (op == BC_EXTRA) return fail(x, pc, "EXTRA where an instruction is expected");
-  const char *letters = vm_opcode_operands[op];
-  OpFormat fmt = vm_opcode_formats[op];
+  const char *letters = bc_opcode_operands[op];
+  OpFormat fmt = bc_opcode_formats[op];
   uint32_t vals[3] = {INS_A(ins), INS_B(ins), INS_C(ins)};
   if (fmt == FMT_ABx || fmt == FMT_AsBx) vals[1] = INS_Bx(ins), vals[2] = 0;
   if (fmt == FMT_Ax) vals[0] = INS_Ax(ins);
@@ -216,7 +216,7 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
   const Effects *e = &effects[op];
   if (e->extra) {
     uint32_t at = pc + 1 + (uint32_t)extras;
-    if (at >= p->ncode || INS_OP(p->code[at]) != BC_EXTRA) return fail(x, pc, "%s is not followed by its EXTRA", vm_opcode_names[op]);
+    if (at >= p->ncode || INS_OP(p->code[at]) != BC_EXTRA) return fail(x, pc, "%s is not followed by its EXTRA", bc_opcode_names[op]);
     if (INS_Ax(p->code[at]) >= p->nk) return fail(x, pc, "constant K%u out of range (%u constants)", INS_Ax(p->code[at]), p->nk);
     extras++;
   }
@@ -225,7 +225,7 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
     if (k->cond && operand(ins, k->cond) == 0) continue;
     int first = (int)operand(ins, k->slot) + k->off, n = 1;
     if (k->count == 'T') {
-      if (!have_tuple) return fail(x, pc, "%s needs a tuple constant", vm_opcode_names[op]);
+      if (!have_tuple) return fail(x, pc, "%s needs a tuple constant", bc_opcode_names[op]);
       n = (int)tuple_len;
     } else if (k->count >= '0' && k->count <= '9') {
       n = k->count - '0';
@@ -255,7 +255,7 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
   int next = (int)pc + 1 + extras;
   if (e->skip) {
     if (next >= (int)p->ncode || INS_OP(p->code[next]) != BC_JMP)
-      return fail(x, pc, "%s may skip the next instruction, which is not a JMP", vm_opcode_names[op]);
+      return fail(x, pc, "%s may skip the next instruction, which is not a JMP", bc_opcode_names[op]);
     if (next + 1 >= (int)p->ncode) return fail(x, pc, "skipping the JMP runs past the end of the code");
     d->skip = next + 1;
   }

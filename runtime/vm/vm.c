@@ -27,24 +27,6 @@
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-const char *const vm_opcode_names[BC__NUM] = {
-#define OPCODE(name, fmt, operands, effects) #name,
-#include "opcodes.def"
-#undef OPCODE
-};
-
-const OpFormat vm_opcode_formats[BC__NUM] = {
-#define OPCODE(name, fmt, operands, effects) FMT_##fmt,
-#include "opcodes.def"
-#undef OPCODE
-};
-
-const char *const vm_opcode_operands[BC__NUM] = {
-#define OPCODE(name, fmt, operands, effects) operands,
-#include "opcodes.def"
-#undef OPCODE
-};
-
 /* ---------------------------------------------------------------- VM state */
 
 VM *vm_new(void) {

@@ -4,38 +4,8 @@
 
 #include <stdio.h>
 
+#include "bytecode.h"
 #include "value.h"
-
-/* Opcodes are BC_<name> (as in LuaJIT): OP_<name> is taken by the
- * operator kinds (OpKind) of compiler/front/ast.h, and the compiler needs both. */
-typedef enum {
-#define OPCODE(name, fmt, operands, effects) BC_##name,
-#include "opcodes.def"
-#undef OPCODE
-  BC__NUM
-} OpCode;
-
-typedef enum { FMT_ABC, FMT_ABx, FMT_AsBx, FMT_Ax } OpFormat;
-extern const char *const vm_opcode_names[BC__NUM];
-extern const OpFormat vm_opcode_formats[BC__NUM];
-extern const char *const vm_opcode_operands[BC__NUM];
-
-/* Instruction encoding. */
-#define INS_OP(i) ((OpCode)((i)&0xff))
-#define INS_A(i) (((i) >> 8) & 0xff)
-#define INS_B(i) (((i) >> 16) & 0xff)
-#define INS_C(i) (((i) >> 24) & 0xff)
-#define INS_Bx(i) ((i) >> 16)
-#define INS_sBx(i) ((int32_t)((i) >> 16) - 32767)
-#define INS_Ax(i) ((i) >> 8)
-#define MAKE_ABC(op, a, b, c) \
-  ((uint32_t)(op) | ((uint32_t)(a) << 8) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 24))
-#define MAKE_ABx(op, a, bx) ((uint32_t)(op) | ((uint32_t)(a) << 8) | ((uint32_t)(bx) << 16))
-#define MAKE_AsBx(op, a, sbx) MAKE_ABx(op, a, (uint32_t)((sbx) + 32767))
-#define MAKE_Ax(op, ax) ((uint32_t)(op) | ((uint32_t)(ax) << 8))
-#define SBX_MAX 32767
-#define SBX_MIN (-32767)
-#define K_EXTRA 255 /* an 8-bit constant operand of 255: see the EXTRA that follows */
 
 #define NS_MAX_FRAMES 20000   /* "recursion too deep" beyond this */
 #ifndef NS_STACK_SLOTS /* the fuzz build makes it small: ASan's calloc clears every byte */
@@ -200,7 +170,5 @@ bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);
  * the annotation asks for a float); else vm_error with both types. */
 bool vm_check_type(VM *vm, ObjTypeSpec *ts, Value *v);
 
-/* Disassembler (debug.c). */
-void debug_disasm_proto(FILE *out, ObjProto *p, bool recursive);
 
 #endif

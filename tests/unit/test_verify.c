@@ -235,7 +235,7 @@ int main(void) {
       seed = seed * 1103515245u + 12345u;
       uint32_t ins = (seed >> 3) % BC__NUM | (((seed >> 9) % 16) << 8) | (((seed >> 14) % 16) << 16) |
                      ((uint32_t)((seed >> 20) % 16) << 24);
-      if (vm_opcode_formats[INS_OP(ins)] == FMT_AsBx) ins = MAKE_AsBx(INS_OP(ins), INS_A(ins), (int)((seed >> 11) % 9) - 4);
+      if (bc_opcode_formats[INS_OP(ins)] == FMT_AsBx) ins = MAKE_AsBx(INS_OP(ins), INS_A(ins), (int)((seed >> 11) % 9) - 4);
       E(p, ins);
     }
     VerifyError err;

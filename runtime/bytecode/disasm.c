@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "diag.h"
-#include "vm.h"
+#include "bytecode.h"
 
 static void print_string(FILE *out, const char *s, uint32_t len, char quote) {
   fputc(quote, out);
@@ -175,7 +175,7 @@ static bool print_operand(FILE *out, const ObjProto *p, OpCode op, char letter, 
       print_k(out, p, val - 1);
     return false;
   case 'K':
-    if (val == K_EXTRA && vm_opcode_formats[op] == FMT_ABC && has_next &&
+    if (val == K_EXTRA && bc_opcode_formats[op] == FMT_ABC && has_next &&
         INS_OP(next) == BC_EXTRA) {
       print_k(out, p, INS_Ax(next));
       return true;
@@ -183,7 +183,7 @@ static bool print_operand(FILE *out, const ObjProto *p, OpCode op, char letter, 
     print_k(out, p, val);
     return false;
   case 'I':
-    if (vm_opcode_formats[op] == FMT_AsBx)
+    if (bc_opcode_formats[op] == FMT_AsBx)
       fprintf(out, "%d", (int)val - 32767);
     else
       fprintf(out, "%u", val);
@@ -217,14 +217,14 @@ static void disasm_one(FILE *out, ObjProto *p) {
       fprintf(out, "%5u %5d  <bad opcode %u>\n", pc, line, (unsigned)op);
       continue;
     }
-    fprintf(out, "%5u %5d  %-10s", pc, line, vm_opcode_names[op]);
+    fprintf(out, "%5u %5d  %-10s", pc, line, bc_opcode_names[op]);
     if (pc == skip_extra) {
       fputs(" (operand above)\n", out);
       continue;
     }
-    const char *letters = vm_opcode_operands[op];
+    const char *letters = bc_opcode_operands[op];
     uint32_t vals[3];
-    switch (vm_opcode_formats[op]) {
+    switch (bc_opcode_formats[op]) {
     case FMT_ABC:
       vals[0] = INS_A(ins);
       vals[1] = INS_B(ins);
@@ -260,11 +260,11 @@ static void disasm_one(FILE *out, ObjProto *p) {
   }
 }
 
-void debug_disasm_proto(FILE *out, ObjProto *p, bool recursive) {
+void bc_disasm_proto(FILE *out, ObjProto *p, bool recursive) {
   disasm_one(out, p);
   if (!recursive) return;
   for (uint32_t i = 0; i < p->nprotos; i++) {
     fputc('\n', out);
-    debug_disasm_proto(out, p->protos[i], true);
+    bc_disasm_proto(out, p->protos[i], true);
   }
 }
