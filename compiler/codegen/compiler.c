@@ -1511,7 +1511,7 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
   c.diags = diags;
   c.flags = flags;
   arena_init(&c.arena);
-  vm->gc_pause++;
+  vm->heap.gc_pause++;
   int errors_before = diags->nerrors;
 
   FuncState top;
@@ -1551,6 +1551,6 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
   verify_function(&c);
   c.fs = NULL;
   arena_free(&c.arena);
-  vm->gc_pause--;
+  vm->heap.gc_pause--;
   return diags->nerrors > errors_before ? NULL : top.proto;
 }

@@ -279,7 +279,7 @@ void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
     fprintf(out, "stats: %llu large blocks returned to the system, %llu allocations refused\n",
             (unsigned long long)st.large_released, (unsigned long long)st.failures);
   fprintf(out, "stats: %llu garbage collections, %d threads, %.2f s wall time\n",
-          (unsigned long long)vm->gc_collections, pool_threads(), seconds);
+          (unsigned long long)vm->heap.gc_collections, pool_threads(), seconds);
 }
 
 static Source *read_or_report(NsVM *vm, const char *path) {

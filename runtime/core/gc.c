@@ -7,44 +7,54 @@
  * modules, built-in classes, temp roots, args, the REPL's last value).
  * Marking uses an explicit gray stack; the intern set is weak and loses its
  * unmarked strings before the sweep. */
+#include <stdarg.h>
 #include <stdlib.h>
 
-#include "tensor_int.h"
+#include <stdio.h>
+
+#include "gc.h"
 #include "units.h"
-#include "vm.h"
 
 #define GC_MIN_HEAP ((size_t)1 << 20)
 
-static void mark_object(VM *vm, Obj *o) {
+void gc_register_type(VM *vm, ObjType type, const GcTypeHooks *hooks) {
+  Heap *h = HEAP(vm);
+  if (h->type_hooks == NULL) {
+    h->type_hooks = calloc(OBJ__COUNT, sizeof(GcTypeHooks));
+    if (h->type_hooks == NULL) {
+      fputs("nsc: out of memory\n", stderr);
+      exit(1);
+    }
+  }
+  h->type_hooks[type] = *hooks;
+}
+
+void gc_mark_object(VM *vm, Obj *o) {
   if (o == NULL || o->marked) return;
   o->marked = true;
-  if (vm->ngray == vm->capgray) {
-    size_t cap = vm->capgray < 64 ? 64 : vm->capgray * 2;
-    Value *g = realloc(vm->gray, sizeof(Value) * cap);
+  if (HEAP(vm)->ngray == HEAP(vm)->capgray) {
+    size_t cap = HEAP(vm)->capgray < 64 ? 64 : HEAP(vm)->capgray * 2;
+    Value *g = realloc(HEAP(vm)->gray, sizeof(Value) * cap);
     if (!g) {
       fputs("nsc: out of memory\n", stderr);
       exit(1);
     }
-    vm->gray = g;
-    vm->capgray = cap;
+    HEAP(vm)->gray = g;
+    HEAP(vm)->capgray = cap;
   }
-  vm->gray[vm->ngray++] = OBJ_VAL(o);
+  HEAP(vm)->gray[HEAP(vm)->ngray++] = OBJ_VAL(o);
 }
 
-static inline void mark_value(VM *vm, Value v) {
-  if (IS_OBJ(v)) mark_object(vm, v.as.o);
-}
-
-static void mark_values(VM *vm, const Value *vs, size_t n) {
-  for (size_t i = 0; i < n; i++) mark_value(vm, vs[i]);
+void gc_mark_values(VM *vm, const Value *vs, size_t n) {
+  for (size_t i = 0; i < n; i++) gc_mark_value(vm, vs[i]);
 }
 
 static void mark_table(VM *vm, const Table *t) {
   for (uint32_t i = 0; i < t->cap; i++) {
     const TableEntry *e = &t->entries[i];
     if (e->key == NULL) continue;
-    mark_object(vm, (Obj *)e->key);
-    mark_value(vm, e->value);
+    gc_mark_object(vm, (Obj *)e->key);
+    gc_mark_value(vm, e->value);
   }
 }
 
@@ -56,59 +66,59 @@ static void blacken(VM *vm, Obj *o) {
   case OBJ_QUANTITY: break;
   case OBJ_LIST: {
     ObjList *l = (ObjList *)o;
-    mark_values(vm, l->items, l->len);
+    gc_mark_values(vm, l->items, l->len);
     break;
   }
   case OBJ_TUPLE: {
     ObjTuple *t = (ObjTuple *)o;
-    mark_values(vm, t->items, t->len);
+    gc_mark_values(vm, t->items, t->len);
     break;
   }
   case OBJ_MAP: {
     ObjMap *m = (ObjMap *)o;
-    mark_values(vm, m->keys, m->nentries);
-    mark_values(vm, m->values, m->nentries);
+    gc_mark_values(vm, m->keys, m->nentries);
+    gc_mark_values(vm, m->values, m->nentries);
     break;
   }
   case OBJ_PROTO: {
     ObjProto *p = (ObjProto *)o;
-    mark_values(vm, p->k, p->nk);
-    for (uint32_t i = 0; i < p->nprotos; i++) mark_object(vm, (Obj *)p->protos[i]);
+    gc_mark_values(vm, p->k, p->nk);
+    for (uint32_t i = 0; i < p->nprotos; i++) gc_mark_object(vm, (Obj *)p->protos[i]);
     if (p->param_names)
-      for (uint32_t i = 0; i < p->nparams; i++) mark_object(vm, (Obj *)p->param_names[i]);
-    mark_object(vm, (Obj *)p->name);
-    mark_object(vm, (Obj *)p->module);
+      for (uint32_t i = 0; i < p->nparams; i++) gc_mark_object(vm, (Obj *)p->param_names[i]);
+    gc_mark_object(vm, (Obj *)p->name);
+    gc_mark_object(vm, (Obj *)p->module);
     break;
   }
   case OBJ_CLOSURE: {
     ObjClosure *c = (ObjClosure *)o;
-    mark_object(vm, (Obj *)c->proto);
-    for (uint32_t i = 0; i < c->nupvals; i++) mark_object(vm, (Obj *)c->upvals[i]);
+    gc_mark_object(vm, (Obj *)c->proto);
+    for (uint32_t i = 0; i < c->nupvals; i++) gc_mark_object(vm, (Obj *)c->upvals[i]);
     break;
   }
-  case OBJ_UPVALUE: mark_value(vm, ((ObjUpvalue *)o)->closed); break;
-  case OBJ_NATIVE: mark_object(vm, (Obj *)((ObjNative *)o)->name); break;
+  case OBJ_UPVALUE: gc_mark_value(vm, ((ObjUpvalue *)o)->closed); break;
+  case OBJ_NATIVE: gc_mark_object(vm, (Obj *)((ObjNative *)o)->name); break;
   case OBJ_BOUND: {
     ObjBound *b = (ObjBound *)o;
-    mark_value(vm, b->receiver);
-    mark_value(vm, b->method);
+    gc_mark_value(vm, b->receiver);
+    gc_mark_value(vm, b->method);
     break;
   }
   case OBJ_CLASS: {
     ObjClass *c = (ObjClass *)o;
-    mark_object(vm, (Obj *)c->name);
+    gc_mark_object(vm, (Obj *)c->name);
     for (uint16_t i = 0; i < c->nfields; i++) {
-      if (c->field_names) mark_object(vm, (Obj *)c->field_names[i]);
-      if (c->field_types) mark_value(vm, c->field_types[i]);
-      if (c->field_defaults) mark_value(vm, c->field_defaults[i]);
+      if (c->field_names) gc_mark_object(vm, (Obj *)c->field_names[i]);
+      if (c->field_types) gc_mark_value(vm, c->field_types[i]);
+      if (c->field_defaults) gc_mark_value(vm, c->field_defaults[i]);
     }
     for (uint16_t i = 0; i < c->nvariants; i++) {
       VariantInfo *v = &c->variants[i];
-      mark_object(vm, (Obj *)v->name);
+      gc_mark_object(vm, (Obj *)v->name);
       if (v->field_names)
-        for (uint16_t j = 0; j < v->nfields; j++) mark_object(vm, (Obj *)v->field_names[j]);
-      mark_value(vm, v->unit_value);
-      mark_value(vm, v->ctor);
+        for (uint16_t j = 0; j < v->nfields; j++) gc_mark_object(vm, (Obj *)v->field_names[j]);
+      gc_mark_value(vm, v->unit_value);
+      gc_mark_value(vm, v->ctor);
     }
     mark_table(vm, &c->methods);
     mark_table(vm, &c->traits);
@@ -116,49 +126,39 @@ static void blacken(VM *vm, Obj *o) {
   }
   case OBJ_INSTANCE: {
     ObjInstance *in = (ObjInstance *)o;
-    mark_object(vm, (Obj *)in->cls);
-    mark_values(vm, in->fields, in->cls->nfields);
+    gc_mark_object(vm, (Obj *)in->cls);
+    gc_mark_values(vm, in->fields, in->cls->nfields);
     break;
   }
   case OBJ_VARIANT: {
     ObjVariant *v = (ObjVariant *)o;
-    mark_object(vm, (Obj *)v->cls);
-    mark_values(vm, v->fields, v->nfields);
+    gc_mark_object(vm, (Obj *)v->cls);
+    gc_mark_values(vm, v->fields, v->nfields);
     break;
   }
-  case OBJ_CTOR: mark_object(vm, (Obj *)((ObjCtor *)o)->cls); break;
+  case OBJ_CTOR: gc_mark_object(vm, (Obj *)((ObjCtor *)o)->cls); break;
   case OBJ_MODULE: {
     ObjModule *m = (ObjModule *)o;
-    mark_object(vm, (Obj *)m->name);
-    mark_object(vm, (Obj *)m->path);
+    gc_mark_object(vm, (Obj *)m->name);
+    gc_mark_object(vm, (Obj *)m->path);
     mark_table(vm, &m->index);
-    for (uint32_t i = 0; i < m->nglobals; i++) mark_object(vm, (Obj *)m->names[i]);
-    mark_values(vm, m->values, m->nglobals);
-    mark_object(vm, (Obj *)m->chunk);
+    for (uint32_t i = 0; i < m->nglobals; i++) gc_mark_object(vm, (Obj *)m->names[i]);
+    gc_mark_values(vm, m->values, m->nglobals);
+    gc_mark_object(vm, (Obj *)m->chunk);
     break;
   }
   case OBJ_TYPESPEC: {
     ObjTypeSpec *t = (ObjTypeSpec *)o;
-    mark_object(vm, (Obj *)t->text);
-    mark_object(vm, (Obj *)t->what);
-    mark_object(vm, (Obj *)t->module);
+    gc_mark_object(vm, (Obj *)t->text);
+    gc_mark_object(vm, (Obj *)t->what);
+    gc_mark_object(vm, (Obj *)t->module);
     break;
   }
-  case OBJ_TENSOR: {
-    ObjTensor *t = (ObjTensor *)o;
-    mark_object(vm, (Obj *)t->grad);
-    mark_object(vm, (Obj *)t->grad_fn);
+  default: {
+    GcTypeHooks *t = &HEAP(vm)->type_hooks[o->type];
+    if (t->blacken) t->blacken(vm, o, t->ud);
     break;
   }
-  case OBJ_GRADNODE: {
-    GradNode *g = (GradNode *)o;
-    for (int i = 0; i < g->ninputs; i++) mark_object(vm, (Obj *)g->inputs[i]);
-    for (int i = 0; i < g->ninputs; i++) mark_object(vm, (Obj *)g->next[i]);
-    mark_object(vm, (Obj *)g->saved[0]);
-    mark_object(vm, (Obj *)g->saved[1]);
-    break;
-  }
-  case OBJ__COUNT: break;
   }
 }
 
@@ -250,54 +250,20 @@ static void free_object(VM *vm, Obj *o) {
   }
   case OBJ_TYPESPEC: vm_realloc(vm, o, sizeof(ObjTypeSpec), 0); break;
   case OBJ_COMPLEX: vm_realloc(vm, o, sizeof(ObjComplex), 0); break;
-  case OBJ_TENSOR: {
-    /* Views share storage: only the last one returns it to the cache. */
-    ObjTensor *t = (ObjTensor *)o;
-    if (t->storage) tstorage_release(vm->tc, t->storage);
-    vm_realloc(vm, t, sizeof(ObjTensor), 0);
+  case OBJ_QUANTITY: vm_realloc(vm, o, sizeof(ObjQuantity), 0); break;
+  default: {
+    GcTypeHooks *t = &HEAP(vm)->type_hooks[o->type];
+    t->free(vm, o, t->ud);
     break;
   }
-  case OBJ_GRADNODE: vm_realloc(vm, o, sizeof(GradNode), 0); break;
-  case OBJ_QUANTITY: vm_realloc(vm, o, sizeof(ObjQuantity), 0); break;
-  case OBJ__COUNT: break;
   }
-}
-
-/* The highest register in use: frames overlap (a callee's window starts at
- * its first argument inside the caller's), and a callee's window may end
- * below its caller's, so take the maximum over all frames. */
-static Value *stack_extent(VM *vm) {
-  Value *top = vm->stack;
-  for (int i = 0; i < vm->nframes; i++) {
-    CallFrame *f = &vm->frames[i];
-    Value *end = f->base + f->closure->proto->maxregs;
-    if (end > top) top = end;
-  }
-  return top;
-}
-
-static void mark_roots(VM *vm) {
-  Value *top = stack_extent(vm);
-  for (Value *v = vm->stack; v < top; v++) mark_value(vm, *v);
-  for (int i = 0; i < vm->nframes; i++) mark_object(vm, (Obj *)vm->frames[i].closure);
-  for (ObjUpvalue *u = vm->open_upvalues; u; u = u->next_open) mark_object(vm, (Obj *)u);
-  mark_object(vm, (Obj *)vm->prelude);
-  mark_object(vm, (Obj *)vm->main_module);
-  mark_object(vm, (Obj *)vm->modules);
-  for (int i = 0; i <= VAL_OBJ; i++) mark_object(vm, (Obj *)vm->class_of_type[i]);
-  for (int i = 0; i < OBJ__COUNT; i++) mark_object(vm, (Obj *)vm->class_of_obj[i]);
-  mark_object(vm, (Obj *)vm->option_class);
-  mark_object(vm, (Obj *)vm->result_class);
-  mark_values(vm, vm->temp_roots, (size_t)vm->ntemp);
-  mark_object(vm, (Obj *)vm->args);
-  mark_value(vm, vm->last_value);
 }
 
 /* Drop the unmarked strings from the intern set. Tombstones make every
  * miss (every new string) probe further, so when they pile up the set is
  * rebuilt from its live entries. */
 static void remove_white_strings(VM *vm) {
-  Table *t = &vm->strings;
+  Table *t = &HEAP(vm)->strings;
   uint32_t live = 0;
   for (uint32_t i = 0; i < t->cap; i++) {
     TableEntry *e = &t->entries[i];
@@ -340,7 +306,7 @@ static void free_list(VM *vm, Obj *o) {
 }
 
 static void sweep(VM *vm) {
-  Obj **link = &vm->objects, *dead = NULL;
+  Obj **link = &HEAP(vm)->objects, *dead = NULL;
   while (*link) {
     Obj *o = *link;
     if (o->marked) {
@@ -356,12 +322,16 @@ static void sweep(VM *vm) {
 }
 
 void gc_collect(VM *vm) {
-  mark_roots(vm);
-  while (vm->ngray > 0) blacken(vm, vm->gray[--vm->ngray].as.o);
+  if (HEAP(vm)->mark_roots) HEAP(vm)->mark_roots(vm);
+  gc_mark_values(vm, HEAP(vm)->temp_roots, (size_t)HEAP(vm)->ntemp);
+  while (HEAP(vm)->ngray > 0) blacken(vm, HEAP(vm)->gray[--HEAP(vm)->ngray].as.o);
   remove_white_strings(vm);
   sweep(vm);
-  tensor_alloc_age();
-  vm->gc_collections++;
+  for (int t = 0; HEAP(vm)->type_hooks && t < OBJ__COUNT; t++) {
+    GcTypeHooks *h = &HEAP(vm)->type_hooks[t];
+    if (h->after_collect) h->after_collect(vm, h->ud);
+  }
+  HEAP(vm)->gc_collections++;
   /* Two budgets. The heap's is the classic one: collect again when it has
    * doubled. Tensor storage gets a fixed allowance instead: the cost of a
    * collection follows the heap, not the megabytes a tensor owns, so
@@ -374,37 +344,49 @@ void gc_collect(VM *vm) {
    * are still in cache. 8 MiB was the fastest of 1-64 MiB on the PyTorch
    * benchmarks' MLPs (docs/BENCHMARKS.md): 64 MiB was 20 % slower on
    * small batches, 1 MiB collected too often. */
-  vm->next_gc = vm->bytes_allocated * 2 > GC_MIN_HEAP ? vm->bytes_allocated * 2 : GC_MIN_HEAP;
-  size_t step = vm->bytes_allocated > GC_EXTERNAL_STEP ? vm->bytes_allocated : GC_EXTERNAL_STEP;
-  vm->next_gc_external = vm->external_bytes + step;
-  vm->gc_requested = false;
+  HEAP(vm)->next_gc = HEAP(vm)->bytes_allocated * 2 > GC_MIN_HEAP ? HEAP(vm)->bytes_allocated * 2 : GC_MIN_HEAP;
+  size_t step = HEAP(vm)->bytes_allocated > GC_EXTERNAL_STEP ? HEAP(vm)->bytes_allocated : GC_EXTERNAL_STEP;
+  HEAP(vm)->next_gc_external = HEAP(vm)->external_bytes + step;
+  HEAP(vm)->gc_requested = false;
 }
 
 void gc_free_all(VM *vm) {
-  free_list(vm, vm->objects);
-  vm->objects = NULL;
-  free(vm->gray);
-  vm->gray = NULL;
-  vm->ngray = vm->capgray = 0;
+  free_list(vm, HEAP(vm)->objects);
+  HEAP(vm)->objects = NULL;
+  free(HEAP(vm)->type_hooks);
+  HEAP(vm)->type_hooks = NULL;
+  free(HEAP(vm)->gray);
+  HEAP(vm)->gray = NULL;
+  HEAP(vm)->ngray = HEAP(vm)->capgray = 0;
+}
+
+bool heap_error(VM *vm, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  HEAP(vm)->report(vm, msg);
+  return false;
 }
 
 void vm_gc_external(VM *vm, ptrdiff_t delta_bytes) {
-  vm->external_bytes += (size_t)delta_bytes;
-  if (vm->external_bytes > vm->next_gc_external) vm->gc_requested = true;
+  HEAP(vm)->external_bytes += (size_t)delta_bytes;
+  if (HEAP(vm)->external_bytes > HEAP(vm)->next_gc_external) HEAP(vm)->gc_requested = true;
 }
 
 void vm_push_root(VM *vm, Value v) {
-  if (vm->ntemp == vm->captemp) {
-    int cap = vm->captemp < 16 ? 16 : vm->captemp * 2;
-    Value *r = realloc(vm->temp_roots, sizeof(Value) * (size_t)cap);
+  if (HEAP(vm)->ntemp == HEAP(vm)->captemp) {
+    int cap = HEAP(vm)->captemp < 16 ? 16 : HEAP(vm)->captemp * 2;
+    Value *r = realloc(HEAP(vm)->temp_roots, sizeof(Value) * (size_t)cap);
     if (!r) {
       fputs("nsc: out of memory\n", stderr);
       exit(1);
     }
-    vm->temp_roots = r;
-    vm->captemp = cap;
+    HEAP(vm)->temp_roots = r;
+    HEAP(vm)->captemp = cap;
   }
-  vm->temp_roots[vm->ntemp++] = v;
+  HEAP(vm)->temp_roots[HEAP(vm)->ntemp++] = v;
 }
 
-void vm_pop_root(VM *vm, int n) { vm->ntemp -= n; }
+void vm_pop_root(VM *vm, int n) { HEAP(vm)->ntemp -= n; }

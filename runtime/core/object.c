@@ -1,5 +1,5 @@
 /* Object creation: every heap object is allocated here through vm_realloc,
- * linked into vm->objects for the sweep, and starts unmarked. Nothing here
+ * linked into HEAP(vm)->objects for the sweep, and starts unmarked. Nothing here
  * collects: the collector runs only at the interpreter's safe points, so C
  * code may hold fresh objects in locals until it stores them somewhere the
  * collector can see. */
@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vm.h"
+#include "gc.h"
 
 void *vm_realloc(VM *vm, void *ptr, size_t old_size, size_t new_size) {
-  vm->bytes_allocated += new_size - old_size;
+  HEAP(vm)->bytes_allocated += new_size - old_size;
   if (new_size == 0) {
     free(ptr);
     return NULL;
@@ -20,7 +20,7 @@ void *vm_realloc(VM *vm, void *ptr, size_t old_size, size_t new_size) {
     fputs("nsc: out of memory\n", stderr);
     exit(1);
   }
-  if (vm->bytes_allocated > vm->next_gc) vm->gc_requested = true;
+  if (HEAP(vm)->bytes_allocated > HEAP(vm)->next_gc) HEAP(vm)->gc_requested = true;
   return p;
 }
 
@@ -28,8 +28,8 @@ static Obj *alloc_object(VM *vm, size_t size, ObjType type) {
   Obj *o = vm_realloc(vm, NULL, 0, size);
   o->type = type;
   o->marked = false;
-  o->next = vm->objects;
-  vm->objects = o;
+  o->next = HEAP(vm)->objects;
+  HEAP(vm)->objects = o;
   return o;
 }
 
@@ -86,7 +86,7 @@ ObjString *str_new(VM *vm, const char *chars, size_t len) {
 ObjString *str_copy(VM *vm, const char *chars, size_t len) {
   if (len > STR_INTERN_MAX) return str_new(vm, chars, len);
   uint32_t hash = str_hash(chars, len);
-  ObjString *s = table_find_string(&vm->strings, chars, (uint32_t)len, hash);
+  ObjString *s = table_find_string(&HEAP(vm)->strings, chars, (uint32_t)len, hash);
   if (s) return s;
   s = (ObjString *)alloc_object(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
   s->len = (uint32_t)len;
@@ -94,7 +94,7 @@ ObjString *str_copy(VM *vm, const char *chars, size_t len) {
   s->interned = true;
   memcpy(s->chars, chars, len);
   s->chars[len] = '\0';
-  table_set(vm, &vm->strings, s, INT_VAL(hash));
+  table_set(vm, &HEAP(vm)->strings, s, INT_VAL(hash));
   return s;
 }
 
@@ -231,7 +231,7 @@ bool map_get(ObjMap *m, Value key, Value *out) {
 bool map_set(VM *vm, ObjMap *m, Value key, Value v) {
   bool ok;
   uint32_t h = value_hash(key, &ok);
-  if (!ok) return vm_error(vm, "a value of type %s cannot be a map key", value_type_name(key));
+  if (!ok) return heap_error(vm, "a value of type %s cannot be a map key", value_type_name(key));
   int32_t insert = -1;
   if (m->cap) {
     int32_t slot = map_find(m, key, h, &insert);

@@ -1,7 +1,7 @@
 /* Hash tables keyed by interned strings: open addressing with linear
  * probing, power-of-two capacity, at most 3/4 full counting tombstones.
  * Keys compare by pointer since equal strings are the same object. */
-#include "vm.h"
+#include "gc.h"
 
 #define TABLE_MAX_LOAD_NUM 3
 #define TABLE_MAX_LOAD_DEN 4

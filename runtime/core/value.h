@@ -374,7 +374,7 @@ ObjTuple *tuple_new(VM *vm, uint32_t len); /* items set to UNIT */
 ObjRange *range_new(VM *vm, int64_t lo, int64_t hi, int64_t step, int flags);
 ObjMap *map_new(VM *vm);
 bool map_get(ObjMap *m, Value key, Value *out);
-bool map_set(VM *vm, ObjMap *m, Value key, Value v); /* false: key unhashable (vm_error set) */
+bool map_set(VM *vm, ObjMap *m, Value key, Value v); /* false: key unhashable (heap_error) */
 bool map_delete(ObjMap *m, Value key);
 
 ObjProto *proto_new(VM *vm, ObjModule *module, Source *src);

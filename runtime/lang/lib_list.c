@@ -26,7 +26,7 @@ static bool call2(VM *vm, Value f, Value x, Value y, Value *out) {
 }
 
 /* Replace the innermost temporary root (an accumulator that changes). */
-static void set_root(VM *vm, Value v) { vm->temp_roots[vm->ntemp - 1] = v; }
+static void set_root(VM *vm, Value v) { vm->heap.temp_roots[vm->heap.ntemp - 1] = v; }
 
 static bool test(VM *vm, Value f, Value x, const char *who, bool *out) {
   Value r;

@@ -42,16 +42,12 @@
 
 int tensor_grad_enabled = 1;
 
-/* Allocated like every other heap object (linked for the sweep); gc.c marks
- * inputs[] and saved[] and frees it with sizeof(GradNode). tensor_apply()
- * fills in the rest, including seq. */
+/* A heap object like any other; the collector marks inputs[], next[] and
+ * saved[] through the hooks in tensor.c. tensor_apply() fills in the rest,
+ * including seq. */
 GradNode *gradnode_new(TCtx *tc, TensorOp op) {
-  GradNode *n = vm_realloc(tc->vm, NULL, 0, sizeof(GradNode));
-  memset(n, 0, sizeof *n);
-  n->obj.type = OBJ_GRADNODE;
-  n->obj.marked = false;
-  n->obj.next = tc->vm->objects;
-  tc->vm->objects = &n->obj;
+  GradNode *n = (GradNode *)obj_alloc(tc->vm, sizeof(GradNode), OBJ_GRADNODE);
+  memset((char *)n + sizeof(Obj), 0, sizeof *n - sizeof(Obj));
   n->op = op;
   return n;
 }

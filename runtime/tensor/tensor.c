@@ -19,10 +19,46 @@ const char *const tensor_dtype_names[DT__COUNT] = {"f32", "f64", "i64", "bool"};
 const size_t tensor_dtype_sizes[DT__COUNT] = {4, 8, 8, 1};
 
 
+/* ---- the collector's view of tensors and graph nodes ---- */
+static void tensor_blacken(VM *vm, Obj *o, void *ud) {
+  (void)ud;
+  ObjTensor *t = (ObjTensor *)o;
+  gc_mark_object(vm, (Obj *)t->grad);
+  gc_mark_object(vm, (Obj *)t->grad_fn);
+}
+
+/* Views share storage: only the last one returns it to the cache. */
+static void tensor_free(VM *vm, Obj *o, void *tc) {
+  ObjTensor *t = (ObjTensor *)o;
+  if (t->storage) tstorage_release(tc, t->storage);
+  vm_realloc(vm, t, sizeof(ObjTensor), 0);
+}
+
+static void gradnode_blacken(VM *vm, Obj *o, void *ud) {
+  (void)ud;
+  GradNode *g = (GradNode *)o;
+  for (int i = 0; i < g->ninputs; i++) gc_mark_object(vm, (Obj *)g->inputs[i]);
+  for (int i = 0; i < g->ninputs; i++) gc_mark_object(vm, (Obj *)g->next[i]);
+  gc_mark_object(vm, (Obj *)g->saved[0]);
+  gc_mark_object(vm, (Obj *)g->saved[1]);
+}
+
+static void gradnode_free(VM *vm, Obj *o, void *ud) {
+  (void)ud;
+  vm_realloc(vm, o, sizeof(GradNode), 0);
+}
+
+static void after_collect(VM *vm, void *ud) {
+  (void)vm, (void)ud;
+  tensor_alloc_age();
+}
+
 /* ---- the context ---- */
 TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg)) {
   TCtx *tc = calloc(1, sizeof *tc);
   if (tc == NULL) return NULL;
+  gc_register_type(vm, OBJ_TENSOR, &(GcTypeHooks){tensor_blacken, tensor_free, after_collect, tc});
+  gc_register_type(vm, OBJ_GRADNODE, &(GcTypeHooks){gradnode_blacken, gradnode_free, NULL, tc});
   tc->vm = vm;
   tc->report = report;
   return tc;

@@ -292,13 +292,13 @@ bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx) {
   Guard g;
   g.prev = guard;
   g.nframes = tc->vm->nframes;
-  int ntemp = tc->vm->ntemp;
+  int ntemp = tc->vm->heap.ntemp;
   guard = &g;
   bool ok;
   if (setjmp(g.jb) == 0) {
     ok = fn(tc, ctx);
   } else {
-    tc->vm->ntemp = ntemp;
+    tc->vm->heap.ntemp = ntemp;
     ok = false;
   }
   guard = g.prev;

@@ -29,12 +29,49 @@
 
 /* ---------------------------------------------------------------- VM state */
 
+/* The highest register in use: frames overlap (a callee's window starts at
+ * its first argument inside the caller's), and a callee's window may end
+ * below its caller's, so take the maximum over all frames. */
+static Value *stack_extent(VM *vm) {
+  Value *top = vm->stack;
+  for (int i = 0; i < vm->nframes; i++) {
+    CallFrame *f = &vm->frames[i];
+    Value *end = f->base + f->closure->proto->maxregs;
+    if (end > top) top = end;
+  }
+  return top;
+}
+
+static void report_error(VM *vm, const char *msg) { vm_error(vm, "%s", msg); }
+
+/* The interpreter's roots, marked at the start of every collection (the
+ * heap's mark_roots): registers, frames, open upvalues, modules, built-in
+ * classes, args and the REPL's last value. */
+static void mark_roots(VM *vm) {
+  Value *top = stack_extent(vm);
+  for (Value *v = vm->stack; v < top; v++) gc_mark_value(vm, *v);
+  for (int i = 0; i < vm->nframes; i++) gc_mark_object(vm, (Obj *)vm->frames[i].closure);
+  for (ObjUpvalue *u = vm->open_upvalues; u; u = u->next_open) gc_mark_object(vm, (Obj *)u);
+  gc_mark_object(vm, (Obj *)vm->prelude);
+  gc_mark_object(vm, (Obj *)vm->main_module);
+  gc_mark_object(vm, (Obj *)vm->modules);
+  for (int i = 0; i <= VAL_OBJ; i++) gc_mark_object(vm, (Obj *)vm->class_of_type[i]);
+  for (int i = 0; i < OBJ__COUNT; i++) gc_mark_object(vm, (Obj *)vm->class_of_obj[i]);
+  gc_mark_object(vm, (Obj *)vm->option_class);
+  gc_mark_object(vm, (Obj *)vm->result_class);
+    gc_mark_object(vm, (Obj *)vm->args);
+  gc_mark_value(vm, vm->last_value);
+}
+
+
 VM *vm_new(void) {
   VM *vm = calloc(1, sizeof(VM));
   if (!vm) return NULL;
   /* calloc: untouched pages of the big stack cost nothing. */
   vm->stack = calloc(NS_STACK_SLOTS, sizeof(Value));
   vm->frames = calloc(NS_MAX_FRAMES, sizeof(CallFrame));
+  vm->heap.mark_roots = mark_roots;
+  vm->heap.report = report_error;
   if (!vm->stack || !vm->frames) {
     free(vm->stack);
     free(vm->frames);
@@ -42,16 +79,16 @@ VM *vm_new(void) {
     return NULL;
   }
   vm->stack_end = vm->stack + NS_STACK_SLOTS;
-  vm->next_gc = (size_t)1 << 20;
-  vm->next_gc_external = GC_EXTERNAL_STEP;
-  table_init(&vm->strings);
+  vm->heap.next_gc = (size_t)1 << 20;
+  vm->heap.next_gc_external = GC_EXTERNAL_STEP;
+  table_init(&vm->heap.strings);
   vm->err = stderr;
   vm->out = stdout;
   vm->last_value = UNIT_VAL;
-  vm->gc_pause++;
+  vm->heap.gc_pause++;
   vm->modules = map_new(vm);
   builtins_init(vm);
-  vm->gc_pause--;
+  vm->heap.gc_pause--;
   return vm;
 }
 
@@ -60,10 +97,10 @@ void vm_free(VM *vm) {
   vm_clear_error(vm);
   gc_free_all(vm);
   if (vm->tc) tensor_ctx_free(vm->tc);
-  table_free(vm, &vm->strings);
+  table_free(vm, &vm->heap.strings);
   for (int i = 0; i < vm->nsources; i++) source_free(vm->sources[i]);
   free(vm->sources);
-  free(vm->temp_roots);
+  free(vm->heap.temp_roots);
   free(vm->script_dir);
   free(vm->stack);
   free(vm->frames);
@@ -672,7 +709,7 @@ static bool approx_equal(double a, double b) {
 #ifdef NS_GC_STRESS
 #define GC_WANTED() true
 #else
-#define GC_WANTED() UNLIKELY(vm->gc_requested)
+#define GC_WANTED() UNLIKELY(vm->heap.gc_requested)
 #endif
 
 /* A safe point: every live value is in a register or reachable from one.
@@ -681,7 +718,7 @@ static bool approx_equal(double a, double b) {
 #define checkGC()                                                                                  \
   do {                                                                                             \
     if (UNLIKELY(vm->limited) && !check_limits(vm)) THROW();                                       \
-    if (GC_WANTED() && vm->gc_unsafe == 0 && vm->gc_pause == 0) gc_collect(vm);                 \
+    if (GC_WANTED() && vm->gc_unsafe == 0 && vm->heap.gc_pause == 0) gc_collect(vm);                 \
   } while (0)
 
 void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes) {
@@ -695,11 +732,11 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
   if (vm->budget && ++vm->steps > vm->budget)
     return vm_error(vm, "instruction budget exhausted (%llu loop iterations and calls)",
                     (unsigned long long)vm->budget);
-  if (vm->max_tensor_bytes && vm->external_bytes > vm->max_tensor_bytes) {
-    if (vm->gc_unsafe == 0 && vm->gc_pause == 0) gc_collect(vm);
-    if (vm->external_bytes > vm->max_tensor_bytes)
+  if (vm->max_tensor_bytes && vm->heap.external_bytes > vm->max_tensor_bytes) {
+    if (vm->gc_unsafe == 0 && vm->heap.gc_pause == 0) gc_collect(vm);
+    if (vm->heap.external_bytes > vm->max_tensor_bytes)
       return vm_error(vm, "tensor memory limit exceeded: %zu bytes alive, the limit is %zu",
-                      vm->external_bytes, vm->max_tensor_bytes);
+                      vm->heap.external_bytes, vm->max_tensor_bytes);
   }
   return true;
 }

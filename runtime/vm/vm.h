@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "bytecode.h"
+#include "gc.h"
 #include "value.h"
 
 #define NS_MAX_FRAMES 20000   /* "recursion too deep" beyond this */
@@ -12,7 +13,6 @@
 #define NS_STACK_SLOTS (1u << 22)
 #endif
 #define NS_MAX_NATIVE_DEPTH 200
-#define GC_EXTERNAL_STEP ((size_t)8 << 20) /* tensor bytes between collections (gc.c) */
 
 typedef struct CallFrame {
   ObjClosure *closure;
@@ -33,28 +33,16 @@ typedef struct {
 typedef enum { NS_OK = 0, NS_RUNTIME_ERROR = 1, NS_COMPILE_ERROR = 2 } NsStatus;
 
 struct VM {
+  Heap heap; /* first: core code reaches it as HEAP(vm) (gc.h) */
   Value *stack, *stack_end;
   CallFrame *frames;
   int nframes;
   ObjUpvalue *open_upvalues;
 
-  /* heap */
-  Obj *objects;
-  size_t bytes_allocated, next_gc;
-  size_t external_bytes;    /* buffers outside the GC heap (tensors) */
-  size_t next_gc_external;  /* collect when external_bytes passes this */
-  int gc_pause;          /* > 0 while compiling: no collection */
   int native_depth;      /* natives on the C stack (limits C recursion) */
   ObjNative *native;     /* the native being entered (FFI natives read their data) */
   int gc_unsafe;         /* natives on the C stack that may hold unrooted
                             values: collect only at 0 (see gc.c) */
-  bool gc_requested;
-  uint64_t gc_collections; /* completed collections, for --stats */
-  Table strings;         /* the intern set */
-  Value *gray;           /* mark stack */
-  size_t ngray, capgray;
-  Value *temp_roots;     /* values C code keeps alive across allocations */
-  int ntemp, captemp;
 
   /* modules */
   ObjModule *prelude;    /* builtins every module sees */
@@ -132,12 +120,6 @@ ObjClass *vm_class_of(VM *vm, Value v);
  * module; false on an error (a cycle, a missing file, a compile error). */
 bool vm_import(VM *vm, ObjString *path, ObjModule *from, Value *out);
 
-/* GC hooks. */
-void vm_gc_external(VM *vm, ptrdiff_t delta_bytes);
-void vm_push_root(VM *vm, Value v);
-void vm_pop_root(VM *vm, int n);
-void gc_collect(VM *vm);
-void gc_free_all(VM *vm);
 
 /* Sources compiled by this VM live as long as it (protos point into them). */
 void vm_add_source(VM *vm, Source *src);

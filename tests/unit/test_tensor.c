@@ -431,8 +431,8 @@ static void test_allocator(void) {
   CHECK(s1.misses - s0.misses <= 2, "steady state allocates at most twice (misses +%llu)",
         (unsigned long long)(s1.misses - s0.misses));
   CHECK(s1.peak_bytes >= 2 * 64 * 64 * 4, "peak bytes counted");
-  CHECK(vm->external_bytes == s1.current_bytes, "external bytes match live storage (%zu vs %zu)",
-        vm->external_bytes, s1.current_bytes);
+  CHECK(vm->heap.external_bytes == s1.current_bytes, "external bytes match live storage (%zu vs %zu)",
+        vm->heap.external_bytes, s1.current_bytes);
 
   /* size classes: multiples of 64 B to 512 B, then four per power of two */
   static const struct { int64_t bytes, cap; } classes[] = {
@@ -456,16 +456,16 @@ static void test_allocator(void) {
   Value big = OBJ_VAL(tensor_new(vm->tc, DT_F32, 1, (int64_t[]){64 << 20})); /* 256 MiB kept alive */
   vm_push_root(vm, big);
   gc_collect(vm);
-  uint64_t before = vm->gc_collections;
-  for (int i = 0; i < 64 && !vm->gc_requested; i++) tensor_new(vm->tc, DT_F32, 1, (int64_t[]){1 << 18}); /* 1 MiB */
-  CHECK(vm->gc_requested, "a collection is due after %zu MiB of new storage beside 256 MiB alive",
+  uint64_t before = vm->heap.gc_collections;
+  for (int i = 0; i < 64 && !vm->heap.gc_requested; i++) tensor_new(vm->tc, DT_F32, 1, (int64_t[]){1 << 18}); /* 1 MiB */
+  CHECK(vm->heap.gc_requested, "a collection is due after %zu MiB of new storage beside 256 MiB alive",
         GC_EXTERNAL_STEP >> 20);
   tensor_alloc_stats(&s1);
-  CHECK(s1.current_bytes - vm->external_bytes == 0 &&
-            vm->external_bytes <= ((size_t)256 << 20) + GC_EXTERNAL_STEP + ((size_t)2 << 20),
-        "no more than the allowance piles up (%zu MiB)", vm->external_bytes >> 20);
+  CHECK(s1.current_bytes - vm->heap.external_bytes == 0 &&
+            vm->heap.external_bytes <= ((size_t)256 << 20) + GC_EXTERNAL_STEP + ((size_t)2 << 20),
+        "no more than the allowance piles up (%zu MiB)", vm->heap.external_bytes >> 20);
   gc_collect(vm);
-  CHECK(vm->gc_collections == before + 1, "collected");
+  CHECK(vm->heap.gc_collections == before + 1, "collected");
   vm_pop_root(vm, 1);
   gc_collect(vm);
 }
@@ -575,14 +575,14 @@ static void test_out_of_memory(void) {
         "refused allocation: %s", vm->error);
   CHECK(s1.failures == s0.failures + 1 && s1.current_bytes == s0.current_bytes, "a failure is counted, nothing held");
   vm_clear_error(vm);
-  int ntemp = vm->ntemp;
+  int ntemp = vm->heap.ntemp;
   ObjTensor *r = NULL;
-  CHECK(!tensor_protected(vm->tc, alloc_in_kernel, &r) && r == NULL && vm->ntemp == ntemp &&
+  CHECK(!tensor_protected(vm->tc, alloc_in_kernel, &r) && r == NULL && vm->heap.ntemp == ntemp &&
             strncmp(vm->error, "out of memory: cannot allocate", 30) == 0,
-        "protected call returns false (ntemp %d vs %d): %s", vm->ntemp, ntemp, vm->error);
+        "protected call returns false (ntemp %d vs %d): %s", vm->heap.ntemp, ntemp, vm->error);
   vm_clear_error(vm);
   bool inner = true;
-  CHECK(tensor_protected(vm->tc, nested, &inner) && !inner && vm->ntemp == ntemp,
+  CHECK(tensor_protected(vm->tc, nested, &inner) && !inner && vm->heap.ntemp == ntemp,
         "the innermost protected call catches");
   vm_clear_error(vm);
   bool got_null = false;
@@ -643,7 +643,7 @@ static void test_rng(void) {
 
 int main(void) {
   vm = vm_new();
-  vm->gc_pause++;
+  vm->heap.gc_pause++;
   test_creation();
   test_views();
   test_elementwise();
@@ -652,7 +652,7 @@ int main(void) {
   test_conv_pool();
   test_nn();
   test_format();
-  vm->gc_pause--;
+  vm->heap.gc_pause--;
   test_allocator();
   test_shape_check();
   test_out_of_memory();

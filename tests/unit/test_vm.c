@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
   src = source_new("smoke.ns", text, strlen(text));
   vm = vm_new();
   vm_add_source(vm, src);
-  vm->gc_pause++;
+  vm->heap.gc_pause++;
   mod = module_new(vm, str_cstr(vm, "main"), str_cstr(vm, "smoke.ns"));
   vm->main_module = mod;
 
@@ -268,7 +268,7 @@ int main(int argc, char **argv) {
     E(kwmain, MAKE_ABC(BC_ADD, 4, 4, 5));       /* 62 */
     E(kwmain, MAKE_ABC(BC_RETURN, 4, 1, 0));
   }
-  vm->gc_pause--;
+  vm->heap.gc_pause--;
   /* keep the protos alive across collections */
   ObjProto *all[] = {loop, fibmain, clmain, deepmain, alloc, ovf, dz, cond, idx, kwmain};
   for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) vm_push_root(vm, OBJ_VAL(all[j]));
@@ -286,7 +286,7 @@ int main(int argc, char **argv) {
   run_err(idx, "index", "index 5 out of range for list of length 3");
   /* the VM is usable after errors */
   expect_int("fib again", run(fibmain, "fib(30) again"), small ? 610 : 832040);
-  printf("bytes allocated %zu, next_gc %zu\n", vm->bytes_allocated, vm->next_gc);
+  printf("bytes allocated %zu, next_gc %zu\n", vm->heap.bytes_allocated, vm->heap.next_gc);
   vm_pop_root(vm, (int)(sizeof all / sizeof all[0]));
   vm_free(vm);
   printf(failures ? "FAILURES: %d\n" : "all passed\n", failures);
