@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vm.h"
 
 /* ---- errors ---- */
 
@@ -1502,16 +1501,19 @@ ObjProto *c_closure_proto(Compiler *c, Node *cl) {
 
 /* ---- modules ---- */
 
-ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, DiagList *diags, int flags) {
+ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, DiagList *diags,
+                         const CompileEnv *env) {
   Compiler c;
   memset(&c, 0, sizeof c);
   c.vm = vm;
+  c.env = env;
   c.mod = mod;
   c.src = src;
   c.diags = diags;
-  c.flags = flags;
+  c.flags = env->flags;
+  int flags = env->flags;
   arena_init(&c.arena);
-  vm->heap.gc_pause++;
+  HEAP(vm)->gc_pause++;
   int errors_before = diags->nerrors;
 
   FuncState top;
@@ -1551,6 +1553,6 @@ ObjProto *compile_module(VM *vm, ObjModule *mod, Source *src, const Ast *ast, Di
   verify_function(&c);
   c.fs = NULL;
   arena_free(&c.arena);
-  vm->heap.gc_pause--;
+  HEAP(vm)->gc_pause--;
   return diags->nerrors > errors_before ? NULL : top.proto;
 }

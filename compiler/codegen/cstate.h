@@ -80,6 +80,7 @@ typedef struct ItemInfo {
 
 typedef struct Compiler {
   VM *vm;
+  const CompileEnv *env;
   ObjModule *mod;
   Source *src;
   DiagList *diags;

@@ -12,7 +12,6 @@
 
 #include <string.h>
 
-#include "cffi.h"
 
 typedef struct {
   char buf[512];
@@ -143,11 +142,11 @@ static bool is_variadic(Compiler *c, Node *fn) {
 void c_extern_block(Compiler *c, Node *ext) {
   const char *lib = ext->as.ext.abi;
   char err[512];
-  if (c->vm->limited) { /* C code would run outside the limits' accounting */
+  if (!c->env->ffi_open) {
     c_error(c, ext->span, "`extern` blocks are not available in a VM with limits");
     return;
   }
-  void *handle = cffi_open(lib, err, sizeof err);
+  void *handle = c->env->ffi_open(lib, err, sizeof err);
   if (!handle) {
     c_error(c, ext->span, "%s", err);
     return;
@@ -167,13 +166,13 @@ void c_extern_block(Compiler *c, Node *ext) {
     fn_type_sig(c, &fn->as.fn.params, fn->as.fn.ret, is_variadic(c, fn), true, &s);
     if (!s.ok) continue;
     /* each parameter as declared ("cmp: fn(i64) -> i64"), for messages */
-    const char *params[CFFI_MAX_ARGS];
-    int np = fn->as.fn.params.len < CFFI_MAX_ARGS ? fn->as.fn.params.len : CFFI_MAX_ARGS;
+    int np = fn->as.fn.params.len;
+    const char **params = arena_alloc(&c->arena, sizeof(char *) * (size_t)(np ? np : 1));
     for (int j = 0; j < np; j++) {
       Span sp = fn->as.fn.params.items[j]->span;
       params[j] = arena_strndup(&c->arena, c->src->text + sp.start, sp.end - sp.start);
     }
-    ObjNative *n = cffi_native_new(c->vm, handle, lib, fn->as.fn.name, s.buf, params, np, err, sizeof err);
+    ObjNative *n = c->env->ffi_native(c->vm, handle, lib, fn->as.fn.name, s.buf, params, np, err, sizeof err);
     if (!n) {
       c_error(c, fn->span, "%s", err);
       continue;

@@ -540,8 +540,8 @@ static bool use_static(Compiler *c, Node *u) {
     const char *bind = names->len ? use_leaf_name(leaf) : use_binding(c, u);
     Value v = UNDEF_VAL;
     if (is_std) {
-      int ps = module_find(c->vm->prelude, str_cstr(c->vm, member));
-      if (ps >= 0) v = c->vm->prelude->values[ps];
+      int ps = module_find(c->env->prelude, str_cstr(c->vm, member));
+      if (ps >= 0) v = c->env->prelude->values[ps];
       if (IS_UNDEF(v)) {
         c_error(c, leaf->span, "`%s` is not available: NeuralScript's prelude has no `%s`", c_path_text(c, leaf),
                 member);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cffi.h"
 #include "compiler.h"
 #include "parser.h"
 #include "ns_stdlib.h"
@@ -55,7 +56,12 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
   } else if (pr != PARSE_OK) {
     status = LOAD_ERROR;
   } else {
-    *out = compile_module(vm, mod, src, &ast, &diags, flags);
+    CompileEnv env = {vm->prelude, flags, NULL, NULL};
+    if (!vm->limited) { /* C code would run outside the limits' accounting */
+      env.ffi_open = cffi_open;
+      env.ffi_native = cffi_native_new;
+    }
+    *out = compile_module(vm, mod, src, &ast, &diags, &env);
     if (!*out) status = LOAD_ERROR;
   }
   if (status == LOAD_ERROR) {

@@ -27,6 +27,7 @@
  * pointers into them. */
 void *cffi_open(const char *lib, char *err, size_t errlen);
 
+
 #define CFFI_MAX_ARGS 32 /* parameters of a C function, and arguments of a call */
 
 /* A native calling symbol `name` of `handle` with signature `sig`; NULL
