@@ -158,15 +158,15 @@ bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out) {
       vm_error(vm, "%s: the range has no end", who);
       return false;
     }
-    unsigned __int128 n = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
+    unsigned __int128 n = range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
     if (n > UINT32_MAX / 2) {
       char count[48];
-      lib_u128_text(n, count);
+      u128_text(n, count);
       vm_error(vm, "%s: the range has too many elements (%s)", who, count);
       return false;
     }
     ObjList *l = list_new(vm, (uint32_t)n);
-    for (uint64_t i = 0; i < (uint64_t)n; i++) list_push(vm, l, INT_VAL(lib_range_at(r, i)));
+    for (uint64_t i = 0; i < (uint64_t)n; i++) list_push(vm, l, INT_VAL(range_at(r, i)));
     *out = l;
     return true;
   }
@@ -471,7 +471,7 @@ static bool nat_len(VM *vm, Value *args, int argc, Value *out) {
     case OBJ_RANGE:
     {
       int64_t n;
-      if (!lib_range_len(vm, AS_RANGE(v), "len", &n)) return false;
+      if (!range_len(vm, AS_RANGE(v), "len", &n)) return false;
       *out = INT_VAL(n);
       return true;
     }

@@ -77,25 +77,6 @@ bool lib_err_msg(VM *vm, Value *out, const char *fmt, ...) __attribute__((format
  * a string (its chars) or a map (its (key, value) tuples) as a new list.
  * `who` names the caller in the error for anything else. */
 bool lib_to_list(VM *vm, Value v, const char *who, ObjList **out);
-/* Range arithmetic (lib_list.c). Every count and element of a range of
- * ints comes from these, so `for`, len(), collect(), ∑ and rev() agree up
- * to the ends of the int range. Ranges step up for step > 0 and down for
- * step < 0; hi is excluded unless inclusive. */
-/* Elements of lo..hi (lo..=hi) by step != 0: exact, up to 2^64. */
-unsigned __int128 lib_range_count(int64_t lo, int64_t hi, int64_t step, bool inclusive);
-/* The element count of r as an int: a runtime error naming `who` for a
- * range without both ends or with more elements than an int holds. */
-bool lib_range_len(VM *vm, const ObjRange *r, const char *who, int64_t *out);
-/* n in decimal (a range count may be 2^64): out holds at least 40 chars. */
-void lib_u128_text(unsigned __int128 n, char *out);
-/* Element i (below the count) of a bounded range. */
-int64_t lib_range_at(const ObjRange *r, uint64_t i);
-/* Iteration state before the first element, then the next element:
- * 1 with *item set, 0 at the end, -1 on an error (an endless range that
- * runs past the largest int). */
-Value lib_range_first(const ObjRange *r);
-int lib_range_next(VM *vm, const ObjRange *r, Value *state, Value *item);
-
 /* A number argument as a double, or vm_error "who expects a number, got T". */
 bool lib_num_arg(VM *vm, Value v, const char *who, double *out);
 bool lib_int_arg(VM *vm, Value v, const char *who, int64_t *out);

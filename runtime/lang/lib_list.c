@@ -850,75 +850,6 @@ static const MethodDef list_methods[] = {
   {"from", l_from, 1, 1},
 };
 
-/* ---- range arithmetic ---- */
-
-unsigned __int128 lib_range_count(int64_t lo, int64_t hi, int64_t step, bool inclusive) {
-  __int128 l = lo, h = hi, s = step ? step : 1;
-  if (s < 0) { /* counting down: the same as counting up from -lo to -hi */
-    l = -l;
-    h = -h;
-    s = -s;
-  }
-  if (inclusive) return h < l ? 0 : (unsigned __int128)((h - l) / s) + 1;
-  return h <= l ? 0 : (unsigned __int128)((h - l - 1) / s) + 1;
-}
-
-void lib_u128_text(unsigned __int128 n, char *out) {
-  char digits[40];
-  int len = 0;
-  do {
-    digits[len++] = (char)('0' + (int)(n % 10));
-    n /= 10;
-  } while (n);
-  for (int i = 0; i < len; i++) out[i] = digits[len - 1 - i];
-  out[len] = '\0';
-}
-
-bool lib_range_len(VM *vm, const ObjRange *r, const char *who, int64_t *out) {
-  if ((r->flags & (RANGE_HAS_LO | RANGE_HAS_HI)) != (RANGE_HAS_LO | RANGE_HAS_HI))
-    return vm_error(vm, "%s of an unbounded range", who);
-  unsigned __int128 n = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
-  if (n > INT64_MAX) {
-    char count[48];
-    lib_u128_text(n, count);
-    return vm_error(vm, "%s: the range has %s elements, more than an int holds", who, count);
-  }
-  *out = (int64_t)n;
-  return true;
-}
-
-int64_t lib_range_at(const ObjRange *r, uint64_t i) {
-  return (int64_t)((__int128)r->lo + (__int128)i * (r->step ? r->step : 1));
-}
-
-/* The iteration state is the next element (an int), () after the last,
- * or false once an endless range has passed the largest int. */
-Value lib_range_first(const ObjRange *r) {
-  if ((r->flags & RANGE_HAS_HI) && lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE) == 0)
-    return UNIT_VAL;
-  return INT_VAL(r->lo);
-}
-
-int lib_range_next(VM *vm, const ObjRange *r, Value *state, Value *item) {
-  if (IS_UNIT(*state)) return 0;
-  if (!IS_INT(*state)) {
-    vm_error(vm, "the range %lld.. runs past the largest int", (long long)r->lo);
-    return -1;
-  }
-  int64_t x = state->as.i, step = r->step ? r->step : 1, next;
-  *item = INT_VAL(x);
-  if (__builtin_add_overflow(x, step, &next)) {
-    *state = (r->flags & RANGE_HAS_HI) ? UNIT_VAL : BOOL_VAL(false);
-  } else if (r->flags & RANGE_HAS_HI) {
-    bool incl = r->flags & RANGE_INCLUSIVE;
-    bool past = step > 0 ? (incl ? next > r->hi : next >= r->hi) : (incl ? next < r->hi : next <= r->hi);
-    *state = past ? UNIT_VAL : INT_VAL(next);
-  } else {
-    state->as.i = next;
-  }
-  return 1;
-}
-
 /* ---- tuples and ranges: read-only methods answered on their elements ---- */
 
 /* Forwarders that list the receiver's elements, then run the list method. */
@@ -995,7 +926,7 @@ static bool r_bounded(VM *vm, ObjRange *r, const char *who) {
 static bool r_len(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   int64_t len = 0;
-  if (!lib_range_len(vm, AS_RANGE(a[0]), "len", &len)) return false;
+  if (!range_len(vm, AS_RANGE(a[0]), "len", &len)) return false;
   *out = INT_VAL(len);
   return true;
 }
@@ -1004,7 +935,7 @@ static bool r_is_empty(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjRange *r = AS_RANGE(a[0]);
   if (!r_bounded(vm, r, "is_empty")) return false;
-  *out = BOOL_VAL(lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE) == 0);
+  *out = BOOL_VAL(range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE) == 0);
   return true;
 }
 
@@ -1035,14 +966,14 @@ static bool r_rev(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjRange *r = AS_RANGE(a[0]);
   if (!r_bounded(vm, r, "rev")) return false;
-  unsigned __int128 len = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
+  unsigned __int128 len = range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
   int64_t step = r->step ? r->step : 1;
   if (len == 0 || step == INT64_MIN) {
     ObjList *l;
     if (!lib_to_list(vm, a[0], "rev", &l)) return false;
     return l_reversed(vm, (Value[]){OBJ_VAL(l)}, 1, out);
   }
-  *out = OBJ_VAL(range_new(vm, lib_range_at(r, (uint64_t)(len - 1)), r->lo, -step,
+  *out = OBJ_VAL(range_new(vm, range_at(r, (uint64_t)(len - 1)), r->lo, -step,
                            RANGE_HAS_LO | RANGE_HAS_HI | RANGE_INCLUSIVE | RANGE_HAS_STEP));
   return true;
 }

@@ -678,7 +678,7 @@ int access_iter_next(VM *vm, Value it, Value *state, Value *item) {
     *item = CHAR_VAL(cp);
     return 1;
   }
-  case OBJ_RANGE: return lib_range_next(vm, AS_RANGE(it), state, item);
+  case OBJ_RANGE: return range_next(vm, AS_RANGE(it), state, item);
   case OBJ_MAP: {
     ObjMap *m = AS_MAP(it);
     int64_t e = state->as.i;

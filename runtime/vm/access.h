@@ -59,7 +59,7 @@ bool access_concat(VM *vm, const Value *vs, int n, Value *out);
 /* Iteration: access_iter_prepare checks that `it` can be iterated (a
  * built-in sequence, or a value with a next() method). For lists, tuples,
  * strings, ranges and maps, access_iter_next yields the item at *state
- * (an int, starting at 0, advanced; for a range, lib_range_first's state)
+ * (an int, starting at 0, advanced; for a range, range_first's state)
  * and returns 1, or returns 0 at the end, -1 on an error;
  * other values return 0 (their next() is called by the interpreter). */
 bool access_iter_prepare(VM *vm, Value it);

@@ -631,7 +631,7 @@ bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
 static bool range_reduce(VM *vm, int op, ObjRange *r, Value *out) {
   if (!(r->flags & RANGE_HAS_LO) || !(r->flags & RANGE_HAS_HI))
     return vm_error(vm, "`%s` of an unbounded range", op_name(op));
-  unsigned __int128 count = lib_range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
+  unsigned __int128 count = range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
   if (op == OP_SUM) {
     /* n*lo + step*n(n-1)/2 with n <= 2^64: the terms fit 128 bits unless
      * the sum is far outside an int anyway */
@@ -645,7 +645,7 @@ static bool range_reduce(VM *vm, int op, ObjRange *r, Value *out) {
   }
   int64_t p = 1;
   for (uint64_t i = 0; i < count && p != 0; i++)
-    if (__builtin_mul_overflow(p, lib_range_at(r, i), &p)) return overflow(vm, OP_MUL);
+    if (__builtin_mul_overflow(p, range_at(r, i), &p)) return overflow(vm, OP_MUL);
   *out = INT_VAL(p);
   return true;
 }

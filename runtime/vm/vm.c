@@ -314,7 +314,7 @@ static void close_upvalues(VM *vm, Value *level) {
 static bool for_prepare(VM *vm, Value *ra, bool inclusive) {
   if (!IS_INT(ra[0]) || !IS_INT(ra[1]) || !IS_INT(ra[2])) return vm_error(vm, "for-range bounds must be integers");
   if (ra[2].as.i == 0) return vm_error(vm, "for-range step cannot be zero");
-  unsigned __int128 n = lib_range_count(ra[0].as.i, ra[1].as.i, ra[2].as.i, inclusive);
+  unsigned __int128 n = range_count(ra[0].as.i, ra[1].as.i, ra[2].as.i, inclusive);
   if (n == 0) {
     ra[1] = UNIT_VAL;
     return true;
@@ -1331,7 +1331,7 @@ static bool execute(VM *vm, int entry) {
       vmcase(ITERPREP) {
         Value *ra = RA;
         CHECK(access_iter_prepare(vm, ra[0]));
-        ra[1] = IS_OBJ_TYPE(ra[0], OBJ_RANGE) ? lib_range_first(AS_RANGE(ra[0])) : INT_VAL(0);
+        ra[1] = IS_OBJ_TYPE(ra[0], OBJ_RANGE) ? range_first(AS_RANGE(ra[0])) : INT_VAL(0);
         pc += INS_sBx(i);
         vmbreak;
       }

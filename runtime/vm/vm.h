@@ -6,6 +6,7 @@
 
 #include "bytecode.h"
 #include "gc.h"
+#include "range.h"
 #include "value.h"
 
 #define NS_MAX_FRAMES 20000   /* "recursion too deep" beyond this */
