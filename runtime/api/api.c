@@ -2,6 +2,7 @@
  * parse -> compile -> run, for files, REPL lines, snippets, the embedded
  * stdlib and `use`d modules; and the timing loop of `nsc bench`. */
 #define _GNU_SOURCE /* realpath, strdup */
+#include "builtins.h"
 #include "neuralscript.h"
 
 #include <errno.h>
@@ -229,7 +230,7 @@ bool vm_import(VM *vm, ObjString *spec, ObjModule *from, Value *out) {
 /* ---- the API ---- */
 
 NsVM *ns_new(void) {
-  VM *vm = vm_new();
+  VM *vm = lang_vm_new();
   const NsEmbedded *prelude = find_stdlib("prelude");
   if (prelude) {
     Source *src = source_new("<stdlib>/prelude.ns", prelude->text, prelude->len);

@@ -972,7 +972,21 @@ static void class_global(VM *vm, const char *name, ObjClass *cls) {
   if (cls) constant(vm, name, OBJ_VAL(cls));
 }
 
+static void free_lang(VM *vm) {
+  if (vm->tc) tensor_ctx_free(vm->tc);
+}
+
+VM *lang_vm_new(void) {
+  VM *vm = vm_new();
+  if (!vm) return NULL;
+  HEAP(vm)->gc_pause++;
+  builtins_init(vm);
+  HEAP(vm)->gc_pause--;
+  return vm;
+}
+
 void builtins_init(VM *vm) {
+  vm->lang.free = free_lang;
   vm->prelude = module_new(vm, str_cstr(vm, "prelude"), str_cstr(vm, "<stdlib>/prelude"));
 
   static const struct {

@@ -19,6 +19,12 @@
 
 #include "vm.h"
 
+/* A VM with the language's built-ins: the prelude module, the built-in
+ * classes' methods and the hooks the interpreter calls (LangHooks). What
+ * every program runs in. builtins_init adds them to a bare vm_new(). */
+VM *lang_vm_new(void);
+void builtins_init(VM *vm);
+
 /* glibc's <complex.h> defines CMPLX only for GCC >= 4.7, and clang reports
  * itself as GCC 4.2; the files that include <complex.h> get it here. */
 #if defined(_Complex_I) && !defined(CMPLX)

@@ -85,10 +85,7 @@ VM *vm_new(void) {
   vm->err = stderr;
   vm->out = stdout;
   vm->last_value = UNIT_VAL;
-  vm->heap.gc_pause++;
   vm->modules = map_new(vm);
-  builtins_init(vm);
-  vm->heap.gc_pause--;
   return vm;
 }
 
@@ -96,7 +93,7 @@ void vm_free(VM *vm) {
   if (!vm) return;
   vm_clear_error(vm);
   gc_free_all(vm);
-  if (vm->tc) tensor_ctx_free(vm->tc);
+  if (vm->lang.free) vm->lang.free(vm);
   table_free(vm, &vm->heap.strings);
   for (int i = 0; i < vm->nsources; i++) source_free(vm->sources[i]);
   free(vm->sources);

@@ -33,6 +33,13 @@ typedef struct {
 
 typedef enum { NS_OK = 0, NS_RUNTIME_ERROR = 1, NS_COMPILE_ERROR = 2 } NsStatus;
 
+/* What the interpreter hands to the layer above it (runtime/lang), which
+ * defines the prelude, formatting and the value types the VM does not
+ * know (tensors). Filled in by builtins_init. */
+typedef struct {
+  void (*free)(VM *vm); /* vm_free: release the layer's own state */
+} LangHooks;
+
 struct VM {
   Heap heap; /* first: core code reaches it as HEAP(vm) (gc.h) */
   Value *stack, *stack_end;
@@ -70,6 +77,7 @@ struct VM {
 
   /* the tensor engine's context (runtime/tensor), made by lib_tensor_init */
   struct TCtx *tc;
+  LangHooks lang;        /* the layer above: see LangHooks */
 
   /* options */
   ObjList *args;         /* script arguments, `args()` */
@@ -85,6 +93,8 @@ struct VM {
   size_t max_tensor_bytes; /* tensor storage alive at once; 0 = no limit */
 };
 
+/* The interpreter alone, without the prelude and built-in classes:
+ * programs run in lang_vm_new() (runtime/lang/builtins.h), which adds them. */
 VM *vm_new(void);
 void vm_free(VM *vm);
 /* Stop programs that run or allocate too much: past `budget` loop
@@ -125,9 +135,6 @@ bool vm_import(VM *vm, ObjString *path, ObjModule *from, Value *out);
 /* Sources compiled by this VM live as long as it (protos point into them). */
 void vm_add_source(VM *vm, Source *src);
 
-/* Built-ins (builtins.c): the prelude module and the built-in classes'
- * methods. */
-void builtins_init(VM *vm);
 
 /* Formatting (format.c). */
 /* Display form (println!("{}")); debug = true gives the {:?} form. NULL

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "builtins.h"
 #include "lib_data.h"
 #include "vm.h"
 
@@ -13,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static VM *vm;
-  if (!vm) vm = vm_new();
+  if (!vm) vm = lang_vm_new();
   if (size == 0) return 0;
   Value v = UNIT_VAL;
   bool ok = lib_data_parse_csv(vm, "<fuzz>", (const char *)data + 1, size - 1, data[0] & 1, &v);

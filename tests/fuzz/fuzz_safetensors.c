@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "builtins.h"
 #include "lib_data.h"
 #include "vm.h"
 
@@ -13,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static VM *vm;
-  if (!vm) vm = vm_new();
+  if (!vm) vm = lang_vm_new();
   Value v = UNIT_VAL;
   bool ok = lib_checkpoint_parse_safetensors(vm, "<fuzz>", data, size, &v);
   if (ok == vm->has_error || (ok && IS_UNIT(v)) || (!ok && !vm->error[0])) abort();

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "tensor_int.h"
 
 static VM *vm;
@@ -566,7 +567,7 @@ static void check_errors(void) {
 }
 
 int main(void) {
-  vm = vm_new();
+  vm = lang_vm_new();
   /* Nothing here reaches an interpreter safe point, so nothing is
    * collected while the checks hold raw tensor pointers. */
   check_binary();

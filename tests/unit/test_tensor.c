@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "tensor_int.h"
 
 static VM *vm;
@@ -642,7 +643,7 @@ static void test_rng(void) {
 }
 
 int main(void) {
-  vm = vm_new();
+  vm = lang_vm_new();
   vm->heap.gc_pause++;
   test_creation();
   test_views();

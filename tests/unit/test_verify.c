@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "verify.h"
 #include "vm.h"
 
@@ -51,7 +52,7 @@ static void reject(const char *what, ObjProto *p, const VerifyLocal *l, int nl, 
 }
 
 int main(void) {
-  vm = vm_new();
+  vm = lang_vm_new();
   vm->heap.gc_pause++;
   mod = module_new(vm, str_cstr(vm, "main"), str_cstr(vm, "t.ns"));
   uint32_t g = module_declare(vm, mod, str_cstr(vm, "g"), 0);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtins.h"
 #include "ast.h"
 #include "diag.h"
 #include "vm.h"
@@ -91,7 +92,7 @@ int main(int argc, char **argv) {
       "fn make() { let x = 10; |y| x + y }\n"
       "fn deep(n) { deep(n + 1) }\n";
   src = source_new("smoke.ns", text, strlen(text));
-  vm = vm_new();
+  vm = lang_vm_new();
   vm_add_source(vm, src);
   vm->heap.gc_pause++;
   mod = module_new(vm, str_cstr(vm, "main"), str_cstr(vm, "smoke.ns"));
