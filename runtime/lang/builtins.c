@@ -986,7 +986,19 @@ VM *lang_vm_new(void) {
 }
 
 void builtins_init(VM *vm) {
-  vm->lang.free = free_lang;
+  vm->lang = (LangHooks){
+      .format_value = format_value,
+      .format_spec = format_spec,
+      .clone = lib_clone,
+      .tensor_binary = lib_tensor_binary,
+      .tensor_inplace = lib_tensor_inplace,
+      .tensor_unary = lib_tensor_unary,
+      .tensor_get_field = lib_tensor_get_field,
+      .tensor_set_field = lib_tensor_set_field,
+      .tensor_get_index = lib_tensor_get_index,
+      .tensor_set_index = lib_tensor_set_index,
+      .free = free_lang,
+  };
   vm->prelude = module_new(vm, str_cstr(vm, "prelude"), str_cstr(vm, "<stdlib>/prelude"));
 
   static const struct {

@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 
+#include "utf8.h"
 #include "vm.h"
 
 /* A VM with the language's built-ins: the prelude module, the built-in
@@ -24,6 +25,16 @@
  * every program runs in. builtins_init adds them to a bare vm_new(). */
 VM *lang_vm_new(void);
 void builtins_init(VM *vm);
+
+/* ---- formatting (format.c) ---- */
+/* Display form (println!("{}")); debug = true gives the {:?} form. NULL
+ * (vm_error set) if a struct's to_string method fails. */
+ObjString *format_value(VM *vm, Value v, bool debug);
+/* Apply a format spec such as ">8", ".4f", "?", "08.3e", "x" (NULL if the
+ * spec is invalid for the value: vm_error is set). */
+ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen);
+/* Print a value as the REPL shows it (strings quoted), then a newline. */
+void format_print(VM *vm, FILE *out, Value v);
 
 /* glibc's <complex.h> defines CMPLX only for GCC >= 4.7, and clang reports
  * itself as GCC 4.2; the files that include <complex.h> get it here. */
@@ -47,14 +58,6 @@ void strbuf_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(print
  * buffer ran out of memory. */
 ObjString *strbuf_finish(VM *vm, StrBuf *sb);
 void strbuf_free(StrBuf *sb);
-
-/* ---- UTF-8 (format.c) ---- */
-/* Encode a code point; returns the byte count (1-4), 0 if not a scalar value. */
-int utf8_encode(int64_t cp, char out[4]);
-/* Decode the code point at s[0..len); returns the bytes used (>= 1; an
- * invalid byte decodes as U+FFFD and uses 1 byte). */
-int utf8_decode(const char *s, size_t len, int64_t *cp);
-size_t utf8_count(const char *s, size_t len);
 
 /* ---- formatting (format.c) ---- */
 /* Append the Display (debug = false) or Debug form of v; false if a

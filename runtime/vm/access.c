@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "access.h"
-#include "builtins.h"
-#include "lib_tensor.h"
+#include "utf8.h"
+#include "tensor.h"
 #include "units.h"
 
 /* ------------------------------------------------------- classes, methods */
@@ -191,7 +191,7 @@ bool access_get_field(VM *vm, Value obj, Value key, Value *out) {
   Value m;
   if (IS_OBJ(obj)) {
     switch (OBJ_TYPE(obj)) {
-    case OBJ_TENSOR: return lib_tensor_get_field(vm, obj, name, out);
+    case OBJ_TENSOR: return vm->lang.tensor_get_field(vm, obj, name, out);
     case OBJ_INSTANCE: {
       ObjInstance *in = AS_INSTANCE(obj);
       int idx = access_field_index(in->cls, name);
@@ -267,7 +267,7 @@ bool access_get_field(VM *vm, Value obj, Value key, Value *out) {
 }
 
 bool access_set_field(VM *vm, Value obj, Value key, Value v) {
-  if (IS_TENSOR(obj) && IS_STRING(key)) return lib_tensor_set_field(vm, obj, AS_STRING(key), v);
+  if (IS_TENSOR(obj) && IS_STRING(key)) return vm->lang.tensor_set_field(vm, obj, AS_STRING(key), v);
   if (IS_INSTANCE(obj)) {
     ObjInstance *in = AS_INSTANCE(obj);
     int idx = IS_INT(key) ? (key.as.i >= 0 && key.as.i < in->cls->nfields ? (int)key.as.i : -1)
@@ -343,7 +343,7 @@ out_of_range:
 const char *access_debug_text(VM *vm, Value v) {
   vm->native_depth++;
   vm->gc_unsafe++;
-  ObjString *s = format_value(vm, v, true);
+  ObjString *s = vm->lang.format_value(vm, v, true);
   vm->gc_unsafe--;
   vm->native_depth--;
   if (!s) {
@@ -360,7 +360,7 @@ static bool key_not_found(VM *vm, Value key) {
 bool access_get_index(VM *vm, Value obj, Value idx, Value *out) {
   if (IS_OBJ(obj)) {
     switch (OBJ_TYPE(obj)) {
-    case OBJ_TENSOR: return lib_tensor_get_index(vm, obj, idx, out);
+    case OBJ_TENSOR: return vm->lang.tensor_get_index(vm, obj, idx, out);
     case OBJ_LIST: {
       ObjList *l = AS_LIST(obj);
       if (IS_INT(idx)) {
@@ -436,7 +436,7 @@ bool access_get_index(VM *vm, Value obj, Value idx, Value *out) {
 }
 
 bool access_set_index(VM *vm, Value obj, Value idx, Value v) {
-  if (IS_TENSOR(obj)) return lib_tensor_set_index(vm, obj, idx, v);
+  if (IS_TENSOR(obj)) return vm->lang.tensor_set_index(vm, obj, idx, v);
   if (IS_LIST(obj)) {
     ObjList *l = AS_LIST(obj);
     if (!IS_INT(idx))
@@ -613,7 +613,7 @@ bool access_concat(VM *vm, const Value *vs, int n, Value *out) {
       l = i64_to_chars(num, vs[i].as.i);
       p = num;
     } else {
-      ObjString *s = format_value(vm, vs[i], false);
+      ObjString *s = vm->lang.format_value(vm, vs[i], false);
       if (!s) {
         ok = false;
         break;

@@ -19,7 +19,6 @@
 
 #include "access.h"
 #include "ast.h"
-#include "builtins.h"
 #include "diag.h"
 #include "tensor.h"
 #include "vm.h"
@@ -1559,7 +1558,7 @@ static bool execute(VM *vm, int entry) {
          * [[0; 2]; 2] has two distinct rows. */
         bool shared = !IS_OBJ(v) || OBJ_TYPE(v) == OBJ_STRING;
         for (int64_t j = 0; j < n.as.i; j++)
-          l->items[j] = shared || j == n.as.i - 1 ? v : lib_clone(vm, v);
+          l->items[j] = shared || j == n.as.i - 1 ? v : vm->lang.clone(vm, v);
         l->len = (uint32_t)n.as.i;
         *RA = OBJ_VAL(l);
         checkGC();
@@ -1603,11 +1602,11 @@ static bool execute(VM *vm, int entry) {
         vm->native_depth++;
         vm->gc_unsafe++;
         if (spec->len == 0)
-          s = format_value(vm, v, false);
+          s = vm->lang.format_value(vm, v, false);
         else if (spec->len == 1 && spec->chars[0] == '?')
-          s = format_value(vm, v, true);
+          s = vm->lang.format_value(vm, v, true);
         else
-          s = format_spec(vm, v, spec->chars, spec->len);
+          s = vm->lang.format_spec(vm, v, spec->chars, spec->len);
         vm->gc_unsafe--;
         vm->native_depth--;
         CHECK(s != NULL);

@@ -37,6 +37,21 @@ typedef enum { NS_OK = 0, NS_RUNTIME_ERROR = 1, NS_COMPILE_ERROR = 2 } NsStatus;
  * defines the prelude, formatting and the value types the VM does not
  * know (tensors). Filled in by builtins_init. */
 typedef struct {
+  /* Display form (debug: the {:?} form) and a format spec such as ">8",
+   * ".4f" (format.c); NULL after vm_error */
+  ObjString *(*format_value)(VM *vm, Value v, bool debug);
+  ObjString *(*format_spec)(VM *vm, Value v, const char *spec, size_t speclen);
+  Value (*clone)(VM *vm, Value v); /* x.clone(): a deep copy (builtins.c) */
+  /* The language's view of tensors (lib_tensor.c): operators with a tensor
+   * operand (op as arith_binary's), `.T`/`.shape`/`.grad`, x[i], x[a:b, :],
+   * x[mask] and assignment to them; false after vm_error */
+  bool (*tensor_binary)(VM *vm, int op, Value a, Value b, Value *out);
+  bool (*tensor_inplace)(VM *vm, int op, Value a, Value b, Value *out);
+  bool (*tensor_unary)(VM *vm, int op, Value a, Value *out);
+  bool (*tensor_get_field)(VM *vm, Value obj, ObjString *name, Value *out);
+  bool (*tensor_set_field)(VM *vm, Value obj, ObjString *name, Value v);
+  bool (*tensor_get_index)(VM *vm, Value obj, Value idx, Value *out);
+  bool (*tensor_set_index)(VM *vm, Value obj, Value idx, Value v);
   void (*free)(VM *vm); /* vm_free: release the layer's own state */
 } LangHooks;
 
@@ -136,15 +151,6 @@ bool vm_import(VM *vm, ObjString *path, ObjModule *from, Value *out);
 void vm_add_source(VM *vm, Source *src);
 
 
-/* Formatting (format.c). */
-/* Display form (println!("{}")); debug = true gives the {:?} form. NULL
- * (vm_error set) if a struct's to_string method fails. */
-ObjString *format_value(VM *vm, Value v, bool debug);
-/* Apply a format spec such as ">8", ".4f", "?", "08.3e", "x" (NULL if the
- * spec is invalid for the value: vm_error is set). */
-ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen);
-/* Print a value as the REPL shows it (strings quoted), then a newline. */
-void format_print(VM *vm, FILE *out, Value v);
 
 /* Slow-path operators (arith.c): every type combination the fast paths in
  * vm.c do not handle. op is an OpKind from compiler/front/ast.h. false on error. */
