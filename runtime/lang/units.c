@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ast.h"
 #include "builtins.h"
 
 enum { D_M, D_KG, D_S, D_A, D_K, D_MOL, D_CD };
@@ -286,11 +285,11 @@ static bool same_dims(const Qty *a, const Qty *b) {
   return !memcmp(a->dim, b->dim, UNIT_NDIMS);
 }
 
-static bool mismatch(int op, const Qty *a, const Qty *b, char *err, size_t n) {
+static bool mismatch(ArithOp op, const Qty *a, const Qty *b, char *err, size_t n) {
   switch (op) {
-  case OP_ADD: snprintf(err, n, "cannot add %s to %s", a->unit, b->unit); break;
-  case OP_SUB: snprintf(err, n, "cannot subtract %s from %s", b->unit, a->unit); break;
-  case OP_MOD: snprintf(err, n, "cannot take the remainder of %s by %s", a->unit, b->unit); break;
+  case AOP_ADD: snprintf(err, n, "cannot add %s to %s", a->unit, b->unit); break;
+  case AOP_SUB: snprintf(err, n, "cannot subtract %s from %s", b->unit, a->unit); break;
+  case AOP_MOD: snprintf(err, n, "cannot take the remainder of %s by %s", a->unit, b->unit); break;
   default: snprintf(err, n, "cannot compare %s with %s", a->unit, b->unit); break;
   }
   return false;
@@ -309,40 +308,40 @@ static bool int_power(const Qty *b, long *out) {
   return true;
 }
 
-bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen) {
+bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen) {
   *out = a->number ? *b : *a;
   out->number = false;
   switch (op) {
-  case OP_ADD:
-  case OP_SUB:
-  case OP_MOD:
+  case AOP_ADD:
+  case AOP_SUB:
+  case AOP_MOD:
     if (a->number || b->number || !same_dims(a, b)) return mismatch(op, a, b, err, errlen);
-    out->value = op == OP_ADD ? a->value + b->value : op == OP_SUB ? a->value - b->value : fmod(a->value, b->value);
+    out->value = op == AOP_ADD ? a->value + b->value : op == AOP_SUB ? a->value - b->value : fmod(a->value, b->value);
     return true;
-  case OP_LT:
-  case OP_LE:
-  case OP_GT:
-  case OP_GE:
-  case OP_APPROX:
-  case OP_EQ:
-  case OP_NE: {
+  case AOP_LT:
+  case AOP_LE:
+  case AOP_GT:
+  case AOP_GE:
+  case AOP_APPROX:
+  case AOP_EQ:
+  case AOP_NE: {
     if (a->number || b->number || !same_dims(a, b)) {
-      if (op == OP_EQ || op == OP_NE) {
-        out->value = op == OP_NE;
+      if (op == AOP_EQ || op == AOP_NE) {
+        out->value = op == AOP_NE;
         return true;
       }
       return mismatch(op, a, b, err, errlen);
     }
     double x = a->value, y = b->value;
-    bool r = op == OP_LT ? x < y : op == OP_LE ? x <= y : op == OP_GT ? x > y : op == OP_GE ? x >= y
-             : op == OP_EQ ? x == y : op == OP_NE ? x != y : approx_eq(x, y);
+    bool r = op == AOP_LT ? x < y : op == AOP_LE ? x <= y : op == AOP_GT ? x > y : op == AOP_GE ? x >= y
+             : op == AOP_EQ ? x == y : op == AOP_NE ? x != y : approx_eq(x, y);
     out->value = r;
     return true;
   }
-  case OP_MUL:
-  case OP_DOT:
-  case OP_DIV: {
-    bool div = op == OP_DIV;
+  case AOP_MUL:
+  case AOP_DOT:
+  case AOP_DIV: {
+    bool div = op == AOP_DIV;
     out->value = div ? a->value / b->value : a->value * b->value;
     if (b->number) return true; /* q * 2, q / 2: the unit stays */
     if (a->number) {
@@ -365,7 +364,7 @@ bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t
     set_canonical(out);
     return true;
   }
-  case OP_POW: {
+  case AOP_POW: {
     long k;
     if (a->number) {
       snprintf(err, errlen, "cannot raise %s to a power in %s", a->unit, b->unit);
@@ -390,8 +389,7 @@ bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t
     return true;
   }
   default:
-    snprintf(err, errlen, "cannot apply `%s` to %s and %s", ns_op_names[op], a->number ? a->unit : a->unit,
-             b->unit);
+    snprintf(err, errlen, "cannot apply `%s` to %s and %s", arith_op_name(op), a->unit, b->unit);
     return false;
   }
 }
@@ -456,46 +454,46 @@ static bool to_qty(Value v, Qty *q) {
   return true;
 }
 
-bool units_binary(VM *vm, int op, Value a, Value b, Value *out) {
+bool units_binary(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   Qty x, y, r;
   char err[160];
   if (!to_qty(a, &x) || !to_qty(b, &y)) {
-    if (op == OP_EQ || op == OP_NE) {
-      *out = BOOL_VAL((op == OP_NE) != value_equal(a, b));
+    if (op == AOP_EQ || op == AOP_NE) {
+      *out = BOOL_VAL((op == AOP_NE) != value_equal(a, b));
       return true;
     }
-    return vm_error(vm, "cannot apply `%s` to %s and %s", ns_op_names[op],
+    return vm_error(vm, "cannot apply `%s` to %s and %s", arith_op_name(op),
                     IS_QUANTITY(a) ? AS_QUANTITY(a)->unit : value_type_name(a),
                     IS_QUANTITY(b) ? AS_QUANTITY(b)->unit : value_type_name(b));
   }
   if (!units_apply(op, &x, &y, &r, err, sizeof err)) return vm_error(vm, "%s", err);
   switch (op) {
-  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_APPROX: case OP_EQ: case OP_NE:
+  case AOP_LT: case AOP_LE: case AOP_GT: case AOP_GE: case AOP_APPROX: case AOP_EQ: case AOP_NE:
     *out = BOOL_VAL(r.value != 0);
     return true;
   default: *out = units_value(vm, &r); return true;
   }
 }
 
-bool units_compare(VM *vm, int op, Value a, Value b, bool *out) {
+bool units_compare(VM *vm, ArithOp op, Value a, Value b, bool *out) {
   Value r;
   if (!units_binary(vm, op, a, b, &r)) return false;
   *out = r.as.b;
   return true;
 }
 
-bool units_unary(VM *vm, int op, Value a, Value *out) {
+bool units_unary(VM *vm, ArithOp op, Value a, Value *out) {
   Qty q;
   to_qty(a, &q);
   switch (op) {
-  case OP_NEG: q.value = -q.value; break;
-  case OP_ABS: q.value = fabs(q.value); break;
-  case OP_SQRT:
-  case OP_CBRT: {
-    int k = op == OP_SQRT ? 2 : 3;
+  case AOP_NEG: q.value = -q.value; break;
+  case AOP_ABS: q.value = fabs(q.value); break;
+  case AOP_SQRT:
+  case AOP_CBRT: {
+    int k = op == AOP_SQRT ? 2 : 3;
     for (int i = 0; i < UNIT_NDIMS; i++) {
       if (q.dim[i] % k)
-        return vm_error(vm, "cannot take `%s` of %s: its dimensions are not a %s", ns_op_names[op], q.unit,
+        return vm_error(vm, "cannot take `%s` of %s: its dimensions are not a %s", arith_op_name(op), q.unit,
                         k == 2 ? "square" : "cube");
       q.dim[i] = (int8_t)(q.dim[i] / k);
     }
@@ -510,7 +508,7 @@ bool units_unary(VM *vm, int op, Value a, Value *out) {
     set_canonical(&q);
     break;
   }
-  default: return vm_error(vm, "cannot apply `%s` to %s", ns_op_names[op], q.unit);
+  default: return vm_error(vm, "cannot apply `%s` to %s", arith_op_name(op), q.unit);
   }
   *out = units_value(vm, &q);
   return true;
@@ -569,12 +567,12 @@ static bool q_si(VM *vm, Value *args, int argc, Value *out) {
 
 static bool q_abs(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
-  return units_unary(vm, OP_ABS, args[0], out);
+  return units_unary(vm, AOP_ABS, args[0], out);
 }
 
 static bool q_sqrt(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
-  return units_unary(vm, OP_SQRT, args[0], out);
+  return units_unary(vm, AOP_SQRT, args[0], out);
 }
 
 void units_init(VM *vm) {

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "access.h"
-#include "ast.h"
 #include "builtins.h"
 #include "diag.h"
 #include "tensor.h"
@@ -846,7 +845,7 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
-      CHECK(slow(vm, OP_DIV, *(b), *(c), &r_));                                                    \
+      CHECK(slow(vm, AOP_DIV, *(b), *(c), &r_));                                                   \
       *ra_ = r_;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -866,7 +865,7 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
-      CHECK(arith_binary(vm, OP_MOD, *(b), *(c), &r_));                                            \
+      CHECK(arith_binary(vm, AOP_MOD, *(b), *(c), &r_));                                           \
       *ra_ = r_;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -1033,15 +1032,15 @@ static bool execute(VM *vm, int entry) {
       }
 
       vmcase(ADD) {
-        ARITH(RB, RC, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH(RB, RC, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(SUB) {
-        ARITH(RB, RC, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH(RB, RC, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(MUL) {
-        ARITH(RB, RC, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH(RB, RC, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(DIV) {
@@ -1053,15 +1052,15 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(IADD) {
-        ARITH_VIA(arith_inplace, RB, RC, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(ISUB) {
-        ARITH_VIA(arith_inplace, RB, RC, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(IMUL) {
-        ARITH_VIA(arith_inplace, RB, RC, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(IDIV) {
@@ -1078,24 +1077,24 @@ static bool execute(VM *vm, int entry) {
           *RA = FLOAT_VAL(pow(AS_NUM(*b), AS_NUM(*c)));
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_POW, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_POW, *b, *c, &r));
           *RA = r;
         }
         vmbreak;
       }
       vmcase(ADDK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH(RB, &kc, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH(RB, &kc, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(SUBK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH(RB, &kc, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH(RB, &kc, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(MULK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH(RB, &kc, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH(RB, &kc, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(DIVK) {
@@ -1105,17 +1104,17 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(IADDK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH_VIA(arith_inplace, RB, &kc, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(ISUBK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH_VIA(arith_inplace, RB, &kc, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(IMULK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH_VIA(arith_inplace, RB, &kc, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(IDIVK) {
@@ -1130,14 +1129,14 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(MATMUL) {
         Value r;
-        CHECK(arith_binary(vm, OP_MATMUL, *RB, *RC, &r));
+        CHECK(arith_binary(vm, AOP_MATMUL, *RB, *RC, &r));
         *RA = r;
         checkGC();
         vmbreak;
       }
       vmcase(OUTER) {
         Value r;
-        CHECK(arith_binary(vm, OP_OUTER, *RB, *RC, &r));
+        CHECK(arith_binary(vm, AOP_OUTER, *RB, *RC, &r));
         *RA = r;
         checkGC();
         vmbreak;
@@ -1145,29 +1144,29 @@ static bool execute(VM *vm, int entry) {
       vmcase(DOT) {
         Value *b = RB, *c = RC;
         if (IS_NUM(*b) && IS_NUM(*c)) {
-          ARITH(b, c, __builtin_mul_overflow, *, OP_MUL, "*");
+          ARITH(b, c, __builtin_mul_overflow, *, AOP_MUL, "*");
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_DOT, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_DOT, *b, *c, &r));
           *RA = r;
           checkGC();
         }
         vmbreak;
       }
       vmcase(BAND) {
-        INT_BINOP(x & y, OP_BITAND, true);
+        INT_BINOP(x & y, AOP_BITAND, true);
         vmbreak;
       }
       vmcase(BOR) {
-        INT_BINOP(x | y, OP_BITOR, true);
+        INT_BINOP(x | y, AOP_BITOR, true);
         vmbreak;
       }
       vmcase(SHL) {
-        INT_BINOP((int64_t)((uint64_t)x << y), OP_SHL, (uint64_t)c_->as.i < 64);
+        INT_BINOP((int64_t)((uint64_t)x << y), AOP_SHL, (uint64_t)c_->as.i < 64);
         vmbreak;
       }
       vmcase(SHR) {
-        INT_BINOP(x >> y, OP_SHR, (uint64_t)c_->as.i < 64);
+        INT_BINOP(x >> y, AOP_SHR, (uint64_t)c_->as.i < 64);
         vmbreak;
       }
       vmcase(UNM) {
@@ -1181,7 +1180,7 @@ static bool execute(VM *vm, int entry) {
           THROW();
         } else {
           Value r;
-          CHECK(arith_unary(vm, OP_NEG, *b, &r));
+          CHECK(arith_unary(vm, AOP_NEG, *b, &r));
           *RA = r;
         }
         vmbreak;
@@ -1194,42 +1193,42 @@ static bool execute(VM *vm, int entry) {
           *RA = INT_VAL(~b->as.i);
         } else {
           Value r;
-          CHECK(arith_unary(vm, OP_NOT, *b, &r));
+          CHECK(arith_unary(vm, AOP_NOT, *b, &r));
           *RA = r;
         }
         vmbreak;
       }
       vmcase(UNOP) {
         Value r;
-        CHECK(arith_unary(vm, (int)INS_C(i), *RB, &r));
+        CHECK(arith_unary(vm, (ArithOp)INS_C(i), *RB, &r));
         *RA = r;
         checkGC();
         vmbreak;
       }
 
       vmcase(EQ) {
-        TENSOR_COMPARE(OP_EQ);
+        TENSOR_COMPARE(AOP_EQ);
         bool r = fast_equal(RB, RC);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(NE) {
-        TENSOR_COMPARE(OP_NE);
+        TENSOR_COMPARE(AOP_NE);
         bool r = !fast_equal(RB, RC);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(LT) {
-        TENSOR_COMPARE(OP_LT);
+        TENSOR_COMPARE(AOP_LT);
         bool r;
-        COMPARE(RB, RC, <, OP_LT, r);
+        COMPARE(RB, RC, <, AOP_LT, r);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(LE) {
-        TENSOR_COMPARE(OP_LE);
+        TENSOR_COMPARE(AOP_LE);
         bool r;
-        COMPARE(RB, RC, <=, OP_LE, r);
+        COMPARE(RB, RC, <=, AOP_LE, r);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
@@ -1239,7 +1238,7 @@ static bool execute(VM *vm, int entry) {
           *RA = BOOL_VAL(approx_equal(AS_NUM(*b), AS_NUM(*c)));
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_APPROX, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_APPROX, *b, *c, &r));
           *RA = r;
         }
         vmbreak;
@@ -1255,7 +1254,7 @@ static bool execute(VM *vm, int entry) {
           *RA = BOOL_VAL(in);
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_IN, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_IN, *b, *c, &r));
           *RA = r;
         }
         vmbreak;
@@ -1287,13 +1286,13 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(JLT) {
         bool r;
-        COMPARE(RA, RB, <, OP_LT, r);
+        COMPARE(RA, RB, <, AOP_LT, r);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }
       vmcase(JLE) {
         bool r;
-        COMPARE(RA, RB, <=, OP_LE, r);
+        COMPARE(RA, RB, <=, AOP_LE, r);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }

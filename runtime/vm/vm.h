@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "arith_op.h"
 #include "bytecode.h"
 #include "gc.h"
 #include "range.h"
@@ -147,13 +148,13 @@ ObjString *format_spec(VM *vm, Value v, const char *spec, size_t speclen);
 void format_print(VM *vm, FILE *out, Value v);
 
 /* Slow-path operators (arith.c): every type combination the fast paths in
- * vm.c do not handle. op is an OpKind from compiler/front/ast.h. false on error. */
-bool arith_binary(VM *vm, int op, Value a, Value b, Value *out);
+ * vm.c do not handle. false on error. */
+bool arith_binary(VM *vm, ArithOp op, Value a, Value b, Value *out);
 /* `a op= b`: a tensor leaf a is updated in place (outside autograd) and
  * returned; everything else as arith_binary. */
-bool arith_inplace(VM *vm, int op, Value a, Value b, Value *out);
-bool arith_unary(VM *vm, int op, Value a, Value *out);
-bool arith_compare(VM *vm, int op, Value a, Value b, bool *out); /* OP_LT / OP_LE */
+bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out);
+bool arith_unary(VM *vm, ArithOp op, Value a, Value *out);
+bool arith_compare(VM *vm, ArithOp op, Value a, Value b, bool *out); /* AOP_LT .. AOP_GE */
 bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);
 
 /* Type annotation check: true if v conforms (converting int -> float when
