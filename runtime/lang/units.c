@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "builtins.h"
+#include "numeric.h"
 
 enum { D_M, D_KG, D_S, D_A, D_K, D_MOL, D_CD };
 
@@ -295,12 +296,6 @@ static bool mismatch(ArithOp op, const Qty *a, const Qty *b, char *err, size_t n
   return false;
 }
 
-static bool approx_eq(double x, double y) {
-  if (x == y) return true;
-  double m = fmax(fabs(x), fabs(y));
-  return fabs(x - y) <= 1e-9 * m;
-}
-
 /* Integer exponent of `**`: an int, or a float with an integral value. */
 static bool int_power(const Qty *b, long *out) {
   if (!b->number || b->value != floor(b->value) || fabs(b->value) > 127) return false;
@@ -316,7 +311,7 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
   case AOP_SUB:
   case AOP_MOD:
     if (a->number || b->number || !same_dims(a, b)) return mismatch(op, a, b, err, errlen);
-    out->value = op == AOP_ADD ? a->value + b->value : op == AOP_SUB ? a->value - b->value : fmod(a->value, b->value);
+    out->value = op == AOP_ADD ? a->value + b->value : op == AOP_SUB ? a->value - b->value : num_float_mod(a->value, b->value);
     return true;
   case AOP_LT:
   case AOP_LE:
@@ -334,7 +329,7 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
     }
     double x = a->value, y = b->value;
     bool r = op == AOP_LT ? x < y : op == AOP_LE ? x <= y : op == AOP_GT ? x > y : op == AOP_GE ? x >= y
-             : op == AOP_EQ ? x == y : op == AOP_NE ? x != y : approx_eq(x, y);
+             : op == AOP_EQ ? x == y : op == AOP_NE ? x != y : num_approx(x, y);
     out->value = r;
     return true;
   }
@@ -501,9 +496,7 @@ bool units_unary(VM *vm, ArithOp op, Value a, Value *out) {
     if (k == 2) {
       q.value = sqrt(q.value);
     } else {
-      /* glibc's cbrt is an ulp off on perfect cubes */
-      double y = cbrt(q.value), r = round(y);
-      q.value = r * r * r == q.value ? r : y;
+      q.value = num_cbrt(q.value);
     }
     set_canonical(&q);
     break;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "builtins.h"
+#include "numeric.h"
 #include "lib_tensor.h"
 #include "units.h"
 
@@ -43,21 +44,9 @@ static Value complex_val(VM *vm, double complex z) {
 
 /* ---- numbers ---- */
 
-/* Binary exponentiation; base is squared only while more bits remain, so
- * the squaring overflows only when the result would. */
-static bool int_pow(int64_t base, int64_t exp, int64_t *out) {
-  int64_t r = 1;
-  while (exp > 0) {
-    if ((exp & 1) && __builtin_mul_overflow(r, base, &r)) return false;
-    exp >>= 1;
-    if (exp && __builtin_mul_overflow(base, base, &base)) return false;
-  }
-  *out = r;
-  return true;
-}
-
 static bool int_arith(VM *vm, ArithOp op, int64_t x, int64_t y, Value *out) {
-  int64_t r;
+  int64_t r = 0;
+  NumStatus st = NUM_OK;
   switch (op) {
   case AOP_ADD:
     if (__builtin_add_overflow(x, y, &r)) return overflow(vm, op);
@@ -71,30 +60,26 @@ static bool int_arith(VM *vm, ArithOp op, int64_t x, int64_t y, Value *out) {
   case AOP_OUTER:
     if (__builtin_mul_overflow(x, y, &r)) return overflow(vm, AOP_MUL);
     break;
-  case AOP_DIV:
-    if (y == 0) return vm_error(vm, "division by zero");
-    if (x == INT64_MIN && y == -1) return overflow(vm, op);
-    r = x / y;
-    break;
-  case AOP_MOD:
-    if (y == 0) return vm_error(vm, "division by zero");
-    r = y == -1 ? 0 : x % y;
-    break;
+  case AOP_DIV: st = num_int_div(x, y, &r); break;
+  case AOP_MOD: st = num_int_mod(x, y, &r); break;
   case AOP_POW:
     if (y < 0) {
-      *out = FLOAT_VAL(pow((double)x, (double)y));
+      *out = FLOAT_VAL(num_int_pow_neg(x, y));
       return true;
     }
-    if (!int_pow(x, y, &r)) return overflow(vm, op);
+    st = num_int_pow(x, y, &r);
     break;
   case AOP_BITAND: r = x & y; break;
   case AOP_BITOR: r = x | y; break;
-  case AOP_SHL:
-  case AOP_SHR:
-    if (y < 0 || y >= 64) return vm_error(vm, "shift by %lld is out of range 0..64", (long long)y);
-    r = op == AOP_SHL ? (int64_t)((uint64_t)x << y) : x >> y;
-    break;
+  case AOP_SHL: st = num_int_shl(x, y, &r); break;
+  case AOP_SHR: st = num_int_shr(x, y, &r); break;
   default: return type_error2(vm, op, INT_VAL(x), INT_VAL(y));
+  }
+  switch (st) {
+  case NUM_OK: break;
+  case NUM_OVERFLOW: return overflow(vm, op);
+  case NUM_DIV_ZERO: return vm_error(vm, "division by zero");
+  case NUM_BAD_SHIFT: return vm_error(vm, "shift by %lld is out of range 0..64", (long long)y);
   }
   *out = INT_VAL(r);
   return true;
@@ -110,7 +95,7 @@ static bool float_arith(VM *vm, ArithOp op, double x, double y, Value *out, Valu
   case AOP_MATMUL:
   case AOP_OUTER: r = x * y; break;
   case AOP_DIV: r = x / y; break;
-  case AOP_MOD: r = fmod(x, y); break;
+  case AOP_MOD: r = num_float_mod(x, y); break;
   case AOP_POW: r = pow(x, y); break;
   default: return type_error2(vm, op, a, b);
   }
@@ -158,25 +143,15 @@ static bool complex_arith(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   return true;
 }
 
-static bool approx_num(double x, double y) {
-  if (x == y) return true;
-  double d = fabs(x - y);
-  if (!isfinite(d)) return false; /* ∞ is only near ∞ */
-  return d <= 1e-9 * fmax(fabs(x), fabs(y)) || d <= 1e-12;
-}
-
 /* Containers nested deeper than this (a list that contains itself) are not
  * approximately equal and cannot be ordered. */
 #define NEST_LIMIT 10000
 
 static bool approx(Value a, Value b, bool *ok, int depth) {
-  if (IS_NUM(a) && IS_NUM(b)) return approx_num(AS_NUM(a), AS_NUM(b));
+  if (IS_NUM(a) && IS_NUM(b)) return num_approx(AS_NUM(a), AS_NUM(b));
   if (is_scalar(a) && is_scalar(b)) {
     double complex x = to_complex(a), y = to_complex(b);
-    if (x == y) return true;
-    double d = cabs(x - y);
-    if (!isfinite(d)) return false;
-    return d <= 1e-9 * fmax(cabs(x), cabs(y)) || d <= 1e-12;
+    return x == y || num_near(cabs(x - y), fmax(cabs(x), cabs(y)));
   }
   const Value *xs, *ys;
   uint32_t nx, ny;
@@ -562,10 +537,9 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
     return true;
   }
   if (IS_NUM(a) && IS_NUM(b)) {
-    /* long double holds every int64 exactly */
     long double x = IS_INT(a) ? (long double)a.as.i : a.as.f;
     long double y = IS_INT(b) ? (long double)b.as.i : b.as.f;
-    *out = or_equal ? x <= y : x < y;
+    *out = num_less_exact(x, y, or_equal);
     return true;
   }
   if (a.type == b.type && (IS_CHAR(a) || IS_BOOL(a) || IS_UNIT(a))) {
@@ -669,12 +643,6 @@ static bool reduce(VM *vm, ArithOp op, Value a, Value *out) {
   return true;
 }
 
-/* glibc's cbrt is off by an ulp on perfect cubes (cbrt(27) = 3.0000000000000004). */
-static double exact_cbrt(double x) {
-  double y = cbrt(x), r = round(y);
-  return r * r * r == x ? r : y;
-}
-
 static bool magnitude(VM *vm, Value a, Value *out) {
   if (IS_INT(a)) {
     if (a.as.i == INT64_MIN) return overflow(vm, AOP_ABS);
@@ -748,13 +716,13 @@ bool arith_unary(VM *vm, ArithOp op, Value a, Value *out) {
     break;
   case AOP_CBRT:
     if (IS_NUM(a)) {
-      *out = FLOAT_VAL(exact_cbrt(AS_NUM(a)));
+      *out = FLOAT_VAL(num_cbrt(AS_NUM(a)));
       return true;
     }
     if (is_complex(a)) {
       /* principal root in polar form, so ∛(8+0i) is exactly 2+0i */
       double complex z = to_complex(a);
-      double m = exact_cbrt(cabs(z)), t = carg(z) / 3.0;
+      double m = num_cbrt(cabs(z)), t = carg(z) / 3.0;
       *out = complex_val(vm, CMPLX(m * cos(t), m * sin(t)));
       return true;
     }

@@ -20,6 +20,7 @@
 #include "access.h"
 #include "builtins.h"
 #include "diag.h"
+#include "numeric.h"
 #include "tensor.h"
 #include "vm.h"
 
@@ -664,24 +665,10 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
 
 /* ----------------------------------------------------- numeric fast paths */
 
-/* b ** e for e >= 0, by squaring, overflow-checked. */
+/* b ** e for e >= 0 (numeric.h), an overflow as the VM's error. */
 static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
-  int64_t r = 1;
-  while (e > 0) {
-    if (e & 1)
-      if (__builtin_mul_overflow(r, b, &r)) return vm_error(vm, "integer overflow in `**`");
-    e >>= 1;
-    if (e && __builtin_mul_overflow(b, b, &b)) return vm_error(vm, "integer overflow in `**`");
-  }
-  *out = r;
-  return true;
-}
-
-/* a ≈ b: equal within a relative 1e-9 or an absolute 1e-12; an infinity
- * is near only itself. */
-static bool approx_equal(double a, double b) {
-  double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
-  return a == b || (isfinite(d) && (d <= 1e-9 * m || d <= 1e-12));
+  if (num_int_pow(b, e, out) == NUM_OK) return true;
+  return vm_error(vm, "integer overflow in `**`");
 }
 
 /* ------------------------------------------------------------ interpreter */
@@ -830,16 +817,13 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
   do {                                                                                             \
     Value *ra_ = RA;                                                                               \
     if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
-      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                                      \
-      if (UNLIKELY(y_ == 0)) {                                                                     \
-        vm_error(vm, "division by zero");                                                          \
+      int64_t q_;                                                                                  \
+      NumStatus st_ = num_int_div((b)->as.i, (c)->as.i, &q_);                                      \
+      if (UNLIKELY(st_ != NUM_OK)) {                                                               \
+        vm_error(vm, "%s", st_ == NUM_DIV_ZERO ? "division by zero" : "integer overflow in `/`");  \
         THROW();                                                                                   \
       }                                                                                            \
-      if (UNLIKELY(y_ == -1 && x_ == INT64_MIN)) {                                                 \
-        vm_error(vm, "integer overflow in `/`");                                                   \
-        THROW();                                                                                   \
-      }                                                                                            \
-      *ra_ = INT_VAL(x_ / y_);                                                                     \
+      *ra_ = INT_VAL(q_);                                                                          \
     } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
       double r_ = AS_NUM(*(b)) / AS_NUM(*(c));                                                     \
       *ra_ = FLOAT_VAL(r_);                                                                        \
@@ -854,14 +838,14 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
   do {                                                                                             \
     Value *ra_ = RA;                                                                               \
     if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
-      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                                      \
-      if (UNLIKELY(y_ == 0)) {                                                                     \
+      int64_t m_;                                                                                  \
+      if (UNLIKELY(num_int_mod((b)->as.i, (c)->as.i, &m_) != NUM_OK)) {                            \
         vm_error(vm, "division by zero");                                                          \
         THROW();                                                                                   \
       }                                                                                            \
-      *ra_ = INT_VAL(y_ == -1 ? 0 : x_ % y_);                                                      \
+      *ra_ = INT_VAL(m_);                                                                          \
     } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
-      double r_ = fmod(AS_NUM(*(b)), AS_NUM(*(c)));                                                \
+      double r_ = num_float_mod(AS_NUM(*(b)), AS_NUM(*(c)));                                       \
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
@@ -1162,11 +1146,11 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(SHL) {
-        INT_BINOP((int64_t)((uint64_t)x << y), AOP_SHL, (uint64_t)c_->as.i < 64);
+        INT_BINOP((int64_t)((uint64_t)x << y), AOP_SHL, num_shift_ok(c_->as.i));
         vmbreak;
       }
       vmcase(SHR) {
-        INT_BINOP(x >> y, AOP_SHR, (uint64_t)c_->as.i < 64);
+        INT_BINOP(x >> y, AOP_SHR, num_shift_ok(c_->as.i));
         vmbreak;
       }
       vmcase(UNM) {
@@ -1235,7 +1219,7 @@ static bool execute(VM *vm, int entry) {
       vmcase(APPROX) {
         Value *b = RB, *c = RC;
         if (IS_NUM(*b) && IS_NUM(*c)) {
-          *RA = BOOL_VAL(approx_equal(AS_NUM(*b), AS_NUM(*c)));
+          *RA = BOOL_VAL(num_approx(AS_NUM(*b), AS_NUM(*c)));
         } else {
           Value r;
           CHECK(arith_binary(vm, AOP_APPROX, *b, *c, &r));
