@@ -13,7 +13,7 @@
 
 #include "builtins.h"
 #include "lib_data.h"
-#include "units.h"
+#include "lib_units.h"
 #include "cffi.h"
 #include "lib_tensor.h"
 
@@ -1046,7 +1046,7 @@ void builtins_init(VM *vm) {
   lib_tensor_init(vm);
   lib_data_init(vm);
   lib_checkpoint_init(vm);
-  units_init(vm);
+  lib_units_init(vm);
   lib_ffi_init(vm);
   class_global(vm, "Vec", vm->class_of_obj[OBJ_LIST]);
   class_global(vm, "String", vm->class_of_obj[OBJ_STRING]);

@@ -10,6 +10,7 @@
 #include "builtins.h"
 #include "numeric.h"
 #include "lib_tensor.h"
+#include "lib_units.h"
 #include "units.h"
 
 /* These error functions return false explicitly (not vm_error's result) so the
@@ -435,7 +436,7 @@ bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out) {
 bool arith_binary(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   if (IS_TENSOR(a) || IS_TENSOR(b)) return lib_tensor_binary(vm, op, a, b, out);
   if ((IS_QUANTITY(a) || IS_QUANTITY(b)) && op != AOP_IN)
-    return units_binary(vm, op, a, b, out);
+    return lib_units_binary(vm, op, a, b, out);
   switch (op) {
   case AOP_EQ: *out = BOOL_VAL(value_equal(a, b)); return true;
   case AOP_NE: *out = BOOL_VAL(!value_equal(a, b)); return true;
@@ -577,7 +578,7 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
 bool arith_compare(VM *vm, ArithOp op, Value a, Value b, bool *out) {
   /* a comparison used as a condition; elsewhere tensors compare elementwise */
   if (IS_TENSOR(a) || IS_TENSOR(b)) return vm_error(vm, "condition must be bool, got Tensor");
-  if (IS_QUANTITY(a) || IS_QUANTITY(b)) return units_compare(vm, op, a, b, out);
+  if (IS_QUANTITY(a) || IS_QUANTITY(b)) return lib_units_compare(vm, op, a, b, out);
   switch (op) {
   case AOP_LT: return less(vm, a, b, false, out, 0);
   case AOP_LE: return less(vm, a, b, true, out, 0);
@@ -675,7 +676,7 @@ static bool magnitude(VM *vm, Value a, Value *out) {
 
 bool arith_unary(VM *vm, ArithOp op, Value a, Value *out) {
   if (IS_TENSOR(a) || (op == AOP_GRAD && IS_TUPLE(a))) return lib_tensor_unary(vm, op, a, out);
-  if (IS_QUANTITY(a)) return units_unary(vm, op, a, out);
+  if (IS_QUANTITY(a)) return lib_units_unary(vm, op, a, out);
   switch (op) {
   case AOP_NEG:
     if (IS_INT(a)) {

@@ -52,14 +52,14 @@ bool units_dimensionless(const int8_t dim[UNIT_NDIMS]);
 /* Dimensions of a unit type name (Meter, Newton, MeterPerSecond). */
 bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]);
 
-/* ---- runtime ---- */
+/* Show q in SI base units (or a derived unit): scale 1, canonical text. */
+void units_canonical(Qty *q);
+
+/* ---- quantity values ---- */
 ObjQuantity *quantity_new(VM *vm, const Qty *q);
 /* A Qty as a value: a float when dimensionless, else a quantity. */
 Value units_value(VM *vm, const Qty *q);
-bool units_binary(VM *vm, ArithOp op, Value a, Value b, Value *out);
-bool units_unary(VM *vm, ArithOp op, Value a, Value *out);
-bool units_compare(VM *vm, ArithOp op, Value a, Value b, bool *out);
-bool units_get_field(VM *vm, Value q, ObjString *name, Value *out);
-void units_init(VM *vm);
+/* A quantity or a number as a Qty; false for anything else. */
+bool units_from_value(Value v, Qty *q);
 
 #endif
