@@ -55,11 +55,7 @@ bool lib_units_unary(VM *vm, ArithOp op, Value a, Value *out) {
       q.dim[i] = (int8_t)(q.dim[i] / k);
     }
     if (k == 2 && q.value < 0) return vm_error(vm, "√ of a negative quantity");
-    if (k == 2) {
-      q.value = sqrt(q.value);
-    } else {
-      q.value = num_cbrt(q.value);
-    }
+    q.value = k == 2 ? sqrt(q.value) : num_cbrt(q.value);
     units_canonical(&q);
     break;
   }
