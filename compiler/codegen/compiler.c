@@ -466,6 +466,45 @@ static void store_name(Compiler *c, const char *name, Span sp, int r) {
 
 /* ---- expressions ---- */
 
+/* The one place parser operators become runtime operators: the UNOP
+ * operand and the unit rules the compiler folds with. */
+ArithOp c_arith_op(OpKind op) {
+  switch (op) {
+  case OP_ADD: return AOP_ADD;
+  case OP_SUB: return AOP_SUB;
+  case OP_MUL: return AOP_MUL;
+  case OP_DIV: return AOP_DIV;
+  case OP_MOD: return AOP_MOD;
+  case OP_POW: return AOP_POW;
+  case OP_MATMUL: return AOP_MATMUL;
+  case OP_OUTER: return AOP_OUTER;
+  case OP_DOT: return AOP_DOT;
+  case OP_BITAND: return AOP_BITAND;
+  case OP_BITOR: return AOP_BITOR;
+  case OP_SHL: return AOP_SHL;
+  case OP_SHR: return AOP_SHR;
+  case OP_EQ: return AOP_EQ;
+  case OP_NE: return AOP_NE;
+  case OP_LT: return AOP_LT;
+  case OP_GT: return AOP_GT;
+  case OP_LE: return AOP_LE;
+  case OP_GE: return AOP_GE;
+  case OP_APPROX: return AOP_APPROX;
+  case OP_IN: return AOP_IN;
+  case OP_NEG: return AOP_NEG;
+  case OP_NOT: return AOP_NOT;
+  case OP_SQRT: return AOP_SQRT;
+  case OP_CBRT: return AOP_CBRT;
+  case OP_GRAD: return AOP_GRAD;
+  case OP_PARTIAL: return AOP_PARTIAL;
+  case OP_SUM: return AOP_SUM;
+  case OP_PROD: return AOP_PROD;
+  case OP_ABS: return AOP_ABS;
+  case OP_NONE: case OP_AND: case OP_OR: case OP_NOT_IN: case OP_DEREF: case OP__COUNT: break;
+  }
+  return AOP__COUNT;
+}
+
 static OpCode binop_opcode(OpKind op) {
   switch (op) {
   case OP_ADD: return BC_ADD;
@@ -789,7 +828,7 @@ static void compile_unary(Compiler *c, Node *e, int dst) {
   int r = c_expr_any(c, x);
   if (op == OP_NEG) c_emit(c, MAKE_ABC(BC_UNM, dst, r, 0), e->span);
   else if (op == OP_NOT) c_emit(c, MAKE_ABC(BC_NOT, dst, r, 0), e->span);
-  else c_emit(c, MAKE_ABC(BC_UNOP, dst, r, op), e->span);
+  else c_emit(c, MAKE_ABC(BC_UNOP, dst, r, c_arith_op(op)), e->span);
   c_free_to(c, save);
 }
 
@@ -1340,7 +1379,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
   case N_ABS: {
     int save = c->fs->freereg;
     int r = c_expr_any(c, e->as.postfix.operand);
-    c_emit(c, MAKE_ABC(BC_UNOP, dst, r, OP_ABS), e->span);
+    c_emit(c, MAKE_ABC(BC_UNOP, dst, r, AOP_ABS), e->span);
     c_free_to(c, save);
     break;
   }

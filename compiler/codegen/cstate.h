@@ -5,6 +5,7 @@
 #ifndef NS_CSTATE_H
 #define NS_CSTATE_H
 
+#include "arith_op.h"
 #include "compiler.h"
 #include "verify.h"
 
@@ -108,6 +109,9 @@ void c_expr(Compiler *c, Node *e, int dst);
 int c_expr_any(Compiler *c, Node *e);
 void c_load_path(Compiler *c, Node *path, int dst);
 void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp);
+/* The runtime's operator for a parser operator (AOP__COUNT if the runtime
+ * has none: && || ∉ and * are compiled to jumps and other opcodes). */
+ArithOp c_arith_op(OpKind op);
 int c_jump(Compiler *c, Span sp);
 void c_patch_here(Compiler *c, Jumps *j);
 void c_jumps_push(Compiler *c, Jumps *j, int at);

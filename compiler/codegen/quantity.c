@@ -59,7 +59,7 @@ static bool static_qty(Compiler *c, Node *e, Qty *out, int depth) {
     if (!static_qty(c, e->as.binary.lhs, &a, depth + 1) || !static_qty(c, e->as.binary.rhs, &b, depth + 1))
       return false;
     if (a.number && b.number) return false; /* int / int and powers follow their own rules */
-    if (!units_apply(op, &a, &b, out, err, sizeof err)) return false;
+    if (!units_apply(c_arith_op(op), &a, &b, out, err, sizeof err)) return false;
     if (units_dimensionless(out->dim)) {
       out->number = true;
       strcpy(out->unit, "float");
@@ -93,7 +93,7 @@ void c_check_units(Compiler *c, Node *e) {
   if (!static_qty(c, e->as.binary.lhs, &a, 0) || !static_qty(c, e->as.binary.rhs, &b, 0)) return;
   if (a.number && b.number) return;
   char err[160];
-  if (!units_apply(op, &a, &b, &r, err, sizeof err)) c_error(c, operator_span(c, e), "%s", err);
+  if (!units_apply(c_arith_op(op), &a, &b, &r, err, sizeof err)) c_error(c, operator_span(c, e), "%s", err);
 }
 
 /* Dimensions of a unit type: a name (Meter, or an alias of a unit type) or

@@ -11,8 +11,8 @@
 
 #include "value.h"
 
-/* Opcodes are BC_<name> (as in LuaJIT): OP_<name> is taken by the
- * operator kinds (OpKind) of compiler/front/ast.h, and the compiler needs both. */
+/* Opcodes are BC_<name> (as in LuaJIT); operators are AOP_<name>
+ * (arith_op.h), and the parser's operator kinds are the compiler's own. */
 typedef enum {
 #define OPCODE(name, fmt, operands, effects) BC_##name,
 #include "opcodes.def"

@@ -11,10 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ast.h"
 #include "builtins.h"
 #include "lib_data.h"
-#include "units.h"
+#include "lib_units.h"
 #include "cffi.h"
 #include "lib_tensor.h"
 
@@ -128,12 +127,12 @@ bool lib_bool_result(VM *vm, Value v, const char *who, bool *out) {
 
 bool lib_order(VM *vm, Value a, Value b, int *out) {
   bool lt, gt;
-  if (!arith_compare(vm, OP_LT, a, b, &lt)) return false;
+  if (!arith_compare(vm, AOP_LT, a, b, &lt)) return false;
   if (lt) {
     *out = -1;
     return true;
   }
-  if (!arith_compare(vm, OP_LT, b, a, &gt)) return false;
+  if (!arith_compare(vm, AOP_LT, b, a, &gt)) return false;
   *out = gt ? 1 : 0;
   return true;
 }
@@ -609,14 +608,14 @@ static bool nat_sqrt(VM *vm, Value *args, int argc, Value *out) {
   if (IS_TENSOR(args[0])) return lib_tensor_math1(vm, "sqrt", args[0], out);
   if (!IS_NUM(args[0]) && !is_cplx(args[0]))
     return vm_error(vm, "sqrt expects a number, got %s", value_type_name(args[0]));
-  return arith_unary(vm, OP_SQRT, args[0], out);
+  return arith_unary(vm, AOP_SQRT, args[0], out);
 }
 
 static bool nat_cbrt(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
   if (!IS_NUM(args[0]) && !is_cplx(args[0]))
     return vm_error(vm, "cbrt expects a number, got %s", value_type_name(args[0]));
-  return arith_unary(vm, OP_CBRT, args[0], out);
+  return arith_unary(vm, AOP_CBRT, args[0], out);
 }
 
 static bool nat_log(VM *vm, Value *args, int argc, Value *out) {
@@ -634,7 +633,7 @@ static bool nat_log(VM *vm, Value *args, int argc, Value *out) {
 
 static bool nat_abs(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
-  return arith_unary(vm, OP_ABS, args[0], out);
+  return arith_unary(vm, AOP_ABS, args[0], out);
 }
 
 /* floor, ceil, round, trunc: ints pass through; round takes optional digits. */
@@ -666,7 +665,7 @@ static bool nat_trunc(VM *vm, Value *a, int n, Value *o) { return rounding(vm, a
 
 static bool nat_pow(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
-  return arith_binary(vm, OP_POW, args[0], args[1], out);
+  return arith_binary(vm, AOP_POW, args[0], args[1], out);
 }
 
 static bool nat_atan2(VM *vm, Value *args, int argc, Value *out) {
@@ -753,7 +752,7 @@ static bool nat_max(VM *vm, Value *args, int argc, Value *out) {
   return extreme(vm, args, argc, out, "max", 1);
 }
 
-static bool reduce_iterable(VM *vm, int op, Value v, const char *who, Value *out) {
+static bool reduce_iterable(VM *vm, ArithOp op, Value v, const char *who, Value *out) {
   if (IS_LIST(v) || IS_TUPLE(v) || IS_OBJ_TYPE(v, OBJ_RANGE)) return arith_unary(vm, op, v, out);
   ObjList *l;
   if (!lib_to_list(vm, v, who, &l)) return false;
@@ -762,12 +761,12 @@ static bool reduce_iterable(VM *vm, int op, Value v, const char *who, Value *out
 
 static bool nat_sum(VM *vm, Value *args, int argc, Value *out) {
   if (IS_TENSOR(args[0])) return tensor_method(vm, "sum", args, argc, out);
-  return reduce_iterable(vm, OP_SUM, args[0], "sum", out);
+  return reduce_iterable(vm, AOP_SUM, args[0], "sum", out);
 }
 
 static bool nat_prod(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
-  return reduce_iterable(vm, OP_PROD, args[0], "prod", out);
+  return reduce_iterable(vm, AOP_PROD, args[0], "prod", out);
 }
 
 /* ---- complex numbers ---- */
@@ -997,6 +996,11 @@ void builtins_init(VM *vm) {
       .tensor_set_field = lib_tensor_set_field,
       .tensor_get_index = lib_tensor_get_index,
       .tensor_set_index = lib_tensor_set_index,
+      .quantity_binary = lib_units_binary,
+      .quantity_unary = lib_units_unary,
+      .quantity_compare = lib_units_compare,
+      .quantity_get_field = lib_units_get_field,
+      .format_float = format_float,
       .free = free_lang,
   };
   vm->prelude = module_new(vm, str_cstr(vm, "prelude"), str_cstr(vm, "<stdlib>/prelude"));
@@ -1059,7 +1063,7 @@ void builtins_init(VM *vm) {
   lib_tensor_init(vm);
   lib_data_init(vm);
   lib_checkpoint_init(vm);
-  units_init(vm);
+  lib_units_init(vm);
   lib_ffi_init(vm);
   class_global(vm, "Vec", vm->class_of_obj[OBJ_LIST]);
   class_global(vm, "String", vm->class_of_obj[OBJ_STRING]);

@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 
+#include "strbuf.h"
 #include "utf8.h"
 #include "vm.h"
 
@@ -42,22 +43,6 @@ void format_print(VM *vm, FILE *out, Value v);
 #define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
 #endif
 
-/* ---- byte buffers (format.c) ---- */
-typedef struct {
-  char *data; /* NUL-terminated while not NULL */
-  size_t len, cap;
-  bool oom;   /* an allocation failed; later appends are dropped */
-} StrBuf;
-
-void strbuf_add(StrBuf *sb, const char *s, size_t n);
-void strbuf_adds(StrBuf *sb, const char *s);
-void strbuf_addc(StrBuf *sb, char c);
-void strbuf_add_utf8(StrBuf *sb, int64_t cp);
-void strbuf_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Intern the contents and release the buffer; NULL (with vm_error) if the
- * buffer ran out of memory. */
-ObjString *strbuf_finish(VM *vm, StrBuf *sb);
-void strbuf_free(StrBuf *sb);
 
 /* ---- formatting (format.c) ---- */
 /* Append the Display (debug = false) or Debug form of v; false if a

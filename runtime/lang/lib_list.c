@@ -10,7 +10,6 @@
  * return the element and fail on an empty list. */
 #include <stdlib.h>
 
-#include "ast.h"
 #include "builtins.h"
 
 #define SELF(a) AS_LIST((a)[0])
@@ -374,20 +373,20 @@ static bool l_for_each(VM *vm, Value *a, int n, Value *out) {
 
 static bool l_sum(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_unary(vm, OP_SUM, a[0], out);
+  return arith_unary(vm, AOP_SUM, a[0], out);
 }
 
 static bool l_prod(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_unary(vm, OP_PROD, a[0], out);
+  return arith_unary(vm, AOP_PROD, a[0], out);
 }
 
 static bool l_mean(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   if (SELF(a)->len == 0) return vm_error(vm, "mean of an empty list");
   Value s;
-  if (!arith_unary(vm, OP_SUM, a[0], &s)) return false;
-  return arith_binary(vm, OP_DIV, s, FLOAT_VAL((double)SELF(a)->len), out);
+  if (!arith_unary(vm, AOP_SUM, a[0], &s)) return false;
+  return arith_binary(vm, AOP_DIV, s, FLOAT_VAL((double)SELF(a)->len), out);
 }
 
 /* Index of the first smallest (want = -1) or largest (want = 1) key. */
@@ -757,12 +756,12 @@ static bool l_windows(VM *vm, Value *a, int n, Value *out) { (void)n; return pie
 
 static bool l_repeat(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_MUL, a[0], a[1], out);
+  return arith_binary(vm, AOP_MUL, a[0], a[1], out);
 }
 
 static bool l_dot(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_DOT, a[0], a[1], out);
+  return arith_binary(vm, AOP_DOT, a[0], a[1], out);
 }
 
 static bool l_is_sorted(VM *vm, Value *a, int n, Value *out) {
@@ -941,12 +940,12 @@ static bool r_is_empty(VM *vm, Value *a, int n, Value *out) {
 
 static bool r_contains(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_IN, a[1], a[0], out);
+  return arith_binary(vm, AOP_IN, a[1], a[0], out);
 }
 
 static bool r_sum(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_unary(vm, OP_SUM, a[0], out);
+  return arith_unary(vm, AOP_SUM, a[0], out);
 }
 
 static bool r_step_by(VM *vm, Value *a, int n, Value *out) {

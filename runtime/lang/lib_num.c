@@ -4,7 +4,6 @@
 #include <complex.h>
 #include <math.h>
 
-#include "ast.h"
 #include "builtins.h"
 
 /* ---- methods of every value ---- */
@@ -119,12 +118,12 @@ static bool f_powi(VM *vm, Value *a, int n, Value *out) {
 static bool f_cbrt(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   if (!IS_NUM(a[0])) return vm_error(vm, "cbrt expects a number, got %s", value_type_name(a[0]));
-  return arith_unary(vm, OP_CBRT, a[0], out);
+  return arith_unary(vm, AOP_CBRT, a[0], out);
 }
 
 static bool f_pow(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_POW, a[0], a[1], out);
+  return arith_binary(vm, AOP_POW, a[0], a[1], out);
 }
 
 static bool f_mul_add(VM *vm, Value *a, int n, Value *out) {
@@ -186,12 +185,12 @@ static bool i_self(VM *vm, Value v, const char *who, int64_t *x) { return lib_in
 
 static bool i_abs(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_unary(vm, OP_ABS, a[0], out);
+  return arith_unary(vm, AOP_ABS, a[0], out);
 }
 
 static bool i_pow(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_POW, a[0], a[1], out);
+  return arith_binary(vm, AOP_POW, a[0], a[1], out);
 }
 
 /* min/max of an int with another number keep whichever value wins. */
@@ -516,7 +515,7 @@ CXCPLX(recip, 1.0 / z)
 
 static bool cx_pow(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_POW, a[0], a[1], out);
+  return arith_binary(vm, AOP_POW, a[0], a[1], out);
 }
 
 /* ---- registration ---- */

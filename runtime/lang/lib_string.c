@@ -3,7 +3,6 @@
  * count chars. Patterns are a string or a char. */
 #include <stdio.h>
 
-#include "ast.h"
 #include "builtins.h"
 
 #define SELF(a) AS_STRING((a)[0])
@@ -332,7 +331,7 @@ static bool s_count(VM *vm, Value *a, int n, Value *out) {
 
 static bool s_repeat(VM *vm, Value *a, int n, Value *out) {
   (void)n;
-  return arith_binary(vm, OP_MUL, a[0], a[1], out);
+  return arith_binary(vm, AOP_MUL, a[0], a[1], out);
 }
 
 static bool s_concat(VM *vm, Value *a, int n, Value *out) {

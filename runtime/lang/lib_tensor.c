@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ast.h"
 #include "builtins.h"
 #include "lib_tensor.h"
 
@@ -648,17 +647,17 @@ static bool fmod_op(VM *vm, Value a, Value b, Value *out) {
   return true;
 }
 
-bool lib_tensor_binary(VM *vm, int op, Value a, Value b, Value *out) {
+bool lib_tensor_binary(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   switch (op) {
-  case OP_ADD: return binop(vm, TOP_ADD, a, b, out);
-  case OP_SUB: return binop(vm, TOP_SUB, a, b, out);
-  case OP_MUL: return binop(vm, TOP_MUL, a, b, out);
-  case OP_DIV: return binop(vm, TOP_DIV, a, b, out);
-  case OP_POW: return binop(vm, TOP_POW, a, b, out);
-  case OP_MOD: return fmod_op(vm, a, b, out);
-  case OP_MATMUL:
-  case OP_DOT: return binop(vm, TOP_MATMUL, a, b, out);
-  case OP_OUTER: {
+  case AOP_ADD: return binop(vm, TOP_ADD, a, b, out);
+  case AOP_SUB: return binop(vm, TOP_SUB, a, b, out);
+  case AOP_MUL: return binop(vm, TOP_MUL, a, b, out);
+  case AOP_DIV: return binop(vm, TOP_DIV, a, b, out);
+  case AOP_POW: return binop(vm, TOP_POW, a, b, out);
+  case AOP_MOD: return fmod_op(vm, a, b, out);
+  case AOP_MATMUL:
+  case AOP_DOT: return binop(vm, TOP_MATMUL, a, b, out);
+  case AOP_OUTER: {
     ObjTensor *x, *y, *xc, *yr;
     const ObjTensor *like = IS_TENSOR(a) ? AS_TENSOR(a) : AS_TENSOR(b);
     if (!operand(vm, a, like, "outer", &x) || !operand(vm, b, like, "outer", &y)) return false;
@@ -667,27 +666,25 @@ bool lib_tensor_binary(VM *vm, int op, Value a, Value b, Value *out) {
     ObjTensor *in[2] = {xc, yr};
     return run(vm, TOP_MUL, in, 2, NULL, out);
   }
-  case OP_EQ: return binop(vm, TOP_EQ, a, b, out);
-  case OP_NE: return binop(vm, TOP_NE, a, b, out);
-  case OP_LT: return binop(vm, TOP_LT, a, b, out);
-  case OP_LE: return binop(vm, TOP_LE, a, b, out);
-  case OP_GT: return binop(vm, TOP_GT, a, b, out);
-  case OP_GE: return binop(vm, TOP_GE, a, b, out);
-  case OP_BITAND:
-  case OP_AND: return logic(vm, true, a, b, out);
-  case OP_BITOR:
-  case OP_OR: return logic(vm, false, a, b, out);
-  case OP_APPROX: {
+  case AOP_EQ: return binop(vm, TOP_EQ, a, b, out);
+  case AOP_NE: return binop(vm, TOP_NE, a, b, out);
+  case AOP_LT: return binop(vm, TOP_LT, a, b, out);
+  case AOP_LE: return binop(vm, TOP_LE, a, b, out);
+  case AOP_GT: return binop(vm, TOP_GT, a, b, out);
+  case AOP_GE: return binop(vm, TOP_GE, a, b, out);
+  case AOP_BITAND: return logic(vm, true, a, b, out);
+  case AOP_BITOR: return logic(vm, false, a, b, out);
+  case AOP_APPROX: {
     Value d, tol;
     ObjTensor *x, *y;
     const ObjTensor *like = IS_TENSOR(a) ? AS_TENSOR(a) : AS_TENSOR(b);
     if (!operand(vm, a, like, "≈", &x) || !operand(vm, b, like, "≈", &y)) return false;
-    if (!lib_tensor_binary(vm, OP_SUB, tval(x), tval(y), &d)) return false;
-    if (!lib_tensor_unary(vm, OP_ABS, d, &d)) return false;
-    if (!lib_tensor_unary(vm, OP_ABS, tval(y), &tol)) return false;
-    if (!lib_tensor_binary(vm, OP_MUL, tol, FLOAT_VAL(1e-5), &tol)) return false;
-    if (!lib_tensor_binary(vm, OP_ADD, tol, FLOAT_VAL(1e-6), &tol)) return false;
-    if (!lib_tensor_binary(vm, OP_LE, d, tol, &d)) return false;
+    if (!lib_tensor_binary(vm, AOP_SUB, tval(x), tval(y), &d)) return false;
+    if (!lib_tensor_unary(vm, AOP_ABS, d, &d)) return false;
+    if (!lib_tensor_unary(vm, AOP_ABS, tval(y), &tol)) return false;
+    if (!lib_tensor_binary(vm, AOP_MUL, tol, FLOAT_VAL(1e-5), &tol)) return false;
+    if (!lib_tensor_binary(vm, AOP_ADD, tol, FLOAT_VAL(1e-6), &tol)) return false;
+    if (!lib_tensor_binary(vm, AOP_LE, d, tol, &d)) return false;
     ObjTensor *m = AS_TENSOR(d);
     bool all = true;
     for (int64_t i = 0; i < m->numel && all; i++) all = tensor_get(m, i) != 0;
@@ -696,7 +693,7 @@ bool lib_tensor_binary(VM *vm, int op, Value a, Value b, Value *out) {
   }
   default: break;
   }
-  return vm_error(vm, "unsupported operand types for `%s`: %s and %s", ns_op_names[op],
+  return vm_error(vm, "unsupported operand types for `%s`: %s and %s", arith_op_name(op),
                   value_type_name(a), value_type_name(b));
 }
 
@@ -775,15 +772,15 @@ static bool sum_all(VM *vm, ObjTensor *x, Value *out) {
   return run(vm, TOP_SUM, &x, 1, &at, out);
 }
 
-bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
-  if (op == OP_GRAD) return nabla(vm, a, out);
+bool lib_tensor_unary(VM *vm, ArithOp op, Value a, Value *out) {
+  if (op == AOP_GRAD) return nabla(vm, a, out);
   ObjTensor *x = AS_TENSOR(a);
   switch (op) {
-  case OP_NEG: return run(vm, TOP_NEG, &x, 1, NULL, out);
-  case OP_SQRT: return run(vm, TOP_SQRT, &x, 1, NULL, out);
-  case OP_ABS: return run(vm, TOP_ABS, &x, 1, NULL, out);
-  case OP_SUM: return sum_all(vm, x, out);
-  case OP_PROD: {
+  case AOP_NEG: return run(vm, TOP_NEG, &x, 1, NULL, out);
+  case AOP_SQRT: return run(vm, TOP_SQRT, &x, 1, NULL, out);
+  case AOP_ABS: return run(vm, TOP_ABS, &x, 1, NULL, out);
+  case AOP_SUM: return sum_all(vm, x, out);
+  case AOP_PROD: {
     /* a 0-dim tensor of x's dtype; the product is not recorded for ∇ */
     double p = 1.0;
     for (int64_t i = 0; i < x->numel; i++) p *= tensor_get(x, i);
@@ -792,15 +789,14 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
     *out = OBJ_VAL(r);
     return true;
   }
-  case OP_DEREF: *out = a; return true;
-  case OP_NOT: {
+  case AOP_NOT: {
     ObjTensor *f;
     if (x->dtype != DT_BOOL) return vm_error(vm, "`!` on a tensor needs a bool tensor, got %s", tensor_dtype_names[x->dtype]);
     if (!bool_const(vm, false, &f)) return false;
     ObjTensor *in[2] = {x, f};
     return run(vm, TOP_EQ, in, 2, NULL, out);
   }
-  case OP_CBRT: {
+  case AOP_CBRT: {
     ObjTensor *e = tensor_scalar(vm->tc, x->dtype == DT_F64 ? DT_F64 : DT_F32, 1.0 / 3.0);
     if (!e) return false;
     ObjTensor *in[2] = {x, e};
@@ -808,7 +804,7 @@ bool lib_tensor_unary(VM *vm, int op, Value a, Value *out) {
   }
   default: break;
   }
-  return vm_error(vm, "`%s` does not apply to tensors", ns_op_names[op]);
+  return vm_error(vm, "`%s` does not apply to tensors", arith_op_name(op));
 }
 
 /* ---- creation ---- */
@@ -1675,19 +1671,19 @@ static bool m_data_ptr(VM *vm, Value *a, int n, Value *out) {
  * broadcast to x's shape, no overlap); otherwise into a new tensor that is
  * then copied into x. --detect-anomaly takes the second way, which checks
  * the result. */
-static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
+static bool inplace(VM *vm, Value *a, int n, ArithOp op, Value *out) {
   ObjTensor *x = SELF(a);
   Value r = a[1];
-  if (op != OP_NONE) {
+  if (op != AOP_NONE) {
     Value other = a[1];
     int saved = tensor_grad_enabled;
     tensor_grad_enabled = 0;
     bool ok = true;
-    if (n > 2 && !absent(a[2])) ok = lib_tensor_binary(vm, OP_MUL, other, a[2], &other);
-    TensorOp top = op == OP_ADD   ? TOP_ADD
-                   : op == OP_SUB ? TOP_SUB
-                   : op == OP_MUL ? TOP_MUL
-                   : op == OP_DIV ? TOP_DIV
+    if (n > 2 && !absent(a[2])) ok = lib_tensor_binary(vm, AOP_MUL, other, a[2], &other);
+    TensorOp top = op == AOP_ADD   ? TOP_ADD
+                   : op == AOP_SUB ? TOP_SUB
+                   : op == AOP_MUL ? TOP_MUL
+                   : op == AOP_DIV ? TOP_DIV
                                   : TOP__COUNT;
     bool direct = ok && top != TOP__COUNT && !tensor_detect_anomaly && (IS_TENSOR(other) || IS_NUM(other));
     ObjTensor *y = NULL;
@@ -1708,28 +1704,28 @@ static bool inplace(VM *vm, Value *a, int n, int op, Value *out) {
   return true;
 }
 
-bool lib_tensor_inplace(VM *vm, int op, Value a, Value b, Value *out) {
+bool lib_tensor_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   if (AS_TENSOR(a)->grad_fn) return lib_tensor_binary(vm, op, a, b, out);
   Value args[2] = {a, b};
   return inplace(vm, args, 2, op, out);
 }
 
-static bool m_copy_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, OP_NONE, out); }
-static bool m_add_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, OP_ADD, out); }
-static bool m_sub_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, OP_SUB, out); }
-static bool m_mul_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, OP_MUL, out); }
-static bool m_div_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, OP_DIV, out); }
+static bool m_copy_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, AOP_NONE, out); }
+static bool m_add_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, AOP_ADD, out); }
+static bool m_sub_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, AOP_SUB, out); }
+static bool m_mul_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, AOP_MUL, out); }
+static bool m_div_(VM *vm, Value *a, int n, Value *out) { return inplace(vm, a, n, AOP_DIV, out); }
 
 static bool m_fill_(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   if (!IS_NUM(a[1]) && !IS_BOOL(a[1])) return vm_error(vm, "fill_ expects a number, got %s", value_type_name(a[1]));
-  return inplace(vm, a, 2, OP_NONE, out);
+  return inplace(vm, a, 2, AOP_NONE, out);
 }
 
 static bool m_zero_(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   Value args[2] = {a[0], INT_VAL(0)};
-  return inplace(vm, args, 2, OP_NONE, out);
+  return inplace(vm, args, 2, AOP_NONE, out);
 }
 
 static bool m_maximum(VM *vm, Value *a, int n, Value *out) { return n_maximum(vm, a, n, out); }

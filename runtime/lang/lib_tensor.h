@@ -8,15 +8,15 @@
 
 void lib_tensor_init(VM *vm);
 /* The language's view of tensors, for arith.c and access.c: operators with
- * a tensor operand (op is an OpKind; comparisons give bool tensors, `∇`
+ * a tensor operand (op is an ArithOp; comparisons give bool tensors, `∇`
  * runs backward), `.T`/`.shape`/`.grad`/`.requires_grad`, x[i], x[a:b, :],
  * x[mask] and assignments to them. Each returns false after vm_error(). */
-bool lib_tensor_binary(VM *vm, int op, Value a, Value b, Value *out);
+bool lib_tensor_binary(VM *vm, ArithOp op, Value a, Value b, Value *out);
 /* `a op= b` with a a tensor: a leaf (no grad_fn) is updated in place
  * without recording autograd, so `model.w -= lr × g.w` trains the tensor
  * the model and its optimizer share; a non-leaf gets a new tensor. */
-bool lib_tensor_inplace(VM *vm, int op, Value a, Value b, Value *out);
-bool lib_tensor_unary(VM *vm, int op, Value a, Value *out);
+bool lib_tensor_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out);
+bool lib_tensor_unary(VM *vm, ArithOp op, Value a, Value *out);
 bool lib_tensor_get_field(VM *vm, Value obj, ObjString *name, Value *out);
 bool lib_tensor_set_field(VM *vm, Value obj, ObjString *name, Value v);
 bool lib_tensor_get_index(VM *vm, Value obj, Value idx, Value *out);

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "access.h"
-#include "utf8.h"
 #include "tensor.h"
 #include "units.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------- classes, methods */
 
@@ -244,7 +244,7 @@ bool access_get_field(VM *vm, Value obj, Value key, Value *out) {
                       name->chars);
     }
     case OBJ_QUANTITY:
-      if (units_get_field(vm, obj, name, out)) return true;
+      if (vm->lang.quantity_get_field(vm, obj, name, out)) return true;
       break;
     case OBJ_COMPLEX:
       if (strcmp(name->chars, "re") == 0) {

@@ -7,30 +7,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ast.h"
-#include "builtins.h"
-#include "lib_tensor.h"
+#include "numeric.h"
+#include "tensor.h"
+#include "strbuf.h"
 #include "units.h"
-
-static const char *op_name(int op) {
-  return op >= 0 && op < OP__COUNT ? ns_op_names[op] : "?";
-}
+#include "utf8.h"
 
 /* These error functions return false explicitly (not vm_error's result) so the
  * compiler can see outputs are never read after them. */
-static bool type_error2(VM *vm, int op, Value a, Value b) {
-  vm_error(vm, "cannot apply `%s` to %s and %s", op_name(op), value_type_name(a),
+static bool type_error2(VM *vm, ArithOp op, Value a, Value b) {
+  vm_error(vm, "cannot apply `%s` to %s and %s", arith_op_name(op), value_type_name(a),
            value_type_name(b));
   return false;
 }
 
-static bool type_error1(VM *vm, int op, Value a) {
-  vm_error(vm, "cannot apply `%s` to %s", op_name(op), value_type_name(a));
+static bool type_error1(VM *vm, ArithOp op, Value a) {
+  vm_error(vm, "cannot apply `%s` to %s", arith_op_name(op), value_type_name(a));
   return false;
 }
 
-static bool overflow(VM *vm, int op) {
-  vm_error(vm, "integer overflow in `%s`", op_name(op));
+static bool overflow(VM *vm, ArithOp op) {
+  vm_error(vm, "integer overflow in `%s`", arith_op_name(op));
   return false;
 }
 
@@ -48,75 +45,59 @@ static Value complex_val(VM *vm, double complex z) {
 
 /* ---- numbers ---- */
 
-/* Binary exponentiation; base is squared only while more bits remain, so
- * the squaring overflows only when the result would. */
-static bool int_pow(int64_t base, int64_t exp, int64_t *out) {
-  int64_t r = 1;
-  while (exp > 0) {
-    if ((exp & 1) && __builtin_mul_overflow(r, base, &r)) return false;
-    exp >>= 1;
-    if (exp && __builtin_mul_overflow(base, base, &base)) return false;
-  }
-  *out = r;
-  return true;
-}
-
-static bool int_arith(VM *vm, int op, int64_t x, int64_t y, Value *out) {
-  int64_t r;
+static bool int_arith(VM *vm, ArithOp op, int64_t x, int64_t y, Value *out) {
+  int64_t r = 0;
+  NumStatus st = NUM_OK;
   switch (op) {
-  case OP_ADD:
+  case AOP_ADD:
     if (__builtin_add_overflow(x, y, &r)) return overflow(vm, op);
     break;
-  case OP_SUB:
+  case AOP_SUB:
     if (__builtin_sub_overflow(x, y, &r)) return overflow(vm, op);
     break;
-  case OP_MUL:
-  case OP_DOT:
-  case OP_MATMUL:
-  case OP_OUTER:
-    if (__builtin_mul_overflow(x, y, &r)) return overflow(vm, OP_MUL);
+  case AOP_MUL:
+  case AOP_DOT:
+  case AOP_MATMUL:
+  case AOP_OUTER:
+    if (__builtin_mul_overflow(x, y, &r)) return overflow(vm, AOP_MUL);
     break;
-  case OP_DIV:
-    if (y == 0) return vm_error(vm, "division by zero");
-    if (x == INT64_MIN && y == -1) return overflow(vm, op);
-    r = x / y;
-    break;
-  case OP_MOD:
-    if (y == 0) return vm_error(vm, "division by zero");
-    r = y == -1 ? 0 : x % y;
-    break;
-  case OP_POW:
+  case AOP_DIV: st = num_int_div(x, y, &r); break;
+  case AOP_MOD: st = num_int_mod(x, y, &r); break;
+  case AOP_POW:
     if (y < 0) {
-      *out = FLOAT_VAL(pow((double)x, (double)y));
+      *out = FLOAT_VAL(num_int_pow_neg(x, y));
       return true;
     }
-    if (!int_pow(x, y, &r)) return overflow(vm, op);
+    st = num_int_pow(x, y, &r);
     break;
-  case OP_BITAND: r = x & y; break;
-  case OP_BITOR: r = x | y; break;
-  case OP_SHL:
-  case OP_SHR:
-    if (y < 0 || y >= 64) return vm_error(vm, "shift by %lld is out of range 0..64", (long long)y);
-    r = op == OP_SHL ? (int64_t)((uint64_t)x << y) : x >> y;
-    break;
+  case AOP_BITAND: r = x & y; break;
+  case AOP_BITOR: r = x | y; break;
+  case AOP_SHL: st = num_int_shl(x, y, &r); break;
+  case AOP_SHR: st = num_int_shr(x, y, &r); break;
   default: return type_error2(vm, op, INT_VAL(x), INT_VAL(y));
+  }
+  switch (st) {
+  case NUM_OK: break;
+  case NUM_OVERFLOW: return overflow(vm, op);
+  case NUM_DIV_ZERO: return vm_error(vm, "division by zero");
+  case NUM_BAD_SHIFT: return vm_error(vm, "shift by %lld is out of range 0..64", (long long)y);
   }
   *out = INT_VAL(r);
   return true;
 }
 
-static bool float_arith(VM *vm, int op, double x, double y, Value *out, Value a, Value b) {
+static bool float_arith(VM *vm, ArithOp op, double x, double y, Value *out, Value a, Value b) {
   double r;
   switch (op) {
-  case OP_ADD: r = x + y; break;
-  case OP_SUB: r = x - y; break;
-  case OP_MUL:
-  case OP_DOT:
-  case OP_MATMUL:
-  case OP_OUTER: r = x * y; break;
-  case OP_DIV: r = x / y; break;
-  case OP_MOD: r = fmod(x, y); break;
-  case OP_POW: r = pow(x, y); break;
+  case AOP_ADD: r = x + y; break;
+  case AOP_SUB: r = x - y; break;
+  case AOP_MUL:
+  case AOP_DOT:
+  case AOP_MATMUL:
+  case AOP_OUTER: r = x * y; break;
+  case AOP_DIV: r = x / y; break;
+  case AOP_MOD: r = num_float_mod(x, y); break;
+  case AOP_POW: r = pow(x, y); break;
   default: return type_error2(vm, op, a, b);
   }
   *out = FLOAT_VAL(r);
@@ -137,17 +118,17 @@ static double complex cpow_int(double complex z, int64_t n) {
   return neg ? 1.0 / r : r;
 }
 
-static bool complex_arith(VM *vm, int op, Value a, Value b, Value *out) {
+static bool complex_arith(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   double complex x = to_complex(a), y = to_complex(b), r;
   switch (op) {
-  case OP_ADD: r = x + y; break;
-  case OP_SUB: r = x - y; break;
-  case OP_MUL:
-  case OP_DOT:
-  case OP_MATMUL:
-  case OP_OUTER: r = x * y; break;
-  case OP_DIV: r = x / y; break;
-  case OP_POW:
+  case AOP_ADD: r = x + y; break;
+  case AOP_SUB: r = x - y; break;
+  case AOP_MUL:
+  case AOP_DOT:
+  case AOP_MATMUL:
+  case AOP_OUTER: r = x * y; break;
+  case AOP_DIV: r = x / y; break;
+  case AOP_POW:
     if (IS_INT(b) && llabs(b.as.i) <= (1 << 20))
       r = cpow_int(x, b.as.i);
     else if (IS_FLOAT(b) && b.as.f == floor(b.as.f) && fabs(b.as.f) <= (1 << 20))
@@ -163,25 +144,15 @@ static bool complex_arith(VM *vm, int op, Value a, Value b, Value *out) {
   return true;
 }
 
-static bool approx_num(double x, double y) {
-  if (x == y) return true;
-  double d = fabs(x - y);
-  if (!isfinite(d)) return false; /* ∞ is only near ∞ */
-  return d <= 1e-9 * fmax(fabs(x), fabs(y)) || d <= 1e-12;
-}
-
 /* Containers nested deeper than this (a list that contains itself) are not
  * approximately equal and cannot be ordered. */
 #define NEST_LIMIT 10000
 
 static bool approx(Value a, Value b, bool *ok, int depth) {
-  if (IS_NUM(a) && IS_NUM(b)) return approx_num(AS_NUM(a), AS_NUM(b));
+  if (IS_NUM(a) && IS_NUM(b)) return num_approx(AS_NUM(a), AS_NUM(b));
   if (is_scalar(a) && is_scalar(b)) {
     double complex x = to_complex(a), y = to_complex(b);
-    if (x == y) return true;
-    double d = cabs(x - y);
-    if (!isfinite(d)) return false;
-    return d <= 1e-9 * fmax(cabs(x), cabs(y)) || d <= 1e-12;
+    return x == y || num_near(cabs(x - y), fmax(cabs(x), cabs(y)));
   }
   const Value *xs, *ys;
   uint32_t nx, ny;
@@ -252,7 +223,7 @@ static bool list_repeat(VM *vm, ObjList *l, int64_t n, Value *out) {
   return true;
 }
 
-static bool contains(VM *vm, int op, Value item, Value coll, bool *out) {
+static bool contains(VM *vm, ArithOp op, Value item, Value coll, bool *out) {
   if (IS_OBJ(coll)) {
     switch (OBJ_TYPE(coll)) {
     case OBJ_RANGE: {
@@ -356,8 +327,8 @@ static bool mul_add(VM *vm, Value *acc, Value x, Value y) {
   Value p;
   if (IS_INT(x) && IS_INT(y) && IS_INT(*acc)) {
     int64_t r;
-    if (__builtin_mul_overflow(x.as.i, y.as.i, &r)) return overflow(vm, OP_MUL);
-    if (__builtin_add_overflow(acc->as.i, r, &r)) return overflow(vm, OP_ADD);
+    if (__builtin_mul_overflow(x.as.i, y.as.i, &r)) return overflow(vm, AOP_MUL);
+    if (__builtin_add_overflow(acc->as.i, r, &r)) return overflow(vm, AOP_ADD);
     *acc = INT_VAL(r);
     return true;
   }
@@ -365,7 +336,7 @@ static bool mul_add(VM *vm, Value *acc, Value x, Value y) {
     *acc = FLOAT_VAL(AS_NUM(*acc) + AS_NUM(x) * AS_NUM(y));
     return true;
   }
-  return arith_binary(vm, OP_MUL, x, y, &p) && arith_binary(vm, OP_ADD, *acc, p, acc);
+  return arith_binary(vm, AOP_MUL, x, y, &p) && arith_binary(vm, AOP_ADD, *acc, p, acc);
 }
 
 /* Σ a[i] * b[i] for i < n */
@@ -377,7 +348,7 @@ static bool dot_items(VM *vm, const Value *a, const Value *b, uint32_t n, Value 
   return true;
 }
 
-static bool vector_op(VM *vm, int op, Value a, Value b, Value *out) {
+static bool vector_op(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   uint32_t ra, ca, rb, cb;
   int da = shape_of(a, &ra, &ca), db = shape_of(b, &rb, &cb);
   if (!da || !db) return type_error2(vm, op, a, b);
@@ -386,15 +357,15 @@ static bool vector_op(VM *vm, int op, Value a, Value b, Value *out) {
   shape_text(sb, sizeof sb, db, rb, cb);
   ObjList *x = AS_LIST(a), *y = AS_LIST(b);
 
-  if (op == OP_DOT || (op == OP_MATMUL && da == 1 && db == 1)) {
+  if (op == AOP_DOT || (op == AOP_MATMUL && da == 1 && db == 1)) {
     if (da != 1 || db != 1)
-      return vm_error(vm, "`%s` needs two vectors, got shapes %s and %s", op_name(op), sa, sb);
+      return vm_error(vm, "`%s` needs two vectors, got shapes %s and %s", arith_op_name(op), sa, sb);
     if (ra != rb)
-      return vm_error(vm, "%s: lengths %u and %u differ", op == OP_DOT ? "dot" : "matmul", ra, rb);
+      return vm_error(vm, "%s: lengths %u and %u differ", op == AOP_DOT ? "dot" : "matmul", ra, rb);
     return dot_items(vm, x->items, y->items, ra, out);
   }
 
-  if (op == OP_OUTER) {
+  if (op == AOP_OUTER) {
     if (da != 1 || db != 1)
       return vm_error(vm, "`⊗` needs two vectors, got shapes %s and %s", sa, sb);
     ObjList *r = list_new(vm, ra);
@@ -404,7 +375,7 @@ static bool vector_op(VM *vm, int op, Value a, Value b, Value *out) {
       list_push(vm, r, OBJ_VAL(row));
       for (uint32_t j = 0; j < rb; j++) {
         Value p;
-        if (!arith_binary(vm, OP_MUL, x->items[i], y->items[j], &p)) return false;
+        if (!arith_binary(vm, AOP_MUL, x->items[i], y->items[j], &p)) return false;
         list_push(vm, row, p);
       }
     }
@@ -457,50 +428,44 @@ static bool vector_op(VM *vm, int op, Value a, Value b, Value *out) {
 
 /* ---- binary operators ---- */
 
-bool arith_inplace(VM *vm, int op, Value a, Value b, Value *out) {
-  if (IS_TENSOR(a)) return lib_tensor_inplace(vm, op, a, b, out);
+bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out) {
+  if (IS_TENSOR(a)) return vm->lang.tensor_inplace(vm, op, a, b, out);
   return arith_binary(vm, op, a, b, out);
 }
 
-bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
-  if (IS_TENSOR(a) || IS_TENSOR(b)) return lib_tensor_binary(vm, op, a, b, out);
-  if ((IS_QUANTITY(a) || IS_QUANTITY(b)) && op != OP_IN && op != OP_NOT_IN)
-    return units_binary(vm, op, a, b, out);
+bool arith_binary(VM *vm, ArithOp op, Value a, Value b, Value *out) {
+  if (IS_TENSOR(a) || IS_TENSOR(b)) return vm->lang.tensor_binary(vm, op, a, b, out);
+  if ((IS_QUANTITY(a) || IS_QUANTITY(b)) && op != AOP_IN)
+    return vm->lang.quantity_binary(vm, op, a, b, out);
   switch (op) {
-  case OP_EQ: *out = BOOL_VAL(value_equal(a, b)); return true;
-  case OP_NE: *out = BOOL_VAL(!value_equal(a, b)); return true;
-  case OP_LT:
-  case OP_LE:
-  case OP_GT:
-  case OP_GE: {
+  case AOP_EQ: *out = BOOL_VAL(value_equal(a, b)); return true;
+  case AOP_NE: *out = BOOL_VAL(!value_equal(a, b)); return true;
+  case AOP_LT:
+  case AOP_LE:
+  case AOP_GT:
+  case AOP_GE: {
     bool r;
     if (!arith_compare(vm, op, a, b, &r)) return false;
     *out = BOOL_VAL(r);
     return true;
   }
-  case OP_APPROX: {
+  case AOP_APPROX: {
     bool ok = true;
     bool r = approx(a, b, &ok, 0);
     if (!ok) return type_error2(vm, op, a, b);
     *out = BOOL_VAL(r);
     return true;
   }
-  case OP_IN:
-  case OP_NOT_IN: {
+  case AOP_IN: {
     bool r = false;
     if (!contains(vm, op, a, b, &r)) return false;
-    *out = BOOL_VAL(op == OP_IN ? r : !r);
+    *out = BOOL_VAL(r);
     return true;
   }
-  case OP_AND:
-  case OP_OR:
-    if (!IS_BOOL(a) || !IS_BOOL(b)) return type_error2(vm, op, a, b);
-    *out = BOOL_VAL(op == OP_AND ? (a.as.b && b.as.b) : (a.as.b || b.as.b));
-    return true;
-  case OP_BITAND:
-  case OP_BITOR:
+  case AOP_BITAND:
+  case AOP_BITOR:
     if (IS_BOOL(a) && IS_BOOL(b)) {
-      *out = BOOL_VAL(op == OP_BITAND ? (a.as.b && b.as.b) : (a.as.b || b.as.b));
+      *out = BOOL_VAL(op == AOP_BITAND ? (a.as.b && b.as.b) : (a.as.b || b.as.b));
       return true;
     }
     break;
@@ -509,13 +474,13 @@ bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
 
   if (IS_INT(a) && IS_INT(b)) return int_arith(vm, op, a.as.i, b.as.i, out);
   if (IS_NUM(a) && IS_NUM(b)) {
-    if (op == OP_BITAND || op == OP_BITOR || op == OP_SHL || op == OP_SHR)
+    if (op == AOP_BITAND || op == AOP_BITOR || op == AOP_SHL || op == AOP_SHR)
       return type_error2(vm, op, a, b);
     return float_arith(vm, op, AS_NUM(a), AS_NUM(b), out, a, b);
   }
   if (is_scalar(a) && is_scalar(b)) return complex_arith(vm, op, a, b, out);
 
-  if (op == OP_ADD) {
+  if (op == AOP_ADD) {
     if (IS_STRING(a) && IS_STRING(b))
       return concat(vm, AS_STRING(a)->chars, AS_STRING(a)->len, AS_STRING(b)->chars,
                     AS_STRING(b)->len, out);
@@ -538,13 +503,13 @@ bool arith_binary(VM *vm, int op, Value a, Value b, Value *out) {
       return true;
     }
   }
-  if (op == OP_MUL) {
+  if (op == AOP_MUL) {
     if (IS_STRING(a) && IS_INT(b)) return string_repeat(vm, AS_STRING(a), b.as.i, out);
     if (IS_INT(a) && IS_STRING(b)) return string_repeat(vm, AS_STRING(b), a.as.i, out);
     if (IS_LIST(a) && IS_INT(b)) return list_repeat(vm, AS_LIST(a), b.as.i, out);
     if (IS_INT(a) && IS_LIST(b)) return list_repeat(vm, AS_LIST(b), a.as.i, out);
   }
-  if ((op == OP_MATMUL || op == OP_OUTER || op == OP_DOT) && IS_LIST(a) && IS_LIST(b))
+  if ((op == AOP_MATMUL || op == AOP_OUTER || op == AOP_DOT) && IS_LIST(a) && IS_LIST(b))
     return vector_op(vm, op, a, b, out);
   return type_error2(vm, op, a, b);
 }
@@ -573,10 +538,9 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
     return true;
   }
   if (IS_NUM(a) && IS_NUM(b)) {
-    /* long double holds every int64 exactly */
     long double x = IS_INT(a) ? (long double)a.as.i : a.as.f;
     long double y = IS_INT(b) ? (long double)b.as.i : b.as.f;
-    *out = or_equal ? x <= y : x < y;
+    *out = num_less_exact(x, y, or_equal);
     return true;
   }
   if (a.type == b.type && (IS_CHAR(a) || IS_BOOL(a) || IS_UNIT(a))) {
@@ -611,16 +575,16 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
   return vm_error(vm, "cannot compare %s with %s", value_type_name(a), value_type_name(b));
 }
 
-bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
+bool arith_compare(VM *vm, ArithOp op, Value a, Value b, bool *out) {
   /* a comparison used as a condition; elsewhere tensors compare elementwise */
   if (IS_TENSOR(a) || IS_TENSOR(b)) return vm_error(vm, "condition must be bool, got Tensor");
-  if (IS_QUANTITY(a) || IS_QUANTITY(b)) return units_compare(vm, op, a, b, out);
+  if (IS_QUANTITY(a) || IS_QUANTITY(b)) return vm->lang.quantity_compare(vm, op, a, b, out);
   switch (op) {
-  case OP_LT: return less(vm, a, b, false, out, 0);
-  case OP_LE: return less(vm, a, b, true, out, 0);
-  case OP_GT: return less(vm, b, a, false, out, 0);
-  case OP_GE: return less(vm, b, a, true, out, 0);
-  default: return vm_error(vm, "`%s` is not a comparison", op_name(op));
+  case AOP_LT: return less(vm, a, b, false, out, 0);
+  case AOP_LE: return less(vm, a, b, true, out, 0);
+  case AOP_GT: return less(vm, b, a, false, out, 0);
+  case AOP_GE: return less(vm, b, a, true, out, 0);
+  default: return vm_error(vm, "`%s` is not a comparison", arith_op_name(op));
   }
 }
 
@@ -628,29 +592,29 @@ bool arith_compare(VM *vm, int op, Value a, Value b, bool *out) {
 
 /* ∑ / ∏ over a range of ints without materializing it; the sum uses the
  * closed form in 128 bits. */
-static bool range_reduce(VM *vm, int op, ObjRange *r, Value *out) {
+static bool range_reduce(VM *vm, ArithOp op, ObjRange *r, Value *out) {
   if (!(r->flags & RANGE_HAS_LO) || !(r->flags & RANGE_HAS_HI))
-    return vm_error(vm, "`%s` of an unbounded range", op_name(op));
+    return vm_error(vm, "`%s` of an unbounded range", arith_op_name(op));
   unsigned __int128 count = range_count(r->lo, r->hi, r->step, r->flags & RANGE_INCLUSIVE);
-  if (op == OP_SUM) {
+  if (op == AOP_SUM) {
     /* n*lo + step*n(n-1)/2 with n <= 2^64: the terms fit 128 bits unless
      * the sum is far outside an int anyway */
     unsigned __int128 half = count == 0 ? 0 : count % 2 == 0 ? (count / 2) * (count - 1) : count * ((count - 1) / 2);
     __int128 n = (__int128)count, tri = (__int128)half, s; /* half < 2^127 */
     if (__builtin_mul_overflow(n, (__int128)r->lo, &s) || __builtin_mul_overflow(tri, (__int128)r->step, &tri) ||
         __builtin_add_overflow(s, tri, &s) || s > INT64_MAX || s < INT64_MIN)
-      return overflow(vm, OP_ADD);
+      return overflow(vm, AOP_ADD);
     *out = INT_VAL((int64_t)s);
     return true;
   }
   int64_t p = 1;
   for (uint64_t i = 0; i < count && p != 0; i++)
-    if (__builtin_mul_overflow(p, range_at(r, i), &p)) return overflow(vm, OP_MUL);
+    if (__builtin_mul_overflow(p, range_at(r, i), &p)) return overflow(vm, AOP_MUL);
   *out = INT_VAL(p);
   return true;
 }
 
-static bool reduce(VM *vm, int op, Value a, Value *out) {
+static bool reduce(VM *vm, ArithOp op, Value a, Value *out) {
   if (IS_OBJ_TYPE(a, OBJ_RANGE)) return range_reduce(vm, op, AS_RANGE(a), out);
   const Value *xs;
   uint32_t n;
@@ -659,36 +623,30 @@ static bool reduce(VM *vm, int op, Value a, Value *out) {
   } else if (IS_TUPLE(a)) {
     xs = AS_TUPLE(a)->items, n = AS_TUPLE(a)->len;
   } else {
-    return vm_error(vm, "`%s` expects a list, tuple or range, got %s", op_name(op),
+    return vm_error(vm, "`%s` expects a list, tuple or range, got %s", arith_op_name(op),
                     value_type_name(a));
   }
-  Value acc = INT_VAL(op == OP_SUM ? 0 : 1);
-  int bop = op == OP_SUM ? OP_ADD : OP_MUL;
+  Value acc = INT_VAL(op == AOP_SUM ? 0 : 1);
+  ArithOp bop = op == AOP_SUM ? AOP_ADD : AOP_MUL;
   uint32_t i = 0;
   if (n > 0 && IS_QUANTITY(xs[0])) acc = xs[i++]; /* quantities do not add to 0 */
   for (; i < n; i++) {
     Value x = xs[i];
     if (IS_FLOAT(x) && IS_FLOAT(acc)) {
-      acc.as.f = op == OP_SUM ? acc.as.f + x.as.f : acc.as.f * x.as.f;
+      acc.as.f = op == AOP_SUM ? acc.as.f + x.as.f : acc.as.f * x.as.f;
       continue;
     }
     if (!is_scalar(x) && !IS_QUANTITY(x))
-      return vm_error(vm, "`%s` expects numbers, got %s", op_name(op), value_type_name(x));
+      return vm_error(vm, "`%s` expects numbers, got %s", arith_op_name(op), value_type_name(x));
     if (!arith_binary(vm, bop, acc, x, &acc)) return false;
   }
   *out = acc;
   return true;
 }
 
-/* glibc's cbrt is off by an ulp on perfect cubes (cbrt(27) = 3.0000000000000004). */
-static double exact_cbrt(double x) {
-  double y = cbrt(x), r = round(y);
-  return r * r * r == x ? r : y;
-}
-
 static bool magnitude(VM *vm, Value a, Value *out) {
   if (IS_INT(a)) {
-    if (a.as.i == INT64_MIN) return overflow(vm, OP_ABS);
+    if (a.as.i == INT64_MIN) return overflow(vm, AOP_ABS);
     *out = INT_VAL(a.as.i < 0 ? -a.as.i : a.as.i);
     return true;
   }
@@ -713,14 +671,14 @@ static bool magnitude(VM *vm, Value a, Value *out) {
     *out = FLOAT_VAL(s);
     return true;
   }
-  return type_error1(vm, OP_ABS, a);
+  return type_error1(vm, AOP_ABS, a);
 }
 
-bool arith_unary(VM *vm, int op, Value a, Value *out) {
-  if (IS_TENSOR(a) || (op == OP_GRAD && IS_TUPLE(a))) return lib_tensor_unary(vm, op, a, out);
-  if (IS_QUANTITY(a) && op != OP_DEREF) return units_unary(vm, op, a, out);
+bool arith_unary(VM *vm, ArithOp op, Value a, Value *out) {
+  if (IS_TENSOR(a) || (op == AOP_GRAD && IS_TUPLE(a))) return vm->lang.tensor_unary(vm, op, a, out);
+  if (IS_QUANTITY(a)) return vm->lang.quantity_unary(vm, op, a, out);
   switch (op) {
-  case OP_NEG:
+  case AOP_NEG:
     if (IS_INT(a)) {
       if (a.as.i == INT64_MIN) return overflow(vm, op);
       *out = INT_VAL(-a.as.i);
@@ -735,7 +693,7 @@ bool arith_unary(VM *vm, int op, Value a, Value *out) {
       return true;
     }
     break;
-  case OP_NOT:
+  case AOP_NOT:
     if (IS_BOOL(a)) {
       *out = BOOL_VAL(!a.as.b);
       return true;
@@ -745,7 +703,7 @@ bool arith_unary(VM *vm, int op, Value a, Value *out) {
       return true;
     }
     break;
-  case OP_SQRT:
+  case AOP_SQRT:
     if (IS_NUM(a)) {
       double x = AS_NUM(a);
       if (x < 0) return vm_error(vm, "√ of a negative number (use a complex number)");
@@ -757,26 +715,25 @@ bool arith_unary(VM *vm, int op, Value a, Value *out) {
       return true;
     }
     break;
-  case OP_CBRT:
+  case AOP_CBRT:
     if (IS_NUM(a)) {
-      *out = FLOAT_VAL(exact_cbrt(AS_NUM(a)));
+      *out = FLOAT_VAL(num_cbrt(AS_NUM(a)));
       return true;
     }
     if (is_complex(a)) {
       /* principal root in polar form, so ∛(8+0i) is exactly 2+0i */
       double complex z = to_complex(a);
-      double m = exact_cbrt(cabs(z)), t = carg(z) / 3.0;
+      double m = num_cbrt(cabs(z)), t = carg(z) / 3.0;
       *out = complex_val(vm, CMPLX(m * cos(t), m * sin(t)));
       return true;
     }
     break;
-  case OP_SUM:
-  case OP_PROD: return reduce(vm, op, a, out);
-  case OP_ABS: return magnitude(vm, a, out);
-  case OP_GRAD:
-  case OP_PARTIAL:
-    return vm_error(vm, "`%s` applies to tensors, got %s", op_name(op), value_type_name(a));
-  case OP_DEREF: *out = a; return true;
+  case AOP_SUM:
+  case AOP_PROD: return reduce(vm, op, a, out);
+  case AOP_ABS: return magnitude(vm, a, out);
+  case AOP_GRAD:
+  case AOP_PARTIAL:
+    return vm_error(vm, "`%s` applies to tensors, got %s", arith_op_name(op), value_type_name(a));
   default: break;
   }
   return type_error1(vm, op, a);
@@ -830,7 +787,7 @@ static bool cast_int(VM *vm, Value v, const IntType *t, Value *out) {
     if (!t->bits && !t->is_signed) lo = 0;
     if (f < lo || f >= hi) {
       char buf[40];
-      format_float(buf, sizeof buf, v.as.f);
+      vm->lang.format_float(buf, sizeof buf, v.as.f);
       return vm_error(vm, "%s is out of range for %s", buf, t->name);
     }
     *out = INT_VAL((int64_t)f);
@@ -877,7 +834,7 @@ bool arith_cast(VM *vm, Value v, ObjString *type, Value *out) {
     return true;
   }
   if (!strcmp(t, "str") || !strcmp(t, "String") || !strcmp(t, "string")) {
-    ObjString *s = format_value(vm, v, false);
+    ObjString *s = vm->lang.format_value(vm, v, false);
     if (!s) return false;
     *out = OBJ_VAL(s);
     return true;

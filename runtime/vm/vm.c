@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "access.h"
-#include "ast.h"
 #include "diag.h"
+#include "numeric.h"
 #include "tensor.h"
 #include "vm.h"
 
@@ -664,24 +664,10 @@ static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const Ob
 
 /* ----------------------------------------------------- numeric fast paths */
 
-/* b ** e for e >= 0, by squaring, overflow-checked. */
+/* b ** e for e >= 0 (numeric.h), an overflow as the VM's error. */
 static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
-  int64_t r = 1;
-  while (e > 0) {
-    if (e & 1)
-      if (__builtin_mul_overflow(r, b, &r)) return vm_error(vm, "integer overflow in `**`");
-    e >>= 1;
-    if (e && __builtin_mul_overflow(b, b, &b)) return vm_error(vm, "integer overflow in `**`");
-  }
-  *out = r;
-  return true;
-}
-
-/* a ≈ b: equal within a relative 1e-9 or an absolute 1e-12; an infinity
- * is near only itself. */
-static bool approx_equal(double a, double b) {
-  double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
-  return a == b || (isfinite(d) && (d <= 1e-9 * m || d <= 1e-12));
+  if (num_int_pow(b, e, out) == NUM_OK) return true;
+  return vm_error(vm, "integer overflow in `**`");
 }
 
 /* ------------------------------------------------------------ interpreter */
@@ -830,22 +816,19 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
   do {                                                                                             \
     Value *ra_ = RA;                                                                               \
     if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
-      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                                      \
-      if (UNLIKELY(y_ == 0)) {                                                                     \
-        vm_error(vm, "division by zero");                                                          \
+      int64_t q_;                                                                                  \
+      NumStatus st_ = num_int_div((b)->as.i, (c)->as.i, &q_);                                      \
+      if (UNLIKELY(st_ != NUM_OK)) {                                                               \
+        vm_error(vm, "%s", st_ == NUM_DIV_ZERO ? "division by zero" : "integer overflow in `/`");  \
         THROW();                                                                                   \
       }                                                                                            \
-      if (UNLIKELY(y_ == -1 && x_ == INT64_MIN)) {                                                 \
-        vm_error(vm, "integer overflow in `/`");                                                   \
-        THROW();                                                                                   \
-      }                                                                                            \
-      *ra_ = INT_VAL(x_ / y_);                                                                     \
+      *ra_ = INT_VAL(q_);                                                                          \
     } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
       double r_ = AS_NUM(*(b)) / AS_NUM(*(c));                                                     \
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
-      CHECK(slow(vm, OP_DIV, *(b), *(c), &r_));                                                    \
+      CHECK(slow(vm, AOP_DIV, *(b), *(c), &r_));                                                   \
       *ra_ = r_;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -854,18 +837,18 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
   do {                                                                                             \
     Value *ra_ = RA;                                                                               \
     if ((b)->type == VAL_INT && (c)->type == VAL_INT) {                                            \
-      int64_t x_ = (b)->as.i, y_ = (c)->as.i;                                                      \
-      if (UNLIKELY(y_ == 0)) {                                                                     \
+      int64_t m_;                                                                                  \
+      if (UNLIKELY(num_int_mod((b)->as.i, (c)->as.i, &m_) != NUM_OK)) {                            \
         vm_error(vm, "division by zero");                                                          \
         THROW();                                                                                   \
       }                                                                                            \
-      *ra_ = INT_VAL(y_ == -1 ? 0 : x_ % y_);                                                      \
+      *ra_ = INT_VAL(m_);                                                                          \
     } else if (IS_NUM(*(b)) && IS_NUM(*(c))) {                                                     \
-      double r_ = fmod(AS_NUM(*(b)), AS_NUM(*(c)));                                                \
+      double r_ = num_float_mod(AS_NUM(*(b)), AS_NUM(*(c)));                                       \
       *ra_ = FLOAT_VAL(r_);                                                                        \
     } else {                                                                                       \
       Value r_;                                                                                    \
-      CHECK(arith_binary(vm, OP_MOD, *(b), *(c), &r_));                                            \
+      CHECK(arith_binary(vm, AOP_MOD, *(b), *(c), &r_));                                           \
       *ra_ = r_;                                                                                   \
     }                                                                                              \
   } while (0)
@@ -1032,15 +1015,15 @@ static bool execute(VM *vm, int entry) {
       }
 
       vmcase(ADD) {
-        ARITH(RB, RC, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH(RB, RC, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(SUB) {
-        ARITH(RB, RC, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH(RB, RC, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(MUL) {
-        ARITH(RB, RC, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH(RB, RC, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(DIV) {
@@ -1052,15 +1035,15 @@ static bool execute(VM *vm, int entry) {
         vmbreak;
       }
       vmcase(IADD) {
-        ARITH_VIA(arith_inplace, RB, RC, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(ISUB) {
-        ARITH_VIA(arith_inplace, RB, RC, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(IMUL) {
-        ARITH_VIA(arith_inplace, RB, RC, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH_VIA(arith_inplace, RB, RC, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(IDIV) {
@@ -1077,24 +1060,24 @@ static bool execute(VM *vm, int entry) {
           *RA = FLOAT_VAL(pow(AS_NUM(*b), AS_NUM(*c)));
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_POW, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_POW, *b, *c, &r));
           *RA = r;
         }
         vmbreak;
       }
       vmcase(ADDK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH(RB, &kc, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH(RB, &kc, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(SUBK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH(RB, &kc, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH(RB, &kc, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(MULK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH(RB, &kc, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH(RB, &kc, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(DIVK) {
@@ -1104,17 +1087,17 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(IADDK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH_VIA(arith_inplace, RB, &kc, __builtin_add_overflow, +, OP_ADD, "+");
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_add_overflow, +, AOP_ADD, "+");
         vmbreak;
       }
       vmcase(ISUBK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH_VIA(arith_inplace, RB, &kc, __builtin_sub_overflow, -, OP_SUB, "-");
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_sub_overflow, -, AOP_SUB, "-");
         vmbreak;
       }
       vmcase(IMULK) {
         Value kc = KOPERAND(INS_C(i));
-        ARITH_VIA(arith_inplace, RB, &kc, __builtin_mul_overflow, *, OP_MUL, "*");
+        ARITH_VIA(arith_inplace, RB, &kc, __builtin_mul_overflow, *, AOP_MUL, "*");
         vmbreak;
       }
       vmcase(IDIVK) {
@@ -1129,14 +1112,14 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(MATMUL) {
         Value r;
-        CHECK(arith_binary(vm, OP_MATMUL, *RB, *RC, &r));
+        CHECK(arith_binary(vm, AOP_MATMUL, *RB, *RC, &r));
         *RA = r;
         checkGC();
         vmbreak;
       }
       vmcase(OUTER) {
         Value r;
-        CHECK(arith_binary(vm, OP_OUTER, *RB, *RC, &r));
+        CHECK(arith_binary(vm, AOP_OUTER, *RB, *RC, &r));
         *RA = r;
         checkGC();
         vmbreak;
@@ -1144,29 +1127,29 @@ static bool execute(VM *vm, int entry) {
       vmcase(DOT) {
         Value *b = RB, *c = RC;
         if (IS_NUM(*b) && IS_NUM(*c)) {
-          ARITH(b, c, __builtin_mul_overflow, *, OP_MUL, "*");
+          ARITH(b, c, __builtin_mul_overflow, *, AOP_MUL, "*");
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_DOT, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_DOT, *b, *c, &r));
           *RA = r;
           checkGC();
         }
         vmbreak;
       }
       vmcase(BAND) {
-        INT_BINOP(x & y, OP_BITAND, true);
+        INT_BINOP(x & y, AOP_BITAND, true);
         vmbreak;
       }
       vmcase(BOR) {
-        INT_BINOP(x | y, OP_BITOR, true);
+        INT_BINOP(x | y, AOP_BITOR, true);
         vmbreak;
       }
       vmcase(SHL) {
-        INT_BINOP((int64_t)((uint64_t)x << y), OP_SHL, (uint64_t)c_->as.i < 64);
+        INT_BINOP((int64_t)((uint64_t)x << y), AOP_SHL, num_shift_ok(c_->as.i));
         vmbreak;
       }
       vmcase(SHR) {
-        INT_BINOP(x >> y, OP_SHR, (uint64_t)c_->as.i < 64);
+        INT_BINOP(x >> y, AOP_SHR, num_shift_ok(c_->as.i));
         vmbreak;
       }
       vmcase(UNM) {
@@ -1180,7 +1163,7 @@ static bool execute(VM *vm, int entry) {
           THROW();
         } else {
           Value r;
-          CHECK(arith_unary(vm, OP_NEG, *b, &r));
+          CHECK(arith_unary(vm, AOP_NEG, *b, &r));
           *RA = r;
         }
         vmbreak;
@@ -1193,52 +1176,52 @@ static bool execute(VM *vm, int entry) {
           *RA = INT_VAL(~b->as.i);
         } else {
           Value r;
-          CHECK(arith_unary(vm, OP_NOT, *b, &r));
+          CHECK(arith_unary(vm, AOP_NOT, *b, &r));
           *RA = r;
         }
         vmbreak;
       }
       vmcase(UNOP) {
         Value r;
-        CHECK(arith_unary(vm, (int)INS_C(i), *RB, &r));
+        CHECK(arith_unary(vm, (ArithOp)INS_C(i), *RB, &r));
         *RA = r;
         checkGC();
         vmbreak;
       }
 
       vmcase(EQ) {
-        TENSOR_COMPARE(OP_EQ);
+        TENSOR_COMPARE(AOP_EQ);
         bool r = fast_equal(RB, RC);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(NE) {
-        TENSOR_COMPARE(OP_NE);
+        TENSOR_COMPARE(AOP_NE);
         bool r = !fast_equal(RB, RC);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(LT) {
-        TENSOR_COMPARE(OP_LT);
+        TENSOR_COMPARE(AOP_LT);
         bool r;
-        COMPARE(RB, RC, <, OP_LT, r);
+        COMPARE(RB, RC, <, AOP_LT, r);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(LE) {
-        TENSOR_COMPARE(OP_LE);
+        TENSOR_COMPARE(AOP_LE);
         bool r;
-        COMPARE(RB, RC, <=, OP_LE, r);
+        COMPARE(RB, RC, <=, AOP_LE, r);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(APPROX) {
         Value *b = RB, *c = RC;
         if (IS_NUM(*b) && IS_NUM(*c)) {
-          *RA = BOOL_VAL(approx_equal(AS_NUM(*b), AS_NUM(*c)));
+          *RA = BOOL_VAL(num_approx(AS_NUM(*b), AS_NUM(*c)));
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_APPROX, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_APPROX, *b, *c, &r));
           *RA = r;
         }
         vmbreak;
@@ -1254,7 +1237,7 @@ static bool execute(VM *vm, int entry) {
           *RA = BOOL_VAL(in);
         } else {
           Value r;
-          CHECK(arith_binary(vm, OP_IN, *b, *c, &r));
+          CHECK(arith_binary(vm, AOP_IN, *b, *c, &r));
           *RA = r;
         }
         vmbreak;
@@ -1286,13 +1269,13 @@ static bool execute(VM *vm, int entry) {
       }
       vmcase(JLT) {
         bool r;
-        COMPARE(RA, RB, <, OP_LT, r);
+        COMPARE(RA, RB, <, AOP_LT, r);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }
       vmcase(JLE) {
         bool r;
-        COMPARE(RA, RB, <=, OP_LE, r);
+        COMPARE(RA, RB, <=, AOP_LE, r);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }

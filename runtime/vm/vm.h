@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "arith_op.h"
 #include "bytecode.h"
 #include "gc.h"
 #include "range.h"
@@ -45,13 +46,20 @@ typedef struct {
   /* The language's view of tensors (lib_tensor.c): operators with a tensor
    * operand (op as arith_binary's), `.T`/`.shape`/`.grad`, x[i], x[a:b, :],
    * x[mask] and assignment to them; false after vm_error */
-  bool (*tensor_binary)(VM *vm, int op, Value a, Value b, Value *out);
-  bool (*tensor_inplace)(VM *vm, int op, Value a, Value b, Value *out);
-  bool (*tensor_unary)(VM *vm, int op, Value a, Value *out);
+  bool (*tensor_binary)(VM *vm, ArithOp op, Value a, Value b, Value *out);
+  bool (*tensor_inplace)(VM *vm, ArithOp op, Value a, Value b, Value *out);
+  bool (*tensor_unary)(VM *vm, ArithOp op, Value a, Value *out);
   bool (*tensor_get_field)(VM *vm, Value obj, ObjString *name, Value *out);
   bool (*tensor_set_field)(VM *vm, Value obj, ObjString *name, Value v);
   bool (*tensor_get_index)(VM *vm, Value obj, Value idx, Value *out);
   bool (*tensor_set_index)(VM *vm, Value obj, Value idx, Value v);
+  /* Operators and fields of quantities with units (lib_units.c) */
+  bool (*quantity_binary)(VM *vm, ArithOp op, Value a, Value b, Value *out);
+  bool (*quantity_unary)(VM *vm, ArithOp op, Value a, Value *out);
+  bool (*quantity_compare)(VM *vm, ArithOp op, Value a, Value b, bool *out);
+  bool (*quantity_get_field)(VM *vm, Value q, ObjString *name, Value *out);
+  /* the shortest text that reads back as d, with a decimal point (format.c) */
+  void (*format_float)(char *buf, size_t size, double d);
   void (*free)(VM *vm); /* vm_free: release the layer's own state */
 } LangHooks;
 
@@ -153,13 +161,13 @@ void vm_add_source(VM *vm, Source *src);
 
 
 /* Slow-path operators (arith.c): every type combination the fast paths in
- * vm.c do not handle. op is an OpKind from compiler/front/ast.h. false on error. */
-bool arith_binary(VM *vm, int op, Value a, Value b, Value *out);
+ * vm.c do not handle. false on error. */
+bool arith_binary(VM *vm, ArithOp op, Value a, Value b, Value *out);
 /* `a op= b`: a tensor leaf a is updated in place (outside autograd) and
  * returned; everything else as arith_binary. */
-bool arith_inplace(VM *vm, int op, Value a, Value b, Value *out);
-bool arith_unary(VM *vm, int op, Value a, Value *out);
-bool arith_compare(VM *vm, int op, Value a, Value b, bool *out); /* OP_LT / OP_LE */
+bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out);
+bool arith_unary(VM *vm, ArithOp op, Value a, Value *out);
+bool arith_compare(VM *vm, ArithOp op, Value a, Value b, bool *out); /* AOP_LT .. AOP_GE */
 bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);
 
 /* Type annotation check: true if v conforms (converting int -> float when

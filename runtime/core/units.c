@@ -1,14 +1,14 @@
-/* Physical units: the unit parser, dimensional rules of the operators, and
- * the quantity class (`.to`, `.value_in`, `.value`, `.unit`). See units.h
- * for the representation. */
+/* Physical units: the unit table, the unit parser, the dimensional rules
+ * of the operators and quantity values. No natives: the compiler folds
+ * literals with these, the interpreter runs the same rules (lib_units.c).
+ * See units.h for the representation. */
 #include "units.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ast.h"
-#include "builtins.h"
+#include "numeric.h"
 
 enum { D_M, D_KG, D_S, D_A, D_K, D_MOL, D_CD };
 
@@ -268,7 +268,7 @@ static bool simple_atom(const char *u) {
   return *u != 0;
 }
 
-static void set_canonical(Qty *q) {
+void units_canonical(Qty *q) {
   q->scale = 1;
   units_dims_text(q->dim, q->unit, sizeof q->unit);
 }
@@ -278,7 +278,7 @@ bool units_literal(double value, const char *unit, Qty *out, char *err, size_t e
   if (!units_parse(unit, strlen(unit), &out->scale, out->dim, err, errlen)) return false;
   out->value = value * out->scale;
   if (strlen(unit) < UNIT_TEXT_MAX) snprintf(out->unit, sizeof out->unit, "%s", unit);
-  else set_canonical(out);
+  else units_canonical(out);
   return true;
 }
 
@@ -286,20 +286,14 @@ static bool same_dims(const Qty *a, const Qty *b) {
   return !memcmp(a->dim, b->dim, UNIT_NDIMS);
 }
 
-static bool mismatch(int op, const Qty *a, const Qty *b, char *err, size_t n) {
+static bool mismatch(ArithOp op, const Qty *a, const Qty *b, char *err, size_t n) {
   switch (op) {
-  case OP_ADD: snprintf(err, n, "cannot add %s to %s", a->unit, b->unit); break;
-  case OP_SUB: snprintf(err, n, "cannot subtract %s from %s", b->unit, a->unit); break;
-  case OP_MOD: snprintf(err, n, "cannot take the remainder of %s by %s", a->unit, b->unit); break;
+  case AOP_ADD: snprintf(err, n, "cannot add %s to %s", a->unit, b->unit); break;
+  case AOP_SUB: snprintf(err, n, "cannot subtract %s from %s", b->unit, a->unit); break;
+  case AOP_MOD: snprintf(err, n, "cannot take the remainder of %s by %s", a->unit, b->unit); break;
   default: snprintf(err, n, "cannot compare %s with %s", a->unit, b->unit); break;
   }
   return false;
-}
-
-static bool approx_eq(double x, double y) {
-  if (x == y) return true;
-  double m = fmax(fabs(x), fabs(y));
-  return fabs(x - y) <= 1e-9 * m;
 }
 
 /* Integer exponent of `**`: an int, or a float with an integral value. */
@@ -309,47 +303,47 @@ static bool int_power(const Qty *b, long *out) {
   return true;
 }
 
-bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen) {
+bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen) {
   *out = a->number ? *b : *a;
   out->number = false;
   switch (op) {
-  case OP_ADD:
-  case OP_SUB:
-  case OP_MOD:
+  case AOP_ADD:
+  case AOP_SUB:
+  case AOP_MOD:
     if (a->number || b->number || !same_dims(a, b)) return mismatch(op, a, b, err, errlen);
-    out->value = op == OP_ADD ? a->value + b->value : op == OP_SUB ? a->value - b->value : fmod(a->value, b->value);
+    out->value = op == AOP_ADD ? a->value + b->value : op == AOP_SUB ? a->value - b->value : num_float_mod(a->value, b->value);
     return true;
-  case OP_LT:
-  case OP_LE:
-  case OP_GT:
-  case OP_GE:
-  case OP_APPROX:
-  case OP_EQ:
-  case OP_NE: {
+  case AOP_LT:
+  case AOP_LE:
+  case AOP_GT:
+  case AOP_GE:
+  case AOP_APPROX:
+  case AOP_EQ:
+  case AOP_NE: {
     if (a->number || b->number || !same_dims(a, b)) {
-      if (op == OP_EQ || op == OP_NE) {
-        out->value = op == OP_NE;
+      if (op == AOP_EQ || op == AOP_NE) {
+        out->value = op == AOP_NE;
         return true;
       }
       return mismatch(op, a, b, err, errlen);
     }
     double x = a->value, y = b->value;
-    bool r = op == OP_LT ? x < y : op == OP_LE ? x <= y : op == OP_GT ? x > y : op == OP_GE ? x >= y
-             : op == OP_EQ ? x == y : op == OP_NE ? x != y : approx_eq(x, y);
+    bool r = op == AOP_LT ? x < y : op == AOP_LE ? x <= y : op == AOP_GT ? x > y : op == AOP_GE ? x >= y
+             : op == AOP_EQ ? x == y : op == AOP_NE ? x != y : num_approx(x, y);
     out->value = r;
     return true;
   }
-  case OP_MUL:
-  case OP_DOT:
-  case OP_DIV: {
-    bool div = op == OP_DIV;
+  case AOP_MUL:
+  case AOP_DOT:
+  case AOP_DIV: {
+    bool div = op == AOP_DIV;
     out->value = div ? a->value / b->value : a->value * b->value;
     if (b->number) return true; /* q * 2, q / 2: the unit stays */
     if (a->number) {
       if (!div) return true;    /* 2 * q */
       memset(out->dim, 0, UNIT_NDIMS);
       add_dims(out->dim, b->dim, -1);
-      set_canonical(out);
+      units_canonical(out);
       return true;
     }
     memcpy(out->dim, a->dim, UNIT_NDIMS);
@@ -362,10 +356,10 @@ bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t
       snprintf(out->unit, sizeof out->unit, "%s²", a->unit);
       return true;
     }
-    set_canonical(out);
+    units_canonical(out);
     return true;
   }
-  case OP_POW: {
+  case AOP_POW: {
     long k;
     if (a->number) {
       snprintf(err, errlen, "cannot raise %s to a power in %s", a->unit, b->unit);
@@ -385,13 +379,12 @@ bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t
       out->scale = pow(a->scale, (double)k);
       snprintf(out->unit, sizeof out->unit, "%s%s", a->unit, superscripts[k]);
     } else if (k != 1) {
-      set_canonical(out);
+      units_canonical(out);
     }
     return true;
   }
   default:
-    snprintf(err, errlen, "cannot apply `%s` to %s and %s", ns_op_names[op], a->number ? a->unit : a->unit,
-             b->unit);
+    snprintf(err, errlen, "cannot apply `%s` to %s and %s", arith_op_name(op), a->unit, b->unit);
     return false;
   }
 }
@@ -421,7 +414,7 @@ bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]) {
   return false;
 }
 
-/* ---- runtime ---- */
+/* ---- quantity values ---- */
 
 ObjQuantity *quantity_new(VM *vm, const Qty *q) {
   ObjQuantity *o = (ObjQuantity *)obj_alloc(vm, sizeof(ObjQuantity), OBJ_QUANTITY);
@@ -438,7 +431,7 @@ Value units_value(VM *vm, const Qty *q) {
   return OBJ_VAL(quantity_new(vm, q));
 }
 
-static bool to_qty(Value v, Qty *q) {
+bool units_from_value(Value v, Qty *q) {
   memset(q, 0, sizeof *q);
   if (IS_QUANTITY(v)) {
     ObjQuantity *o = AS_QUANTITY(v);
@@ -456,134 +449,3 @@ static bool to_qty(Value v, Qty *q) {
   return true;
 }
 
-bool units_binary(VM *vm, int op, Value a, Value b, Value *out) {
-  Qty x, y, r;
-  char err[160];
-  if (!to_qty(a, &x) || !to_qty(b, &y)) {
-    if (op == OP_EQ || op == OP_NE) {
-      *out = BOOL_VAL((op == OP_NE) != value_equal(a, b));
-      return true;
-    }
-    return vm_error(vm, "cannot apply `%s` to %s and %s", ns_op_names[op],
-                    IS_QUANTITY(a) ? AS_QUANTITY(a)->unit : value_type_name(a),
-                    IS_QUANTITY(b) ? AS_QUANTITY(b)->unit : value_type_name(b));
-  }
-  if (!units_apply(op, &x, &y, &r, err, sizeof err)) return vm_error(vm, "%s", err);
-  switch (op) {
-  case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_APPROX: case OP_EQ: case OP_NE:
-    *out = BOOL_VAL(r.value != 0);
-    return true;
-  default: *out = units_value(vm, &r); return true;
-  }
-}
-
-bool units_compare(VM *vm, int op, Value a, Value b, bool *out) {
-  Value r;
-  if (!units_binary(vm, op, a, b, &r)) return false;
-  *out = r.as.b;
-  return true;
-}
-
-bool units_unary(VM *vm, int op, Value a, Value *out) {
-  Qty q;
-  to_qty(a, &q);
-  switch (op) {
-  case OP_NEG: q.value = -q.value; break;
-  case OP_ABS: q.value = fabs(q.value); break;
-  case OP_SQRT:
-  case OP_CBRT: {
-    int k = op == OP_SQRT ? 2 : 3;
-    for (int i = 0; i < UNIT_NDIMS; i++) {
-      if (q.dim[i] % k)
-        return vm_error(vm, "cannot take `%s` of %s: its dimensions are not a %s", ns_op_names[op], q.unit,
-                        k == 2 ? "square" : "cube");
-      q.dim[i] = (int8_t)(q.dim[i] / k);
-    }
-    if (k == 2 && q.value < 0) return vm_error(vm, "√ of a negative quantity");
-    if (k == 2) {
-      q.value = sqrt(q.value);
-    } else {
-      /* glibc's cbrt is an ulp off on perfect cubes */
-      double y = cbrt(q.value), r = round(y);
-      q.value = r * r * r == q.value ? r : y;
-    }
-    set_canonical(&q);
-    break;
-  }
-  default: return vm_error(vm, "cannot apply `%s` to %s", ns_op_names[op], q.unit);
-  }
-  *out = units_value(vm, &q);
-  return true;
-}
-
-bool units_get_field(VM *vm, Value v, ObjString *name, Value *out) {
-  ObjQuantity *q = AS_QUANTITY(v);
-  if (!strcmp(name->chars, "value")) {
-    *out = FLOAT_VAL(q->value);
-    return true;
-  }
-  if (!strcmp(name->chars, "unit")) {
-    *out = OBJ_VAL(str_cstr(vm, q->unit));
-    return true;
-  }
-  return false;
-}
-
-/* The target of .to / .value_in, checked against the receiver. */
-static bool target_unit(VM *vm, Value self, Value arg, const char *who, Qty *out) {
-  ObjString *s;
-  if (!lib_str_arg(vm, arg, who, &s)) return false;
-  char err[160];
-  if (!units_literal(1.0, s->chars, out, err, sizeof err)) return vm_error(vm, "%s", err);
-  ObjQuantity *q = AS_QUANTITY(self);
-  if (memcmp(q->dim, out->dim, UNIT_NDIMS))
-    return vm_error(vm, "cannot convert %s to %s", q->unit, s->chars);
-  out->value = q->value;
-  return true;
-}
-
-static bool q_to(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
-  Qty t;
-  if (!target_unit(vm, args[0], args[1], "to", &t)) return false;
-  *out = OBJ_VAL(quantity_new(vm, &t));
-  return true;
-}
-
-static bool q_value_in(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
-  Qty t;
-  if (!target_unit(vm, args[0], args[1], "value_in", &t)) return false;
-  *out = FLOAT_VAL(t.value / t.scale);
-  return true;
-}
-
-static bool q_si(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
-  Qty t;
-  to_qty(args[0], &t);
-  set_canonical(&t);
-  *out = OBJ_VAL(quantity_new(vm, &t));
-  return true;
-}
-
-static bool q_abs(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
-  return units_unary(vm, OP_ABS, args[0], out);
-}
-
-static bool q_sqrt(VM *vm, Value *args, int argc, Value *out) {
-  (void)argc;
-  return units_unary(vm, OP_SQRT, args[0], out);
-}
-
-void units_init(VM *vm) {
-  ObjClass *cls = lib_class(vm, "quantity");
-  vm->class_of_obj[OBJ_QUANTITY] = cls;
-  lib_add_common(vm, cls);
-  lib_method(vm, cls, "to", q_to, 2, 2);
-  lib_method(vm, cls, "value_in", q_value_in, 2, 2);
-  lib_method(vm, cls, "si", q_si, 1, 1);
-  lib_method(vm, cls, "abs", q_abs, 1, 1);
-  lib_method(vm, cls, "sqrt", q_sqrt, 1, 1);
-}

@@ -9,6 +9,7 @@
 #ifndef NS_UNITS_H
 #define NS_UNITS_H
 
+#include "arith_op.h"
 #include "value.h"
 
 /* m kg s A K mol cd */
@@ -42,23 +43,23 @@ bool units_parse(const char *text, size_t len, double *scale, int8_t dim[UNIT_ND
                  size_t errlen);
 /* A literal: value written in `unit`. */
 bool units_literal(double value, const char *unit, Qty *out, char *err, size_t errlen);
-/* The rules of + - * / % ** and comparisons (OP_* of ast.h); comparisons
- * set out->value to 1 or 0. False with a message in err. */
-bool units_apply(int op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen);
+/* The rules of + - * / % ** and comparisons; comparisons set out->value
+ * to 1 or 0. False with a message in err. */
+bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen);
 /* Canonical SI text of dimensions: "kg⋅m/s²", or a derived name ("N"). */
 void units_dims_text(const int8_t dim[UNIT_NDIMS], char *buf, size_t n);
 bool units_dimensionless(const int8_t dim[UNIT_NDIMS]);
 /* Dimensions of a unit type name (Meter, Newton, MeterPerSecond). */
 bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]);
 
-/* ---- runtime ---- */
+/* Show q in SI base units (or a derived unit): scale 1, canonical text. */
+void units_canonical(Qty *q);
+
+/* ---- quantity values ---- */
 ObjQuantity *quantity_new(VM *vm, const Qty *q);
 /* A Qty as a value: a float when dimensionless, else a quantity. */
 Value units_value(VM *vm, const Qty *q);
-bool units_binary(VM *vm, int op, Value a, Value b, Value *out);
-bool units_unary(VM *vm, int op, Value a, Value *out);
-bool units_compare(VM *vm, int op, Value a, Value b, bool *out);
-bool units_get_field(VM *vm, Value q, ObjString *name, Value *out);
-void units_init(VM *vm);
+/* A quantity or a number as a Qty; false for anything else. */
+bool units_from_value(Value v, Qty *q);
 
 #endif
