@@ -267,10 +267,7 @@ void ns_set_threads(NsVM *vm, int n) {
   pool_set_threads(n);
 }
 
-void ns_set_detect_anomaly(NsVM *vm, bool on) {
-  (void)vm;
-  tensor_detect_anomaly = on;
-}
+void ns_set_detect_anomaly(NsVM *vm, bool on) { vm->tc->detect_anomaly = on; }
 
 void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
   vm_end_output_line(vm, out);

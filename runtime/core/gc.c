@@ -390,3 +390,7 @@ void vm_push_root(VM *vm, Value v) {
 }
 
 void vm_pop_root(VM *vm, int n) { HEAP(vm)->ntemp -= n; }
+
+size_t vm_root_count(VM *vm) { return (size_t)HEAP(vm)->ntemp; }
+
+void vm_roots_reset(VM *vm, size_t n) { HEAP(vm)->ntemp = (int)n; }

@@ -66,5 +66,9 @@ void vm_gc_external(VM *vm, ptrdiff_t delta_bytes);
 /* Values C code keeps alive across allocations, popped in LIFO order. */
 void vm_push_root(VM *vm, Value v);
 void vm_pop_root(VM *vm, int n);
+/* How many temp roots are pushed, and dropping back to such a count: for
+ * code that unwinds past pushes without their pops (tensor_protected). */
+size_t vm_root_count(VM *vm);
+void vm_roots_reset(VM *vm, size_t n);
 
 #endif

@@ -975,6 +975,18 @@ static void free_lang(VM *vm) {
   if (vm->tc) tensor_ctx_free(vm->tc);
 }
 
+static void error_unwind(VM *vm) {
+  if (vm->tc) vm->tc->grad_enabled = 1;
+}
+
+void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes) {
+  vm->budget = budget;
+  vm->steps = 0;
+  vm->max_tensor_bytes = max_tensor_bytes;
+  vm->limited = budget != 0 || max_tensor_bytes != 0;
+  if (vm->tc) vm->tc->max_bytes = max_tensor_bytes;
+}
+
 VM *lang_vm_new(void) {
   VM *vm = vm_new();
   if (!vm) return NULL;
@@ -1001,6 +1013,7 @@ void builtins_init(VM *vm) {
       .quantity_compare = lib_units_compare,
       .quantity_get_field = lib_units_get_field,
       .format_float = format_float,
+      .error_unwind = error_unwind,
       .free = free_lang,
   };
   vm->prelude = module_new(vm, str_cstr(vm, "prelude"), str_cstr(vm, "<stdlib>/prelude"));

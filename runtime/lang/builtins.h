@@ -26,6 +26,13 @@
  * every program runs in. builtins_init adds them to a bare vm_new(). */
 VM *lang_vm_new(void);
 void builtins_init(VM *vm);
+/* Stop programs that run or allocate too much: past `budget` loop
+ * iterations and calls a runtime error "instruction budget exhausted"; with
+ * more than `max_tensor_bytes` of tensor storage alive, "tensor memory
+ * limit exceeded" (and shapes asking for more are refused before they are
+ * allocated: the tensor engine's own limit, tc->max_bytes). 0 turns a
+ * limit off. */
+void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes);
 
 /* ---- formatting (format.c) ---- */
 /* Display form (println!("{}")); debug = true gives the {:?} form. NULL

@@ -213,8 +213,8 @@ static void store_elem(ObjTensor *t, int64_t off, double v) {
  * storage is copied out first, so overlapping views (x[1:] = x[:-1]) read
  * the old values. Bumps the storage's version (an in-place write). */
 static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
-  int saved = tensor_grad_enabled;
-  tensor_grad_enabled = 0;
+  int saved = vm->tc->grad_enabled;
+  vm->tc->grad_enabled = 0;
   ObjTensor *s = src;
   bool ok = true;
   if (src->ndim != dst->ndim || memcmp(src->shape, dst->shape, sizeof(int64_t) * dst->ndim)) {
@@ -228,7 +228,7 @@ static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
     if (c) tensor_copy_into(c, s);
     s = c;
   }
-  tensor_grad_enabled = saved;
+  vm->tc->grad_enabled = saved;
   if (!ok) return false;
   if (!s) return false;
   tensor_copy_into(dst, s);
@@ -289,7 +289,7 @@ static bool index_view(VM *vm, ObjTensor *x, Value idx, ObjTensor **out) {
       sel[d] = (DimSel){0, x->shape[d], 1, false};
     }
   }
-  if (!(tensor_grad_enabled > 0 && (x->requires_grad || x->grad_fn))) {
+  if (!(vm->tc->grad_enabled > 0 && (x->requires_grad || x->grad_fn))) {
     /* nothing to record: the view itself, so that writes reach x */
     int64_t shape[NS_MAX_DIMS], strides[NS_MAX_DIMS], off = x->offset;
     int nd = 0;
@@ -462,23 +462,23 @@ static const ObjTensor *view_base(const ObjTensor *x) {
  * and their tuples write through a view; the others through positions. */
 bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
   ObjTensor *x = AS_TENSOR(obj), *dst, *src, *pos = NULL;
-  if (tensor_grad_enabled > 0 && x->requires_grad && x->grad_fn == NULL)
+  if (vm->tc->grad_enabled > 0 && x->requires_grad && x->grad_fn == NULL)
     return vm_error(vm, "index assignment: a leaf tensor that requires grad cannot be changed in place "
                         "(assign inside no_grad { }, or to .detach())");
   if (!operand(vm, v, x, "index assignment", &src)) return false;
   bool floats = x->dtype == DT_F32 || x->dtype == DT_F64;
-  bool record = tensor_grad_enabled > 0 && floats && (x->grad_fn != NULL || src->requires_grad);
-  int saved = tensor_grad_enabled;
-  tensor_grad_enabled = 0;
+  bool record = vm->tc->grad_enabled > 0 && floats && (x->grad_fn != NULL || src->requires_grad);
+  int saved = vm->tc->grad_enabled;
+  vm->tc->grad_enabled = 0;
   bool ok;
   if (!record && !IS_TENSOR(idx) && !IS_LIST(idx)) {
     if (x->ndim == 0) ok = vm_error(vm, "cannot index a 0-dimensional tensor");
     else ok = index_view(vm, x, idx, &dst) && copy_into(vm, dst, src);
-    tensor_grad_enabled = saved;
+    vm->tc->grad_enabled = saved;
     return ok;
   }
   ok = index_positions(vm, x, idx, &pos);
-  tensor_grad_enabled = saved;
+  vm->tc->grad_enabled = saved;
   if (!ok) return false;
   if (!record) {
     if (!tensor_index_put(vm->tc, x, pos, src)) return false;
@@ -1218,10 +1218,10 @@ static bool grad_apply(VM *vm, Value *a, int argc, Value *out) {
     xs[i] = tval(l);
   }
   Value r;
-  int saved = tensor_grad_enabled;
-  if (tensor_grad_enabled <= 0) tensor_grad_enabled = 1;
+  int saved = vm->tc->grad_enabled;
+  if (vm->tc->grad_enabled <= 0) vm->tc->grad_enabled = 1;
   bool ok = vm_call(vm, a[0], xs, n, &r);
-  tensor_grad_enabled = saved;
+  vm->tc->grad_enabled = saved;
   if (!ok) return false;
   if (!IS_TENSOR(r)) return vm_error(vm, "grad(f): f must return a Tensor, got %s", value_type_name(r));
   if (AS_TENSOR(r)->grad_fn && !backward(vm, AS_TENSOR(r), NULL, false)) return false;
@@ -1246,30 +1246,30 @@ static bool n_grad(VM *vm, Value *a, int argc, Value *out) {
 }
 
 static bool n_grad_push(VM *vm, Value *a, int argc, Value *out) {
-  (void)vm, (void)a, (void)argc;
-  tensor_grad_enabled--;
+  (void)a, (void)argc;
+  vm->tc->grad_enabled--;
   *out = UNIT_VAL;
   return true;
 }
 
 static bool n_grad_pop(VM *vm, Value *a, int argc, Value *out) {
-  (void)vm, (void)a, (void)argc;
-  tensor_grad_enabled++;
+  (void)a, (void)argc;
+  vm->tc->grad_enabled++;
   *out = UNIT_VAL;
   return true;
 }
 
 static bool n_no_grad(VM *vm, Value *a, int argc, Value *out) {
   (void)argc;
-  int saved = tensor_grad_enabled;
-  tensor_grad_enabled = 0;
+  int saved = vm->tc->grad_enabled;
+  vm->tc->grad_enabled = 0;
   /* This native keeps nothing in C locals (the closure is in a VM
    * register), so the body may collect garbage: an evaluation loop inside
    * no_grad { } would otherwise keep every batch's tensors until it ends. */
   vm->gc_unsafe--;
   bool ok = vm_call(vm, a[0], NULL, 0, out);
   vm->gc_unsafe++;
-  tensor_grad_enabled = saved;
+  vm->tc->grad_enabled = saved;
   return ok;
 }
 
@@ -1572,7 +1572,7 @@ static bool m_detach(VM *vm, Value *a, int n, Value *out) {
 static bool m_clone(VM *vm, Value *a, int n, Value *out) {
   (void)n;
   ObjTensor *x = SELF(a), *r;
-  if (tensor_grad_enabled > 0 && (x->requires_grad || x->grad_fn)) {
+  if (vm->tc->grad_enabled > 0 && (x->requires_grad || x->grad_fn)) {
     TAttrs at = {0};
     at.dtype = x->dtype;
     return run(vm, TOP_CAST, &x, 1, &at, out);
@@ -1676,8 +1676,8 @@ static bool inplace(VM *vm, Value *a, int n, ArithOp op, Value *out) {
   Value r = a[1];
   if (op != AOP_NONE) {
     Value other = a[1];
-    int saved = tensor_grad_enabled;
-    tensor_grad_enabled = 0;
+    int saved = vm->tc->grad_enabled;
+    vm->tc->grad_enabled = 0;
     bool ok = true;
     if (n > 2 && !absent(a[2])) ok = lib_tensor_binary(vm, AOP_MUL, other, a[2], &other);
     TensorOp top = op == AOP_ADD   ? TOP_ADD
@@ -1685,17 +1685,17 @@ static bool inplace(VM *vm, Value *a, int n, ArithOp op, Value *out) {
                    : op == AOP_MUL ? TOP_MUL
                    : op == AOP_DIV ? TOP_DIV
                                   : TOP__COUNT;
-    bool direct = ok && top != TOP__COUNT && !tensor_detect_anomaly && (IS_TENSOR(other) || IS_NUM(other));
+    bool direct = ok && top != TOP__COUNT && !vm->tc->detect_anomaly && (IS_TENSOR(other) || IS_NUM(other));
     ObjTensor *y = NULL;
     if (direct) ok = operand(vm, other, x, "in-place update", &y);
     if (direct && ok && tensor_binary_into(top, x, x, y)) {
       tensor_bump_version(x);
-      tensor_grad_enabled = saved;
+      vm->tc->grad_enabled = saved;
       *out = a[0];
       return true;
     }
     ok = ok && lib_tensor_binary(vm, op, a[0], other, &r);
-    tensor_grad_enabled = saved;
+    vm->tc->grad_enabled = saved;
     if (!ok) return false;
   }
   ObjTensor *src;
@@ -1860,8 +1860,12 @@ static void define_all(VM *vm, ObjClass *cls, const Def *defs, size_t n) {
 
 static void report_error(VM *vm, const char *msg) { vm_error(vm, "%s", msg); }
 
+/* The interpreter's nesting, for tensor_protected(): natives that call
+ * back into it (vm_call) push frames. */
+static int interp_depth(VM *vm) { return vm->nframes; }
+
 void lib_tensor_init(VM *vm) {
-  vm->tc = tensor_ctx_new(vm, report_error);
+  vm->tc = tensor_ctx_new(vm, report_error, vm_gc_external, interp_depth);
   if (vm->tc == NULL) {
     fputs("nsc: out of memory\n", stderr);
     exit(70);

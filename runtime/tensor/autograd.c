@@ -40,8 +40,6 @@
 
 #include "tensor_int.h"
 
-int tensor_grad_enabled = 1;
-
 /* A heap object like any other; the collector marks inputs[], next[] and
  * saved[] through the hooks in tensor.c. tensor_apply() fills in the rest,
  * including seq. */
@@ -882,8 +880,8 @@ bool autograd_backward(TCtx *tc, ObjTensor *root, ObjTensor *gradient, bool reta
   /* The collector runs only at interpreter safe points, never while this
    * (called from a native or from C) is on the stack, so the raw pointers
    * of the side tables stay valid; nothing here calls back into the VM. */
-  int saved_mode = tensor_grad_enabled;
-  tensor_grad_enabled = 0;
+  int saved_mode = tc->grad_enabled;
+  tc->grad_enabled = 0;
   bool ok = false;
   NodeMap m = {0};
   GradNode **order = NULL;
@@ -924,10 +922,10 @@ bool autograd_backward(TCtx *tc, ObjTensor *root, ObjTensor *gradient, bool reta
     ObjTensor *gin[GRAD_MAX_INPUTS] = {0};
     /* The ops a rule runs are not checked one by one: an anomaly is
      * reported against the rule (its op's name) below. */
-    bool anomaly = tensor_detect_anomaly;
-    tensor_detect_anomaly = false;
+    bool anomaly = tc->detect_anomaly;
+    tc->detect_anomaly = false;
     bool done_ok = info->backward(tc, node, g, gin);
-    tensor_detect_anomaly = anomaly;
+    tc->detect_anomaly = anomaly;
     if (!done_ok) goto out;
     for (int j = 0; j < node->ninputs; j++) {
       ObjTensor *in = node->inputs[j], *gj = gin[j];
@@ -956,7 +954,7 @@ bool autograd_backward(TCtx *tc, ObjTensor *root, ObjTensor *gradient, bool reta
   if (!retain_graph) release_graph(order, count);
   ok = true;
 out:
-  tensor_grad_enabled = saved_mode;
+  tc->grad_enabled = saved_mode;
   if (grads) FREE_ARRAY(tc->vm, ObjTensor *, grads, (size_t)count);
   if (order) FREE_ARRAY(tc->vm, GradNode *, order, ordercap);
   if (m.cap) {

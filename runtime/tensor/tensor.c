@@ -54,13 +54,17 @@ static void after_collect(VM *vm, void *ud) {
 }
 
 /* ---- the context ---- */
-TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg)) {
+TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg), void (*account)(VM *vm, ptrdiff_t delta_bytes),
+                     int (*depth)(VM *vm)) {
   TCtx *tc = calloc(1, sizeof *tc);
   if (tc == NULL) return NULL;
   gc_register_type(vm, OBJ_TENSOR, &(GcTypeHooks){tensor_blacken, tensor_free, after_collect, tc});
   gc_register_type(vm, OBJ_GRADNODE, &(GcTypeHooks){gradnode_blacken, gradnode_free, NULL, tc});
   tc->vm = vm;
   tc->report = report;
+  tc->account = account;
+  tc->depth = depth;
+  tc->grad_enabled = 1;
   return tc;
 }
 
@@ -102,9 +106,6 @@ __attribute__((constructor)) static void init_op_names(void) {
     op_names[i][j] = '\0';
   }
 }
-
-ObjTensor *tensor_saved_slot[2];
-static uint64_t tape_seq = 0;
 
 /* ---- shapes ---- */
 
@@ -306,10 +307,10 @@ ObjTensor *tensor_new(TCtx *tc, DType dt, int ndim, const int64_t *shape) {
   int64_t numel;
   if (!tensor_shape_check(tc, ndim, shape, dt, &numel)) return tensor_raise(tc);
   size_t nbytes = (size_t)numel * tensor_dtype_sizes[dt];
-  if (tc && tc->vm->max_tensor_bytes && nbytes > tc->vm->max_tensor_bytes) {
+  if (tc->max_bytes && nbytes > tc->max_bytes) {
     char b[256];
     tensor_error(tc, "shape %s needs %zu bytes, more than the tensor memory limit of %zu bytes",
-             tensor_dims_str(ndim, shape, b, sizeof b), nbytes, tc->vm->max_tensor_bytes);
+             tensor_dims_str(ndim, shape, b, sizeof b), nbytes, tc->max_bytes);
     return tensor_raise(tc);
   }
   TStorage *s = tstorage_new(tc, nbytes ? nbytes : 1);
@@ -462,8 +463,6 @@ ObjTensor *tensor_contiguous(TCtx *tc, ObjTensor *t) { return tensor_to(tc, t, t
 
 /* ---- tensor_apply ---- */
 
-bool tensor_detect_anomaly = false;
-
 bool tensor_has_nonfinite(const ObjTensor *t, const char **what) {
   if (t->dtype != DT_F32 && t->dtype != DT_F64) return false;
   bool inf = false, contig = tensor_is_contiguous(t);
@@ -561,16 +560,16 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
     return tensor_error(tc, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
                     info->arity == 1 ? "" : "s", n);
   bool record = false;
-  if (tensor_grad_enabled > 0 && info->backward)
+  if (tc->grad_enabled > 0 && info->backward)
     for (int i = 0; i < n; i++) record = record || in[i]->requires_grad;
   if (record && n > GRAD_MAX_INPUTS) {
     if (op == TOP_CAT) return apply_cat_tree(tc, in, n, attrs, out);
     if (op == TOP_STACK) return apply_stack_tree(tc, in, n, attrs, out);
   }
-  tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+  tc->saved[0] = tc->saved[1] = NULL;
   Forward call = {info, in, n, attrs, NULL};
   if (!tensor_protected(tc, run_forward, &call)) {
-    tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+    tc->saved[0] = tc->saved[1] = NULL;
     return false;
   }
   ObjTensor *r = call.r;
@@ -579,8 +578,8 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
   for (int i = 0; i < n; i++)
     if (r == in[i]) r = tensor_view(tc, r, r->ndim, r->shape, r->strides, r->offset);
   const char *what;
-  if (tensor_detect_anomaly && tensor_has_nonfinite(r, &what)) {
-    tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+  if (tc->detect_anomaly && tensor_has_nonfinite(r, &what)) {
+    tc->saved[0] = tc->saved[1] = NULL;
     return anomaly_error(tc, info, in, n, what);
   }
   if (record) {
@@ -588,18 +587,18 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
     g->op = op;
     g->ninputs = n;
     for (int i = 0; i < GRAD_MAX_INPUTS; i++) g->inputs[i] = i < n ? in[i] : NULL;
-    g->saved[0] = tensor_saved_slot[0];
-    g->saved[1] = tensor_saved_slot[1];
+    g->saved[0] = tc->saved[0];
+    g->saved[1] = tc->saved[1];
     autograd_note_inputs(g);
     g->attrs = *attrs;
     memcpy(g->out_shape, r->shape, sizeof g->out_shape);
     g->out_ndim = r->ndim;
     g->out_dtype = r->dtype;
-    g->seq = ++tape_seq;
+    g->seq = ++tc->seq;
     r->grad_fn = g;
     r->requires_grad = true;
   }
-  tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+  tc->saved[0] = tc->saved[1] = NULL;
   *out = r;
   return true;
 }

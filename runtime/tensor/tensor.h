@@ -7,7 +7,7 @@
  * expand make views without copying) and returned to the size-class cache
  * (tensor_alloc.c) when the last view is collected, so a steady-state
  * training step does not call malloc per op. Storage bytes are reported to
- * the collector with vm_gc_external().
+ * the owner (tc->account: the collector counts them).
  *
  * Every op is one row of tensor_ops.def: name, arity, fusion class, the
  * forward kernel tk_<NAME> (tensor_kernels.c) and the backward rule
@@ -21,24 +21,53 @@
 
 #include <stdint.h>
 
-#include "vm.h"
+#include "gc.h" /* core: objects, obj_alloc, GC hooks and temp roots */
 
 #define NS_MAX_DIMS 8
 
-/* What the tensor engine needs from the program that runs it, one per
- * interpreter: the GC heap its objects live in (the VM, opaque here) and
- * where its errors go. Every kernel, backward rule and creation function
- * takes it. */
+struct ObjTensor;
+struct TGuard;
+
+/* Everything the tensor engine keeps per interpreter, and what it needs
+ * from the program that runs it. One per VM (vm->tc); every kernel,
+ * backward rule and creation function takes it, so two interpreters in one
+ * process have their own grad mode, anomaly flag, tape and limits.
+ *
+ * The engine reaches its owner only through `vm` (opaque here: the GC heap
+ * its objects live in, passed to core's obj_alloc/vm_realloc/vm_push_root)
+ * and the three callbacks. Process-wide on purpose: the storage cache
+ * (tensor_alloc.c, shared so blocks freed by one interpreter serve the
+ * next), the thread pool and the RNG (tensor_rng.c). */
 typedef struct TCtx {
   VM *vm;
   /* Record a runtime error (the VM's vm_error). */
   void (*report)(VM *vm, const char *msg);
+  /* Tensor storage alive changed by delta bytes (the collector counts
+   * them toward its next cycle: vm_gc_external). */
+  void (*account)(VM *vm, ptrdiff_t delta_bytes);
+  /* How deep the owner's interpreter is nested (its frame count): an
+   * allocation failure unwinds to a tensor_protected() call only from the
+   * depth that call was made at, never across a re-entry. */
+  int (*depth)(VM *vm);
+
+  int grad_enabled;   /* > 0: tensor_apply records autograd (no_grad decrements); 1 at start */
+  bool detect_anomaly; /* see tensor_has_nonfinite */
+  size_t max_bytes;   /* a tensor needing more storage is refused up front; 0 = no limit */
+
+  /* engine state (tensor_int.h, tensor_alloc.c) */
+  struct ObjTensor *saved[2]; /* tensor_save() slots of the running forward kernel */
+  uint64_t seq;               /* tape position of the last recorded GradNode */
+  struct TGuard *guard;       /* the innermost tensor_protected() */
 } TCtx;
 
 /* Format an error, hand it to tc->report and return false, so a kernel can
  * `return tensor_error(tc, ...)`. */
 bool tensor_error(TCtx *tc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg));
+/* A context for vm's heap with grad mode on, no anomaly detection and no
+ * memory limit; NULL when out of memory. tensor_ctx_free releases it (the
+ * tensors live on in the heap). */
+TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg), void (*account)(VM *vm, ptrdiff_t delta_bytes),
+                     int (*depth)(VM *vm));
 void tensor_ctx_free(TCtx *tc);
 
 typedef enum { DT_F32, DT_F64, DT_I64, DT_BOOL, DT__COUNT } DType;
@@ -210,15 +239,14 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
  * (dt = DT__COUNT: infer f32 for floats, i64 for ints, bool for bools). */
 bool tensor_from_value(TCtx *tc, Value v, DType dt, ObjTensor **out);
 
-/* --detect-anomaly: tensor_apply() and the backward pass check every
- * floating-point result for NaN/Inf and raise a runtime error naming the op
- * ("anomaly: `log` produced NaN (input shapes [3])"). */
-extern bool tensor_detect_anomaly;
+/* With tc->detect_anomaly (--detect-anomaly), tensor_apply() and the
+ * backward pass check every floating-point result for NaN/Inf and raise a
+ * runtime error naming the op ("anomaly: `log` produced NaN (input shapes
+ * [3])"). */
 /* true when t (f32/f64) holds a NaN (*what = "NaN") or an Inf ("Inf"). */
 bool tensor_has_nonfinite(const ObjTensor *t, const char **what);
 
 /* ---- autograd (autograd.c) ---- */
-extern int tensor_grad_enabled; /* > 0: record (no_grad decrements) */
 /* gradient NULL: ones for a single-element root. Without retain_graph the
  * nodes walked are released (see GradNode). Errors before any gradient is
  * accumulated when the graph was already released or a tensor a rule reads

@@ -31,8 +31,9 @@
  * tensor_alloc_trim() empties the cache, and a request the system refuses
  * is retried once after trimming.
  *
- * Not thread-safe: storage is created and released on the interpreter's
- * thread only. */
+ * The cache and its statistics are process-wide: every context (every
+ * interpreter) allocates from them. Not thread-safe: storage is created
+ * and released on the interpreters' thread only. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_HUGEPAGE, clock_gettime */
 #include <setjmp.h>
 #include <stdio.h>
@@ -242,14 +243,14 @@ TStorage *tstorage_new(TCtx *tc, size_t nbytes) {
   s->version = 0;
   stats.current_bytes += s->nbytes;
   if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
-  if (tc) vm_gc_external(tc->vm, (ptrdiff_t)s->nbytes);
+  if (tc) tc->account(tc->vm, (ptrdiff_t)s->nbytes);
   return s;
 }
 
 void tstorage_release(TCtx *tc, TStorage *s) {
   if (--s->refcount > 0) return;
   stats.current_bytes -= s->nbytes;
-  if (tc) vm_gc_external(tc->vm, -(ptrdiff_t)s->nbytes);
+  if (tc) tc->account(tc->vm, -(ptrdiff_t)s->nbytes);
   if (s->nbytes > MAX_CACHED) {
     large_put(s);
     return;
@@ -281,27 +282,27 @@ void tensor_alloc_trim(void) {
 
 /* ---- protected calls ---- */
 
-typedef struct Guard {
+/* A chain per context (tc->guard), innermost first. */
+typedef struct TGuard {
   jmp_buf jb;
-  struct Guard *prev;
-  int nframes; /* the interpreter's frames when it was entered */
-} Guard;
-static Guard *guard; /* the innermost tensor_protected() */
+  struct TGuard *prev;
+  int depth; /* the interpreter's depth when it was entered (tc->depth) */
+} TGuard;
 
 bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx) {
-  Guard g;
-  g.prev = guard;
-  g.nframes = tc->vm->nframes;
-  int ntemp = tc->vm->heap.ntemp;
-  guard = &g;
+  TGuard g;
+  g.prev = tc->guard;
+  g.depth = tc->depth(tc->vm);
+  size_t nroots = vm_root_count(tc->vm);
+  tc->guard = &g;
   bool ok;
   if (setjmp(g.jb) == 0) {
     ok = fn(tc, ctx);
   } else {
-    tc->vm->heap.ntemp = ntemp;
+    vm_roots_reset(tc->vm, nroots);
     ok = false;
   }
-  guard = g.prev;
+  tc->guard = g.prev;
   return ok;
 }
 
@@ -309,6 +310,6 @@ bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx) {
  * the interpreter for (a callback) gets NULL like any native, and its
  * error travels back through the interpreter as usual. */
 ObjTensor *tensor_raise(TCtx *tc) {
-  if (guard && guard->nframes == tc->vm->nframes) longjmp(guard->jb, 1);
+  if (tc->guard && tc->guard->depth == tc->depth(tc->vm)) longjmp(tc->guard->jb, 1);
   return NULL;
 }

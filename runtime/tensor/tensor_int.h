@@ -5,7 +5,7 @@
  * after the kernel succeeds, and only when grad mode records), so a kernel
  * that produces something its backward rule needs (the dropout mask, the
  * softmax probabilities of cross_entropy, the argmax of maxpool2d) hands it
- * over with tensor_save(slot, t). tensor_apply() clears both slots before
+ * over with tensor_save(tc, slot, t). tensor_apply() clears both slots before
  * the forward call and afterwards moves them into node->saved[0..1] when it
  * records a node; otherwise they are dropped (they are GC objects and die
  * with the next collection). What each op saves:
@@ -45,12 +45,14 @@
 #undef TOP
 
 /* ---- saved tensors (tensor.c) ---- */
-extern ObjTensor *tensor_saved_slot[2];
-static inline void tensor_save(int slot, ObjTensor *t) { tensor_saved_slot[slot] = t; }
+/* The slots live in the context (tc->saved). Not marked by the collector:
+ * it runs only at interpreter safe points, and tensor_apply() empties them
+ * before returning. */
+static inline void tensor_save(TCtx *tc, int slot, ObjTensor *t) { tc->saved[slot] = t; }
 
 /* ---- storage (tensor_alloc.c) ---- */
 /* Refcount 1, capacity rounded up to a size class, 64-byte aligned data,
- * nbytes reported with vm_gc_external(). NULL when the system refuses the
+ * nbytes reported with tc->account. NULL when the system refuses the
  * memory (the caller reports it). */
 TStorage *tstorage_new(TCtx *tc, size_t nbytes);
 /* After vm_error(): unwind to the innermost tensor_protected(), or return

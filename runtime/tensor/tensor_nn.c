@@ -143,7 +143,7 @@ bool tk_CROSS_ENTROPY(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTenso
     loss += m + log(s) - xl;
   }
   *out = tensor_scalar(tc, dt, N ? loss / (double)N : NAN);
-  tensor_save(0, p);
+  tensor_save(tc, 0, p);
   return true;
 }
 
@@ -167,7 +167,7 @@ bool tk_DROPOUT(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **ou
   }
   ObjTensor *args[2] = {x, mask};
   if (!tk_MUL(tc, args, 2, a, out)) return false;
-  tensor_save(0, mask);
+  tensor_save(tc, 0, mask);
   return true;
 }
 
@@ -380,6 +380,6 @@ bool tk_MAXPOOL2D(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **
   int64_t grain = POOL_GRAIN / (H * W);
   pool_parallel_for(N * C, grain > 0 ? grain : 1, maxpool_range, &job);
   *out = r;
-  tensor_save(0, idx);
+  tensor_save(tc, 0, idx);
   return true;
 }

@@ -3,7 +3,11 @@
  * seed by splitmix64. seed(n) resets it; the default seed is 0x5eed. The
  * same seed gives bit-identical streams on every platform: uniform doubles
  * take the top 53 bits, and normals come from the Box-Muller transform,
- * whose second value is kept for the next call (seeding discards it). */
+ * whose second value is kept for the next call (seeding discards it).
+ *
+ * One generator per process, not per TCtx, like PyTorch's default
+ * generator: every interpreter in the process draws from (and seed()
+ * resets) the same stream. */
 #include <math.h>
 #include <string.h>
 

@@ -12,6 +12,7 @@
 #include "strbuf.h"
 #include "units.h"
 #include "utf8.h"
+#include "vm.h"
 
 /* These error functions return false explicitly (not vm_error's result) so the
  * compiler can see outputs are never read after them. */

@@ -696,19 +696,12 @@ static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
 
 /* A safe point: every live value is in a register or reachable from one.
  * Every loop iteration and every call passes one, so it is also where the
- * limits of vm_set_limits are checked. */
+ * limits of vm_set_limits (builtins.h) are checked. */
 #define checkGC()                                                                                  \
   do {                                                                                             \
     if (UNLIKELY(vm->limited) && !check_limits(vm)) THROW();                                       \
     if (GC_WANTED() && vm->gc_unsafe == 0 && vm->heap.gc_pause == 0) gc_collect(vm);                 \
   } while (0)
-
-void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes) {
-  vm->budget = budget;
-  vm->steps = 0;
-  vm->max_tensor_bytes = max_tensor_bytes;
-  vm->limited = budget != 0 || max_tensor_bytes != 0;
-}
 
 static __attribute__((noinline)) bool check_limits(VM *vm) {
   if (vm->budget && ++vm->steps > vm->budget)
@@ -1657,7 +1650,7 @@ static bool execute(VM *vm, int entry) {
 
 on_error:
   if (!vm->has_error) vm_error(vm, "internal error");
-  tensor_grad_enabled = 1; /* an error leaves any no_grad block */
+  if (vm->lang.error_unwind) vm->lang.error_unwind(vm); /* an error leaves any no_grad block */
   capture_trace(vm, entry, pc);
   close_upvalues(vm, vm->frames[entry].base);
   vm->nframes = entry;

@@ -60,6 +60,9 @@ typedef struct {
   bool (*quantity_get_field)(VM *vm, Value q, ObjString *name, Value *out);
   /* the shortest text that reads back as d, with a decimal point (format.c) */
   void (*format_float)(char *buf, size_t size, double d);
+  /* A runtime error left the interpreter loop: reset what the blocks it
+   * left had set (grad mode inside no_grad). May be NULL. */
+  void (*error_unwind)(VM *vm);
   void (*free)(VM *vm); /* vm_free: release the layer's own state */
 } LangHooks;
 
@@ -108,7 +111,7 @@ struct VM {
   bool repl;
 
   /* Limits for running untrusted programs (the fuzz target), off unless
-   * vm_set_limits turned them on; checked at the interpreter's safe points
+   * vm_set_limits (builtins.h) turned them on; checked at the interpreter's safe points
    * (every loop iteration, every call). */
   bool limited;
   uint64_t budget;         /* safe points a program may pass; 0 = no limit */
@@ -120,12 +123,6 @@ struct VM {
  * programs run in lang_vm_new() (runtime/lang/builtins.h), which adds them. */
 VM *vm_new(void);
 void vm_free(VM *vm);
-/* Stop programs that run or allocate too much: past `budget` loop
- * iterations and calls a runtime error "instruction budget exhausted"; with
- * more than `max_tensor_bytes` of tensor storage alive, "tensor memory
- * limit exceeded" (and shapes asking for more are refused before they are
- * allocated). 0 turns a limit off. */
-void vm_set_limits(VM *vm, uint64_t budget, size_t max_tensor_bytes);
 
 /* Runtime errors: record the message (printf-style) and return false so a
  * native can `return vm_error(vm, ...)`. The trace is captured when the

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "neuralscript.h"
-#include "vm.h"
+#include "builtins.h" /* vm_set_limits */
 
 #define FUZZ_BUDGET 200000                 /* loop iterations and calls */
 #define FUZZ_TENSOR_BYTES ((size_t)64 << 20) /* tensor storage alive at once */

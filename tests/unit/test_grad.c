@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "builtins.h"
+#include "neuralscript.h"
 #include "tensor_int.h"
 
 static VM *vm;
@@ -87,7 +88,7 @@ static void check_fd(const char *name, Forward f, const void *ctx, ObjTensor **i
   checks++;
   char why[1200] = "";
   for (int k = 0; k < n; k++) in[k]->grad = NULL;
-  tensor_grad_enabled = 1;
+  vm->tc->grad_enabled = 1;
   ObjTensor *out = f(in, n, ctx);
   if (out == NULL) {
     snprintf(why, sizeof why, "forward: %s", vm->error);
@@ -99,11 +100,11 @@ static void check_fd(const char *name, Forward f, const void *ctx, ObjTensor **i
     snprintf(why, sizeof why, "backward: %s", vm->error);
     goto fail;
   }
-  if (tensor_grad_enabled != 1) {
+  if (vm->tc->grad_enabled != 1) {
     snprintf(why, sizeof why, "grad mode not restored after backward");
     goto fail;
   }
-  tensor_grad_enabled = 0;
+  vm->tc->grad_enabled = 0;
   double worst = 0;
   for (int k = 0; k < n; k++) {
     ObjTensor *x = in[k];
@@ -142,11 +143,11 @@ static void check_fd(const char *name, Forward f, const void *ctx, ObjTensor **i
       if (err > worst) worst = err;
     }
   }
-  tensor_grad_enabled = 1;
+  vm->tc->grad_enabled = 1;
   printf("ok   %-40s max abs err %.2e\n", name, worst);
   return;
 fail:
-  tensor_grad_enabled = 1;
+  vm->tc->grad_enabled = 1;
   vm_clear_error(vm);
   printf("FAIL %-40s %s\n", name, why);
   failures++;
@@ -509,7 +510,7 @@ static void check_release(void) {
   double g0 = ok ? tensor_get(x->grad, 0) : 0;
   ok = ok && sq->grad_fn->released && sq->grad_fn->ninputs == 0 && sq->grad_fn->inputs[0] == NULL;
   ok = ok && !autograd_backward(vm->tc, s, NULL, false) && strstr(vm->error, "a second time") != NULL &&
-       tensor_get(x->grad, 0) == g0 && tensor_grad_enabled == 1;
+       tensor_get(x->grad, 0) == g0 && vm->tc->grad_enabled == 1;
   printf("%s a second backward() through a freed graph fails: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);
@@ -553,7 +554,7 @@ static void check_errors(void) {
   ObjTensor *in[2] = {rnd(-1, 1, SHAPE(32, 10)), rnd(-1, 1, SHAPE(10))};
   ObjTensor *y = apply(TOP_ADD, in, 2, NULL);
   const char *want = "backward: grad can be implicitly created only for scalar outputs (loss has shape [32, 10])";
-  bool ok = y && !autograd_backward(vm->tc, y, NULL, false) && strcmp(vm->error, want) == 0 && tensor_grad_enabled == 1;
+  bool ok = y && !autograd_backward(vm->tc, y, NULL, false) && strcmp(vm->error, want) == 0 && vm->tc->grad_enabled == 1;
   printf("%s backward on a non-scalar: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);
@@ -564,6 +565,39 @@ static void check_errors(void) {
   printf("%s backward on a tensor without grad: %s\n", ok ? "ok  " : "FAIL", vm->error);
   if (!ok) failures++;
   vm_clear_error(vm);
+}
+
+/* Grad mode and anomaly detection belong to one interpreter: with a second
+ * VM in the process turned to no_grad and to --detect-anomaly (through the
+ * embedding API), this one still records and lets a NaN through. */
+static void check_two_vms(void) {
+  checks++;
+  VM *other = lang_vm_new();
+  ns_set_detect_anomaly(other, true);
+  other->tc->grad_enabled = 0;
+  vm->tc->grad_enabled = 1;
+  ObjTensor *x = tensor_new(vm->tc, DT_F64, SHAPE(2));
+  ((double *)tensor_data(x))[0] = 1.0;
+  ((double *)tensor_data(x))[1] = -1.0;
+  x->requires_grad = true;
+  ObjTensor *ox = tensor_new(other->tc, DT_F64, SHAPE(2));
+  memcpy(tensor_data(ox), tensor_data(x), 2 * sizeof(double));
+  ox->requires_grad = true;
+
+  ObjTensor *y = apply(TOP_LOG, &x, 1, NULL);
+  bool here = y != NULL && y->grad_fn != NULL && !vm->has_error;
+  ObjTensor *oy = NULL;
+  bool there = !tensor_apply(other->tc, TOP_LOG, &ox, 1, NULL, &oy) && strstr(other->error, "anomaly: `log` produced NaN");
+  vm_clear_error(other);
+  ObjTensor *ozz = NULL;
+  ns_set_detect_anomaly(other, false);
+  bool nograd = tensor_apply(other->tc, TOP_EXP, &ox, 1, NULL, &ozz) && ozz->grad_fn == NULL;
+  bool ok = here && there && nograd && vm->tc->grad_enabled == 1 && !vm->tc->detect_anomaly;
+  printf("%s two VMs keep their own grad mode and anomaly flag (here %d, there %d, no_grad %d)\n",
+         ok ? "ok  " : "FAIL", here, there, nograd);
+  if (!ok) failures++;
+  vm_clear_error(vm);
+  vm_free(other);
 }
 
 int main(void) {
@@ -583,6 +617,7 @@ int main(void) {
   check_version();
   check_deep();
   check_errors();
+  check_two_vms();
   printf("%d/%d gradient checks passed\n", checks - failures, checks);
   vm_free(vm);
   return failures ? 1 : 0;

@@ -376,7 +376,7 @@ static void test_nn(void) {
       CHECK(false, "dropout scales kept elements by 1/(1-p): %g", tensor_get(dr, i));
       break;
     }
-  if (tensor_grad_enabled > 0 && tensor_ops[TOP_DROPOUT].backward) {
+  if (vm->tc->grad_enabled > 0 && tensor_ops[TOP_DROPOUT].backward) {
     CHECK(dr->grad_fn && dr->grad_fn->saved[0] && dr->grad_fn->saved[0]->numel == 10000, "dropout mask saved");
     CHECK(dr->requires_grad && dr->grad_fn->op == TOP_DROPOUT && dr->grad_fn->inputs[0] == ones,
           "grad node recorded");

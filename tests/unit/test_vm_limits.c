@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "neuralscript.h"
-#include "vm.h"
+#include "builtins.h" /* vm_set_limits */
 
 static int failures;
 
