@@ -604,6 +604,62 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
   return true;
 }
 
+/* "expand: cannot expand [2, 3] to [3]" unless r broadcasts to dst's
+ * shape (the error an explicit expand gives). */
+static bool broadcasts_to(TCtx *tc, const ObjTensor *r, const ObjTensor *dst) {
+  bool ok = r->ndim <= dst->ndim;
+  for (int i = 0; i < r->ndim && ok; i++) {
+    int64_t d = r->shape[i], want = dst->shape[i + dst->ndim - r->ndim];
+    ok = d == want || d == 1;
+  }
+  if (ok) return true;
+  char sa[128], sb[128];
+  return tensor_error(tc, "expand: cannot expand %s to %s", tensor_shape_str(r, sa, sizeof sa),
+                      tensor_shape_str(dst, sb, sizeof sb));
+}
+
+bool tensor_apply_into(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor *dst) {
+  static const TAttrs none;
+  const TensorOpInfo *info = &tensor_ops[op];
+  if (!attrs) attrs = &none;
+  if (info->arity >= 0 ? n != info->arity : n < 1)
+    return tensor_error(tc, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
+                        info->arity == 1 ? "" : "s", n);
+  if (op == TOP_INDEX_PUT && in[0] == dst) {
+    if (!tensor_index_put(tc, dst, in[1], in[2])) return false;
+    tensor_bump_version(dst);
+    return true;
+  }
+  ObjTensor *r;
+  if (op == TOP_CAST && attrs->dtype == dst->dtype) {
+    r = in[0];
+  } else {
+    if (!tensor_detect_anomaly && n == 2 && tensor_binary_into(op, dst, in[0], in[1])) {
+      tensor_bump_version(dst);
+      return true;
+    }
+    tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+    Forward call = {info, in, n, attrs, NULL};
+    bool ok = tensor_protected(tc, run_forward, &call);
+    tensor_saved_slot[0] = tensor_saved_slot[1] = NULL;
+    if (!ok) return false;
+    r = call.r;
+    const char *what;
+    if (tensor_detect_anomaly && tensor_has_nonfinite(r, &what)) return anomaly_error(tc, info, in, n, what);
+  }
+  if (!broadcasts_to(tc, r, dst)) return false;
+  /* a source sharing dst's storage is read out first (x[1:] = x[:-1]) */
+  if (r->storage == dst->storage) {
+    ObjTensor *c = tensor_new(tc, r->dtype, r->ndim, r->shape);
+    if (!c) return false;
+    tensor_copy_into(c, r);
+    r = c;
+  }
+  tensor_copy_into(dst, r);
+  tensor_bump_version(dst);
+  return true;
+}
+
 /* ---- tensor_from_value ---- */
 
 typedef struct {
