@@ -404,35 +404,54 @@ void tensor_set(ObjTensor *t, int64_t i, double v) {
   }
 }
 
-/* Strided conversion loops, one per (source, destination) dtype pair. */
+/* Strided conversion loops, one per (source, destination) dtype pair:
+ * tensor_scalar.def's CAST row, S_CONVERT(X0), with S_CONVERT as C's
+ * conversion on the store and != 0 for a bool destination (to_bool is a
+ * constant in each loop). */
 #define CONV(S, ST, D, DTY, EXPR)                                                                  \
   NS_SIMD_CLONES                                                                                   \
   static void conv_##S##_##D(int64_t n, char **p, const int64_t *s, void *ctx) {                  \
     (void)ctx;                                                                                     \
+    enum { to_bool = sizeof(DTY) == 1 };                                                           \
     DTY *restrict o = (DTY *)p[0];                                                                 \
     const ST *restrict a = (const ST *)p[1];                                                       \
     int64_t so = s[0], sa = s[1];                                                                  \
     if (so == 1 && sa == 1) {                                                                      \
       _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
-        ST x = a[i];                                                                               \
+        ST x0 = a[i];                                                                              \
         o[i] = (DTY)(EXPR);                                                                        \
       }                                                                                            \
     } else {                                                                                       \
       for (int64_t i = 0; i < n; i++) {                                                            \
-        ST x = a[i * sa];                                                                          \
+        ST x0 = a[i * sa];                                                                         \
         o[i * so] = (DTY)(EXPR);                                                                   \
       }                                                                                            \
     }                                                                                              \
   }
-#define CONV_FROM(S, ST)                                                                           \
-  CONV(S, ST, f32, float, x)                                                                       \
-  CONV(S, ST, f64, double, x)                                                                      \
-  CONV(S, ST, i64, int64_t, x)                                                                     \
-  CONV(S, ST, b8, uint8_t, x != 0)
-CONV_FROM(f32, float)
-CONV_FROM(f64, double)
-CONV_FROM(i64, int64_t)
-CONV_FROM(b8, uint8_t)
+#define CONV_FROM(S, ST, EXPR)                                                                     \
+  CONV(S, ST, f32, float, EXPR)                                                                    \
+  CONV(S, ST, f64, double, EXPR)                                                                   \
+  CONV(S, ST, i64, int64_t, EXPR)                                                                  \
+  CONV(S, ST, b8, uint8_t, EXPR)
+#define X0 x0
+#define S_CONVERT(a) (to_bool ? (a) != 0 : (a))
+#define ELEM(NAME, LOOP, TYPES, RES, EXPR) ELEM_##LOOP(EXPR)
+#define ELEM_BIN(EXPR)
+#define ELEM_UN(EXPR)
+#define ELEM_SEL(EXPR)
+#define ELEM_CVT(EXPR)                                                                             \
+  CONV_FROM(f32, float, EXPR)                                                                      \
+  CONV_FROM(f64, double, EXPR)                                                                     \
+  CONV_FROM(i64, int64_t, EXPR)                                                                    \
+  CONV_FROM(b8, uint8_t, EXPR)
+#include "tensor_scalar.def"
+#undef ELEM
+#undef ELEM_BIN
+#undef ELEM_UN
+#undef ELEM_SEL
+#undef ELEM_CVT
+#undef X0
+#undef S_CONVERT
 
 static const TInnerFn conv_fns[DT__COUNT][DT__COUNT] = {
     [DT_F32] = {conv_f32_f32, conv_f32_f64, conv_f32_i64, conv_f32_b8},
