@@ -3,11 +3,12 @@
  * access (`.T`, `.shape`, `.grad`, `.requires_grad`), indexing and slicing,
  * and the operators arith.c forwards here.
  *
- * Everything goes through tensor_apply so that autograd records it; the
- * only direct data access is element copying (index assignment, in-place
- * updates), which records nothing except an index assignment into a tensor
- * with history (an index_put node). Every such write bumps the storage's
- * version, which backward() checks. Natives take optional named arguments
+ * Everything goes through tensor_apply so that autograd records it, and
+ * every write into an existing tensor (index assignment, in-place updates)
+ * through its in-place form tensor_apply_into, which records nothing (an
+ * index assignment into a tensor with history is recorded here as an
+ * index_put node) and bumps the storage's version, which backward()
+ * checks. Natives take optional named arguments
  * (`axis:`, `keepdim:`, `dtype:`) through ObjNative.params; an absent one
  * arrives as UNDEF or unit. Collection cannot run while a native is on the
  * C stack, so intermediate tensors need no roots. */

@@ -11,11 +11,14 @@
  *
  * Every op is one row of tensor_ops.def: name, arity, fusion class, the
  * forward kernel tk_<NAME> (tensor_kernels.c) and the backward rule
- * tb_<NAME> (autograd.c). tensor_apply() runs an op: it checks dtypes and
+ * tb_<NAME> (autograd.c); an elementwise op's scalar meaning is its row of
+ * tensor_scalar.def, from which the kernels' loops are generated. tensor_apply() runs an op: it checks dtypes and
  * shapes, computes the result, and, when grad mode is on and an input
  * requires grad, records a GradNode holding the inputs, the attributes and
- * what the backward rule saved. loss.backward() walks the nodes reachable
- * from loss in reverse topological order. */
+ * what the backward rule saved. tensor_apply_into() is its in-place form,
+ * the one way to write into an existing tensor from outside the engine.
+ * loss.backward() walks the nodes reachable from loss in reverse
+ * topological order. */
 #ifndef NS_TENSOR_H
 #define NS_TENSOR_H
 
