@@ -3,11 +3,12 @@
  * access (`.T`, `.shape`, `.grad`, `.requires_grad`), indexing and slicing,
  * and the operators arith.c forwards here.
  *
- * Everything goes through tensor_apply so that autograd records it; the
- * only direct data access is element copying (index assignment, in-place
- * updates), which records nothing except an index assignment into a tensor
- * with history (an index_put node). Every such write bumps the storage's
- * version, which backward() checks. Natives take optional named arguments
+ * Everything goes through tensor_apply so that autograd records it, and
+ * every write into an existing tensor (index assignment, in-place updates)
+ * through its in-place form tensor_apply_into, which records nothing (an
+ * index assignment into a tensor with history is recorded here as an
+ * index_put node) and bumps the storage's version, which backward()
+ * checks. Natives take optional named arguments
  * (`axis:`, `keepdim:`, `dtype:`) through ObjNative.params; an absent one
  * arrives as UNDEF or unit. Collection cannot run while a native is on the
  * C stack, so intermediate tensors need no roots. */
@@ -208,32 +209,12 @@ static void store_elem(ObjTensor *t, int64_t off, double v) {
   }
 }
 
-/* dst[...] = src broadcast to dst's shape and converted to its dtype, by
- * the strided kernel loop (tensor_copy_into). A source that shares dst's
- * storage is copied out first, so overlapping views (x[1:] = x[:-1]) read
- * the old values. Bumps the storage's version (an in-place write). */
+/* dst[...] = src broadcast to dst's shape and converted to its dtype: a
+ * cast to dst's dtype written into dst (tensor_apply_into reads a source
+ * sharing dst's storage first and bumps the version). */
 static bool copy_into(VM *vm, ObjTensor *dst, ObjTensor *src) {
-  int saved = vm->tc->grad_enabled;
-  vm->tc->grad_enabled = 0;
-  ObjTensor *s = src;
-  bool ok = true;
-  if (src->ndim != dst->ndim || memcmp(src->shape, dst->shape, sizeof(int64_t) * dst->ndim)) {
-    TAttrs at = {0};
-    for (int i = 0; i < dst->ndim; i++) at.ints[i] = dst->shape[i];
-    at.nints = dst->ndim;
-    ok = run1(vm, TOP_EXPAND, s, &at, &s); /* the broadcast error, if any */
-  }
-  if (ok && s->storage == dst->storage) {
-    ObjTensor *c = tensor_new(vm->tc, s->dtype, s->ndim, s->shape);
-    if (c) tensor_copy_into(c, s);
-    s = c;
-  }
-  vm->tc->grad_enabled = saved;
-  if (!ok) return false;
-  if (!s) return false;
-  tensor_copy_into(dst, s);
-  tensor_bump_version(dst);
-  return true;
+  TAttrs at = {.dtype = dst->dtype};
+  return tensor_apply_into(vm->tc, TOP_CAST, &src, 1, &at, dst);
 }
 
 /* ---- indexing: ints select, ranges slice, a bool tensor masks ---- */
@@ -481,9 +462,8 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
   vm->tc->grad_enabled = saved;
   if (!ok) return false;
   if (!record) {
-    if (!tensor_index_put(vm->tc, x, pos, src)) return false;
-    tensor_bump_version(x);
-    return true;
+    ObjTensor *in[3] = {x, pos, src};
+    return tensor_apply_into(vm->tc, TOP_INDEX_PUT, in, 3, NULL, x);
   }
   const ObjTensor *base = view_base(x);
   if (base != x && base->grad_fn == NULL)
@@ -500,9 +480,7 @@ bool lib_tensor_set_index(VM *vm, Value obj, Value idx, Value v) {
   old->requires_grad = x->requires_grad;
   ObjTensor *in[3] = {old, pos, src};
   TAttrs at = {0};
-  if (!tensor_apply(vm->tc, TOP_INDEX_PUT, in, 3, &at, &r)) return false;
-  tensor_copy_into(x, r);
-  tensor_bump_version(x);
+  if (!tensor_apply(vm->tc, TOP_INDEX_PUT, in, 3, &at, &r) || !copy_into(vm, x, r)) return false;
   x->grad_fn = r->grad_fn;
   x->requires_grad = true;
   return true;
@@ -1667,12 +1645,11 @@ static bool m_data_ptr(VM *vm, Value *a, int n, Value *out) {
 }
 
 /* In-place updates (no autograd): what optimizers use on parameters.
- * x OP= y runs the kernel straight into x when it can (same dtype, y
- * broadcast to x's shape, no overlap); otherwise into a new tensor that is
- * then copied into x. --detect-anomaly takes the second way, which checks
- * the result. */
+ * x OP= y (alpha scaling y first) is OP applied into x by
+ * tensor_apply_into, which runs + - * / straight into x when it can;
+ * other operators (%, @) compute the result first and copy it into x. */
 static bool inplace(VM *vm, Value *a, int n, ArithOp op, Value *out) {
-  ObjTensor *x = SELF(a);
+  ObjTensor *x = SELF(a), *y, *src;
   Value r = a[1];
   if (op != AOP_NONE) {
     Value other = a[1];
@@ -1685,20 +1662,18 @@ static bool inplace(VM *vm, Value *a, int n, ArithOp op, Value *out) {
                    : op == AOP_MUL ? TOP_MUL
                    : op == AOP_DIV ? TOP_DIV
                                   : TOP__COUNT;
-    bool direct = ok && top != TOP__COUNT && !vm->tc->detect_anomaly && (IS_TENSOR(other) || IS_NUM(other));
-    ObjTensor *y = NULL;
-    if (direct) ok = operand(vm, other, x, "in-place update", &y);
-    if (direct && ok && tensor_binary_into(top, x, x, y)) {
-      tensor_bump_version(x);
+    if (ok && top != TOP__COUNT) {
+      ok = operand(vm, other, x, tensor_ops[top].name, &y);
+      ObjTensor *in[2] = {x, y};
+      ok = ok && tensor_apply_into(vm->tc, top, in, 2, NULL, x);
       vm->tc->grad_enabled = saved;
       *out = a[0];
-      return true;
+      return ok;
     }
     ok = ok && lib_tensor_binary(vm, op, a[0], other, &r);
     vm->tc->grad_enabled = saved;
     if (!ok) return false;
   }
-  ObjTensor *src;
   if (!operand(vm, r, x, "copy_", &src) || !copy_into(vm, x, src)) return false;
   *out = a[0];
   return true;

@@ -405,35 +405,54 @@ void tensor_set(ObjTensor *t, int64_t i, double v) {
   }
 }
 
-/* Strided conversion loops, one per (source, destination) dtype pair. */
+/* Strided conversion loops, one per (source, destination) dtype pair:
+ * tensor_scalar.def's CAST row, S_CONVERT(X0), with S_CONVERT as C's
+ * conversion on the store and != 0 for a bool destination (to_bool is a
+ * constant in each loop). */
 #define CONV(S, ST, D, DTY, EXPR)                                                                  \
   NS_SIMD_CLONES                                                                                   \
   static void conv_##S##_##D(int64_t n, char **p, const int64_t *s, void *ctx) {                  \
     (void)ctx;                                                                                     \
+    enum { to_bool = sizeof(DTY) == 1 };                                                           \
     DTY *restrict o = (DTY *)p[0];                                                                 \
     const ST *restrict a = (const ST *)p[1];                                                       \
     int64_t so = s[0], sa = s[1];                                                                  \
     if (so == 1 && sa == 1) {                                                                      \
       _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
-        ST x = a[i];                                                                               \
+        ST x0 = a[i];                                                                              \
         o[i] = (DTY)(EXPR);                                                                        \
       }                                                                                            \
     } else {                                                                                       \
       for (int64_t i = 0; i < n; i++) {                                                            \
-        ST x = a[i * sa];                                                                          \
+        ST x0 = a[i * sa];                                                                         \
         o[i * so] = (DTY)(EXPR);                                                                   \
       }                                                                                            \
     }                                                                                              \
   }
-#define CONV_FROM(S, ST)                                                                           \
-  CONV(S, ST, f32, float, x)                                                                       \
-  CONV(S, ST, f64, double, x)                                                                      \
-  CONV(S, ST, i64, int64_t, x)                                                                     \
-  CONV(S, ST, b8, uint8_t, x != 0)
-CONV_FROM(f32, float)
-CONV_FROM(f64, double)
-CONV_FROM(i64, int64_t)
-CONV_FROM(b8, uint8_t)
+#define CONV_FROM(S, ST, EXPR)                                                                     \
+  CONV(S, ST, f32, float, EXPR)                                                                    \
+  CONV(S, ST, f64, double, EXPR)                                                                   \
+  CONV(S, ST, i64, int64_t, EXPR)                                                                  \
+  CONV(S, ST, b8, uint8_t, EXPR)
+#define X0 x0
+#define S_CONVERT(a) (to_bool ? (a) != 0 : (a))
+#define ELEM(NAME, LOOP, TYPES, RES, EXPR) ELEM_##LOOP(EXPR)
+#define ELEM_BIN(EXPR)
+#define ELEM_UN(EXPR)
+#define ELEM_SEL(EXPR)
+#define ELEM_CVT(EXPR)                                                                             \
+  CONV_FROM(f32, float, EXPR)                                                                      \
+  CONV_FROM(f64, double, EXPR)                                                                     \
+  CONV_FROM(i64, int64_t, EXPR)                                                                    \
+  CONV_FROM(b8, uint8_t, EXPR)
+#include "tensor_scalar.def"
+#undef ELEM
+#undef ELEM_BIN
+#undef ELEM_UN
+#undef ELEM_SEL
+#undef ELEM_CVT
+#undef X0
+#undef S_CONVERT
 
 static const TInnerFn conv_fns[DT__COUNT][DT__COUNT] = {
     [DT_F32] = {conv_f32_f32, conv_f32_f64, conv_f32_i64, conv_f32_b8},
@@ -600,6 +619,62 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
   }
   tc->saved[0] = tc->saved[1] = NULL;
   *out = r;
+  return true;
+}
+
+/* "expand: cannot expand [2, 3] to [3]" unless r broadcasts to dst's
+ * shape (the error an explicit expand gives). */
+static bool broadcasts_to(TCtx *tc, const ObjTensor *r, const ObjTensor *dst) {
+  bool ok = r->ndim <= dst->ndim;
+  for (int i = 0; i < r->ndim && ok; i++) {
+    int64_t d = r->shape[i], want = dst->shape[i + dst->ndim - r->ndim];
+    ok = d == want || d == 1;
+  }
+  if (ok) return true;
+  char sa[128], sb[128];
+  return tensor_error(tc, "expand: cannot expand %s to %s", tensor_shape_str(r, sa, sizeof sa),
+                      tensor_shape_str(dst, sb, sizeof sb));
+}
+
+bool tensor_apply_into(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor *dst) {
+  static const TAttrs none;
+  const TensorOpInfo *info = &tensor_ops[op];
+  if (!attrs) attrs = &none;
+  if (info->arity >= 0 ? n != info->arity : n < 1)
+    return tensor_error(tc, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
+                        info->arity == 1 ? "" : "s", n);
+  if (op == TOP_INDEX_PUT && in[0] == dst) {
+    if (!tensor_index_put(tc, dst, in[1], in[2])) return false;
+    tensor_bump_version(dst);
+    return true;
+  }
+  ObjTensor *r;
+  if (op == TOP_CAST && attrs->dtype == dst->dtype) {
+    r = in[0];
+  } else {
+    if (!tc->detect_anomaly && n == 2 && tensor_binary_into(op, dst, in[0], in[1])) {
+      tensor_bump_version(dst);
+      return true;
+    }
+    tc->saved[0] = tc->saved[1] = NULL;
+    Forward call = {info, in, n, attrs, NULL};
+    bool ok = tensor_protected(tc, run_forward, &call);
+    tc->saved[0] = tc->saved[1] = NULL;
+    if (!ok) return false;
+    r = call.r;
+    const char *what;
+    if (tc->detect_anomaly && tensor_has_nonfinite(r, &what)) return anomaly_error(tc, info, in, n, what);
+  }
+  if (!broadcasts_to(tc, r, dst)) return false;
+  /* a source sharing dst's storage is read out first (x[1:] = x[:-1]) */
+  if (r->storage == dst->storage) {
+    ObjTensor *c = tensor_new(tc, r->dtype, r->ndim, r->shape);
+    if (!c) return false;
+    tensor_copy_into(c, r);
+    r = c;
+  }
+  tensor_copy_into(dst, r);
+  tensor_bump_version(dst);
   return true;
 }
 

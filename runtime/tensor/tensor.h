@@ -11,11 +11,14 @@
  *
  * Every op is one row of tensor_ops.def: name, arity, fusion class, the
  * forward kernel tk_<NAME> (tensor_kernels.c) and the backward rule
- * tb_<NAME> (autograd.c). tensor_apply() runs an op: it checks dtypes and
+ * tb_<NAME> (autograd.c); an elementwise op's scalar meaning is its row of
+ * tensor_scalar.def, from which the kernels' loops are generated. tensor_apply() runs an op: it checks dtypes and
  * shapes, computes the result, and, when grad mode is on and an input
  * requires grad, records a GradNode holding the inputs, the attributes and
- * what the backward rule saved. loss.backward() walks the nodes reachable
- * from loss in reverse topological order. */
+ * what the backward rule saved. tensor_apply_into() is its in-place form,
+ * the one way to write into an existing tensor from outside the engine.
+ * loss.backward() walks the nodes reachable from loss in reverse
+ * topological order. */
 #ifndef NS_TENSOR_H
 #define NS_TENSOR_H
 
@@ -208,20 +211,6 @@ ObjTensor *tensor_contiguous(TCtx *tc, ObjTensor *t);                      /* t 
  * inside are dropped; memory a caller malloc'd inside is not freed, so
  * code that holds its own buffers checks shapes first. Nests. */
 bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx);
-/* Copy src (any strides and dtype, broadcastable to dst's shape) into dst,
- * converting; the two must not overlap. */
-void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
-/* dst = a OP b computed in place for OP + - * / on f32/f64, when a and b
- * have dst's dtype, broadcast to dst's shape and share its storage only as
- * dst itself. false (nothing written) when those do not hold. */
-bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b);
-/* dst.flat[pos[j]] = src[j] for every j (row-major positions into dst,
- * any strides), src broadcast to pos's shape and converted to dst's
- * dtype; later positions win over earlier equal ones. pos is an i64 tensor
- * of positions in [0, dst->numel). false after vm_error (a position out of
- * range, a value that does not broadcast); nothing is written then. Does
- * not record autograd and does not bump dst's version. */
-bool tensor_index_put(TCtx *tc, ObjTensor *dst, ObjTensor *pos, ObjTensor *src);
 bool tensor_is_contiguous(const ObjTensor *t);
 static inline void *tensor_data(const ObjTensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
@@ -235,6 +224,25 @@ const char *tensor_shape_str(const ObjTensor *t, char *buf, size_t n);
 /* Run op on inputs, recording autograd when enabled. false on error (a
  * shape error names the op and both shapes). */
 bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out);
+/* The in-place form: run op on inputs and write its result into dst, the
+ * one door for every in-place update (optimizer steps, copy_, fill_,
+ * `x -= y` on a leaf, index assignment). The result is broadcast to dst's
+ * shape ("expand: cannot expand [2, 3] to [3]" when it does not) and
+ * converted to dst's dtype; inputs may share dst's storage in any way
+ * (they are read before dst is written, so x[1:] = x[:-1] and x -= x see
+ * the old values), and a dst that overlaps itself (an expanded view) gets
+ * each of its elements written once per view element, with the same value.
+ * dst's storage version is bumped. Nothing is recorded for autograd: the
+ * caller decides what an in-place write means for the graph (lib_tensor.c
+ * records an index assignment into a tensor with history as an index_put
+ * and then writes its result here). Two forms skip the general path:
+ *   CAST to dst's dtype, one input     a copy (not checked by
+ *                                      --detect-anomaly: it makes no value)
+ *   INDEX_PUT with in[0] == dst        dst.flat[pos[j]] = values[j] only
+ * and + - * / on f32/f64 run the kernel straight into dst when the inputs
+ * have dst's dtype, broadcast to its shape and share its storage only as
+ * dst itself. --detect-anomaly checks the op's result before the write. */
+bool tensor_apply_into(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor *dst);
 /* Convert a number, list (nested) or tensor Value to a tensor of dtype dt
  * (dt = DT__COUNT: infer f32 for floats, i64 for ints, bool for bools). */
 bool tensor_from_value(TCtx *tc, Value v, DType dt, ObjTensor **out);

@@ -75,6 +75,24 @@ typedef struct {
 typedef void (*TInnerFn)(int64_t n, char **p, const int64_t *s, void *ctx);
 void tloop_run(TLoop *L, char **base, const size_t *esize, TInnerFn fn, void *ctx);
 
+/* ---- in-place writes (the door from outside is tensor_apply_into) ---- */
+/* Copy src (any strides and dtype, broadcastable to dst's shape) into dst,
+ * converting; the two must not overlap. (tensor.c) */
+void tensor_copy_into(ObjTensor *dst, const ObjTensor *src);
+/* dst = a OP b computed in place for OP + - * / on f32/f64, when a and b
+ * have dst's dtype, broadcast to dst's shape and share its storage only as
+ * dst itself. false (nothing written) when those do not hold.
+ * (tensor_kernels.c) */
+bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b);
+/* dst.flat[pos[j]] = src[j] for every j (row-major positions into dst,
+ * any strides), src broadcast to pos's shape and converted to dst's
+ * dtype; later positions win over earlier equal ones. pos is an i64 tensor
+ * of positions in [0, dst->numel). false after vm_error (a position out of
+ * range, a value that does not broadcast); nothing is written then. Does
+ * not record autograd and does not bump dst's version.
+ * (tensor_kernels.c) */
+bool tensor_index_put(TCtx *tc, ObjTensor *dst, ObjTensor *pos, ObjTensor *src);
+
 /* ---- helpers (tensor.c) ---- */
 int64_t tensor_shape_numel(int ndim, const int64_t *shape);
 void tensor_contig_strides(int ndim, const int64_t *shape, int64_t *strides);

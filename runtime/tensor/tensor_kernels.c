@@ -4,9 +4,9 @@
  * errors naming the op. The nn kernels (softmax, conv2d, ...) are in
  * tensor_nn.c.
  *
- * Elementwise ops run through tloop_run(): one inner loop per (op, dtype)
- * with a contiguous fast path gcc vectorizes and a strided path for views
- * and broadcasting. Mixed dtypes are first converted to the promoted one
+ * Elementwise ops run through tloop_run(): one inner loop per (op, dtype),
+ * generated from the op's row of tensor_scalar.def, with a contiguous fast
+ * path gcc vectorizes and a strided path for views and broadcasting. Mixed dtypes are first converted to the promoted one
  * (bool < i64 < f32 < f64). */
 #include <stdlib.h>
 #include <string.h>
@@ -26,40 +26,13 @@ static bool shape_error2(TCtx *tc, TensorOp op, const ObjTensor *a, const ObjTen
 
 static bool is_float(DType d) { return d == DT_F32 || d == DT_F64; }
 
-/* ---- binary elementwise ---- */
-
-#define BIN(NAME, TAG, T, OT, EXPR)                                                                \
-  NS_SIMD_CLONES                                                                                   \
-  static void bin_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {              \
-    (void)ctx;                                                                                     \
-    OT *restrict o = (OT *)p[0];                                                                   \
-    const T *restrict a = (const T *)p[1];                                                         \
-    const T *restrict b = (const T *)p[2];                                                         \
-    int64_t so = s[0], sa = s[1], sb = s[2];                                                       \
-    if (so == 1 && sa == 1 && sb == 1) {                                                           \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i], y = b[i];                                                                      \
-        o[i] = (OT)(EXPR);                                                                         \
-      }                                                                                            \
-    } else if (so == 1 && sa == 1 && sb == 0) {                                                    \
-      T y = b[0];                                                                                  \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i];                                                                                \
-        o[i] = (OT)(EXPR);                                                                         \
-      }                                                                                            \
-    } else if (so == 1 && sa == 0 && sb == 1) {                                                    \
-      T x = a[0];                                                                                  \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
-        T y = b[i];                                                                                \
-        o[i] = (OT)(EXPR);                                                                         \
-      }                                                                                            \
-    } else {                                                                                       \
-      for (int64_t i = 0; i < n; i++) {                                                            \
-        T x = a[i * sa], y = b[i * sb];                                                            \
-        o[i * so] = (OT)(EXPR);                                                                    \
-      }                                                                                            \
-    }                                                                                              \
-  }
+/* ---- elementwise loops, from tensor_scalar.def ----
+ *
+ * Each row of tensor_scalar.def becomes one inner loop per dtype it
+ * computes in (elem_<NAME>_<f32|f64|i64>, where_<bits>), with the row's
+ * expression expanded as C below. The contiguous cases (and a broadcast
+ * scalar operand) are separate loops gcc vectorizes; the strided case
+ * serves views and broadcasting. */
 
 /* x ** y for y >= 0 (binary() refuses negative exponents), wrapping. */
 static inline int64_t ipow(int64_t x, int64_t y) {
@@ -72,48 +45,255 @@ static inline int64_t ipow(int64_t x, int64_t y) {
   return (int64_t)r;
 }
 
-/* Integer tensor arithmetic wraps around (two's complement, as in NumPy
- * and PyTorch), computed in unsigned arithmetic so that C has no signed
- * overflow; scalar ints raise on overflow instead (tc.c). */
-#define WRAP(op) (int64_t)((uint64_t)x op (uint64_t)y)
+/* An integral clamp bound as an i64, saturating (±inf and bounds past the
+ * i64 range are no bound; converting them would be undefined). */
+static inline int64_t int_bound(double v) {
+  if (v >= 0x1p63) return INT64_MAX;
+  if (v < -0x1p63) return INT64_MIN;
+  return (int64_t)v;
+}
+
+/* NaN-propagating max/min (also the max/min reductions). */
 #define FMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y))
 #define FMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
 
-#define BIN_FLOAT(TAG, T)                                                                          \
-  BIN(ADD, TAG, T, T, x + y)                                                                       \
-  BIN(SUB, TAG, T, T, x - y)                                                                       \
-  BIN(MUL, TAG, T, T, x * y)                                                                       \
-  BIN(DIV, TAG, T, T, x / y)                                                                       \
-  BIN(POW, TAG, T, T, pow(x, y))                                                                   \
-  BIN(MAXIMUM, TAG, T, T, FMAX(x, y))                                                              \
-  BIN(MINIMUM, TAG, T, T, FMIN(x, y))
-BIN_FLOAT(f32, float)
-BIN_FLOAT(f64, double)
-BIN(ADD, i64, int64_t, int64_t, WRAP(+))
-BIN(SUB, i64, int64_t, int64_t, WRAP(-))
-BIN(MUL, i64, int64_t, int64_t, WRAP(*))
-BIN(POW, i64, int64_t, int64_t, ipow(x, y))
-BIN(MAXIMUM, i64, int64_t, int64_t, x > y ? x : y)
-BIN(MINIMUM, i64, int64_t, int64_t, x < y ? x : y)
+/* The loops. The element type is S_T inside (a typedef, so that the
+ * constants of an expansion, S_K, take it); operands are x0, x1, x2 and
+ * the attrs `at` (unary loops). */
+#define BIN(NAME, TAG, T, OT, EXPR)                                                                \
+  NS_SIMD_CLONES                                                                                   \
+  static void elem_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {             \
+    (void)ctx;                                                                                     \
+    typedef T S_T; /* the element type of S_K */                                                  \
+    (void)(S_T)0;                                                                                  \
+    OT *restrict o = (OT *)p[0];                                                                   \
+    const T *restrict a = (const T *)p[1];                                                         \
+    const T *restrict b = (const T *)p[2];                                                         \
+    int64_t so = s[0], sa = s[1], sb = s[2];                                                       \
+    if (so == 1 && sa == 1 && sb == 1) {                                                           \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x0 = a[i], x1 = b[i];                                                                    \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else if (so == 1 && sa == 1 && sb == 0) {                                                    \
+      T x1 = b[0];                                                                                 \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x0 = a[i];                                                                               \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else if (so == 1 && sa == 0 && sb == 1) {                                                    \
+      T x0 = a[0];                                                                                 \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x1 = b[i];                                                                               \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                                            \
+        T x0 = a[i * sa], x1 = b[i * sb];                                                          \
+        o[i * so] = (OT)(EXPR);                                                                    \
+      }                                                                                            \
+    }                                                                                              \
+  }
 
-#define BIN_CMP(TAG, T)                                                                            \
-  BIN(EQ, TAG, T, uint8_t, x == y)                                                                 \
-  BIN(NE, TAG, T, uint8_t, x != y)                                                                 \
-  BIN(LT, TAG, T, uint8_t, x < y)                                                                  \
-  BIN(LE, TAG, T, uint8_t, x <= y)                                                                 \
-  BIN(GT, TAG, T, uint8_t, x > y)                                                                  \
-  BIN(GE, TAG, T, uint8_t, x >= y)
-BIN_CMP(f32, float)
-BIN_CMP(f64, double)
-BIN_CMP(i64, int64_t)
+#define UN(NAME, TAG, T, OT, EXPR)                                                                 \
+  NS_SIMD_CLONES                                                                                   \
+  static void elem_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {             \
+    const TAttrs *at = ctx;                                                                        \
+    (void)at;                                                                                      \
+    typedef T S_T; /* the element type of S_K */                                                  \
+    (void)(S_T)0;                                                                                  \
+    OT *restrict o = (OT *)p[0];                                                                   \
+    const T *restrict a = (const T *)p[1];                                                         \
+    int64_t so = s[0], sa = s[1];                                                                  \
+    if (so == 1 && sa == 1) {                                                                      \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        T x0 = a[i];                                                                               \
+        o[i] = (OT)(EXPR);                                                                         \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                                            \
+        T x0 = a[i * sa];                                                                          \
+        o[i * so] = (OT)(EXPR);                                                                    \
+      }                                                                                            \
+    }                                                                                              \
+  }
 
-#define BIN_ROW(NAME) [TOP_##NAME] = {bin_##NAME##_f32, bin_##NAME##_f64, bin_##NAME##_i64}
-/* Indexed by op and compute dtype (f32, f64, i64; bool computes as i64). */
-static const TInnerFn bin_fns[TOP__COUNT][3] = {
-    BIN_ROW(ADD), BIN_ROW(SUB), BIN_ROW(MUL), [TOP_DIV] = {bin_DIV_f32, bin_DIV_f64, NULL},
-    BIN_ROW(POW), BIN_ROW(MAXIMUM), BIN_ROW(MINIMUM), BIN_ROW(EQ), BIN_ROW(NE), BIN_ROW(LT),
-    BIN_ROW(LE), BIN_ROW(GT), BIN_ROW(GE),
+/* where(cond, a, b) selects by element size, the values are not read as
+ * numbers. The contiguous cases, with a or b possibly a broadcast scalar
+ * (ReLU's backward is where(x > 0, g, 0)), are branch-free loops the
+ * compiler vectorizes. */
+#define SEL(T, EXPR)                                                                               \
+  NS_SIMD_CLONES                                                                                   \
+  static void where_##T(int64_t n, char **p, const int64_t *s, void *ctx) {                        \
+    (void)ctx;                                                                                     \
+    T *restrict o = (T *)p[0];                                                                     \
+    const uint8_t *restrict c = (const uint8_t *)p[1];                                             \
+    const T *restrict a = (const T *)p[2], *restrict b = (const T *)p[3];                          \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                                        \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        uint8_t x0 = c[i];                                                                         \
+        T x1 = a[i], x2 = b[i];                                                                    \
+        o[i] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 0) {                                 \
+      T x2 = b[0];                                                                                 \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        uint8_t x0 = c[i];                                                                         \
+        T x1 = a[i];                                                                               \
+        o[i] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 1) {                                 \
+      T x1 = a[0];                                                                                 \
+      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
+        uint8_t x0 = c[i];                                                                         \
+        T x2 = b[i];                                                                               \
+        o[i] = (EXPR);                                                                             \
+      }                                                                                            \
+    } else {                                                                                       \
+      for (int64_t i = 0; i < n; i++) {                                                            \
+        uint8_t x0 = c[i * s[1]];                                                                  \
+        T x1 = a[i * s[2]], x2 = b[i * s[3]];                                                      \
+        o[i * s[0]] = (EXPR);                                                                      \
+      }                                                                                            \
+    }                                                                                              \
+  }
+
+/* The scalar primitives as C, shared by both classes... */
+#define X0 x0
+#define X1 x1
+#define X2 x2
+#define S_K(c) ((S_T)(c))
+#define S_SELECT(c, a, b) ((c) ? (a) : (b))
+#define S_EQ(a, b) ((a) == (b))
+#define S_NE(a, b) ((a) != (b))
+#define S_LT(a, b) ((a) < (b))
+#define S_LE(a, b) ((a) <= (b))
+#define S_GT(a, b) ((a) > (b))
+#define S_GE(a, b) ((a) >= (b))
+#define RES_SAME(T) T
+#define RES_BOOL(T) uint8_t
+/* ELEM(NAME, loop, dtypes, result, expression) -> GEN_<loop>_<dtypes> */
+#define ELEM(NAME, LOOP, TYPES, RES, EXPR) GEN_##LOOP##_##TYPES(NAME, RES_##RES, EXPR)
+#define GEN_CVT_ANY(NAME, RES, EXPR) /* tensor.c's conversion loops */
+
+/* ... as floats (tgmath.h picks expf for float, exp for double) ... */
+#define S_ADD(a, b) ((a) + (b))
+#define S_SUB(a, b) ((a) - (b))
+#define S_MUL(a, b) ((a) * (b))
+#define S_DIV(a, b) ((a) / (b))
+#define S_NEG(a) (-(a))
+#define S_POW(a, b) pow(a, b)
+#define S_MAX(a, b) FMAX(a, b)
+#define S_MIN(a, b) FMIN(a, b)
+#define S_ABS(a) fabs(a)
+#define S_EXP(a) exp(a)
+#define S_LOG(a) log(a)
+#define S_SQRT(a) sqrt(a)
+#define S_SIN(a) sin(a)
+#define S_COS(a) cos(a)
+#define S_TANH(a) tanh(a)
+#define A0 ((S_T)at->scalar[0])
+#define A1 ((S_T)at->scalar[1])
+#define GEN_FLOAT(LOOP, NAME, RES, EXPR) LOOP(NAME, f32, float, RES(float), EXPR) LOOP(NAME, f64, double, RES(double), EXPR)
+#define GEN_BIN_F(NAME, RES, EXPR) GEN_FLOAT(BIN, NAME, RES, EXPR)
+#define GEN_BIN_FI(NAME, RES, EXPR) GEN_FLOAT(BIN, NAME, RES, EXPR)
+#define GEN_UN_F(NAME, RES, EXPR) GEN_FLOAT(UN, NAME, RES, EXPR)
+#define GEN_UN_FI(NAME, RES, EXPR) GEN_FLOAT(UN, NAME, RES, EXPR)
+#define GEN_SEL_ANY(NAME, RES, EXPR) SEL(uint8_t, EXPR) SEL(uint32_t, EXPR) SEL(uint64_t, EXPR)
+#include "tensor_scalar.def"
+#undef S_ADD
+#undef S_SUB
+#undef S_MUL
+#undef S_DIV
+#undef S_NEG
+#undef S_POW
+#undef S_MAX
+#undef S_MIN
+#undef S_ABS
+#undef A0
+#undef A1
+#undef GEN_BIN_F
+#undef GEN_BIN_FI
+#undef GEN_UN_F
+#undef GEN_UN_FI
+#undef GEN_SEL_ANY
+
+/* ... and as i64: two's complement wrapping, computed in unsigned
+ * arithmetic so that C has no signed overflow (scalar ints raise on
+ * overflow instead). Rows computed only as floats expand to nothing. */
+#define S_ADD(a, b) (int64_t)((uint64_t)(a) + (uint64_t)(b))
+#define S_SUB(a, b) (int64_t)((uint64_t)(a) - (uint64_t)(b))
+#define S_MUL(a, b) (int64_t)((uint64_t)(a) * (uint64_t)(b))
+#define S_NEG(a) (int64_t)(0 - (uint64_t)(a))
+#define S_POW(a, b) ipow(a, b)
+#define S_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define S_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define S_ABS(a) ((a) < 0 ? S_NEG(a) : (a))
+#define A0 int_bound(at->scalar[0])
+#define A1 int_bound(at->scalar[1])
+#define GEN_BIN_F(NAME, RES, EXPR)
+#define GEN_BIN_FI(NAME, RES, EXPR) BIN(NAME, i64, int64_t, RES(int64_t), EXPR)
+#define GEN_UN_F(NAME, RES, EXPR)
+#define GEN_UN_FI(NAME, RES, EXPR) UN(NAME, i64, int64_t, RES(int64_t), EXPR)
+#define GEN_SEL_ANY(NAME, RES, EXPR)
+#include "tensor_scalar.def"
+#undef GEN_BIN_F
+#undef GEN_BIN_FI
+#undef GEN_UN_F
+#undef GEN_UN_FI
+#undef GEN_SEL_ANY
+#undef ELEM
+
+/* Indexed by op and compute dtype (f32, f64, i64; bool computes as i64);
+ * NULL for an op not computed in that dtype. */
+#define ELEM(NAME, LOOP, TYPES, RES, EXPR) ROW_##LOOP##_##TYPES(NAME)
+#define ROW_BIN_F(NAME) [TOP_##NAME] = {elem_##NAME##_f32, elem_##NAME##_f64, NULL},
+#define ROW_BIN_FI(NAME) [TOP_##NAME] = {elem_##NAME##_f32, elem_##NAME##_f64, elem_##NAME##_i64},
+#define ROW_UN_F ROW_BIN_F
+#define ROW_UN_FI ROW_BIN_FI
+#define ROW_SEL_ANY(NAME)
+#define ROW_CVT_ANY(NAME)
+static const TInnerFn elem_fns[TOP__COUNT][3] = {
+#include "tensor_scalar.def"
 };
+#undef ELEM
+#undef X0
+#undef X1
+#undef X2
+#undef S_K
+#undef S_SELECT
+#undef S_EQ
+#undef S_NE
+#undef S_LT
+#undef S_LE
+#undef S_GT
+#undef S_GE
+#undef RES_SAME
+#undef RES_BOOL
+#undef GEN_CVT_ANY
+#undef GEN_FLOAT
+#undef S_EXP
+#undef S_LOG
+#undef S_SQRT
+#undef S_SIN
+#undef S_COS
+#undef S_TANH
+#undef S_ADD
+#undef S_SUB
+#undef S_MUL
+#undef S_NEG
+#undef S_POW
+#undef S_MAX
+#undef S_MIN
+#undef S_ABS
+#undef A0
+#undef A1
+#undef ROW_BIN_F
+#undef ROW_BIN_FI
+#undef ROW_UN_F
+#undef ROW_UN_FI
+#undef ROW_SEL_ANY
+#undef ROW_CVT_ANY
 
 /* An integer power is an integer only for exponents >= 0 (PyTorch refuses
  * the others too; 2 ** -1 would truncate to 0). */
@@ -148,7 +328,7 @@ static bool binary(TCtx *tc, TensorOp op, ObjTensor *a, ObjTensor *b, ObjTensor 
   tensor_broadcast_strides(b, nd, shape, L.strides[2]);
   char *base[3] = {tensor_data(r), tensor_data(a), tensor_data(b)};
   size_t es[3] = {tensor_dtype_sizes[r->dtype], tensor_dtype_sizes[cd], tensor_dtype_sizes[cd]};
-  tloop_run(&L, base, es, bin_fns[op][cd == DT_F32 ? 0 : cd == DT_F64 ? 1 : 2], NULL);
+  tloop_run(&L, base, es, elem_fns[op][cd == DT_F32 ? 0 : cd == DT_F64 ? 1 : 2], NULL);
   *out = r;
   return true;
 }
@@ -183,7 +363,7 @@ bool tensor_binary_into(TensorOp op, ObjTensor *dst, ObjTensor *a, ObjTensor *b)
   if (!safe_in_place(dst, a, L.strides[1]) || !safe_in_place(dst, b, L.strides[2])) return false;
   char *base[3] = {tensor_data(dst), tensor_data(a), tensor_data(b)};
   size_t es[3] = {tensor_dtype_sizes[cd], tensor_dtype_sizes[cd], tensor_dtype_sizes[cd]};
-  tloop_run(&L, base, es, bin_fns[op][cd == DT_F32 ? 0 : 1], NULL);
+  tloop_run(&L, base, es, elem_fns[op][cd == DT_F32 ? 0 : 1], NULL);
   return true;
 }
 
@@ -207,32 +387,6 @@ TK_BINARY(LE)
 TK_BINARY(GT)
 TK_BINARY(GE)
 
-/* where(cond, a, b): selects by element size, the values are not read as
- * numbers. The contiguous cases, with a or b possibly a broadcast scalar
- * (ReLU's backward is where(x > 0, g, 0)), are branch-free loops the
- * compiler vectorizes. */
-#define WHERE_FN(T)                                                                                \
-  NS_SIMD_CLONES                                                                                   \
-  static void where_##T(int64_t n, char **p, const int64_t *s, void *ctx) {                        \
-    (void)ctx;                                                                                     \
-    T *restrict o = (T *)p[0];                                                                     \
-    const uint8_t *restrict c = (const uint8_t *)p[1];                                             \
-    const T *restrict a = (const T *)p[2], *restrict b = (const T *)p[3];                          \
-    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                                        \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : b[i];              \
-    } else if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 0) {                                 \
-      T y = b[0];                                                                                  \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) o[i] = c[i] ? a[i] : y;                 \
-    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 1) {                                 \
-      T x = a[0];                                                                                  \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x : b[i];                 \
-    } else {                                                                                       \
-      for (int64_t i = 0; i < n; i++) o[i * s[0]] = c[i * s[1]] ? a[i * s[2]] : b[i * s[3]];       \
-    }                                                                                              \
-  }
-WHERE_FN(uint8_t)
-WHERE_FN(uint32_t)
-WHERE_FN(uint64_t)
 
 bool tk_WHERE(TCtx *tc, ObjTensor **in, int n, const TAttrs *at, ObjTensor **out) {
   (void)n;
@@ -268,62 +422,9 @@ bool tk_WHERE(TCtx *tc, ObjTensor **in, int n, const TAttrs *at, ObjTensor **out
 
 /* ---- unary elementwise ---- */
 
-#define UN(NAME, TAG, T, EXPR)                                                                     \
-  NS_SIMD_CLONES                                                                                   \
-  static void un_##NAME##_##TAG(int64_t n, char **p, const int64_t *s, void *ctx) {               \
-    const TAttrs *at = ctx;                                                                        \
-    (void)at;                                                                                      \
-    T *restrict o = (T *)p[0];                                                                     \
-    const T *restrict a = (const T *)p[1];                                                         \
-    int64_t so = s[0], sa = s[1];                                                                  \
-    if (so == 1 && sa == 1) {                                                                      \
-      _Pragma("GCC ivdep") for (int64_t i = 0; i < n; i++) {                                       \
-        T x = a[i];                                                                                \
-        o[i] = (T)(EXPR);                                                                          \
-      }                                                                                            \
-    } else {                                                                                       \
-      for (int64_t i = 0; i < n; i++) {                                                            \
-        T x = a[i * sa];                                                                           \
-        o[i * so] = (T)(EXPR);                                                                     \
-      }                                                                                            \
-    }                                                                                              \
-  }
-
-#define SIGM(x) ((x) >= 0 ? 1 / (1 + exp(-(x))) : exp(x) / (1 + exp(x)))
-#define GELU_C 0.7978845608028654 /* sqrt(2 / pi) */
-#define UN_FLOAT(TAG, T)                                                                           \
-  UN(NEG, TAG, T, -x)                                                                              \
-  UN(ABS, TAG, T, fabs(x))                                                                         \
-  UN(EXP, TAG, T, exp(x))                                                                          \
-  UN(LOG, TAG, T, log(x))                                                                          \
-  UN(SQRT, TAG, T, sqrt(x))                                                                        \
-  UN(SIN, TAG, T, sin(x))                                                                          \
-  UN(COS, TAG, T, cos(x))                                                                          \
-  UN(TANH, TAG, T, tanh(x))                                                                        \
-  UN(SIGMOID, TAG, T, SIGM(x))                                                                     \
-  UN(RELU, TAG, T, x > 0 ? x : (T)0)                                                               \
-  UN(GELU, TAG, T, (T)0.5 * x * (1 + tanh((T)GELU_C * (x + (T)0.044715 * x * x * x))))            \
-  UN(SILU, TAG, T, x * SIGM(x))                                                                    \
-  UN(LEAKY_RELU, TAG, T, x > 0 ? x : x * (T)at->scalar[0])                                         \
-  UN(CLAMP, TAG, T, FMIN(FMAX(x, (T)at->scalar[0]), (T)at->scalar[1]))
-UN_FLOAT(f32, float)
-UN_FLOAT(f64, double)
-UN(NEG, i64, int64_t, (int64_t)(0 - (uint64_t)x))
-UN(ABS, i64, int64_t, x < 0 ? (int64_t)(0 - (uint64_t)x) : x)
-UN(RELU, i64, int64_t, x > 0 ? x : 0)
-
-#define UN_ROW(NAME) [TOP_##NAME] = {un_##NAME##_f32, un_##NAME##_f64, NULL}
-static const TInnerFn un_fns[TOP__COUNT][3] = {
-    [TOP_NEG] = {un_NEG_f32, un_NEG_f64, un_NEG_i64},
-    [TOP_ABS] = {un_ABS_f32, un_ABS_f64, un_ABS_i64},
-    [TOP_RELU] = {un_RELU_f32, un_RELU_f64, un_RELU_i64},
-    UN_ROW(EXP), UN_ROW(LOG), UN_ROW(SQRT), UN_ROW(SIN), UN_ROW(COS), UN_ROW(TANH),
-    UN_ROW(SIGMOID), UN_ROW(GELU), UN_ROW(SILU), UN_ROW(LEAKY_RELU), UN_ROW(CLAMP),
-};
-
 static bool unary(TCtx *tc, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTensor **out) {
   DType cd = x->dtype == DT_BOOL ? DT_I64 : x->dtype;
-  if (cd == DT_I64 && !un_fns[op][2]) cd = DT_F32;
+  if (cd == DT_I64 && !elem_fns[op][2]) cd = DT_F32;
   if (x->dtype != cd) x = tensor_to(tc, x, cd);
   ObjTensor *r = tensor_new(tc, cd, x->ndim, x->shape);
   TLoop L = {.ndim = x->ndim, .nops = 2};
@@ -332,7 +433,7 @@ static bool unary(TCtx *tc, TensorOp op, ObjTensor *x, const TAttrs *a, ObjTenso
   memcpy(L.strides[1], x->strides, sizeof L.strides[1]);
   char *base[2] = {tensor_data(r), tensor_data(x)};
   size_t es[2] = {tensor_dtype_sizes[cd], tensor_dtype_sizes[cd]};
-  tloop_run(&L, base, es, un_fns[op][cd == DT_F32 ? 0 : cd == DT_F64 ? 1 : 2], (void *)a);
+  tloop_run(&L, base, es, elem_fns[op][cd == DT_F32 ? 0 : cd == DT_F64 ? 1 : 2], (void *)a);
   *out = r;
   return true;
 }
@@ -356,14 +457,6 @@ TK_UNARY(GELU)
 TK_UNARY(SILU)
 TK_UNARY(LEAKY_RELU)
 
-/* An integral clamp bound as an i64, saturating (±inf and bounds past the
- * i64 range are no bound; converting them would be undefined). */
-static int64_t int_bound(double v) {
-  if (v >= 0x1p63) return INT64_MAX;
-  if (v < -0x1p63) return INT64_MIN;
-  return (int64_t)v;
-}
-
 /* clamp(x, lo, hi): a NaN bound is no bound; an integer tensor with a
  * fractional bound is clamped as f32. */
 bool tk_CLAMP(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out) {
@@ -376,16 +469,6 @@ bool tk_CLAMP(TCtx *tc, ObjTensor **in, int n, const TAttrs *a, ObjTensor **out)
     bool integral = (isinf(b.scalar[0]) || b.scalar[0] == floor(b.scalar[0])) &&
                     (isinf(b.scalar[1]) || b.scalar[1] == floor(b.scalar[1]));
     if (!integral) return unary(tc, TOP_CLAMP, tensor_to(tc, x, DT_F32), &b, out);
-    ObjTensor *r = tensor_new(tc, DT_I64, x->ndim, x->shape);
-    tensor_copy_into(r, x);
-    int64_t *d = tensor_data(r);
-    int64_t lo = int_bound(b.scalar[0]), hi = int_bound(b.scalar[1]);
-    for (int64_t i = 0; i < r->numel; i++) {
-      if (d[i] < lo) d[i] = lo;
-      if (d[i] > hi) d[i] = hi;
-    }
-    *out = r;
-    return true;
   }
   return unary(tc, TOP_CLAMP, x, &b, out);
 }

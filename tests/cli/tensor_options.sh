@@ -33,6 +33,14 @@ st=$?
 grep -qF 'runtime error: anomaly: `log` produced NaN (input shapes [2])' "$tmp/err" || fail "forward anomaly message"
 grep -qF 'at f (' "$tmp/err" || fail "forward anomaly stack trace"
 
+# ... and in an in-place update (an optimizer step): the op and its inputs.
+printf 'let p = tensor![1.0, 2.0]\np.div_(tensor![0.0, 1.0])\nprintln!("{}", p)\n' >"$tmp/inplace.ns"
+"$nsc" run "$tmp/inplace.ns" >"$tmp/out" 2>"$tmp/err" || fail "Inf in place without --detect-anomaly is not an error"
+"$nsc" run --detect-anomaly "$tmp/inplace.ns" >"$tmp/out" 2>"$tmp/err"
+st=$?
+[ $st -eq 1 ] || fail "--detect-anomaly in place: exit $st"
+grep -qF 'runtime error: anomaly: `div` produced Inf (input shapes [2], [2])' "$tmp/err" || fail "in-place anomaly message"
+
 # ... and in backward: d sqrt(x)/dx at 0 is Inf.
 printf 'let mut x = tensor![0.0, 1.0]\nx.requires_grad = true\nsqrt(x).sum().backward()\nprintln!("{}", x.grad)\n' >"$tmp/bwd.ns"
 "$nsc" run "$tmp/bwd.ns" >"$tmp/out" 2>"$tmp/err" || fail "Inf gradient without --detect-anomaly is not an error"

@@ -642,6 +642,56 @@ static void test_rng(void) {
   CHECK(rng_normal() == a && rng_uniform() == b, "same seed, same stream");
 }
 
+/* tensor_apply_into: the kernel straight into dst or a result copied in,
+ * aliasing inputs read first, broadcasting, dtype conversion, version
+ * bumps, the in-place index_put and the errors. */
+static void test_apply_into(void) {
+  int64_t s3[1] = {3}, s23[2] = {2, 3}, s2[1] = {2};
+  ObjTensor *x = from_doubles(DT_F32, 1, s3, (double[]){1, 2, 3});
+  uint64_t v0 = x->storage->version;
+  CHECK(tensor_apply_into(vm->tc, TOP_SUB, (ObjTensor *[]){x, x}, 2, NULL, x), "x -= x");
+  expect_values("x -= x", x, 1, s3, (double[]){0, 0, 0}, 0);
+  CHECK(x->storage->version == v0 + 1, "version bumped once");
+
+  /* a reversed overlap: r[0:4] += r[1:5] reads the old r[1:5] */
+  int64_t s5[1] = {5};
+  ObjTensor *r = from_doubles(DT_F64, 1, s5, (double[]){0, 1, 2, 3, 4});
+  ObjTensor *lo, *hi;
+  CHECK(tensor_apply(vm->tc, TOP_SLICE, &r, 1, &(TAttrs){.nints = 3, .ints = {0, 4, 1}}, &lo) &&
+            tensor_apply(vm->tc, TOP_SLICE, &r, 1, &(TAttrs){.nints = 3, .ints = {1, 5, 1}}, &hi),
+        "slices");
+  CHECK(tensor_apply_into(vm->tc, TOP_ADD, (ObjTensor *[]){lo, hi}, 2, NULL, lo), "overlapping add");
+  expect_values("overlapping add", r, 1, s5, (double[]){1, 3, 5, 7, 4}, 0);
+
+  /* other ops compute first; the result is broadcast and converted to dst */
+  ObjTensor *m = tensor_zeros(vm->tc, DT_I64, 2, s23);
+  CHECK(tensor_apply_into(vm->tc, TOP_EXP, (ObjTensor *[]){from_doubles(DT_F32, 1, s3, (double[]){0, 1, 2})}, 1,
+                          NULL, m),
+        "exp into i64");
+  expect_values("exp into i64", m, 2, s23, (double[]){1, 2, 7, 1, 2, 7}, 0);
+  CHECK(tensor_apply_into(vm->tc, TOP_CAST, (ObjTensor *[]){from_doubles(DT_F32, 1, s3, (double[]){-1.5, 0, 9})},
+                          1, &(TAttrs){.dtype = DT_I64}, m),
+        "copy");
+  expect_values("copy", m, 2, s23, (double[]){-1, 0, 9, -1, 0, 9}, 0);
+  ObjTensor *pos = from_doubles(DT_I64, 1, s2, (double[]){5, 0});
+  ObjTensor *val = tensor_scalar(vm->tc, DT_F64, 4);
+  uint64_t v1 = m->storage->version;
+  CHECK(tensor_apply_into(vm->tc, TOP_INDEX_PUT, (ObjTensor *[]){m, pos, val}, 3, NULL, m), "index_put in place");
+  expect_values("index_put in place", m, 2, s23, (double[]){4, 0, 9, -1, 0, 4}, 0);
+  CHECK(m->storage->version == v1 + 1, "index_put bumps the version");
+
+  expect_error("into a smaller dst",
+               tensor_apply_into(vm->tc, TOP_ADD, (ObjTensor *[]){x, tensor_zeros(vm->tc, DT_F32, 2, s23)}, 2,
+                                 NULL, x),
+               "expand: cannot expand [2, 3] to [3]");
+  expect_error("arity", tensor_apply_into(vm->tc, TOP_ADD, &x, 1, NULL, x), "add: expected 2 tensors, got 1");
+  expect_error("index out of range",
+               tensor_apply_into(vm->tc, TOP_INDEX_PUT,
+                                 (ObjTensor *[]){m, from_doubles(DT_I64, 1, s2, (double[]){6, 0}), val}, 3, NULL, m),
+               "index_put: position 6 out of range for 6 elements");
+  CHECK(m->storage->version == v1 + 1, "a failed write does not bump the version");
+}
+
 int main(void) {
   vm = lang_vm_new();
   vm->heap.gc_pause++;
@@ -653,6 +703,7 @@ int main(void) {
   test_conv_pool();
   test_nn();
   test_format();
+  test_apply_into();
   vm->heap.gc_pause--;
   test_allocator();
   test_shape_check();
