@@ -1,6 +1,7 @@
-/* The bytecode compiler: names, registers, expressions and functions
- * (statements and control flow are in stmt.c, patterns in pattern.c,
- * items in items.c, list/tuple/struct literals and f-strings in literal.c).
+/* The bytecode compiler: expressions and functions (instructions,
+ * registers and jumps are emitted by emit.c, names resolved by resolve.c,
+ * statements and control flow are in stmt.c, patterns in pattern.c, items
+ * in items.c, list/tuple/struct literals and f-strings in literal.c).
  *
  * Registers are allocated like Lua's: locals occupy the low registers of a
  * frame in declaration order, temporaries are taken above them (freereg) and
@@ -13,456 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-/* ---- errors ---- */
-
-Diag *c_error(Compiler *c, Span sp, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  diag_vadd(c->diags, DIAG_ERROR, c->src, sp, fmt, ap);
-  va_end(ap);
-  return c->diags->tail;
-}
-
-static Diag *c_note(Compiler *c, Span sp, const char *msg) {
-  return diag_add(c->diags, DIAG_NOTE, c->src, sp, "%s", msg);
-}
-
-/* ---- emitting ---- */
-
-int c_emit(Compiler *c, uint32_t ins, Span sp) {
-  return (int)proto_emit(c->vm, c->fs->proto, ins, sp.start);
-}
-
-int c_const(Compiler *c, Value v, Span sp) {
-  ObjProto *p = c->fs->proto;
-  /* Over the limit (reported once): stop searching the pool, which is linear. */
-  if (p->nk > 0x10000) return 0;
-  uint32_t k = proto_add_const(c->vm, p, v);
-  if (k > 0xffff) {
-    c_error(c, sp, "function has too many constants (more than 65535)");
-    return 0;
-  }
-  return (int)k;
-}
-
-int c_str_const(Compiler *c, const char *s, Span sp) {
-  return c_const(c, OBJ_VAL(str_cstr(c->vm, s)), sp);
-}
-
-/* op A B K, with K in operand C (or in a following EXTRA when it is too
- * large for 8 bits). */
-void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp) {
-  if (k < K_EXTRA) {
-    c_emit(c, MAKE_ABC(op, a, b, k), sp);
-  } else {
-    c_emit(c, MAKE_ABC(op, a, b, K_EXTRA), sp);
-    c_emit(c, MAKE_Ax(BC_EXTRA, k), sp);
-  }
-}
-
-int c_locals_top(FuncState *fs) { return fs->nlocals ? fs->locals[fs->nlocals - 1].reg + 1 : 0; }
-
-/* Where temporaries start at a statement boundary. */
-int c_active_top(FuncState *fs) {
-  int top = c_locals_top(fs);
-  return top > fs->floor ? top : fs->floor;
-}
-
-int c_alloc_reg(Compiler *c, Span sp) {
-  FuncState *fs = c->fs;
-  int r = fs->freereg++;
-  if (r >= MAX_REGS) {
-    /* reported once per function; compiling goes on for other errors */
-    if (!fs->out_of_regs)
-      c_error(c, sp, "expression or function needs more than %d registers: split it into smaller functions",
-              MAX_REGS);
-    fs->out_of_regs = true;
-    fs->freereg = MAX_REGS - 20;
-    return MAX_REGS - 21;
-  }
-  if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
-  return r;
-}
-
-void c_free_to(Compiler *c, int r) {
-  FuncState *fs = c->fs;
-  int top = c_locals_top(fs);
-  fs->freereg = r > top ? r : top;
-  if (fs->freereg > MAX_REGS) fs->freereg = MAX_REGS;
-  if (fs->freereg > fs->proto->maxregs) fs->proto->maxregs = (uint8_t)fs->freereg;
-}
-
-/* A placeholder JMP, patched later. */
-int c_jump(Compiler *c, Span sp) { return c_emit(c, MAKE_AsBx(BC_JMP, 0, 0), sp); }
-
-void c_patch_to(Compiler *c, int at, int target) {
-  ObjProto *p = c->fs->proto;
-  int off = target - (at + 1);
-  if (off > SBX_MAX || off < SBX_MIN) {
-    c_error(c, (Span){p->offsets[at], p->offsets[at] + 1}, "jump too long: split this function");
-    return;
-  }
-  uint32_t ins = p->code[at];
-  p->code[at] = MAKE_AsBx(INS_OP(ins), INS_A(ins), off);
-}
-
-int c_here(Compiler *c) { return (int)c->fs->proto->ncode; }
-
-void c_jumps_push(Compiler *c, Jumps *j, int at) {
-  if (j->len == j->cap) {
-    int cap = j->cap ? j->cap * 2 : 8;
-    int *n = arena_alloc(&c->arena, sizeof(int) * cap);
-    if (j->len) memcpy(n, j->at, sizeof(int) * j->len);
-    j->at = n;
-    j->cap = cap;
-  }
-  j->at[j->len++] = at;
-}
-
-void c_patch_here(Compiler *c, Jumps *j) {
-  for (int i = 0; i < j->len; i++) c_patch_to(c, j->at[i], c_here(c));
-  j->len = 0;
-}
-
-/* ---- scopes and names ---- */
-
-void c_enter_scope(Compiler *c) { c->fs->depth++; }
-
-/* A new entry of the verifier's table of locals and assignments. */
-static VerifyLocal *c_live_entry(Compiler *c) {
-  FuncState *fs = c->fs;
-  if (fs->nlive == fs->caplive) {
-    int cap = fs->caplive ? fs->caplive * 2 : 32;
-    VerifyLocal *grown = arena_alloc(&c->arena, sizeof(VerifyLocal) * cap);
-    if (fs->nlive) memcpy(grown, fs->live, sizeof(VerifyLocal) * fs->nlive);
-    fs->live = grown;
-    fs->caplive = cap;
-  }
-  return &fs->live[fs->nlive++];
-}
-
-/* The verifier's record of local i, completed when its scope ends. */
-static void close_live(Compiler *c, Local *l) {
-  VerifyLocal *v = &c->fs->live[l->live];
-  v->name = l->name;
-  v->is_mut = l->is_mut;
-  v->endpc = (uint32_t)c_here(c);
-}
-
-void c_pop_locals(Compiler *c, int n) {
-  FuncState *fs = c->fs;
-  while (fs->nlocals > n) close_live(c, &fs->locals[--fs->nlocals]);
-}
-
-void c_local_starts_here(Compiler *c, int local) {
-  c->fs->live[c->fs->locals[local].live].startpc = (uint32_t)c_here(c);
-}
-
-void c_exit_scope(Compiler *c) {
-  FuncState *fs = c->fs;
-  fs->depth--;
-  int lowest = -1, lowest_captured = -1;
-  while (fs->nlocals > 0 && fs->locals[fs->nlocals - 1].depth > fs->depth) {
-    Local *l = &fs->locals[fs->nlocals - 1];
-    lowest = l->reg;
-    if (l->captured) lowest_captured = l->reg;
-    c_pop_locals(c, fs->nlocals - 1);
-  }
-  if (lowest_captured >= 0) c_emit(c, MAKE_ABC(BC_CLOSE, lowest_captured, 0, 0), (Span){0, 0});
-  if (lowest >= 0) fs->freereg = lowest;
-}
-
-int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp) {
-  FuncState *fs = c->fs;
-  if (fs->nlocals >= MAX_LOCALS) {
-    c_error(c, sp, "too many local variables in one function (more than %d)", MAX_LOCALS);
-    return 0;
-  }
-  /* A local's register stays allocated while it lives: temporaries are
-   * taken above it. */
-  if (fs->freereg <= reg) c_free_to(c, reg + 1);
-  VerifyLocal *v = c_live_entry(c);
-  v->name = name;
-  v->reg = (uint8_t)reg;
-  v->is_mut = is_mut;
-  v->startpc = (uint32_t)c_here(c);
-  v->endpc = UINT32_MAX;
-  v->assigns = false;
-  Local *l = &fs->locals[fs->nlocals++];
-  l->live = (int)(v - fs->live);
-  l->name = name;
-  l->reg = reg;
-  l->depth = fs->depth;
-  l->is_mut = is_mut;
-  l->mut_target = is_mut;
-  l->captured = false;
-  l->has_unit = false;
-  l->span = sp;
-  return fs->nlocals - 1;
-}
-
-static int find_local(FuncState *fs, const char *name) {
-  for (int i = fs->nlocals - 1; i >= 0; i--)
-    if (fs->locals[i].name && strcmp(fs->locals[i].name, name) == 0) return i;
-  return -1;
-}
-
-Local *c_find_local(Compiler *c, const char *name) {
-  int i = find_local(c->fs, name);
-  return i >= 0 ? &c->fs->locals[i] : NULL;
-}
-
-static int add_upval(Compiler *c, FuncState *fs, const char *name, int index, bool in_stack,
-                     bool is_mut, bool mut_target, Span decl) {
-  if (fs->nupvals >= MAX_UPVALS) {
-    c_error(c, decl, "closure captures too many variables");
-    return 0;
-  }
-  Upval *u = &fs->upvals[fs->nupvals];
-  u->name = name;
-  u->index = (uint8_t)index;
-  u->in_stack = in_stack;
-  u->is_mut = is_mut;
-  u->mut_target = mut_target;
-  u->span = decl;
-  return fs->nupvals++;
-}
-
-static int find_upval(Compiler *c, FuncState *fs, const char *name) {
-  for (int i = 0; i < fs->nupvals; i++)
-    if (strcmp(fs->upvals[i].name, name) == 0) return i;
-  if (!fs->enclosing) return -1;
-  int l = find_local(fs->enclosing, name);
-  if (l >= 0) {
-    Local *loc = &fs->enclosing->locals[l];
-    loc->captured = true;
-    return add_upval(c, fs, name, loc->reg, true, loc->is_mut, loc->mut_target, loc->span);
-  }
-  int u = find_upval(c, fs->enclosing, name);
-  if (u >= 0) {
-    Upval *up = &fs->enclosing->upvals[u];
-    return add_upval(c, fs, name, u, false, up->is_mut, up->mut_target, up->span);
-  }
-  return -1;
-}
-
-int c_resolve_global(Compiler *c, const char *name) {
-  return module_find(c->mod, str_cstr(c->vm, name));
-}
-
-/* Collect every visible name for a "did you mean" hint. */
-static const char *closest_name(Compiler *c, const char *name) {
-  const char **names = NULL;
-  int n = 0, cap = 0;
-#define ADD_NAME(s)                                                      \
-  do {                                                                   \
-    if (n == cap) {                                                      \
-      cap = cap ? cap * 2 : 64;                                          \
-      const char **nn = arena_alloc(&c->arena, sizeof(char *) * cap);    \
-      if (n) memcpy(nn, names, sizeof(char *) * n);                      \
-      names = nn;                                                        \
-    }                                                                    \
-    names[n++] = (s);                                                    \
-  } while (0)
-  for (FuncState *fs = c->fs; fs; fs = fs->enclosing) {
-    for (int i = 0; i < fs->nlocals; i++)
-      if (fs->locals[i].name) ADD_NAME(fs->locals[i].name);
-    for (int i = 0; i < fs->nupvals; i++) ADD_NAME(fs->upvals[i].name);
-  }
-  for (uint32_t i = 0; i < c->mod->nglobals; i++) ADD_NAME(c->mod->names[i]->chars);
-#undef ADD_NAME
-  return diag_closest(name, names, n);
-}
-
-static void undefined_name(Compiler *c, const char *name, Span sp) {
-  Diag *d = c_error(c, sp, "cannot find `%s` in this scope", name);
-  const char *close = closest_name(c, name);
-  if (close && d) diag_hint(d, "did you mean `%s`?", close);
-}
-
-typedef enum { NAME_LOCAL, NAME_UPVAL, NAME_GLOBAL, NAME_NONE } NameKind;
-
-static NameKind resolve(Compiler *c, const char *name, int *index) {
-  int i = find_local(c->fs, name);
-  if (i >= 0) {
-    *index = i;
-    return NAME_LOCAL;
-  }
-  i = find_upval(c, c->fs, name);
-  if (i >= 0) {
-    *index = i;
-    return NAME_UPVAL;
-  }
-  i = c_resolve_global(c, name);
-  if (i >= 0) {
-    *index = i;
-    return NAME_GLOBAL;
-  }
-  return NAME_NONE;
-}
-
-/* Load the variable `name` into dst. */
-static void load_name(Compiler *c, const char *name, Span sp, int dst) {
-  int i;
-  switch (resolve(c, name, &i)) {
-  case NAME_LOCAL:
-    if (c->fs->locals[i].reg != dst) c_emit(c, MAKE_ABC(BC_MOVE, dst, c->fs->locals[i].reg, 0), sp);
-    break;
-  case NAME_UPVAL: c_emit(c, MAKE_ABC(BC_GETUPVAL, dst, i, 0), sp); break;
-  case NAME_GLOBAL: c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, i), sp); break;
-  case NAME_NONE: undefined_name(c, name, sp); break;
-  }
-}
-
-const char *c_path_text(Compiler *c, Node *path) {
-  if (path->kind == N_IDENT) return path->as.ident.name;
-  if (path->kind == N_SELF) return "self";
-  if (path->kind != N_PATH) return "?";
-  size_t len = 0;
-  for (int i = 0; i < path->as.path.segments.len; i++)
-    len += strlen(path->as.path.segments.items[i]->as.ident.name) + 2;
-  char *s = arena_alloc(&c->arena, len + 1), *p = s;
-  for (int i = 0; i < path->as.path.segments.len; i++) {
-    const char *seg = path->as.path.segments.items[i]->as.ident.name;
-    if (i) *p++ = ':', *p++ = ':';
-    size_t n = strlen(seg);
-    memcpy(p, seg, n);
-    p += n;
-  }
-  *p = 0;
-  return s;
-}
-
-/* Member `name` of a compile-time value (a class's variant or method, a
- * module's global), or UNDEF. */
-static Value static_member(Compiler *c, Value v, const char *name) {
-  if (!IS_OBJ(v)) return UNDEF_VAL;
-  ObjString *s = str_cstr(c->vm, name);
-  if (IS_CLASS(v)) {
-    ObjClass *cls = AS_CLASS(v);
-    for (int i = 0; i < cls->nvariants; i++)
-      if (cls->variants[i].name == s)
-        return IS_UNDEF(cls->variants[i].ctor) ? cls->variants[i].unit_value : cls->variants[i].ctor;
-    Value m;
-    if (table_get(&cls->methods, s, &m)) return IS_UNDEF(m) ? UNIT_VAL : m; /* UNDEF: not compiled yet */
-  } else if (IS_OBJ_TYPE(v, OBJ_MODULE)) {
-    int slot = module_find(AS_MODULE(v), s);
-    if (slot >= 0) return AS_MODULE(v)->values[slot];
-  }
-  return UNDEF_VAL;
-}
-
-Value c_static_value(Compiler *c, Node *path) {
-  if (path->kind == N_IDENT && !strcmp(path->as.ident.name, "Self"))
-    return c->self_class ? OBJ_VAL(c->self_class) : UNDEF_VAL;
-  if (path->kind == N_IDENT) {
-    if (find_local(c->fs, path->as.ident.name) >= 0) return UNDEF_VAL;
-    int slot = c_resolve_global(c, path->as.ident.name);
-    return slot >= 0 ? c->mod->values[slot] : UNDEF_VAL;
-  }
-  if (path->kind != N_PATH) return UNDEF_VAL;
-  NodeList *segs = &path->as.path.segments;
-  Value v;
-  const char *first = segs->items[0]->as.ident.name;
-  if (strcmp(first, "Self") == 0) {
-    v = c->self_class ? OBJ_VAL(c->self_class) : UNDEF_VAL;
-  } else {
-    v = c_static_value(c, segs->items[0]);
-  }
-  for (int i = 1; i < segs->len && !IS_UNDEF(v); i++) v = static_member(c, v, segs->items[i]->as.ident.name);
-  return v;
-}
-
-/* ---- assignment targets and mutability ---- */
-
-/* The variable at the root of a place expression (`p` in `p.a[1].b`). */
-static Node *place_root(Node *e) {
-  for (;;) {
-    if (e->kind == N_FIELD) e = e->as.field.object;
-    else if (e->kind == N_INDEX) e = e->as.index.object;
-    else return e;
-  }
-}
-
-static void check_mutable_root(Compiler *c, Node *target) {
-  Node *root = place_root(target);
-  const char *name;
-  if (root->kind == N_IDENT) name = root->as.ident.name;
-  else if (root->kind == N_SELF) name = "self";
-  else return; /* a temporary: f().x = 1 is allowed */
-  int i;
-  bool ok = true;
-  Span decl = {0, 0};
-  switch (resolve(c, name, &i)) {
-  case NAME_LOCAL: ok = c->fs->locals[i].mut_target; decl = c->fs->locals[i].span; break;
-  case NAME_UPVAL: ok = c->fs->upvals[i].mut_target; decl = c->fs->upvals[i].span; break;
-  case NAME_GLOBAL: {
-    ok = (c->mod->flags[i] & GLOBAL_MUTABLE) != 0;
-    for (ItemInfo *it = c->items; it; it = it->next)
-      if (!strcmp(it->name, name)) {
-        decl = it->node->span;
-        break;
-      }
-    break;
-  }
-  case NAME_NONE: return;
-  }
-  if (ok) return;
-  if (root->kind == N_SELF) {
-    Diag *d = c_error(c, target->span, "cannot assign through `self`: the method takes `&self`");
-    if (d) diag_hint(d, "take `&mut self` to modify the receiver");
-    return;
-  }
-  Diag *d = c_error(c, target->span, "cannot assign to a part of `%s`, which is not mutable", name);
-  if (d) diag_hint(d, "declare it mutable: `let mut %s`", name);
-  if (decl.end > decl.start) c_note(c, decl, "declared here");
-}
-
-static void assign_error_immutable(Compiler *c, const char *name, Span sp, Span decl, bool is_const) {
-  Diag *d;
-  if (is_const) {
-    d = c_error(c, sp, "cannot assign to `%s`, which is not a variable", name);
-  } else {
-    d = c_error(c, sp, "cannot assign twice to immutable variable `%s`", name);
-    if (d) diag_hint(d, "make it mutable: `let mut %s`", name);
-  }
-  if (decl.end > decl.start) c_note(c, decl, "first assigned here");
-}
-
-/* Store register r into variable `name`. */
-static void store_name(Compiler *c, const char *name, Span sp, int r) {
-  int i;
-  switch (resolve(c, name, &i)) {
-  case NAME_LOCAL: {
-    Local *l = &c->fs->locals[i];
-    if (!l->is_mut) assign_error_immutable(c, name, sp, l->span, false);
-    if (l->reg != r) c_emit(c, MAKE_ABC(BC_MOVE, l->reg, r, 0), sp);
-    break;
-  }
-  case NAME_UPVAL: {
-    Upval *u = &c->fs->upvals[i];
-    if (!u->is_mut) assign_error_immutable(c, name, sp, u->span, false);
-    c_emit(c, MAKE_ABC(BC_SETUPVAL, r, i, 0), sp);
-    break;
-  }
-  case NAME_GLOBAL:
-    if (!(c->mod->flags[i] & GLOBAL_MUTABLE)) {
-      Span decl = {0, 0};
-      bool is_var = false;
-      for (ItemInfo *it = c->items; it; it = it->next)
-        if (strcmp(it->name, name) == 0) {
-          decl = it->node->span;
-          is_var = it->node->kind == N_LET;
-          break;
-        }
-      assign_error_immutable(c, name, sp, decl, !is_var);
-    }
-    c_emit(c, MAKE_ABx(BC_SETGLOBAL, r, i), sp);
-    break;
-  case NAME_NONE: undefined_name(c, name, sp); break;
-  }
-}
 
 /* ---- expressions ---- */
 
@@ -566,7 +117,7 @@ static bool may_write(Compiler *c, Node *e, const Local *loc) {
   case N_CALL: case N_METHOD_CALL: case N_MACRO: case N_FSTRING: case N_FOR: case N_BIG_OP: case N_NO_GRAD:
     return true;
   case N_ASSIGN: {
-    Node *root = place_root(e->as.assign.target);
+    Node *root = c_place_root(e->as.assign.target);
     if (root->kind == N_IDENT && loc->name && !strcmp(root->as.ident.name, loc->name)) return true;
     return may_write(c, e->as.assign.target, loc) || may_write(c, e->as.assign.value, loc);
   }
@@ -725,7 +276,7 @@ static void compile_method_call(Compiler *c, Node *e, int dst) {
 static void call_builtin(Compiler *c, const char *name, Node **args, int nargs, int dst, Span sp) {
   int save = c->fs->freereg;
   int base = call_base(c, dst, sp);
-  load_name(c, name, sp, base);
+  c_load_name(c, name, sp, base);
   for (int i = 0; i < nargs; i++) {
     int r = c_alloc_reg(c, sp);
     c_expr(c, args[i], r);
@@ -901,7 +452,7 @@ static void compile_path(Compiler *c, Node *e, int dst) {
     }
     c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, c->self_slot), e->span);
   } else {
-    load_name(c, first, segs->items[0]->span, dst);
+    c_load_name(c, first, segs->items[0]->span, dst);
   }
   /* Check statically known members so typos are compile errors. */
   Value v = c_static_value(c, segs->items[0]);
@@ -909,7 +460,7 @@ static void compile_path(Compiler *c, Node *e, int dst) {
   for (int i = 1; i < segs->len; i++) {
     const char *name = segs->items[i]->as.ident.name;
     if (IS_CLASS(v) && AS_CLASS(v)->kind != CLASS_BUILTIN) {
-      Value m = static_member(c, v, name);
+      Value m = c_static_member(c, v, name);
       if (IS_UNDEF(m)) {
         ObjClass *cls = AS_CLASS(v);
         Diag *d = c_error(c, segs->items[i]->span, "no variant or associated function `%s` in `%s`", name,
@@ -938,7 +489,7 @@ void c_load_path(Compiler *c, Node *path, int dst) {
   } else if (path->kind == N_IDENT && !strcmp(path->as.ident.name, "Self") && c->self_class) {
     c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, c->self_slot), path->span);
   } else if (path->kind == N_IDENT) {
-    load_name(c, path->as.ident.name, path->span, dst);
+    c_load_name(c, path->as.ident.name, path->span, dst);
   } else {
     c_expr(c, path, dst);
   }
@@ -1049,7 +600,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
   if (target->kind == N_IDENT) {
     const char *name = target->as.ident.name;
     int i;
-    NameKind k = resolve(c, name, &i);
+    NameKind k = c_resolve(c, name, &i);
     if (k == NAME_LOCAL && op == OP_NONE && !(value->kind == N_BINARY || value->kind == N_CALL ||
                                               value->kind == N_METHOD_CALL || is_num_literal(value) ||
                                               value->kind == N_STRING || value->kind == N_IDENT ||
@@ -1057,7 +608,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       /* Control-flow values are computed aside, then moved. */
       int t = c_alloc_reg(c, value->span);
       c_expr(c, value, t);
-      store_name(c, name, target->span, t);
+      c_store_name(c, name, target->span, t);
     } else if (k == NAME_LOCAL) {
       Local *l = &c->fs->locals[i];
       if (op == OP_NONE) {
@@ -1067,19 +618,19 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
         int cur = operand_before(c, target, value, NULL, NULL);
         compound(c, op, l->reg, cur, value, e->span);
       }
-      if (!l->is_mut) assign_error_immutable(c, name, target->span, l->span, false);
+      if (!l->is_mut) c_assign_error_immutable(c, name, target->span, l->span, false);
     } else {
       int t = c_alloc_reg(c, e->span);
       if (op == OP_NONE) {
         c_expr(c, value, t);
       } else {
-        load_name(c, name, target->span, t);
+        c_load_name(c, name, target->span, t);
         compound(c, op, t, t, value, e->span);
       }
-      store_name(c, name, target->span, t);
+      c_store_name(c, name, target->span, t);
     }
   } else if (target->kind == N_FIELD) {
-    check_mutable_root(c, target);
+    c_check_mutable_root(c, target);
     int obj = operand_before(c, target->as.field.object, value, NULL, NULL);
     const char *name = target->as.field.name;
     int k = (name[0] >= '0' && name[0] <= '9') ? c_const(c, INT_VAL(strtoll(name, NULL, 10)), target->span)
@@ -1098,7 +649,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
       c_emit(c, MAKE_Ax(BC_EXTRA, k), e->span);
     }
   } else if (target->kind == N_INDEX) {
-    check_mutable_root(c, target);
+    c_check_mutable_root(c, target);
     int obj = operand_before(c, target->as.index.object, value, NULL, &target->as.index.indices);
     int key = index_key(c, target, value);
     int v = c_alloc_reg(c, e->span);
@@ -1124,7 +675,7 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
     }
     for (int i = 0; i < el->len; i++) {
       Node *t = el->items[i];
-      if (t->kind == N_IDENT) store_name(c, t->as.ident.name, t->span, base + i);
+      if (t->kind == N_IDENT) c_store_name(c, t->as.ident.name, t->span, base + i);
       else if (t->kind != N_PAT_WILD) c_error(c, t->span, "tuple assignment targets must be variables");
     }
   } else {
@@ -1214,7 +765,7 @@ static void compile_literal(Compiler *c, Node *e, int dst) {
 
 int c_expr_any(Compiler *c, Node *e) {
   if (e->kind == N_IDENT || e->kind == N_SELF) {
-    int i = find_local(c->fs, e->kind == N_SELF ? "self" : e->as.ident.name);
+    int i = c_local_index(c->fs, e->kind == N_SELF ? "self" : e->as.ident.name);
     if (i >= 0) return c->fs->locals[i].reg;
   }
   int r = c_alloc_reg(c, e->span);
@@ -1234,7 +785,7 @@ static void compile_no_grad(Compiler *c, Node *e, int dst) {
   Span sp = e->span;
   int save = c->fs->freereg;
   int base = call_base(c, dst, sp);
-  load_name(c, "__no_grad", sp, base);
+  c_load_name(c, "__no_grad", sp, base);
   int r = c_alloc_reg(c, sp);
   NodeList none = {0};
   FuncState fs;
@@ -1277,7 +828,7 @@ void c_expr(Compiler *c, Node *e, int dst) {
       c_emit(c, MAKE_ABx(BC_GETGLOBAL, dst, c->self_slot), e->span);
       break;
     }
-    load_name(c, name, e->span, dst);
+    c_load_name(c, name, e->span, dst);
     /* A unit struct's name is its value: `let m = Marker;` */
     Value v = c_static_value(c, e);
     if (IS_CLASS(v) && AS_CLASS(v)->kind == CLASS_STRUCT && AS_CLASS(v)->nfields == 0 &&
@@ -1288,11 +839,11 @@ void c_expr(Compiler *c, Node *e, int dst) {
     break;
   }
   case N_SELF:
-    if (find_local(c->fs, "self") < 0 && find_upval(c, c->fs, "self") < 0) {
+    if (c_local_index(c->fs, "self") < 0 && c_upval_index(c, c->fs, "self") < 0) {
       c_error(c, e->span, "`self` is only available in methods");
       break;
     }
-    load_name(c, "self", e->span, dst);
+    c_load_name(c, "self", e->span, dst);
     break;
   case N_PATH: compile_path(c, e, dst); break;
   case N_UNARY: compile_unary(c, e, dst); break;

@@ -1,4 +1,5 @@
-/* Internal state shared by the compiler's files: compiler.c (expressions,
+/* Internal state shared by the compiler's files: emit.c (instructions,
+ * registers, jumps), resolve.c (scopes and names), compiler.c (expressions,
  * functions), stmt.c (statements), literal.c (list, tuple, struct literals,
  * f-strings), pattern.c (match patterns) and items.c (module items, type
  * annotations). */
@@ -96,25 +97,29 @@ typedef struct Compiler {
   const char *fn_name;   /* for "argument `x` of `f`" */
 } Compiler;
 
-/* compiler.c */
+/* emit.c: diagnostics, instructions, constants, registers, jumps */
 Diag *c_error(Compiler *c, Span sp, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+Diag *c_note(Compiler *c, Span sp, const char *msg);
 int c_emit(Compiler *c, uint32_t ins, Span sp);
 int c_const(Compiler *c, Value v, Span sp);
 int c_str_const(Compiler *c, const char *s, Span sp);
+void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp);
 int c_alloc_reg(Compiler *c, Span sp);
 /* Release the temporaries from register r up. Never below the live locals:
  * a local's register stays allocated until its scope ends. */
 void c_free_to(Compiler *c, int r);
-void c_expr(Compiler *c, Node *e, int dst);
-int c_expr_any(Compiler *c, Node *e);
-void c_load_path(Compiler *c, Node *path, int dst);
-void c_emit_k8(Compiler *c, OpCode op, int a, int b, int k, Span sp);
+int c_locals_top(FuncState *fs);
+int c_active_top(FuncState *fs);
 /* The runtime's operator for a parser operator (AOP__COUNT if the runtime
  * has none: && || ∉ and * are compiled to jumps and other opcodes). */
 ArithOp c_arith_op(OpKind op);
 int c_jump(Compiler *c, Span sp);
+int c_here(Compiler *c);
+void c_patch_to(Compiler *c, int at, int target);
 void c_patch_here(Compiler *c, Jumps *j);
 void c_jumps_push(Compiler *c, Jumps *j, int at);
+
+/* resolve.c: scopes, locals, upvalues, globals, paths, assignability */
 int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp);
 void c_enter_scope(Compiler *c);
 void c_exit_scope(Compiler *c);
@@ -122,17 +127,40 @@ void c_exit_scope(Compiler *c);
 void c_pop_locals(Compiler *c, int n);
 /* The local's live range starts here (after code that initializes it). */
 void c_local_starts_here(Compiler *c, int local);
-void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out);
+/* A new entry of the verifier's table of locals and assignments. */
+VerifyLocal *c_live_entry(Compiler *c);
+/* The innermost local of fs named `name` (its index in fs->locals), or -1. */
+int c_local_index(FuncState *fs, const char *name);
+Local *c_find_local(Compiler *c, const char *name);
+/* fs's upvalue for `name`, captured from the enclosing functions (and
+ * added to each on the way) if needed; -1 if no enclosing local has it. */
+int c_upval_index(Compiler *c, FuncState *fs, const char *name);
+int c_resolve_global(Compiler *c, const char *name);
+typedef enum { NAME_LOCAL, NAME_UPVAL, NAME_GLOBAL, NAME_NONE } NameKind;
+/* What `name` is here (its local, upvalue or global index in *index). */
+NameKind c_resolve(Compiler *c, const char *name, int *index);
+/* Load the variable `name` into dst ("cannot find" with a hint if none). */
+void c_load_name(Compiler *c, const char *name, Span sp, int dst);
+/* Store register r into variable `name`, which must be assignable. */
+void c_store_name(Compiler *c, const char *name, Span sp, int r);
 /* The compile-time value of a module global (a class, a variant value), or
  * UNDEF. Resolves IDENT and PATH nodes. */
 Value c_static_value(Compiler *c, Node *path);
-int c_resolve_global(Compiler *c, const char *name);
+/* Member `name` of a compile-time value (a class's variant or method, a
+ * module's global), or UNDEF. */
+Value c_static_member(Compiler *c, Value v, const char *name);
 const char *c_path_text(Compiler *c, Node *path);
+/* The variable at the root of a place expression (`p` in `p.a[1].b`). */
+Node *c_place_root(Node *e);
+/* Assigning to a part of target (a field or element) needs a mutable root. */
+void c_check_mutable_root(Compiler *c, Node *target);
+void c_assign_error_immutable(Compiler *c, const char *name, Span sp, Span decl, bool is_const);
 
-int c_locals_top(FuncState *fs);
-int c_active_top(FuncState *fs);
-int c_here(Compiler *c);
-void c_patch_to(Compiler *c, int at, int target);
+/* compiler.c: expressions, conditions, functions, modules */
+void c_expr(Compiler *c, Node *e, int dst);
+int c_expr_any(Compiler *c, Node *e);
+void c_load_path(Compiler *c, Node *path, int dst);
+void c_cond_jump(Compiler *c, Node *e, bool jump_if, Jumps *out);
 
 /* literal.c */
 /* List or tuple (op NEWLIST / NEWTUPLE) of the elements into dst; `whole`
@@ -159,7 +187,6 @@ void c_check_units(Compiler *c, Node *binary);
 /* Record on local `i` the dimensions of its unit-type annotation `type`
  * (no-op for other types), for compile-time unit checks. */
 void c_note_local_unit(Compiler *c, int local, Node *type);
-Local *c_find_local(Compiler *c, const char *name);
 bool c_is_unit_type(Compiler *c, Node *type);
 ObjTypeSpec *c_unit_typespec(Compiler *c, Node *type, const char *what);
 

@@ -1,6 +1,6 @@
 /* Internal state shared by the parser's files: parser.c (token stream,
- * errors and recovery, statements, items), parse_expr.c (expressions and
- * format strings) and parse_type.c (types, generics, patterns). Grammar
+ * errors and recovery, statements, items), parse_expr.c (expressions),
+ * fstring.c (format strings) and parse_type.c (types, generics, patterns). Grammar
  * rules are written above each parse function. */
 #ifndef NS_PSTATE_H
 #define NS_PSTATE_H
@@ -230,6 +230,27 @@ Node *p_unary(Parser *p);
 Node *p_list(Parser *p);
 Node *p_literal(Parser *p);
 Node *p_path_expr(Parser *p);
+
+/* fstring.c */
+/* Arguments a format string can refer to. */
+typedef struct {
+  Node **pos;          /* positional arguments after the format string */
+  int npos;
+  Node **named;        /* `name = value` arguments (ASSIGN nodes) */
+  int nnamed;
+  int next;            /* next implicit position for {} */
+  int needed;          /* highest position referenced + 1 */
+  bool fstring;        /* an f"..." token: no arguments at all */
+} FmtArgs;
+
+/* fstring -> {literal-run | '{{' | '}}' | '{' [expr | INT] [':' spec] '}'}
+ * over the string body source[b, e), into an FSTRING node; `quiet`: the
+ * lexer already reported bad escapes in this text. */
+Node *p_format(Parser *p, Span whole, uint32_t b, uint32_t e, bool raw, bool quiet, FmtArgs *fa);
+/* fstringexpr -> FSTRING (the current token) */
+Node *p_fstring(Parser *p);
+/* The argument position of a macro's format string, or -1 (not a format macro). */
+int p_format_index(const char *name);
 
 /* parse_type.c */
 Node *p_type(Parser *p);

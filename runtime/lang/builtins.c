@@ -8,7 +8,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "builtins.h"
@@ -338,19 +337,6 @@ static bool write_values(VM *vm, FILE *f, Value *args, int argc, bool newline) {
   if (f == vm->out && sb.len) vm->out_midline = sb.data[sb.len - 1] != '\n';
   strbuf_free(&sb);
   return true;
-}
-
-/* (vm.h) out_midline is kept by write_values and format_print. */
-void vm_end_output_line(VM *vm, FILE *to) {
-  if (!vm->out) return;
-  fflush(vm->out);
-  if (!vm->out_midline) return;
-  struct stat a, b;
-  if (fstat(fileno(vm->out), &a) == 0 && fstat(fileno(to), &b) == 0 && a.st_dev == b.st_dev &&
-      a.st_ino == b.st_ino) {
-    fputc('\n', to);
-    vm->out_midline = false;
-  }
 }
 
 static bool nat_print(VM *vm, Value *args, int argc, Value *out) {

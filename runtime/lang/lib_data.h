@@ -1,5 +1,5 @@
 /* The file loaders' C entry points (runtime/lang/lib_data.c and
- * runtime/lang/lib_checkpoint.c): each parses a whole file held in memory, so
+ * runtime/lang/safetensors.c): each parses a whole file held in memory, so
  * the natives, the tests and the fuzz targets (tests/fuzz/) share one
  * code path. NAME is the path shown in error messages; every malformed
  * input is a vm_error ("load_npy: NAME: ...") and a false return, never a

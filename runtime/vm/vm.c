@@ -1,4 +1,6 @@
-/* The register VM: state, calls, runtime errors and the interpreter loop.
+/* The register VM: its state and the interpreter loop. Calls are in
+ * call.c, runtime errors and traces in error.c, and what they share
+ * (with the inline upvalue helpers) in vm_int.h.
  *
  * Stack shape: one array of NS_STACK_SLOTS Values allocated once, so
  * pointers into it stay valid. A frame's registers R[0..maxregs) start at
@@ -12,7 +14,6 @@
  * otherwise (-DNS_SWITCH_DISPATCH forces it); both hide behind vmdispatch /
  * vmcase / vmbreak as in Lua's lvm.c. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,7 @@
 #include "diag.h"
 #include "numeric.h"
 #include "tensor.h"
-#include "vm.h"
-
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#include "vm_int.h"
 
 /* ---------------------------------------------------------------- VM state */
 
@@ -117,191 +115,6 @@ void vm_add_source(VM *vm, Source *src) {
   vm->sources[vm->nsources++] = src;
 }
 
-/* ------------------------------------------------------------------ errors */
-
-bool vm_error(VM *vm, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(vm->error, sizeof vm->error, fmt, ap);
-  va_end(ap);
-  vm->has_error = true;
-  return false;
-}
-
-void vm_clear_error(VM *vm) {
-  for (int i = 0; i < vm->ntrace; i++) {
-    free(vm->trace[i].function);
-    free(vm->trace[i].path);
-  }
-  free(vm->trace);
-  vm->trace = NULL;
-  vm->ntrace = 0;
-  vm->has_error = false;
-  vm->error[0] = '\0';
-}
-
-static char *dup_cstr(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (!d) {
-    fputs("nsc: out of memory\n", stderr);
-    exit(1);
-  }
-  memcpy(d, s, n);
-  return d;
-}
-
-static void trace_push(VM *vm, const char *function, Source *src, uint32_t offset) {
-  /* Capacity is the next power of two >= 8 above ntrace. */
-  if (vm->ntrace == 0 || (vm->ntrace >= 8 && (vm->ntrace & (vm->ntrace - 1)) == 0)) {
-    size_t cap = vm->ntrace == 0 ? 8 : (size_t)vm->ntrace * 2;
-    TraceEntry *t = realloc(vm->trace, sizeof(TraceEntry) * cap);
-    if (!t) {
-      fputs("nsc: out of memory\n", stderr);
-      exit(1);
-    }
-    vm->trace = t;
-  }
-  TraceEntry *e = &vm->trace[vm->ntrace++];
-  e->function = dup_cstr(function);
-  e->src = src;
-  e->path = src ? dup_cstr(src->path) : NULL;
-  e->line = e->col = 0;
-  if (src) source_position(src, offset, &e->line, &e->col);
-}
-
-static const char *proto_name(const ObjProto *p) { return p->name ? p->name->chars : "<fn>"; }
-
-/* Append frames [entry, nframes) innermost first; the top frame is at pc. */
-static void capture_trace(VM *vm, int entry, const uint32_t *top_pc) {
-  for (int f = vm->nframes - 1; f >= entry; f--) {
-    CallFrame *fr = &vm->frames[f];
-    ObjProto *p = fr->closure->proto;
-    const uint32_t *pc = f == vm->nframes - 1 ? top_pc : fr->pc;
-    uint32_t at = pc > p->code ? (uint32_t)(pc - p->code - 1) : 0;
-    /* A frame waiting for an iterator's next() resumes at its ITERNEXT
-     * (state 1 marks the pending call) rather than after it. */
-    if (f != vm->nframes - 1 && INS_OP(*pc) == BC_ITERNEXT &&
-        fr->base[INS_A(*pc) + 1].type == VAL_INT && fr->base[INS_A(*pc) + 1].as.i == 1)
-      at = (uint32_t)(pc - p->code);
-    uint32_t offset = at < p->ncode ? p->offsets[at] : 0;
-    if (p->src)
-      trace_push(vm, proto_name(p), p->src, offset);
-    else
-      trace_push(vm, proto_name(p), NULL, 0);
-  }
-}
-
-static bool same_entry(const TraceEntry *a, const TraceEntry *b) {
-  if (strcmp(a->function, b->function) != 0) return false;
-  if ((a->path == NULL) != (b->path == NULL)) return false;
-  if (a->path && strcmp(a->path, b->path) != 0) return false;
-  return a->line == b->line && a->col == b->col;
-}
-
-static void print_entry(FILE *f, const TraceEntry *e) {
-  if (e->path)
-    fprintf(f, "  at %s (%s:%d:%d)\n", e->function, e->path, e->line, e->col);
-  else
-    fprintf(f, "  at %s\n", e->function);
-}
-
-/* The source line with a caret under the column, as diagnostics show it. */
-static void print_snippet(FILE *f, Source *src, int line, int col, bool color) {
-  size_t len;
-  const char *text = source_line(src, line, &len);
-  if (!text) return;
-  fprintf(f, "%5d | %.*s\n", line, (int)len, text);
-  fputs("      | ", f);
-  int c = 1;
-  for (size_t i = 0; i < len && c < col; i++) {
-    unsigned char ch = (unsigned char)text[i];
-    if ((ch & 0xC0) == 0x80) continue;
-    fputc(ch == '\t' ? '\t' : ' ', f);
-    c++;
-  }
-  fprintf(f, "%s^%s\n", color ? "\033[1;31m" : "", color ? "\033[0m" : "");
-}
-
-void vm_print_error(VM *vm) {
-  FILE *f = vm->err ? vm->err : stderr;
-  vm_end_output_line(vm, f); /* the program's output first, when both go to one place */
-  const char *bold = vm->color ? "\033[1m" : "";
-  const char *red = vm->color ? "\033[1;31m" : "";
-  const char *reset = vm->color ? "\033[0m" : "";
-  /* The headline points at the innermost frame of the user's code: an
-   * unwrap() failing inside the prelude is reported where it was called. */
-  const TraceEntry *top = NULL;
-  for (int i = 0; i < vm->ntrace && !top; i++)
-    if (vm->trace[i].path && strncmp(vm->trace[i].path, "<stdlib>/", 9) != 0) top = &vm->trace[i];
-  for (int i = 0; i < vm->ntrace && !top; i++)
-    if (vm->trace[i].path) top = &vm->trace[i];
-  if (top)
-    fprintf(f, "%s%s:%d:%d: %sruntime error:%s%s %s%s\n", bold, top->path, top->line, top->col, red,
-            reset, bold, vm->error, reset);
-  else
-    fprintf(f, "%sruntime error:%s%s %s%s\n", red, reset, bold, vm->error, reset);
-  if (top && top->src) print_snippet(f, top->src, top->line, top->col, vm->color);
-  if (vm->ntrace == 0) return;
-  fputs("stack trace:\n", f);
-  /* Recursion shows as a block of 1-4 entries repeated: print it (a single
-   * frame three times) and count the rest. */
-  const TraceEntry *t = vm->trace;
-  int n = vm->ntrace;
-  for (int i = 0; i < n;) {
-    int period = 1, reps = 1;
-    for (int p = 1; p <= 4 && i + p <= n; p++) {
-      int r = 1;
-      while (i + (r + 1) * p <= n) {
-        bool same = true;
-        for (int q = 0; q < p && same; q++) same = same_entry(&t[i + q], &t[i + r * p + q]);
-        if (!same) break;
-        r++;
-      }
-      if (r >= 4) {
-        period = p;
-        reps = r;
-        break;
-      }
-    }
-    if (reps < 4) {
-      print_entry(f, &t[i]);
-      i++;
-      continue;
-    }
-    int show = period == 1 ? 3 : 1;
-    for (int s = 0; s < show; s++)
-      for (int q = 0; q < period; q++) print_entry(f, &t[i + q]);
-    int more = (reps - show) * period;
-    if (period == 1)
-      fprintf(f, "  ... %d more frames of %s\n", more, t[i].function);
-    else
-      fprintf(f, "  ... %d more frames repeating the %d above\n", more, period);
-    i += reps * period;
-  }
-}
-
-/* ---------------------------------------------------------------- upvalues */
-
-static ObjUpvalue *capture_upvalue(VM *vm, Value *slot) {
-  ObjUpvalue **link = &vm->open_upvalues;
-  while (*link && (*link)->location > slot) link = &(*link)->next_open;
-  if (*link && (*link)->location == slot) return *link;
-  ObjUpvalue *u = upvalue_new(vm, slot);
-  u->next_open = *link;
-  *link = u;
-  return u;
-}
-
-static void close_upvalues(VM *vm, Value *level) {
-  while (vm->open_upvalues && vm->open_upvalues->location >= level) {
-    ObjUpvalue *u = vm->open_upvalues;
-    u->closed = *u->location;
-    u->location = &u->closed;
-    vm->open_upvalues = u->next_open;
-  }
-}
-
 /* ------------------------------------------------------- loops, literals */
 
 /* FORPREP/FORPREPI: R[A], R[A+1], R[A+2] = start, limit, step. Leaves in
@@ -332,342 +145,35 @@ static ObjList *copy_list_literal(VM *vm, const ObjList *src) {
   return l;
 }
 
-/* ------------------------------------------------------------------- calls */
-
-typedef enum { CALL_ERROR, CALL_DONE, CALL_FRAME } CallStatus;
-
-static bool stack_overflow(VM *vm) {
-  return vm_error(vm, "stack overflow: recursion too deep (%d frames)", vm->nframes);
-}
-
-static const char *plural(long n) { return n == 1 ? "" : "s"; }
-
-/* "`f` expects 2 arguments, got 1"; `hidden` receivers are not counted. */
-static bool arity_error(VM *vm, const ObjProto *p, int argc, int hidden) {
-  int required = 0;
-  for (int i = 0; i < p->nparams; i++)
-    if (i >= 64 || !(p->has_default >> i & 1)) required = i + 1;
-  int most = p->nparams - hidden, least = required - hidden;
-  if (least < 0) least = 0;
-  if (least == most)
-    return vm_error(vm, "`%s` expects %d argument%s, got %d", proto_name(p), most, plural(most),
-                    argc - hidden);
-  return vm_error(vm, "`%s` expects %d to %d arguments, got %d", proto_name(p), least, most,
-                  argc - hidden);
-}
-
-static bool has_default(const ObjProto *p, int i) { return i < 64 && (p->has_default >> i & 1); }
-
-/* Put args[0..argc) into parameter order: positional first, then the last
- * names->len arguments by name; absent parameters with defaults get UNDEF
- * (the callee's JUNDEF computes the default). */
-__attribute__((noinline)) static bool bind_args(VM *vm, const ObjProto *p, Value *args, int argc,
-                                                const ObjTuple *names, int hidden) {
-  int nnamed = names ? (int)names->len : 0;
-  int npos = argc - nnamed;
-  if (npos < 0 || npos > p->nparams || (nnamed == 0 && argc > p->nparams))
-    return arity_error(vm, p, argc, hidden);
-  if (nnamed == 0) {
-    for (int i = argc; i < p->nparams; i++) {
-      if (!has_default(p, i)) return arity_error(vm, p, argc, hidden);
-      args[i] = UNDEF_VAL;
-    }
-    return true;
-  }
-  Value named[256];
-  bool set[256];
-  memcpy(named, args + npos, sizeof(Value) * (size_t)nnamed);
-  for (int i = 0; i < p->nparams; i++) set[i] = i < npos;
-  for (int i = npos; i < p->nparams; i++) args[i] = UNDEF_VAL;
-  for (int j = 0; j < nnamed; j++) {
-    ObjString *name = AS_STRING(names->items[j]);
-    int idx = -1;
-    for (int i = 0; i < p->nparams && p->param_names; i++)
-      if (str_eq(p->param_names[i], name)) idx = i;
-    if (idx < 0)
-      return vm_error(vm, "`%s` has no parameter named `%s`", proto_name(p), name->chars);
-    if (set[idx]) return vm_error(vm, "argument `%s` given twice", name->chars);
-    args[idx] = named[j];
-    set[idx] = true;
-  }
-  for (int i = npos; i < p->nparams; i++)
-    if (!set[i] && !has_default(p, i)) return arity_error(vm, p, argc, hidden);
-  return true;
-}
-
-static CallStatus push_frame(VM *vm, ObjClosure *cl, Value *args, int argc, const ObjTuple *names,
-                             Value *ret, int hidden) {
-  ObjProto *p = cl->proto;
-  if (UNLIKELY(vm->nframes >= NS_MAX_FRAMES ||
-               args + p->maxregs + p->nparams + 1 > vm->stack_end)) {
-    stack_overflow(vm);
-    return CALL_ERROR;
-  }
-  if (names || argc != p->nparams) {
-    if (!bind_args(vm, p, args, argc, names, hidden)) return CALL_ERROR;
-  }
-  for (Value *r = args + p->nparams; r < args + p->maxregs; r++) *r = UNIT_VAL;
-  CallFrame *f = &vm->frames[vm->nframes++];
-  f->closure = cl;
-  f->pc = p->code;
-  f->base = args;
-  f->ret = ret;
-  f->stop = false;
-  return CALL_FRAME;
-}
-
-static CallStatus call_native(VM *vm, ObjNative *nat, Value *args, int argc, Value *ret,
-                              int hidden) {
-  if (argc < nat->min_args || (nat->max_args >= 0 && argc > nat->max_args)) {
-    int lo = nat->min_args - hidden, hi = nat->max_args - hidden, got = argc - hidden;
-    if (nat->max_args < 0)
-      vm_error(vm, "`%s` expects at least %d argument%s, got %d", nat->name->chars, lo, plural(lo),
-               got);
-    else if (lo == hi)
-      vm_error(vm, "`%s` expects %d argument%s, got %d", nat->name->chars, lo, plural(lo), got);
-    else
-      vm_error(vm, "`%s` expects %d to %d arguments, got %d", nat->name->chars, lo, hi, got);
-    return CALL_ERROR;
-  }
-  for (int i = 0; i < argc; i++)
-    if (UNLIKELY(IS_UNDEF(args[i]))) {
-      vm_error(vm, "argument %d of `%s` has no value", i + 1 - hidden, nat->name->chars);
-      return CALL_ERROR;
-    }
-  Value res = UNIT_VAL;
-  vm->native_depth++;
-  vm->gc_unsafe++;
-  vm->native = nat;
-  bool ok = nat->fn(vm, args, argc, &res);
-  vm->gc_unsafe--;
-  vm->native_depth--;
-  if (!ok) {
-    if (!vm->has_error) vm_error(vm, "`%s` failed", nat->name->chars);
-    /* A native between two interpreted frames shows in the trace. */
-    if (vm->ntrace > 0) trace_push(vm, nat->name->chars, NULL, 0);
-    return CALL_ERROR;
-  }
-  *ret = res;
-  return CALL_DONE;
-}
-
-/* Named arguments of a native with parameter names (ObjNative.params):
- * each goes to its parameter's position, gaps are unit; a variadic list
- * ("..." first) gets them appended. The caller's args stay rooted. */
-static CallStatus call_native_named(VM *vm, ObjNative *nat, Value *args, int argc,
-                                    const ObjTuple *names, Value *ret, int hidden) {
-  Value buf[16];
-  bool set[16] = {false};
-  int nnamed = (int)names->len, npos = argc - nnamed, n = npos;
-  bool variadic = nat->params[0] && !strcmp(nat->params[0], "...");
-  if (npos < 0 || argc > 16) {
-    vm_error(vm, "`%s`: too many arguments", nat->name->chars);
-    return CALL_ERROR;
-  }
-  for (int i = 0; i < 16; i++) buf[i] = i < npos ? args[i] : UNIT_VAL;
-  for (int j = 0; j < nnamed; j++) {
-    ObjString *name = AS_STRING(names->items[j]);
-    int idx = -1;
-    for (int i = variadic; nat->params[i] && idx < 0; i++)
-      if (!strcmp(nat->params[i], name->chars)) idx = i;
-    if (idx < 0) {
-      vm_error(vm, "`%s` has no parameter named `%s`", nat->name->chars, name->chars);
-      return CALL_ERROR;
-    }
-    if (variadic) idx = n;
-    if (idx >= 16 || (!variadic && (idx < npos || set[idx]))) {
-      vm_error(vm, "argument `%s` given twice", name->chars);
-      return CALL_ERROR;
-    }
-    set[idx] = true;
-    buf[idx] = args[npos + j];
-    if (idx + 1 > n) n = idx + 1;
-  }
-  return call_native(vm, nat, buf, n, ret, hidden);
-}
-
-static CallStatus construct_tuple_struct(VM *vm, ObjClass *cls, Value *args, int argc, Value *ret) {
-  if (argc != cls->nfields) {
-    vm_error(vm, "`%s` expects %d argument%s, got %d", cls->name->chars, cls->nfields,
-             plural(cls->nfields), argc);
-    return CALL_ERROR;
-  }
-  ObjInstance *in = instance_new(vm, cls);
-  for (int i = 0; i < argc; i++) {
-    in->fields[i] = args[i];
-    if (access_is_typespec(cls, i) &&
-        !vm_check_type(vm, AS_TYPESPEC(cls->field_types[i]), &in->fields[i]))
-      return CALL_ERROR;
-  }
-  *ret = OBJ_VAL(in);
-  return CALL_DONE;
-}
-
-static CallStatus construct_variant(VM *vm, ObjCtor *ctor, Value *args, int argc, Value *ret) {
-  VariantInfo *vi = &ctor->cls->variants[ctor->tag];
-  if (argc != vi->nfields) {
-    vm_error(vm, "`%s` expects %d argument%s, got %d", vi->name->chars, vi->nfields,
-             plural(vi->nfields), argc);
-    return CALL_ERROR;
-  }
-  ObjVariant *v = variant_new(vm, ctor->cls, ctor->tag, vi->nfields);
-  for (int i = 0; i < argc; i++) v->fields[i] = args[i];
-  *ret = OBJ_VAL(v);
-  return CALL_DONE;
-}
-
-static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const ObjTuple *names,
-                             Value *ret, int hidden);
-
-/* Where a call from C (or a bound method's call) puts an interpreted
- * callee: just above the top frame's registers. The top frame's live
- * registers are all below that. Natives never keep arguments there, so
- * nested calls from C do not overwrite each other. */
-static Value *c_call_slot(VM *vm) {
-  if (vm->nframes == 0) return vm->stack;
-  CallFrame *top = &vm->frames[vm->nframes - 1];
-  return top->base + top->closure->proto->maxregs;
-}
-
-/* A bound method: the receivers (bound methods may nest) then the
- * arguments, gathered off the stack; an interpreted method gets a frame
- * above the top frame, a native reads them where they are. */
-__attribute__((noinline)) static CallStatus call_bound(VM *vm, Value callee, Value *args, int argc,
-                                                       const ObjTuple *names, Value *ret) {
-  int nrecv = 0;
-  for (Value f = callee; IS_OBJ_TYPE(f, OBJ_BOUND); f = AS_BOUND(f)->method) nrecv++;
-  int n = nrecv + argc;
-  Value small[16];
-  Value *buf = n <= 16 ? small : malloc(sizeof(Value) * (size_t)n);
-  if (!buf) {
-    fputs("nsc: out of memory\n", stderr);
-    exit(1);
-  }
-  int at = 0;
-  for (; IS_OBJ_TYPE(callee, OBJ_BOUND); callee = AS_BOUND(callee)->method)
-    buf[at++] = AS_BOUND(callee)->receiver;
-  for (int j = 0; j < argc; j++) buf[at++] = args[j];
-  CallStatus st;
-  if (IS_OBJ_TYPE(callee, OBJ_CLOSURE)) {
-    Value *slot = c_call_slot(vm);
-    if (slot + n + 1 >= vm->stack_end) {
-      stack_overflow(vm);
-      st = CALL_ERROR;
-    } else {
-      for (int j = 0; j < n; j++) slot[j] = buf[j];
-      st = push_frame(vm, AS_CLOSURE(callee), slot, n, names, ret, nrecv);
-    }
-  } else {
-    st = call_value(vm, callee, buf, n, names, ret, nrecv);
-  }
-  if (buf != small) free(buf);
-  return st;
-}
-
-/* Call any callable. A closure's frame starts at args[0], so its arguments
- * must be on the stack; a native reads args[0..argc) wherever they are.
- * `hidden`: 1 when args[0] is a receiver the caller did not write, so
- * arity errors do not count it. */
-static CallStatus call_value(VM *vm, Value callee, Value *args, int argc, const ObjTuple *names,
-                             Value *ret, int hidden) {
-  for (;;) {
-    if (!IS_OBJ(callee)) break;
-    switch (OBJ_TYPE(callee)) {
-    case OBJ_CLOSURE: return push_frame(vm, AS_CLOSURE(callee), args, argc, names, ret, hidden);
-    case OBJ_NATIVE:
-      if (names) {
-        if (AS_NATIVE(callee)->params)
-          return call_native_named(vm, AS_NATIVE(callee), args, argc, names, ret, hidden);
-        vm_error(vm, "`%s` does not take named arguments", AS_NATIVE(callee)->name->chars);
-        return CALL_ERROR;
-      }
-      return call_native(vm, AS_NATIVE(callee), args, argc, ret, hidden);
-    case OBJ_BOUND: return call_bound(vm, callee, args, argc, names, ret);
-    case OBJ_CLASS: {
-      ObjClass *cls = AS_CLASS(callee);
-      if (cls->kind != CLASS_STRUCT || !cls->is_tuple_struct) break;
-      if (names) {
-        vm_error(vm, "`%s` does not take named arguments", cls->name->chars);
-        return CALL_ERROR;
-      }
-      return construct_tuple_struct(vm, cls, args, argc, ret);
-    }
-    case OBJ_CTOR:
-      if (names) {
-        vm_error(vm, "`%s` does not take named arguments",
-                 AS_CTOR(callee)->cls->variants[AS_CTOR(callee)->tag].name->chars);
-        return CALL_ERROR;
-      }
-      return construct_variant(vm, AS_CTOR(callee), args, argc, ret);
-    default: break;
-    }
-    break;
-  }
-  vm_error(vm, "cannot call a value of type %s", value_type_name(callee));
-  return CALL_ERROR;
-}
-
-/* R[A].name(R[A+1] .. R[A+nargs]) with ra = &R[A]. */
-static CallStatus invoke(VM *vm, Value *ra, ObjString *name, int nargs, const ObjTuple *names) {
-  Value recv = ra[0], m;
-  if (IS_OBJ(recv)) {
-    switch (OBJ_TYPE(recv)) {
-    case OBJ_INSTANCE: {
-      ObjInstance *in = AS_INSTANCE(recv);
-      if (table_get(&in->cls->methods, name, &m))
-        return call_value(vm, m, ra, nargs + 1, names, ra, 1);
-      int idx = access_field_index(in->cls, name);
-      if (idx >= 0 && value_is_callable(in->fields[idx]))
-        return call_value(vm, in->fields[idx], ra + 1, nargs, names, ra, 0);
-      break;
-    }
-    case OBJ_MODULE: {
-      ObjModule *mod = AS_MODULE(recv);
-      int32_t slot = module_find(mod, name);
-      if (slot < 0) {
-        vm_error(vm, "module %s has no member `%s`", mod->name ? mod->name->chars : "?",
-                 name->chars);
-        return CALL_ERROR;
-      }
-      Value fn = mod->values[slot];
-      if (IS_UNDEF(fn)) {
-        access_undefined(vm, name);
-        return CALL_ERROR;
-      }
-      return call_value(vm, fn, ra + 1, nargs, names, ra, 0);
-    }
-    case OBJ_CLASS: {
-      ObjClass *cls = AS_CLASS(recv);
-      if (cls->kind == CLASS_ENUM) {
-        int tag = access_variant_index(cls, name);
-        if (tag >= 0) {
-          Value ctor = cls->variants[tag].ctor;
-          if (IS_UNDEF(ctor)) {
-            vm_error(vm, "`%s::%s` is not a function", cls->name->chars, name->chars);
-            return CALL_ERROR;
-          }
-          return call_value(vm, ctor, ra + 1, nargs, names, ra, 0);
-        }
-      }
-      if (table_get(&cls->methods, name, &m)) return call_value(vm, m, ra + 1, nargs, names, ra, 0);
-      vm_error(vm, "%s %s has no function `%s`", access_class_kind(cls), cls->name->chars,
-               name->chars);
-      return CALL_ERROR;
-    }
-    default: break;
-    }
-  }
-  if (vm_find_method(vm, recv, name, &m)) return call_value(vm, m, ra, nargs + 1, names, ra, 1);
-  vm_error(vm, "no method `%s` on %s", name->chars, value_type_name(recv));
-  return CALL_ERROR;
-}
-
 /* ----------------------------------------------------- numeric fast paths */
 
 /* b ** e for e >= 0 (numeric.h), an overflow as the VM's error. */
 static bool int_pow(VM *vm, int64_t b, int64_t e, int64_t *out) {
   if (num_int_pow(b, e, out) == NUM_OK) return true;
   return vm_error(vm, "integer overflow in `**`");
+}
+
+/* ------------------------------------------------------------ error trace */
+
+/* Append the trace of frames [entry, nframes) for an error unwinding them,
+ * innermost first; the top frame is at pc. */
+static void capture_trace(VM *vm, int entry, const uint32_t *top_pc) {
+  for (int f = vm->nframes - 1; f >= entry; f--) {
+    CallFrame *fr = &vm->frames[f];
+    ObjProto *p = fr->closure->proto;
+    const uint32_t *pc = f == vm->nframes - 1 ? top_pc : fr->pc;
+    uint32_t at = pc > p->code ? (uint32_t)(pc - p->code - 1) : 0;
+    /* A frame waiting for an iterator's next() resumes at its ITERNEXT
+     * (state 1 marks the pending call) rather than after it. */
+    if (f != vm->nframes - 1 && INS_OP(*pc) == BC_ITERNEXT &&
+        fr->base[INS_A(*pc) + 1].type == VAL_INT && fr->base[INS_A(*pc) + 1].as.i == 1)
+      at = (uint32_t)(pc - p->code);
+    uint32_t offset = at < p->ncode ? p->offsets[at] : 0;
+    if (p->src)
+      trace_push(vm, proto_name(p), p->src, offset);
+    else
+      trace_push(vm, proto_name(p), NULL, 0);
+  }
 }
 
 /* ------------------------------------------------------------ interpreter */
@@ -888,10 +394,8 @@ static inline bool fast_equal(const Value *a, const Value *b) {
   return value_equal(*a, *b);
 }
 
-/* Run from the top frame until the frame at index `entry` (which has
- * stop set) returns. On an error, append the trace of frames [entry, top),
- * unwind them and return false. */
-static bool execute(VM *vm, int entry) {
+/* (vm_int.h) */
+bool vm_execute(VM *vm, int entry) {
 #ifdef NS_COMPUTED_GOTO
   static const void *const disptab[BC__NUM] = {
 #define OPCODE(name, fmt, operands, effects) &&L_##name,
@@ -1416,7 +920,7 @@ static bool execute(VM *vm, int entry) {
             }
           }
         }
-        switch (invoke(vm, RA, name, (int)INS_B(i), NULL)) {
+        switch (call_invoke(vm, RA, name, (int)INS_B(i), NULL)) {
         case CALL_ERROR: THROW();
         case CALL_FRAME: LOAD_FRAME(); break;
         case CALL_DONE: break;
@@ -1428,7 +932,7 @@ static bool execute(VM *vm, int entry) {
         ObjString *name = AS_STRING(KOPERAND(INS_C(i)));
         const ObjTuple *names = AS_TUPLE(k[INS_Ax(*pc++)]);
         frame->pc = pc;
-        switch (invoke(vm, RA, name, (int)INS_B(i), names)) {
+        switch (call_invoke(vm, RA, name, (int)INS_B(i), names)) {
         case CALL_ERROR: THROW();
         case CALL_FRAME: LOAD_FRAME(); break;
         case CALL_DONE: break;
@@ -1657,55 +1161,3 @@ on_error:
   return false;
 }
 
-/* ---------------------------------------------------------- entry from C */
-
-/* A closure runs in a frame just above the top frame; anything else is
- * called with the caller's own argument array. */
-static bool call_from_c(VM *vm, Value callee, Value *args, int argc, Value *out) {
-  int entry = vm->nframes;
-  Value res = UNIT_VAL;
-  CallStatus st;
-  if (IS_OBJ_TYPE(callee, OBJ_CLOSURE)) {
-    Value *slot = c_call_slot(vm);
-    if (slot + argc + 2 >= vm->stack_end) return stack_overflow(vm);
-    for (int j = 0; j < argc; j++) slot[j] = args[j];
-    st = push_frame(vm, AS_CLOSURE(callee), slot, argc, NULL, &res, 0);
-  } else {
-    st = call_value(vm, callee, args, argc, NULL, &res, 0);
-  }
-  if (st == CALL_ERROR) return false;
-  if (st == CALL_FRAME) {
-    vm->frames[entry].stop = true;
-    if (!execute(vm, entry)) return false;
-  }
-  *out = res;
-  return true;
-}
-
-NsStatus vm_run(VM *vm, ObjClosure *chunk, Value *result) {
-  bool outermost = vm->nframes == 0;
-  if (outermost) vm_clear_error(vm);
-  Value out = UNIT_VAL;
-  bool ok = call_from_c(vm, OBJ_VAL(chunk), NULL, 0, &out);
-  if (!ok) {
-    if (outermost) {
-      close_upvalues(vm, vm->stack);
-      vm->nframes = 0;
-      vm->native_depth = 0;
-      vm->gc_unsafe = 0;
-    }
-    return NS_RUNTIME_ERROR;
-  }
-  if (result) *result = out;
-  return NS_OK;
-}
-
-bool vm_call(VM *vm, Value callee, Value *args, int argc, Value *out) {
-  if (vm->native_depth >= NS_MAX_NATIVE_DEPTH)
-    return vm_error(vm, "stack overflow: recursion too deep (%d nested calls through native code)",
-                    vm->native_depth);
-  Value res = UNIT_VAL;
-  bool ok = call_from_c(vm, callee, args, argc, &res);
-  if (ok && out) *out = res;
-  return ok;
-}
