@@ -6,7 +6,7 @@
 #   bash tools/setup.sh --asan    ... + clang, AddressSanitizer/UBSan build in build-asan/
 #   bash tools/setup.sh --fuzz    ... + clang, the libFuzzer targets in build-fuzz/
 #   bash tools/setup.sh --gc-stress        a collection at every safe point,
-#                                 under ASan/UBSan, in build-gcstress/
+#                                 in build-gcstress/
 #   bash tools/setup.sh --switch-dispatch  dispatch by switch, not computed
 #                                 goto, in build-switch/
 #   bash tools/setup.sh --bench   ... + lua5.4, hyperfine, python3-torch,
@@ -99,10 +99,8 @@ build() {
 
 if ((asan)); then build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_SANITIZE=ON; fi
 if ((fuzz)); then build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_FUZZ=ON -DCMAKE_C_COMPILER=clang -- fuzz; fi
-# Collecting at every safe point only finds an unrooted value if using the
-# freed object fails loudly: hence ASan.
-if ((gcstress)); then
-  build build-gcstress -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_GC_STRESS=ON -DNS_SANITIZE=ON
-fi
+# With assert() on. For ASan on top (slower, but a use of a freed object
+# is reported where it happens): README, "Building and testing".
+if ((gcstress)); then build build-gcstress -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_GC_STRESS=ON; fi
 if ((switch)); then build build-switch -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_SWITCH_DISPATCH=ON; fi
 if ((!asan && !fuzz && !gcstress && !switch)); then build build -DCMAKE_BUILD_TYPE=Release; fi
