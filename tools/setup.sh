@@ -5,19 +5,25 @@
 #   bash tools/setup.sh           packages + Release build in build/
 #   bash tools/setup.sh --asan    ... + clang, AddressSanitizer/UBSan build in build-asan/
 #   bash tools/setup.sh --fuzz    ... + clang, the libFuzzer targets in build-fuzz/
+#   bash tools/setup.sh --gc-stress        a collection at every safe point,
+#                                 in build-gcstress/
+#   bash tools/setup.sh --switch-dispatch  dispatch by switch, not computed
+#                                 goto, in build-switch/
 #   bash tools/setup.sh --bench   ... + lua5.4, hyperfine, python3-torch,
 #                                 python3-numpy; build/
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-asan=0 fuzz=0 bench=0
+asan=0 fuzz=0 bench=0 gcstress=0 switch=0
 for arg in "$@"; do
   case "$arg" in
     --asan) asan=1 ;;
     --fuzz) fuzz=1 ;;
+    --gc-stress) gcstress=1 ;;
+    --switch-dispatch) switch=1 ;;
     --bench) bench=1 ;;
     -h | --help)
-      sed -n '2,9s/^# \{0,1\}//p' "$0"
+      sed -n '2,13s/^# \{0,1\}//p' "$0"
       exit 0
       ;;
     *)
@@ -93,4 +99,8 @@ build() {
 
 if ((asan)); then build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_SANITIZE=ON; fi
 if ((fuzz)); then build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_FUZZ=ON -DCMAKE_C_COMPILER=clang -- fuzz; fi
-if ((!asan && !fuzz)); then build build -DCMAKE_BUILD_TYPE=Release; fi
+# With assert() on. For ASan on top (slower, but a use of a freed object
+# is reported where it happens): README, "Building and testing".
+if ((gcstress)); then build build-gcstress -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_GC_STRESS=ON; fi
+if ((switch)); then build build-switch -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNS_SWITCH_DISPATCH=ON; fi
+if ((!asan && !fuzz && !gcstress && !switch)); then build build -DCMAKE_BUILD_TYPE=Release; fi

@@ -465,8 +465,13 @@ static void test_allocator(void) {
   CHECK(s1.current_bytes - vm->heap.external_bytes == 0 &&
             vm->heap.external_bytes <= ((size_t)256 << 20) + GC_EXTERNAL_STEP + ((size_t)2 << 20),
         "no more than the allowance piles up (%zu MiB)", vm->heap.external_bytes >> 20);
+  size_t piled = vm->heap.external_bytes;
   gc_collect(vm);
   CHECK(vm->heap.gc_collections == before + 1, "collected");
+  /* the 1 MiB tensors were garbage: only the rooted 256 MiB remain */
+  CHECK(vm->heap.external_bytes < piled && vm->heap.external_bytes <= ((size_t)256 << 20) + ((size_t)1 << 20),
+        "the collection freed the dead tensors (%zu MiB left of %zu MiB)", vm->heap.external_bytes >> 20,
+        piled >> 20);
   vm_pop_root(vm, 1);
   gc_collect(vm);
 }

@@ -84,7 +84,13 @@ static Value run_err(ObjProto *p, const char *what, const char *want_msg) {
 
 int main(int argc, char **argv) {
   (void)argc; (void)argv;
-  const int small = 1; /* sizes that keep the test quick */
+#ifdef NS_GC_STRESS
+  /* Every loop iteration and call collects (each marking the whole heap):
+   * smaller sizes keep the test quick. */
+  const int64_t sum_n = 1000, fib_n = 18, alloc_n = 3000;
+#else
+  const int64_t sum_n = 10000000, fib_n = 30, alloc_n = 200000;
+#endif
   const char *text =
       "let s = 0\n"
       "for i in 1..=10000000 { s += i }\n"
@@ -98,12 +104,12 @@ int main(int argc, char **argv) {
   mod = module_new(vm, str_cstr(vm, "main"), str_cstr(vm, "smoke.ns"));
   vm->main_module = mod;
 
-  /* 1. numeric loop: s = 0; for i in 1..10000001 { s = s + i } */
+  /* 1. numeric loop: s = 0; for i in 1..sum_n+1 { s = s + i } */
   ObjProto *loop = mkproto("<module>", 0, 8);
   {
     E(loop, MAKE_AsBx(BC_LOADI, 0, 0));          /* s */
     E(loop, MAKE_AsBx(BC_LOADI, 1, 1));          /* start */
-    E(loop, MAKE_ABx(BC_LOADK, 2, proto_add_const(vm, loop, INT_VAL(small ? 1001 : 10000001))));
+    E(loop, MAKE_ABx(BC_LOADK, 2, proto_add_const(vm, loop, INT_VAL(sum_n + 1))));
     E(loop, MAKE_AsBx(BC_LOADI, 3, 1));          /* step */
     EL(loop, MAKE_AsBx(BC_FORPREP, 1, 2), 10);    /* -> after FORLOOP */
     EL(loop, MAKE_ABC(BC_ADD, 0, 0, 4), 25);      /* body: s += i (R4) */
@@ -133,7 +139,7 @@ int main(int argc, char **argv) {
     E(fibmain, MAKE_ABx(BC_CLOSURE, 0, proto_add_proto(vm, fibmain, fib)));
     E(fibmain, MAKE_ABx(BC_SETGLOBAL, 0, gfib));
     E(fibmain, MAKE_ABx(BC_GETGLOBAL, 0, gfib));
-    E(fibmain, MAKE_AsBx(BC_LOADI, 1, small ? 15 : 30));
+    E(fibmain, MAKE_AsBx(BC_LOADI, 1, (int)fib_n));
     E(fibmain, MAKE_ABC(BC_CALL, 0, 1, 0));
     E(fibmain, MAKE_ABC(BC_RETURN, 0, 1, 0));
   }
@@ -187,20 +193,20 @@ int main(int argc, char **argv) {
     E(deepmain, MAKE_ABC(BC_CALL, 0, 1, 0));
     E(deepmain, MAKE_ABC(BC_RETURN, 0, 1, 0));
   }
-  /* 5. allocation-heavy loop (GC): build tuples and a growing list,
-   * sum the list by ITERPREP/ITERNEXT */
-  ObjProto *alloc = mkproto("<module>", 0, 12);
+  /* 5. allocation-heavy loop (GC): build garbage tuples of 8 values and a
+   * growing list, sum the list by ITERPREP/ITERNEXT. The tuples are many
+   * times the collection threshold, so the collector must run. */
+  ObjProto *alloc = mkproto("<module>", 0, 16);
   {
     E(alloc, MAKE_ABC(BC_NEWLIST, 0, 0, 0));     /* r0 = [] */
     E(alloc, MAKE_AsBx(BC_LOADI, 1, 0));
-    E(alloc, MAKE_ABx(BC_LOADK, 2, proto_add_const(vm, alloc, INT_VAL(small ? 3000 : 300000))));
+    E(alloc, MAKE_ABx(BC_LOADK, 2, proto_add_const(vm, alloc, INT_VAL(alloc_n))));
     E(alloc, MAKE_AsBx(BC_LOADI, 3, 1));
-    E(alloc, MAKE_AsBx(BC_FORPREP, 1, 5));
-    E(alloc, MAKE_ABC(BC_MOVE, 6, 4, 0));
-    E(alloc, MAKE_ABC(BC_MOVE, 7, 4, 0));
-    E(alloc, MAKE_ABC(BC_NEWTUPLE, 5, 6, 2));    /* garbage tuple (i, i) */
+    E(alloc, MAKE_AsBx(BC_FORPREP, 1, 11));
+    for (int r = 6; r < 14; r++) E(alloc, MAKE_ABC(BC_MOVE, r, 4, 0));
+    E(alloc, MAKE_ABC(BC_NEWTUPLE, 5, 6, 8));    /* garbage tuple (i, ..., i) */
     E(alloc, MAKE_ABC(BC_APPENDN, 0, 4, 1));     /* r0.push(i) */
-    E(alloc, MAKE_AsBx(BC_FORLOOP, 1, -5));
+    E(alloc, MAKE_AsBx(BC_FORLOOP, 1, -11));
     E(alloc, MAKE_AsBx(BC_LOADI, 8, 0));         /* sum */
     E(alloc, MAKE_ABC(BC_MOVE, 9, 0, 0));
     E(alloc, MAKE_AsBx(BC_ITERPREP, 9, 1));
@@ -275,10 +281,28 @@ int main(int argc, char **argv) {
   for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) vm_push_root(vm, OBJ_VAL(all[j]));
 
 
-  expect_int("sum loop", run(loop, "loop"), small ? 500500 : 50000005000000LL);
-  expect_int("fib(30)", run(fibmain, "fib(30)"), small ? 610 : 832040);
+  char fib_name[32];
+  snprintf(fib_name, sizeof fib_name, "fib(%lld)", (long long)fib_n);
+  int64_t fib_want = fib_n == 30 ? 832040 : 2584; /* fib(18) */
+  expect_int("sum loop", run(loop, "loop"), sum_n * (sum_n + 1) / 2);
+  expect_int(fib_name, run(fibmain, fib_name), fib_want);
   expect_int("closure", run(clmain, "closure"), 37);
-  expect_int("alloc+iter", run(alloc, "alloc"), small ? 3000LL * 2999 / 2 : 300000LL * 299999 / 2);
+  uint64_t collections = vm->heap.gc_collections;
+  size_t before = vm->heap.bytes_allocated;
+  expect_int("alloc+iter", run(alloc, "alloc"), alloc_n * (alloc_n - 1) / 2);
+  /* The loop made alloc_n dead tuples; the heap has grown by the list
+   * (16 bytes an item, twice that at most with its spare capacity) but
+   * not by most of them (16 + 8 * 16 bytes each). */
+  size_t tuples = (size_t)alloc_n * (sizeof(ObjTuple) + 8 * sizeof(Value));
+  size_t held = vm->heap.bytes_allocated > before ? vm->heap.bytes_allocated - before : 0;
+  if (vm->heap.gc_collections == collections || held > tuples / 2) {
+    printf("FAIL alloc GC: %llu collections, %zu bytes more held after %zu bytes of tuples\n",
+           (unsigned long long)(vm->heap.gc_collections - collections), held, tuples);
+    failures++;
+  } else {
+    printf("ok   alloc GC: %llu collections, %zu bytes more held after %zu bytes of tuples\n",
+           (unsigned long long)(vm->heap.gc_collections - collections), held, tuples);
+  }
   expect_int("named args", run(kwmain, "named"), 62);
   run_err(deepmain, "deep", "stack overflow: recursion too deep (20000 frames)");
   run_err(ovf, "overflow", "integer overflow in `+`");
@@ -286,7 +310,7 @@ int main(int argc, char **argv) {
   run_err(cond, "cond", "condition must be bool, got int");
   run_err(idx, "index", "index 5 out of range for list of length 3");
   /* the VM is usable after errors */
-  expect_int("fib again", run(fibmain, "fib(30) again"), small ? 610 : 832040);
+  expect_int("fib again", run(fibmain, "fib again"), fib_want);
   printf("bytes allocated %zu, next_gc %zu\n", vm->heap.bytes_allocated, vm->heap.next_gc);
   vm_pop_root(vm, (int)(sizeof all / sizeof all[0]));
   vm_free(vm);
