@@ -125,6 +125,38 @@ t = run.accuracy_table([{"config": "f", "epochs": 5, "threads": 1, "nsc": None,
                          "torch": {"test_accuracy": 0.8765, "loss_end": 0.3, "train_s": 4.0}}])
 expect("| f | 5 | 1 | 87.65 % | - | 0.3000 | - | 4.0 | - | VOID: nsc: no result |" in t, "accuracy table")
 
+# --baseline: three sides per rep, their order rotating and then reversed.
+orders = [run.rep_order(i, ("torch", "nsc", "baseline")) for i in range(6)]
+expect(orders[:3] == [("torch", "nsc", "baseline"), ("nsc", "baseline", "torch"), ("baseline", "torch", "nsc")]
+       and orders[3] == ("baseline", "nsc", "torch"), "rep order of three sides")
+expect(all(sum(o.index(s) == k for o in orders) == 2 for s in orders[0] for k in range(3))
+       and sum(o.index("nsc") < o.index("baseline") for o in orders) == 3,
+       "over six reps each side runs in each place, and the two builds first equally often")
+expect([run.rep_order(i, ("torch", "nsc")) for i in range(2)] == [("torch", "nsc"), ("nsc", "torch")],
+       "two sides alternate as before")
+# nsc 200, 300 against baseline 100, 500: medians 250 and 300, per-rep ratios 2 and 0.6.
+three = [dict(p, baseline=side(r, 1.0, 0.5, rss=2048)) for p, r in zip(pairs[:2], (100, 500))]
+row = run.summarize(cfg, 1, three)
+expect(row["baseline"]["samples_per_s"] == 300 and abs(row["new_over_baseline"] - 250 / 300) < 1e-12
+       and abs(row["baseline_ratio_median"] - 1.3) < 1e-12 and row["baseline"]["peak_rss_kib"] == 2048
+       and row["valid"], "baseline medians, new/baseline (ratio of medians) and the median of per-rep ratios")
+expect(run.summarize(cfg, 1, pairs).get("new_over_baseline") is None and "baseline" not in run.summarize(cfg, 1, pairs),
+       "no baseline entries without a baseline")
+three[0]["baseline"] = side(100, 1.1, 0.5)
+row = run.summarize(cfg, 1, three)
+expect(not row["valid"] and "start losses disagree (baseline 1.1, torch 1)" in row["void"],
+       "a baseline disagreeing with PyTorch voids the row")
+t = run.table([run.summarize(cfg, 2, [dict(p, baseline=side(100, 1.0, 0.5, rss=2048)) for p in pairs])])
+expect("| baseline samples/s | new/baseline |" in t and "| unit | 2 | 100 | 200 | 100 | 2.00x | 2.00x |" in t
+       and "| 1 | 1 | 2 | yes |" in t, "table with a baseline")
+g = run.gemm_rows(1, {"gflops": {"64": 10.0}, "mm1000_ms": 20.0}, {"gflops": {"64": 20.0}, "mm1000_ms": 30.0},
+                  {"gflops": {"64": 5.0}, "mm1000_ms": 40.0})
+t = run.gemm_table(g)
+expect("| 64 | 1 | 20.0 | 10.0 | 5.0 | 2.00x | 0.50x |" in t and "| 1000×1000 time, ms | 1 | 30.00 | 20.00 | 40.00 | 2.00x | 1.50x |"
+       in t, "GEMM table with a baseline (new/baseline above 1: the new build is faster)")
+a = run.parse_args(["--quick", "--baseline", "/tmp/nsc-old"])
+expect(a.baseline == "/tmp/nsc-old" and a.reps == 3, "--baseline PATH")
+
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "r.json")
     run.write_json(path, {"rows": [run.summarize(cfg, 1, pairs)]})
@@ -150,6 +182,16 @@ with tempfile.TemporaryDirectory() as tmp:
         expect(rep["gemm"] == [] and rep["accuracy"] == [], "--only runs the training configs alone")
         expect(len(r["runs"][0]["loss_curve"]) == 20 and r["runs"][0]["loss_curve"][-1] < r["runs"][0]["loss_curve"][0],
                "tiny run: a falling loss curve of 20 points")
+
+        # The same with nsc as its own baseline: three sides per rep.
+        code = run.main(["--nsc", sys.argv[1], "--baseline", sys.argv[1], "--only", "tiny", "--threads", "1",
+                         "--reps", "3", "--steps", "300", "--json", out])
+        with open(out) as f:
+            rep = json.load(f)
+        row = rep["rows"][0]
+        expect(code == 0 and row["valid"] and len(row["baseline"]["runs"]) == 3 and row["new_over_baseline"] > 0
+               and rep["baseline"] == os.path.abspath(sys.argv[1]), "tiny run with a baseline")
+        expect(row["baseline"]["loss_end"] == row["nsc"]["loss_end"], "the same build gives the same losses")
 
 if failures:
     print("%d failed: %s" % (len(failures), ", ".join(failures)))

@@ -8,6 +8,11 @@ checked against the others, and the table reports median wall-clock
 seconds and the ratios of the medians. Start-up is `nsc run hello.ns`,
 timed by hyperfine (or by repeated runs when hyperfine is not installed).
 
+With --baseline, a second nsc build runs every program too, in the same
+rounds (the two builds alternating which goes first), and the table adds
+its medians and new/baseline, the ratio of the two builds' medians; their
+start-up runs in alternating blocks.
+
 Run it through run.sh; `run.sh --help` lists the options.
 """
 
@@ -61,6 +66,11 @@ def parse_args():
     p.add_argument("--only", metavar="NAME[,NAME]", help="run only these benchmarks")
     p.add_argument("--nsc", default=os.environ.get("NSC", os.path.join(ROOT, "build", "nsc")),
                    help="the nsc binary (default: $NSC or build/nsc)")
+    p.add_argument("--baseline", metavar="PATH",
+                   help="a second nsc binary to compare against: it runs every program "
+                   "(and hello.ns) in the same interleaved rounds, and the table adds its "
+                   "medians and new/baseline, the ratio of the medians (below 1: the new "
+                   "build is faster)")
     p.add_argument("--lua", default="lua5.4", help="the Lua interpreter (default lua5.4)")
     p.add_argument("--python", default="/usr/bin/python3",
                    help="the Python interpreter (default /usr/bin/python3)")
@@ -125,8 +135,10 @@ def machine_info():
 
 def versions(impls):
     v = {}
-    nsc, lua, py = impls
+    nsc, lua, py = impls[0], impls[-2], impls[-1]
     v[nsc.name] = capture(nsc.argv[:1] + ["--version"])
+    if len(impls) == 4:
+        v[impls[1].name] = capture(impls[1].argv[:1] + ["--version"])
     lua_v = capture(lua.argv[:1] + ["-v"])
     v[lua.name] = re.sub(r"\s+Copyright.*", "", lua_v) if lua_v else None
     v[py.name] = capture(py.argv[:1] + ["--version"])
@@ -202,8 +214,8 @@ def bench_one(name, impls, args, log):
         return False
 
     rounds = ([False] if not args.no_warmup else []) + [True] * args.reps
-    for timed in rounds:
-        for impl in list(live):
+    for i, timed in enumerate(rounds):
+        for impl in round_order(live, i):
             record(impl, timed)
     outputs = {n: r["output"] for n, r in res.items() if r["error"] is None and r["output"] is not None}
     agree = len(set(outputs.values())) <= 1
@@ -217,39 +229,80 @@ def bench_one(name, impls, args, log):
     return res, agree
 
 
+def round_order(impls, i):
+    """The order of round I: as given, except that the new nsc and the
+    baseline swap places every other round, so neither always runs right
+    after the other's warm caches or right after python3."""
+    order = list(impls)
+    names = [x.name for x in order]
+    if i % 2 and "nsc" in names and "baseline" in names:
+        a, b = names.index("nsc"), names.index("baseline")
+        order[a], order[b] = order[b], order[a]
+    return order
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+STARTUP_BLOCKS = 5  # alternating blocks of the new nsc's and the baseline's start-up runs
+
+
+def startup_times(argv, runs, hyperfine, args, log):
+    """RUNS wall-clock seconds of argv: hyperfine's, else timed from Python."""
+    if hyperfine:
+        with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
+            cmd = " ".join(shell_quote(a) for a in argv)
+            r = subprocess.run(
+                [hyperfine, "-N", "--warmup", "5", "--runs", str(runs),
+                 "--style", "none", "--export-json", tmp.name, cmd],
+                capture_output=True, text=True)
+            if r.returncode == 0:
+                with open(tmp.name) as f:
+                    return json.load(f)["results"][0]["times"]
+            log("  hyperfine failed: " + r.stderr.strip()[:300])
+    times = []
+    for _ in range(runs):
+        wall, *_ = run_once(argv, args.timeout)
+        times.append(wall)
+    return times
+
+
+def block_sizes(runs, blocks):
+    """RUNS split into at most BLOCKS blocks of at least 2 runs (hyperfine's
+    minimum), as even as possible."""
+    n = max(1, min(blocks, runs // 2))
+    return [runs // n + (1 if i < runs % n else 0) for i in range(n)]
+
+
 def startup(impls, args, log):
-    """Median start-up in ms of each hello program."""
+    """Median start-up in ms of each hello program. The new nsc and the
+    baseline run in alternating blocks, the order swapping per block, so
+    that a burst of load from elsewhere falls on both."""
     out = {}
     hyperfine = shutil.which("hyperfine")
+    ok = []
     for impl in impls:
         argv = impl.command("hello")
         wall, _, status, text, stderr = run_once(argv, args.timeout)
         if status != 0 or text != "Hello, world!":
             log("  start-up: " + describe_failure(impl, "hello", status, text, stderr))
             out[impl.name] = None
-            continue
-        if hyperfine:
-            with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
-                cmd = " ".join(shell_quote(a) for a in argv)
-                r = subprocess.run(
-                    [hyperfine, "-N", "--warmup", "5", "--runs", str(args.startup_runs),
-                     "--style", "none", "--export-json", tmp.name, cmd],
-                    capture_output=True, text=True)
-                if r.returncode == 0:
-                    with open(tmp.name) as f:
-                        data = json.load(f)["results"][0]
-                    out[impl.name] = data["median"] * 1000
-                    continue
-                log("  hyperfine failed: " + r.stderr.strip()[:300])
-        times = []
-        for _ in range(args.startup_runs):
-            wall, *_ = run_once(argv, args.timeout)
-            times.append(wall)
-        out[impl.name] = statistics.median(times) * 1000
+        else:
+            ok.append(impl)
+    pair = [i for i in ok if i.name in ("nsc", "baseline")]
+    if len(pair) == 2:
+        times = {i.name: [] for i in pair}
+        for b, runs in enumerate(block_sizes(args.startup_runs, STARTUP_BLOCKS)):
+            for impl in (pair if b % 2 == 0 else pair[::-1]):
+                times[impl.name] += startup_times(impl.command("hello"), runs, hyperfine, args, log)
+        for name, t in times.items():
+            out[name] = statistics.median(t) * 1000
+    for impl in ok:
+        if impl.name not in out:
+            out[impl.name] = statistics.median(
+                startup_times(impl.command("hello"), args.startup_runs, hyperfine, args, log)) * 1000
+    out = {i.name: out[i.name] for i in impls}
     return out, ("hyperfine -N --warmup 5 --runs %d" % args.startup_runs) if hyperfine else \
         ("median of %d runs timed from Python" % args.startup_runs)
 
@@ -276,6 +329,12 @@ def main():
     # directory does not matter.
     if os.sep in args.nsc:
         nsc.argv[0] = os.path.abspath(args.nsc)
+    base = None
+    if args.baseline:
+        base = Impl("baseline", "ns", [args.baseline, "run"])
+        if os.sep in args.baseline:
+            base.argv[0] = os.path.abspath(args.baseline)
+        impls.insert(1, base)
     log = lambda s: print(s, file=sys.stderr, flush=True)
 
     missing = [i.argv[0] for i in impls if not shutil.which(i.argv[0])]
@@ -294,6 +353,8 @@ def main():
         "versions": versions(impls),
         "benchmarks": [],
     }
+    if base:
+        report["baseline"] = base.argv[0]
     m = report["machine"]
     log("machine: %s, %s cores, load %s" % (m["cpu"], m["nproc"], m["loadavg_at_start"]))
     for k, v in report["versions"].items():
@@ -302,6 +363,8 @@ def main():
     # A rebuild of nsc during the run would mix two builds in one table.
     nsc_path = shutil.which(nsc.argv[0])
     nsc_stamp = binary_stamp(nsc_path)
+    base_path = shutil.which(base.argv[0]) if base else None
+    base_stamp = binary_stamp(base_path) if base else None
     failed = False
     started = time.perf_counter()
     for name, what in BENCHMARKS:
@@ -318,15 +381,28 @@ def main():
             "nsc_over_lua": ratio(res["nsc"]["median_wall"], res["lua5.4"]["median_wall"]),
             "nsc_over_python": ratio(res["nsc"]["median_wall"], res["python3"]["median_wall"]),
         })
+        if base:
+            report["benchmarks"][-1]["new_over_baseline"] = ratio(
+                res["nsc"]["median_wall"], res["baseline"]["median_wall"])
+            report["benchmarks"][-1]["new_over_baseline_cpu"] = ratio(
+                res["nsc"]["median_cpu"], res["baseline"]["median_cpu"])
 
     if not args.no_startup:
         log("start-up: hello programs")
         report["startup_ms"], report["startup_method"] = startup(impls, args, log)
         failed |= report["startup_ms"].get("nsc") is None
+        if base:
+            failed |= report["startup_ms"].get("baseline") is None
+            report["startup_new_over_baseline"] = ratio(
+                report["startup_ms"].get("nsc"), report["startup_ms"].get("baseline"))
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     if binary_stamp(nsc_path) != nsc_stamp:
         log("run.sh: %s changed during the run; the nsc figures mix two builds" % nsc_path)
         report["nsc_binary_changed"] = True
+        failed = True
+    if base and binary_stamp(base_path) != base_stamp:
+        log("run.sh: %s changed during the run; the baseline figures mix two builds" % base_path)
+        report["baseline_binary_changed"] = True
         failed = True
     report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -341,46 +417,72 @@ def main():
 
 def print_table(report):
     m, v = report["machine"], report["versions"]
+    has_base = "baseline" in report
     print()
     print("Machine: %s, %s cores, %s RAM, Linux %s (load %s at start, %s at end)" % (
         m["cpu"], m["nproc"], m["memory"], m["kernel"],
         " ".join(map(str, m["loadavg_at_start"])), " ".join(map(str, m["loadavg_at_end"]))))
     print("nsc: %s%s; %s; %s" % (
         v["nsc"], " (commit %s)" % v["nsc_commit"] if v["nsc_commit"] else "", v["lua5.4"], v["python3"]))
+    if has_base:
+        print("baseline: %s (%s)" % (v.get("baseline"), report["baseline"]))
     print("Median wall-clock seconds of %d interleaved runs; ratios are of the medians." % report["reps"])
+    if has_base:
+        print("new/baseline is the new nsc's median over the baseline's: below 1.00x the new build is faster.")
     print()
-    print("| benchmark | nsc (s) | lua5.4 (s) | python3 (s) | nsc/lua | nsc/python3 | outputs |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    # (header, cell of a benchmark) of the columns that exist only with a baseline
+    base_cols = [("baseline (s)", lambda b: fmt_s(b["results"]["baseline"]["median_wall"])),
+                 ("new/baseline", lambda b: fmt_ratio(b["new_over_baseline"]))] if has_base else []
+    cols = [("nsc (s)", lambda b: fmt_s(b["results"]["nsc"]["median_wall"]))] + base_cols + [
+        ("lua5.4 (s)", lambda b: fmt_s(b["results"]["lua5.4"]["median_wall"])),
+        ("python3 (s)", lambda b: fmt_s(b["results"]["python3"]["median_wall"])),
+        ("nsc/lua", lambda b: fmt_ratio(b["nsc_over_lua"])),
+        ("nsc/python3", lambda b: fmt_ratio(b["nsc_over_python"]))]
+    print("| benchmark | " + " | ".join(c[0] for c in cols) + " | outputs |")
+    print("|---|" + "---:|" * len(cols) + "---|")
     for b in report["benchmarks"]:
         r = b["results"]
         outs = {x["output"] for x in r.values() if x["output"] is not None and x["error"] is None}
         agree = "agree" if b["outputs_agree"] and all(x["error"] is None for x in r.values()) else \
             ("DIFFER" if not b["outputs_agree"] else "error")
         shown = next(iter(outs)) if len(outs) == 1 else ""
-        print("| %s | %s | %s | %s | %s | %s | %s%s |" % (
-            b["name"], fmt_s(r["nsc"]["median_wall"]), fmt_s(r["lua5.4"]["median_wall"]),
-            fmt_s(r["python3"]["median_wall"]), fmt_ratio(b["nsc_over_lua"]),
-            fmt_ratio(b["nsc_over_python"]), agree, " `%s`" % shown if shown else ""))
+        print("| %s | %s | %s%s |" % (b["name"], " | ".join(c[1](b) for c in cols), agree,
+                                      " `%s`" % shown if shown else ""))
+    ms = lambda x: "%.2f ms" % x if x is not None else "error"
+    if has_base and "startup_ms" in report:
+        s = report["startup_ms"]
+        cells = {"nsc (s)": ms(s.get("nsc")), "baseline (s)": ms(s.get("baseline")),
+                 "new/baseline": fmt_ratio(report["startup_new_over_baseline"]),
+                 "lua5.4 (s)": ms(s.get("lua5.4")), "python3 (s)": ms(s.get("python3")),
+                 "nsc/lua": fmt_ratio(ratio(s.get("nsc"), s.get("lua5.4"))),
+                 "nsc/python3": fmt_ratio(ratio(s.get("nsc"), s.get("python3")))}
+        print("| start-up (hello) | %s | |" % " | ".join(cells[c[0]] for c in cols))
     print()
     print("CPU seconds (user+sys, median) and wall-clock range (min-max) of the same runs:")
     print()
-    print("| benchmark | nsc cpu | lua5.4 cpu | python3 cpu | nsc/lua cpu | nsc/python3 cpu "
-          "| nsc range | lua5.4 range | python3 range |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    names = ["nsc", "baseline", "lua5.4", "python3"] if has_base else ["nsc", "lua5.4", "python3"]
+    print("| benchmark | " + " | ".join(n + " cpu" for n in names) +
+          (" | new/baseline cpu" if has_base else "") + " | nsc/lua cpu | nsc/python3 cpu | " +
+          " | ".join(n + " range" for n in names) + " |")
+    print("|---|" + "---:|" * (2 * len(names) + 2 + has_base))
     for b in report["benchmarks"]:
         r = b["results"]
-        cpu = [r[n]["median_cpu"] for n in ("nsc", "lua5.4", "python3")]
+        cpu = {n: r[n]["median_cpu"] for n in names}
         rng = lambda x: "%.3f-%.3f" % (x["min_wall"], x["max_wall"]) if x["min_wall"] is not None else "-"
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            b["name"], fmt_s(cpu[0]), fmt_s(cpu[1]), fmt_s(cpu[2]),
-            fmt_ratio(ratio(cpu[0], cpu[1])), fmt_ratio(ratio(cpu[0], cpu[2])),
-            rng(r["nsc"]), rng(r["lua5.4"]), rng(r["python3"])))
+        cells = [fmt_s(cpu[n]) for n in names]
+        if has_base:
+            cells.append(fmt_ratio(b["new_over_baseline_cpu"]))
+        cells += [fmt_ratio(ratio(cpu["nsc"], cpu["lua5.4"])), fmt_ratio(ratio(cpu["nsc"], cpu["python3"]))]
+        cells += [rng(r[n]) for n in names]
+        print("| %s | %s |" % (b["name"], " | ".join(cells)))
     if "startup_ms" in report:
         s = report["startup_ms"]
-        ms = lambda x: "%.2f ms" % x if x is not None else "error"
         print()
-        print("Start-up (hello world, %s): nsc run hello.ns %s; lua5.4 %s; python3 %s" % (
-            report["startup_method"], ms(s.get("nsc")), ms(s.get("lua5.4")), ms(s.get("python3"))))
+        print("Start-up (hello world, %s): nsc run hello.ns %s; %slua5.4 %s; python3 %s" % (
+            report["startup_method"], ms(s.get("nsc")),
+            "baseline %s (new/baseline %s); " % (ms(s.get("baseline")), fmt_ratio(report["startup_new_over_baseline"]))
+            if has_base else "",
+            ms(s.get("lua5.4")), ms(s.get("python3"))))
     print()
     print("Targets: nsc/lua <= %.1fx, nsc/python3 < 1.0x, start-up <= %.0f ms" % (
         TARGET_VS_LUA, TARGET_STARTUP_MS))

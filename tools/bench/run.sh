@@ -5,6 +5,7 @@
 #   tools/bench/run.sh              5 interleaved runs of each program
 #   tools/bench/run.sh --quick      3 runs
 #   tools/bench/run.sh --reps 11 --only fib,loop
+#   tools/bench/run.sh --quick --baseline /tmp/nsc-old   also an older nsc build, new/baseline
 #   tools/bench/run.sh --help       all options
 #
 # Needs build/nsc, lua5.4, /usr/bin/python3 and (for start-up) hyperfine:

@@ -8,6 +8,7 @@
 #   tools/bench/torch.sh --accuracy         Fashion-MNIST test accuracy after 5 epochs, both sides
 #   tools/bench/torch.sh --quick            a subset in under 2 minutes
 #   tools/bench/torch.sh --only tiny,fashion --reps 7
+#   tools/bench/torch.sh --quick --baseline /tmp/nsc-old   also an older nsc build, new/baseline
 #   tools/bench/torch.sh --help             all options
 #
 # Needs build/nsc and /usr/bin/python3 with torch and numpy (Debian's

@@ -21,6 +21,13 @@ trained for 5 epochs once per side and thread count by accuracy.ns and
 accuracy.py, both test accuracies). A run that names none of them does all
 three; --only selects training configs.
 
+--baseline PATH adds a second nsc build to the training configs and GEMM:
+each rep then runs the new nsc, the baseline and PyTorch, in an order that
+rotates from rep to rep, and the table adds the baseline's samples/s and
+new/baseline, the ratio of the two builds' medians (above 1: the new build
+is faster). The baseline's losses are checked against PyTorch's like the
+new build's. The accuracy part runs the new build alone.
+
 Run it through tools/bench/torch.sh; `--help` lists the options.
 """
 
@@ -89,10 +96,22 @@ def median_or_none(xs):
     return statistics.median(xs) if xs else None
 
 
-def pair_ratios(pairs):
-    """nsc/torch samples/s of each complete pair."""
-    return [p["nsc"]["samples_per_s"] / p["torch"]["samples_per_s"] for p in pairs
-            if p.get("nsc") and p.get("torch") and p["torch"]["samples_per_s"] > 0]
+def pair_ratios(pairs, a="nsc", b="torch"):
+    """a/b samples/s of each rep where both ran."""
+    return [p[a]["samples_per_s"] / p[b]["samples_per_s"] for p in pairs
+            if p.get(a) and p.get(b) and p[b]["samples_per_s"] > 0]
+
+
+def rep_order(i, sides):
+    """The order of rep I. Two sides alternate (torch first in even reps);
+    three rotate, and from the fourth rep on run reversed, so that over six
+    reps each side runs in each place and before each other side equally
+    often."""
+    if len(sides) == 2:
+        return tuple(sides) if i % 2 == 0 else tuple(reversed(sides))
+    k = i % len(sides)
+    order = tuple(sides[k:]) + tuple(sides[:k])
+    return order if (i // len(sides)) % 2 == 0 else tuple(reversed(order))
 
 
 def check_valid(ns, th):
@@ -161,7 +180,8 @@ def check_accuracy(row):
 def summarize(cfg, threads, pairs):
     """One table row from the pairs of runs of a config."""
     row = {"config": cfg["name"], "threads": threads, "pairs": len(pairs)}
-    for side in ("torch", "nsc"):
+    has_base = any("baseline" in p for p in pairs)
+    for side in ("torch", "nsc") + (("baseline",) if has_base else ()):
         rs = [p[side] for p in pairs if p.get(side)]
         row[side] = {
             "samples_per_s": median_or_none([r["samples_per_s"] for r in rs]),
@@ -179,6 +199,15 @@ def summarize(cfg, threads, pairs):
     errors = [e for p in pairs for e in p.get("errors", [])]
     row["void"] = (errors + check_valid(first("nsc"), first("torch")) + check_runs_agree("nsc", row["nsc"]["runs"])
                    + check_runs_agree("torch", row["torch"]["runs"]))
+    if has_base:
+        # The baseline must compute the same thing too; its messages name
+        # it where check_valid says "nsc".
+        why = check_valid(first("baseline"), first("torch"))
+        row["void"] += [w.replace("nsc", "baseline") for w in why if not w.startswith("torch:")]
+        row["void"] += check_runs_agree("baseline", row["baseline"]["runs"])
+        row["baseline_ratio_median"] = median_or_none(pair_ratios(pairs, "nsc", "baseline"))
+        a, b = row["nsc"]["samples_per_s"], row["baseline"]["samples_per_s"]
+        row["new_over_baseline"] = a / b if a and b else None
     row["valid"] = not row["void"]
     return row
 
@@ -195,7 +224,13 @@ def fmt_mib(k):
     return "%.0f" % (k / 1024) if k is not None else "-"
 
 
+def fmt_x(x):
+    return "%.2fx" % x if x is not None else "-"
+
+
 def table(rows):
+    if any("baseline" in r for r in rows):
+        return table_with_baseline(rows)
     lines = ["| config | threads | PyTorch samples/s | NeuralScript samples/s | nsc/torch (median of pairs) "
              "| PyTorch loss start → end | NeuralScript loss start → end | PyTorch peak RSS MiB "
              "| NeuralScript peak RSS MiB | valid |",
@@ -203,9 +238,26 @@ def table(rows):
     for r in rows:
         lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["config"], r["threads"], fmt_rate(r["torch"]["samples_per_s"]), fmt_rate(r["nsc"]["samples_per_s"]),
-            "%.2fx" % r["ratio_median"] if r["ratio_median"] is not None else "-",
+            fmt_x(r["ratio_median"]),
             fmt_loss(r["torch"]), fmt_loss(r["nsc"]), fmt_mib(r["torch"]["peak_rss_kib"]),
             fmt_mib(r["nsc"]["peak_rss_kib"]), "yes" if r["valid"] else "VOID: " + "; ".join(r["void"])))
+    return "\n".join(lines)
+
+
+def table_with_baseline(rows):
+    """The table of a run with --baseline: the three sides' median samples/s
+    and peak RSS, new/baseline (ratio of the medians) and nsc/torch."""
+    lines = ["| config | threads | PyTorch samples/s | NeuralScript samples/s | baseline samples/s "
+             "| new/baseline | nsc/torch (median of reps) | NeuralScript loss start → end | PyTorch peak RSS MiB "
+             "| NeuralScript peak RSS MiB | baseline peak RSS MiB | valid |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]
+    for r in rows:
+        b = r.get("baseline") or {"samples_per_s": None, "peak_rss_kib": None}
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["config"], r["threads"], fmt_rate(r["torch"]["samples_per_s"]), fmt_rate(r["nsc"]["samples_per_s"]),
+            fmt_rate(b["samples_per_s"]), fmt_x(r.get("new_over_baseline")), fmt_x(r["ratio_median"]),
+            fmt_loss(r["nsc"]), fmt_mib(r["torch"]["peak_rss_kib"]), fmt_mib(r["nsc"]["peak_rss_kib"]),
+            fmt_mib(b["peak_rss_kib"]), "yes" if r["valid"] else "VOID: " + "; ".join(r["void"])))
     return "\n".join(lines)
 
 
@@ -226,33 +278,50 @@ def gemm_merge(results):
             "rounds": results}
 
 
-def gemm_rows(threads, ns, th):
-    """Table rows of one thread count from the two sides' gemm JSON."""
+def gemm_rows(threads, ns, th, base=False):
+    """Table rows of one thread count from the sides' gemm JSON. BASE: the
+    baseline's (None when it failed), or False without a baseline. Every
+    ratio is "new is faster" above 1: GFLOP/s over GFLOP/s, time
+    over time the other way round."""
     rows = []
     for n in GEMM_SIZES:
         a = ns["gflops"].get(str(n)) if ns else None
         b = th["gflops"].get(str(n)) if th else None
         rows.append({"n": n, "threads": threads, "torch_gflops": b, "nsc_gflops": a,
                      "ratio": a / b if a and b else None})
+        if base is not False:
+            c = base["gflops"].get(str(n)) if base else None
+            rows[-1].update(baseline_gflops=c, new_over_baseline=a / c if a and c else None)
     a = ns["mm1000_ms"] if ns else None
     b = th["mm1000_ms"] if th else None
     rows.append({"n": "1000 (ms)", "threads": threads, "torch_ms": b, "nsc_ms": a,
                  "ratio": b / a if a and b else None})
+    if base is not False:
+        c = base["mm1000_ms"] if base else None
+        rows[-1].update(baseline_ms=c, new_over_baseline=c / a if a and c else None)
     return rows
 
 
 def gemm_table(rows):
-    lines = ["| n | threads | PyTorch `torch.mm` GFLOP/s | NeuralScript `a ⊙ b` GFLOP/s | nsc/torch |",
-             "|---|---:|---:|---:|---:|"]
+    has_base = any("new_over_baseline" in r for r in rows)
     num = lambda x, f: f % x if x is not None else "-"
+    if has_base:
+        lines = ["| n | threads | PyTorch `torch.mm` GFLOP/s | NeuralScript `a ⊙ b` GFLOP/s | baseline GFLOP/s "
+                 "| new/baseline | nsc/torch |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
+    else:
+        lines = ["| n | threads | PyTorch `torch.mm` GFLOP/s | NeuralScript `a ⊙ b` GFLOP/s | nsc/torch |",
+                 "|---|---:|---:|---:|---:|"]
     for r in rows:
-        if "torch_ms" in r:
-            lines.append("| 1000×1000 time, ms | %d | %s | %s | %s |" % (
-                r["threads"], num(r["torch_ms"], "%.2f"), num(r["nsc_ms"], "%.2f"), num(r["ratio"], "%.2fx")))
-        else:
-            lines.append("| %d | %d | %s | %s | %s |" % (
-                r["n"], r["threads"], num(r["torch_gflops"], "%.1f"), num(r["nsc_gflops"], "%.1f"),
-                num(r["ratio"], "%.2fx")))
+        ms = "torch_ms" in r
+        cells = [num(r["torch_ms"], "%.2f"), num(r["nsc_ms"], "%.2f")] if ms else \
+            [num(r["torch_gflops"], "%.1f"), num(r["nsc_gflops"], "%.1f")]
+        if has_base:
+            cells += [num(r["baseline_ms"], "%.2f") if ms else num(r["baseline_gflops"], "%.1f"),
+                      num(r["new_over_baseline"], "%.2fx")]
+        cells.append(num(r["ratio"], "%.2fx"))
+        lines.append("| %s | %d | %s |" % ("1000×1000 time, ms" if ms else "%d" % r["n"], r["threads"],
+                                          " | ".join(cells)))
     return "\n".join(lines)
 
 
@@ -355,7 +424,13 @@ def parse_args(argv=None):
     p.add_argument("--accuracy", action="store_true",
                    help="Fashion-MNIST test accuracy after 5 epochs, one run per side and thread count")
     p.add_argument("--steps", type=int, default=0, help="override every config's length with this many steps")
-    p.add_argument("--nsc", default=os.environ.get("NSC", os.path.join(ROOT, "build", "nsc")))
+    p.add_argument("--nsc", default=os.environ.get("NSC", os.path.join(ROOT, "build", "nsc")),
+                   help="the nsc binary (default: $NSC or build/nsc)")
+    p.add_argument("--baseline", metavar="PATH",
+                   help="a second nsc binary to compare against: every training config and GEMM run it "
+                   "too, interleaved with the new nsc and PyTorch in each rep, and the tables add its "
+                   "medians and new/baseline, the ratio of the medians (samples/s and GFLOP/s: above 1 "
+                   "the new build is faster); --accuracy runs the new build alone")
     p.add_argument("--python", default="/usr/bin/python3")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before one run is killed")
     p.add_argument("--json", default=os.path.join(HERE, "results.json"),
@@ -380,6 +455,7 @@ def main(argv=None):
     args = parse_args(argv)
     log = lambda s: print(s, file=sys.stderr, flush=True)
     nsc = os.path.abspath(args.nsc)
+    base = os.path.abspath(args.baseline) if args.baseline else None
     script = os.path.join(HERE, "train.ns")
     twin = os.path.join(HERE, "train.py")
     cfgs = configs()
@@ -402,6 +478,9 @@ def main(argv=None):
                        "accuracy_loss_rtol": ACCURACY_LOSS_RTOL},
         "rows": [],
     }
+    if base:
+        report["baseline"] = base
+        report["versions"]["baseline"] = bench.capture([base, "--version"])
     m = report["machine"]
     log("machine: %s, %s cores, load %s" % (m["cpu"], m["nproc"], m["loadavg_at_start"]))
     started = time.perf_counter()
@@ -431,10 +510,15 @@ def main(argv=None):
                         cfg["loss"]]
                 cmds = {"nsc": [nsc, "--threads", str(threads), "run", script, "train", d] + tail,
                         "torch": torch_cmd(args, threads, [twin, str(threads), d] + tail)}
-                log("%s, %d thread(s): %d pairs" % (cfg["name"], threads, args.reps))
+                sides = ("torch", "nsc")
+                if base:
+                    cmds["baseline"] = [base] + cmds["nsc"][1:]
+                    sides = ("torch", "nsc", "baseline")
+                log("%s, %d thread(s): %d %s" % (cfg["name"], threads, args.reps,
+                                                "reps of nsc, baseline and torch" if base else "pairs"))
                 pairs = []
                 for i in range(args.reps):
-                    order = ("torch", "nsc") if i % 2 == 0 else ("nsc", "torch")
+                    order = rep_order(i, sides)
                     pair = {"errors": []}
                     for side in order:
                         res, err = run_json(cmds[side], args.timeout)
@@ -446,12 +530,14 @@ def main(argv=None):
                 row = summarize(cfg, threads, pairs)
                 row["commands"] = cmds
                 report["rows"].append(row)
-                log("  torch %s, nsc %s samples/s, ratio %s%s" % (
+                log("  torch %s, nsc %s%s samples/s, ratio %s%s" % (
                     fmt_rate(row["torch"]["samples_per_s"]), fmt_rate(row["nsc"]["samples_per_s"]),
+                    ", baseline %s (new/baseline %s)" % (fmt_rate(row["baseline"]["samples_per_s"]),
+                                                         fmt_x(row["new_over_baseline"])) if base else "",
                     "%.2fx" % row["ratio_median"] if row["ratio_median"] else "-",
                     "" if row["valid"] else ", VOID: " + "; ".join(row["void"])))
     if args.gemm:
-        run_gemm(args, nsc, report, failed, log)
+        run_gemm(args, nsc, base, report, failed, log)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print()
@@ -461,7 +547,11 @@ def main(argv=None):
     v = report["versions"]
     print("%s (commit %s); torch %s; %s; %s%.0f s in all" % (
         v["nsc"], v["nsc_commit"], v["torch"], v["python"],
-        "%d A/B pairs per row; " % args.reps if report["rows"] else "", report["elapsed_s"]))
+        ("%d reps of the three per row; " if base else "%d A/B pairs per row; ") % args.reps
+        if report["rows"] else "", report["elapsed_s"]))
+    if base:
+        print("baseline: %s (%s); new/baseline is the ratio of the medians, above 1.00x the new build is faster"
+              % (v["baseline"], base))
     print()
     if report["rows"]:
         print(table(report["rows"]))
@@ -484,22 +574,27 @@ def main(argv=None):
     return 0 if ok else 1
 
 
-def run_gemm(args, nsc, report, failed, log):
+def run_gemm(args, nsc, base, report, failed, log):
     sizes = ",".join(map(str, GEMM_SIZES))
     reps = str(GEMM_REPS)
     for threads in args.threads:
         log("gemm, %d thread(s): %d rounds" % (threads, GEMM_ROUNDS))
         cmds = {"nsc": [nsc, "--threads", str(threads), "run", os.path.join(HERE, "gemm.ns"), reps, sizes],
                 "torch": torch_cmd(args, threads, [os.path.join(HERE, "gemm.py"), str(threads), reps, sizes])}
-        res = {"nsc": [], "torch": []}
+        sides = ("torch", "nsc")
+        if base:
+            cmds["baseline"] = [base] + cmds["nsc"][1:]
+            sides = ("torch", "nsc", "baseline")
+        res = {side: [] for side in sides}
         for i in range(GEMM_ROUNDS):
-            for side in (("torch", "nsc") if i % 2 == 0 else ("nsc", "torch")):
+            for side in rep_order(i, sides):
                 r, err = run_json(cmds[side], args.timeout)
                 res[side].append(r)
                 if err:
                     failed.append("gemm %s, %d thread(s): %s" % (side, threads, err))
                     log("  " + failed[-1])
-        report["gemm"].extend(gemm_rows(threads, gemm_merge(res["nsc"]), gemm_merge(res["torch"])))
+        report["gemm"].extend(gemm_rows(threads, gemm_merge(res["nsc"]), gemm_merge(res["torch"]),
+                                        gemm_merge(res["baseline"]) if base else None))
 
 
 def run_accuracy(args, nsc, tmp, report, failed, log):
