@@ -163,7 +163,7 @@ static bool import_file(VM *vm, const char *name, const char *path, Value *out, 
   return load_module(vm, name, real, src, out);
 }
 
-bool vm_import(VM *vm, ObjString *spec, ObjModule *from, Value *out) {
+static bool import_module(VM *vm, ObjString *spec, ObjModule *from, Value *out) {
   const char *s = spec->chars;
   char *dir = NULL;
   if (from && from->path && from->path->chars[0] == '/') dir = dir_of(from->path->chars);
@@ -216,7 +216,7 @@ bool vm_import(VM *vm, ObjString *spec, ObjModule *from, Value *out) {
     ObjString *prefix = str_copy(vm, s, (size_t)(last - s));
     Value mod;
     free(dir);
-    if (!vm_import(vm, prefix, from, &mod)) return false;
+    if (!import_module(vm, prefix, from, &mod)) return false;
     ObjString *member = str_cstr(vm, last + 2);
     int slot = module_find(AS_MODULE(mod), member);
     if (slot < 0) return vm_error(vm, "module `%s` has no member `%s`", prefix->chars, member->chars);
@@ -231,6 +231,8 @@ bool vm_import(VM *vm, ObjString *spec, ObjModule *from, Value *out) {
 
 NsVM *ns_new(void) {
   VM *vm = lang_vm_new();
+  if (!vm) return NULL;
+  vm->import = import_module;
   const NsEmbedded *prelude = find_stdlib("prelude");
   if (prelude) {
     Source *src = source_new("<stdlib>/prelude.ns", prelude->text, prelude->len);

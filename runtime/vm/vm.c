@@ -1129,7 +1129,11 @@ bool vm_execute(VM *vm, int entry) {
       vmcase(IMPORT) {
         Value v;
         frame->pc = pc;
-        CHECK(vm_import(vm, AS_STRING(k[INS_Bx(i)]), cl->proto->module, &v));
+        if (UNLIKELY(!vm->import)) {
+          vm_error(vm, "cannot import `%s`: this VM has no module loader", AS_STRING(k[INS_Bx(i)])->chars);
+          THROW();
+        }
+        CHECK(vm->import(vm, AS_STRING(k[INS_Bx(i)]), cl->proto->module, &v));
         *RA = v;
         checkGC();
         vmbreak;

@@ -104,6 +104,12 @@ struct VM {
   /* the tensor engine's context (runtime/tensor), made by lib_tensor_init */
   struct TCtx *tc;
   LangHooks lang;        /* the layer above: see LangHooks */
+  /* BC_IMPORT: load, compile and run the module named by `path` ("math",
+   * "nn::layers", "./util.ns") once, relative to the importing module;
+   * false on an error (a cycle, a missing file, a compile error). Set by
+   * the embedding API (runtime/api/api.c), which holds the compiler; NULL:
+   * importing is an error. */
+  bool (*import)(VM *vm, ObjString *path, ObjModule *from, Value *out);
 
   /* options */
   ObjList *args;         /* script arguments, `args()` */
@@ -146,10 +152,6 @@ bool vm_call(VM *vm, Value callee, Value *args, int argc, Value *out);
 bool vm_find_method(VM *vm, Value receiver, ObjString *name, Value *out);
 ObjClass *vm_class_of(VM *vm, Value v);
 
-/* BC_IMPORT (api.c): load, compile and run the module named by `path`
- * ("math", "nn::layers", "./util.ns") once, relative to the importing
- * module; false on an error (a cycle, a missing file, a compile error). */
-bool vm_import(VM *vm, ObjString *path, ObjModule *from, Value *out);
 
 
 /* Sources compiled by this VM live as long as it (protos point into them). */

@@ -12,12 +12,6 @@
 #include "diag.h"
 #include "vm.h"
 
-/* The module loader lives in api.c; these programs import nothing. */
-bool vm_import(VM *vm, ObjString *path, ObjModule *from, Value *out) {
-  (void)from; (void)out;
-  return vm_error(vm, "no import in smoke test: %s", path->chars);
-}
-
 static Source *src;
 static VM *vm;
 static ObjModule *mod;
