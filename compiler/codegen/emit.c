@@ -99,7 +99,9 @@ void c_patch_to(Compiler *c, int at, int target) {
     return;
   }
   uint32_t ins = p->code[at];
-  p->code[at] = MAKE_AsBx(INS_OP(ins), INS_A(ins), off);
+  OpCode op = INS_OP(ins);
+  if (op == BC_JMP && off < 0) op = BC_LOOP; /* a back-edge: the loop's safe point */
+  p->code[at] = MAKE_AsBx(op, INS_A(ins), off);
 }
 
 int c_here(Compiler *c) { return (int)c->fs->proto->ncode; }

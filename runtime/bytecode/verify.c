@@ -34,7 +34,7 @@ typedef struct {
 typedef struct {
   Token tok[6];
   int ntok;
-  bool skip, noflow, extra;
+  bool skip, noflow, extra, back; /* back: L, a loop back-edge */
 } Effects;
 
 static const char *const effect_text[BC__NUM] = {
@@ -58,9 +58,10 @@ static bool parse_effects(void) {
         s++;
         continue;
       }
-      if (*s == 'S' || *s == 'X' || *s == 'E') {
+      if (*s == 'S' || *s == 'X' || *s == 'E' || *s == 'L') {
         if (*s == 'S') e->skip = true;
         else if (*s == 'X') e->noflow = true;
+        else if (*s == 'L') e->back = true;
         else e->extra = true;
         s++;
         continue;
@@ -207,6 +208,12 @@ static bool decode(Ctx *x, uint32_t pc, Decoded *d, const ObjModule *mod) {
     case 'J': {
       int64_t t = (int64_t)pc + 1 + INS_sBx(ins);
       if (t < 0 || t >= (int64_t)p->ncode) return fail(x, pc, "jump to %lld, outside the code (0..%u)", (long long)t, p->ncode);
+      /* Only back-edges (L) pass a safe point: a backward jump of any
+       * other opcode would make a loop the collector and the instruction
+       * budget never see. */
+      if (effects[op].back != (t <= (int64_t)pc))
+        return fail(x, pc, "%s jumps %s to %lld", bc_opcode_names[op], t <= (int64_t)pc ? "backwards" : "forwards",
+                    (long long)t);
       d->target = (int)t;
       break;
     }

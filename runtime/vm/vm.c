@@ -741,9 +741,12 @@ bool vm_execute(VM *vm, int entry) {
       }
 
       vmcase(JMP) {
-        int32_t off = INS_sBx(i);
-        pc += off;
-        if (off < 0) checkGC();
+        pc += INS_sBx(i);
+        vmbreak;
+      }
+      vmcase(LOOP) {
+        pc += INS_sBx(i);
+        checkGC();
         vmbreak;
       }
       vmcase(TEST) {

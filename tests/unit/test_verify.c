@@ -118,6 +118,20 @@ int main(void) {
   E(p, MAKE_ABC(BC_RETURN, 1, 1, 0));
   accept("closure capturing a register", p, NULL, 0);
 
+  /* while r0 < 10 { r0 = r0 + 1 }: the back-edge is a LOOP (a safe point) */
+  p = mk(1, 3);
+  E(p, MAKE_AsBx(BC_LOADI, 1, 10));
+  E(p, MAKE_ABC(BC_JLT, 0, 1, 0));
+  E(p, MAKE_AsBx(BC_JMP, 0, 2));
+  E(p, MAKE_ABC(BC_ADDK, 0, 0, proto_add_const(vm, p, INT_VAL(1))));
+  E(p, MAKE_AsBx(BC_LOOP, 0, -4));
+  E(p, MAKE_ABC(BC_RETURN, 0, 1, 0));
+  accept("while loop with a LOOP back-edge", p, NULL, 0);
+  p->code[4] = MAKE_AsBx(BC_JMP, 0, -4);
+  reject("a backward JMP (a loop without a safe point)", p, NULL, 0, 4, "JMP jumps backwards to 1");
+  p->code[4] = MAKE_AsBx(BC_LOOP, 0, 0);
+  reject("a LOOP that jumps forwards", p, NULL, 0, 4, "LOOP jumps forwards to 5");
+
   /* ---- rejected ---- */
   p = mk(1, 3); /* r1 is written only when r0 < 2 */
   E(p, MAKE_AsBx(BC_LOADI, 2, 2));
