@@ -360,13 +360,18 @@ void gc_free_all(VM *vm) {
   HEAP(vm)->ngray = HEAP(vm)->capgray = 0;
 }
 
-bool heap_error(VM *vm, const char *fmt, ...) {
+bool heap_verror(VM *vm, const char *fmt, va_list ap) {
   char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  HEAP(vm)->report(vm, msg);
+  return false;
+}
+
+bool heap_error(VM *vm, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  heap_verror(vm, fmt, ap);
   va_end(ap);
-  HEAP(vm)->report(vm, msg);
   return false;
 }
 

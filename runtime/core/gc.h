@@ -10,6 +10,8 @@
 #ifndef NS_GC_H
 #define NS_GC_H
 
+#include <stdarg.h>
+
 #include "value.h"
 
 #define GC_EXTERNAL_STEP ((size_t)8 << 20) /* tensor bytes between collections (gc.c) */
@@ -53,9 +55,11 @@ static inline void gc_mark_value(VM *vm, Value v) {
 }
 void gc_mark_values(VM *vm, const Value *vs, size_t n);
 
-/* A runtime error from core code (an unhashable map key): formatted and
- * handed to the heap's report function; returns false. */
+/* A runtime error from code below the VM (an unhashable map key, a
+ * tensor kernel): formatted and handed to the heap's report function;
+ * returns false. */
 bool heap_error(VM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool heap_verror(VM *vm, const char *fmt, va_list ap);
 
 void gc_collect(VM *vm);
 void gc_free_all(VM *vm);

@@ -1833,14 +1833,13 @@ static void define_all(VM *vm, ObjClass *cls, const Def *defs, size_t n) {
   }
 }
 
-static void report_error(VM *vm, const char *msg) { vm_error(vm, "%s", msg); }
 
 /* The interpreter's nesting, for tensor_protected(): natives that call
  * back into it (vm_call) push frames. */
 static int interp_depth(VM *vm) { return vm->nframes; }
 
 void lib_tensor_init(VM *vm) {
-  vm->tc = tensor_ctx_new(vm, report_error, vm_gc_external, interp_depth);
+  vm->tc = tensor_ctx_new(vm, vm_gc_external, interp_depth);
   if (vm->tc == NULL) {
     fputs("nsc: out of memory\n", stderr);
     exit(70);

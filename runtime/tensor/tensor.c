@@ -54,14 +54,12 @@ static void after_collect(VM *vm, void *ud) {
 }
 
 /* ---- the context ---- */
-TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg), void (*account)(VM *vm, ptrdiff_t delta_bytes),
-                     int (*depth)(VM *vm)) {
+TCtx *tensor_ctx_new(VM *vm, void (*account)(VM *vm, ptrdiff_t delta_bytes), int (*depth)(VM *vm)) {
   TCtx *tc = calloc(1, sizeof *tc);
   if (tc == NULL) return NULL;
   gc_register_type(vm, OBJ_TENSOR, &(GcTypeHooks){tensor_blacken, tensor_free, after_collect, tc});
   gc_register_type(vm, OBJ_GRADNODE, &(GcTypeHooks){gradnode_blacken, gradnode_free, NULL, tc});
   tc->vm = vm;
-  tc->report = report;
   tc->account = account;
   tc->depth = depth;
   tc->grad_enabled = 1;
@@ -71,12 +69,10 @@ TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg), void (*acc
 void tensor_ctx_free(TCtx *tc) { free(tc); }
 
 bool tensor_error(TCtx *tc, const char *fmt, ...) {
-  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  heap_verror(tc->vm, fmt, ap);
   va_end(ap);
-  tc->report(tc->vm, msg);
   return false;
 }
 

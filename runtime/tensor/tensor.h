@@ -37,14 +37,13 @@ struct TGuard;
  * process have their own grad mode, anomaly flag, tape and limits.
  *
  * The engine reaches its owner only through `vm` (opaque here: the GC heap
- * its objects live in, passed to core's obj_alloc/vm_realloc/vm_push_root)
- * and the three callbacks. Process-wide on purpose: the storage cache
+ * its objects live in, passed to core's obj_alloc/vm_realloc/vm_push_root,
+ * and whose report function records errors: heap_error) and the two
+ * callbacks. Process-wide on purpose: the storage cache
  * (tensor_alloc.c, shared so blocks freed by one interpreter serve the
  * next), the thread pool and the RNG (tensor_rng.c). */
 typedef struct TCtx {
   VM *vm;
-  /* Record a runtime error (the VM's vm_error). */
-  void (*report)(VM *vm, const char *msg);
   /* Tensor storage alive changed by delta bytes (the collector counts
    * them toward its next cycle: vm_gc_external). */
   void (*account)(VM *vm, ptrdiff_t delta_bytes);
@@ -63,14 +62,14 @@ typedef struct TCtx {
   struct TGuard *guard;       /* the innermost tensor_protected() */
 } TCtx;
 
-/* Format an error, hand it to tc->report and return false, so a kernel can
+/* Format an error, record it as the owner's runtime error (the heap's
+ * report, heap_error) and return false, so a kernel can
  * `return tensor_error(tc, ...)`. */
 bool tensor_error(TCtx *tc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A context for vm's heap with grad mode on, no anomaly detection and no
  * memory limit; NULL when out of memory. tensor_ctx_free releases it (the
  * tensors live on in the heap). */
-TCtx *tensor_ctx_new(VM *vm, void (*report)(VM *vm, const char *msg), void (*account)(VM *vm, ptrdiff_t delta_bytes),
-                     int (*depth)(VM *vm));
+TCtx *tensor_ctx_new(VM *vm, void (*account)(VM *vm, ptrdiff_t delta_bytes), int (*depth)(VM *vm));
 void tensor_ctx_free(TCtx *tc);
 
 typedef enum { DT_F32, DT_F64, DT_I64, DT_BOOL, DT__COUNT } DType;

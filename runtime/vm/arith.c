@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 #include "numeric.h"
-#include "tensor.h"
 #include "strbuf.h"
+#include "tensor.h"
 #include "units.h"
 #include "utf8.h"
 #include "vm.h"
