@@ -12,9 +12,12 @@
  *   KI_LOAD   dst = operand[a] at the element            (dtype of the operand)
  *   KI_ARG    dst = args[a], converted to `dtype`        (a scalar that may change per call)
  *   KI_OP     dst = op(v[a], v[b], v[c]) with the scalar meaning of the op's
- *             row in tensor_scalar.def (ELEM), computed in `dtype`; UN ops
- *             take their attributes A0, A1 from args[arg], args[arg + 1];
- *             CAST converts v[a] to `dtype`
+ *             row in tensor_scalar.def (ELEM); `dtype` is the result's dtype
+ *             (BOOL for comparisons). The operands already have the dtype
+ *             the row computes in (F32 or F64; WHERE's condition is BOOL):
+ *             the engine never mixes them. UN ops take their attributes
+ *             A0, A1 from args[arg], args[arg + 1]; CAST converts v[a] to
+ *             `dtype` (F32, F64 or BOOL, from any of the three)
  *   KI_STORE  operand[a] at the element = v[b]          (converted to the operand's dtype)
  *
  * Values are numbered by instruction (v[i] is the value of instruction i).
