@@ -36,6 +36,13 @@ void ns_set_threads(NsVM *vm, int n);
 /* --detect-anomaly: after every tensor op and every backward rule, a NaN
  * or Inf in a floating-point result is a runtime error naming the op. */
 void ns_set_detect_anomaly(NsVM *vm, bool on);
+/* --jit=on|off (the default is on unless NS_JIT=0): record elementwise
+ * tensor ops into graphs, fused and compiled to native code when a graph
+ * repeats; off runs every op at once through the C kernels. */
+void ns_set_jit(NsVM *vm, bool on);
+/* --jit-stats: graphs run, compiled and reused, kernels, ops per kernel,
+ * compile and kernel time, and the ops that did not wait, with the reason. */
+void ns_print_jit_stats(NsVM *vm, FILE *out);
 /* --stats: tensor allocator hits/misses, peak and current tensor bytes,
  * garbage collections, and `seconds` of wall time, to out. */
 void ns_print_stats(NsVM *vm, FILE *out, double seconds);
@@ -50,6 +57,10 @@ int ns_run_file(NsVM *vm, const char *path);
  * is timed instead, each run in a fresh VM with its output discarded.
  * Returns an NS_EXIT_* status; a runtime error stops the timing. */
 int ns_bench_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out);
+/* nsc bench --compare-interp: every bench_* function timed with the JIT off
+ * and on (interleaved): medians, the speedup, and whether the results
+ * agree (within 1e-5 relative); a disagreement is NS_EXIT_RUNTIME. */
+int ns_bench_compare_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out);
 /* Run source text as (part of) the main module. `name` is shown in
  * diagnostics. With repl = true, definitions persist across calls and the
  * value of a final expression statement is printed. *incomplete (may be

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -252,6 +253,8 @@ NsVM *ns_new(void) {
 }
 
 void ns_free(NsVM *vm) {
+  /* the end of the program is a sync point: pending tensor ops run */
+  if (vm->tc) tensor_sync(vm->tc);
   free(vm->script_dir);
   vm->script_dir = NULL;
   vm_free(vm);
@@ -270,6 +273,14 @@ void ns_set_threads(NsVM *vm, int n) {
 }
 
 void ns_set_detect_anomaly(NsVM *vm, bool on) { vm->tc->detect_anomaly = on; }
+
+void ns_set_jit(NsVM *vm, bool on) { tensor_jit_set(vm->tc, on); }
+
+void ns_print_jit_stats(NsVM *vm, FILE *out) {
+  vm_end_output_line(vm, out);
+  tensor_sync(vm->tc);
+  tensor_jit_stats(vm->tc, out);
+}
 
 void ns_print_stats(NsVM *vm, FILE *out, double seconds) {
   vm_end_output_line(vm, out);
@@ -376,7 +387,7 @@ static int bench_functions(VM *vm, ObjModule *m, int warmup, int reps, FILE *out
     Value f = m->values[i], r;
     for (int k = 0; k < warmup + reps; k++) {
       double t0 = now_ms();
-      bool ok = vm_call(vm, f, NULL, 0, &r);
+      bool ok = vm_call(vm, f, NULL, 0, &r) && tensor_sync(vm->tc); /* pending tensor work counts */
       double t1 = now_ms();
       if (!ok) {
         fflush(vm->out);
@@ -392,6 +403,106 @@ static int bench_functions(VM *vm, ObjModule *m, int warmup, int reps, FILE *out
   }
   free(ms);
   return NS_EXIT_OK;
+}
+
+/* Do the interpreter's and the JIT's results agree? Numbers and tensors
+ * within 1e-5 relative (1e-6 absolute near 0; NaN matches NaN: the JIT's
+ * exp/log/tanh are within 1e-6 of libm, and fused loops keep IEEE
+ * arithmetic), anything else exactly. */
+static bool close_num(double a, double b) {
+  if (a != a || b != b) return a != a && b != b;
+  if (a == b) return true;
+  double m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+  return fabs(a - b) <= 1e-5 * m + 1e-6;
+}
+
+static bool results_agree(Value a, Value b) {
+  if (IS_NUM(a) && IS_NUM(b)) return close_num(AS_NUM(a), AS_NUM(b));
+  if (IS_TENSOR(a) && IS_TENSOR(b)) {
+    ObjTensor *x = AS_TENSOR(a), *y = AS_TENSOR(b);
+    if (x->dtype != y->dtype || x->ndim != y->ndim || memcmp(x->shape, y->shape, sizeof(int64_t) * x->ndim))
+      return false;
+    for (int64_t i = 0; i < x->numel; i++)
+      if (!close_num(tensor_get(x, i), tensor_get(y, i))) return false;
+    return true;
+  }
+  return value_equal(a, b);
+}
+
+/* nsc bench --compare-interp: each bench_* function with the JIT off and
+ * on, runs interleaved (off, on, off, on...), medians and their ratio, and
+ * whether the last results of the two agree. */
+static int bench_compare(VM *vm, ObjModule *m, int warmup, int reps, FILE *out) {
+  int width = 4, found = 0, st = NS_EXIT_OK;
+  for (uint32_t i = 0; i < m->nglobals; i++)
+    if (is_bench_fn(m, i) && AS_CLOSURE(m->values[i])->proto->nparams == 0) {
+      int len = (int)strlen(m->names[i]->chars);
+      if (len > width) width = len;
+      found++;
+    }
+  if (!found) {
+    fprintf(vm->err, "nsc: bench --compare-interp: no bench_* functions without parameters\n");
+    return NS_EXIT_RUNTIME;
+  }
+  double *ms[2] = {malloc(sizeof(double) * (size_t)reps), malloc(sizeof(double) * (size_t)reps)};
+  if (!ms[0] || !ms[1]) {
+    free(ms[0]), free(ms[1]);
+    return NS_EXIT_RUNTIME;
+  }
+  bool jit_was = vm->tc->jit;
+  fprintf(out, "%-*s  %12s  %12s  %8s  %s\n", width, "name", "interp ms", "jit ms", "speedup", "results");
+  for (uint32_t i = 0; i < m->nglobals && st == NS_EXIT_OK; i++) {
+    if (!is_bench_fn(m, i) || AS_CLOSURE(m->values[i])->proto->nparams > 0) continue;
+    Value f = m->values[i], r[2] = {UNIT_VAL, UNIT_VAL};
+    for (int k = 0; k < warmup + reps && st == NS_EXIT_OK; k++) {
+      for (int mode = 0; mode < 2; mode++) {
+        tensor_jit_set(vm->tc, mode == 1);
+        double t0 = now_ms();
+        bool ok = vm_call(vm, f, NULL, 0, &r[mode]) && tensor_sync(vm->tc);
+        double t1 = now_ms();
+        if (!ok) {
+          fflush(vm->out);
+          vm_print_error(vm);
+          vm_clear_error(vm);
+          st = NS_EXIT_RUNTIME;
+          break;
+        }
+        /* the other mode's result stays alive across this call */
+        if (mode == 0) vm_push_root(vm, r[0]);
+        else vm_pop_root(vm, 1);
+        if (k >= warmup) ms[mode][k - warmup] = t1 - t0;
+      }
+    }
+    if (st != NS_EXIT_OK) break;
+    vm_push_root(vm, r[0]);
+    vm_push_root(vm, r[1]);
+    bool agree = results_agree(r[0], r[1]);
+    vm_pop_root(vm, 2);
+    double med[2];
+    for (int mode = 0; mode < 2; mode++) {
+      qsort(ms[mode], (size_t)reps, sizeof(double), cmp_double);
+      med[mode] = reps % 2 ? ms[mode][reps / 2] : (ms[mode][reps / 2 - 1] + ms[mode][reps / 2]) / 2;
+    }
+    fprintf(out, "%-*s  %12.3f  %12.3f  %7.2fx  %s\n", width, m->names[i]->chars, med[0], med[1],
+            med[1] > 0 ? med[0] / med[1] : 0.0, agree ? "agree" : "DIFFER");
+    fflush(out);
+    if (!agree) {
+      fprintf(vm->err, "nsc: bench: `%s` gives different results with the JIT on and off\n", m->names[i]->chars);
+      st = NS_EXIT_RUNTIME;
+    }
+  }
+  tensor_jit_set(vm->tc, jit_was);
+  free(ms[0]);
+  free(ms[1]);
+  return st;
+}
+
+int ns_bench_compare_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out) {
+  if (warmup < 0) warmup = 0;
+  if (reps < 1) reps = 1;
+  int st = load_main_file(vm, path);
+  if (st != NS_EXIT_OK) return st;
+  return bench_compare(vm, vm->main_module, warmup, reps, out);
 }
 
 /* Times the whole file, main() included, in a fresh VM per run; the

@@ -323,6 +323,10 @@ static void sweep(VM *vm) {
 
 void gc_collect(VM *vm) {
   if (HEAP(vm)->mark_roots) HEAP(vm)->mark_roots(vm);
+  for (int t = 0; HEAP(vm)->type_hooks && t < OBJ__COUNT; t++) {
+    GcTypeHooks *h = &HEAP(vm)->type_hooks[t];
+    if (h->mark_roots) h->mark_roots(vm, h->ud);
+  }
   gc_mark_values(vm, HEAP(vm)->temp_roots, (size_t)HEAP(vm)->ntemp);
   while (HEAP(vm)->ngray > 0) blacken(vm, HEAP(vm)->gray[--HEAP(vm)->ngray].as.o);
   remove_white_strings(vm);

@@ -46,6 +46,10 @@ typedef struct GcTypeHooks {
   void (*free)(VM *vm, Obj *o, void *ud);
   void (*after_collect)(VM *vm, void *ud);
   void *ud;
+  /* may be NULL: marks objects of this type that the owner holds outside
+   * the heap's reach (the tensor engine's pending graph); runs with the
+   * roots at the start of every collection */
+  void (*mark_roots)(VM *vm, void *ud);
 } GcTypeHooks;
 void gc_register_type(VM *vm, ObjType type, const GcTypeHooks *hooks);
 

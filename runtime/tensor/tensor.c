@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor_graph.h"
 #include "tensor_int.h"
 #include "threadpool.h"
 
@@ -48,6 +49,11 @@ static void gradnode_free(VM *vm, Obj *o, void *ud) {
   vm_realloc(vm, o, sizeof(GradNode), 0);
 }
 
+static void mark_graph(VM *vm, void *tc) {
+  (void)vm;
+  tgraph_mark(tc);
+}
+
 static void after_collect(VM *vm, void *ud) {
   (void)vm, (void)ud;
   tensor_alloc_age();
@@ -57,16 +63,21 @@ static void after_collect(VM *vm, void *ud) {
 TCtx *tensor_ctx_new(VM *vm, void (*account)(VM *vm, ptrdiff_t delta_bytes), int (*depth)(VM *vm)) {
   TCtx *tc = calloc(1, sizeof *tc);
   if (tc == NULL) return NULL;
-  gc_register_type(vm, OBJ_TENSOR, &(GcTypeHooks){tensor_blacken, tensor_free, after_collect, tc});
-  gc_register_type(vm, OBJ_GRADNODE, &(GcTypeHooks){gradnode_blacken, gradnode_free, NULL, tc});
+  gc_register_type(vm, OBJ_TENSOR, &(GcTypeHooks){tensor_blacken, tensor_free, after_collect, tc, mark_graph});
+  gc_register_type(vm, OBJ_GRADNODE, &(GcTypeHooks){gradnode_blacken, gradnode_free, NULL, tc, NULL});
   tc->vm = vm;
   tc->account = account;
   tc->depth = depth;
   tc->grad_enabled = 1;
+  const char *jit = getenv("NS_JIT");
+  tc->jit = !(jit && !strcmp(jit, "0"));
   return tc;
 }
 
-void tensor_ctx_free(TCtx *tc) { free(tc); }
+void tensor_ctx_free(TCtx *tc) {
+  tgraph_free(tc);
+  free(tc);
+}
 
 bool tensor_error(TCtx *tc, const char *fmt, ...) {
   va_list ap;
@@ -296,6 +307,7 @@ static ObjTensor *alloc_header(TCtx *tc, DType dt, int ndim, const int64_t *shap
   t->storage = NULL;
   t->grad = NULL;
   t->grad_fn = NULL;
+  t->graph_slot = -1;
   return t;
 }
 
@@ -560,11 +572,29 @@ typedef struct {
   int n;
   const TAttrs *attrs;
   ObjTensor *r;
+  bool record; /* into the pending graph instead (tensor_graph.c) */
 } Forward;
 
 static bool run_forward(TCtx *tc, void *ctx) {
   Forward *f = ctx;
+  if (f->record) return tgraph_record(tc, (TensorOp)(f->info - tensor_ops), f->in, f->n, f->attrs, NULL, &f->r);
   return f->info->forward(tc, f->in, f->n, f->attrs, &f->r);
+}
+
+/* With the JIT on: may the op wait in the pending graph (*record)? If not
+ * it runs now, after the graph when it touches anything the graph writes
+ * or reads. false when that sync fails. */
+static bool jit_decide(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor *dst,
+                       bool *record) {
+  *record = false;
+  if (!tc->jit) return true;
+  TgReason why = TG__REASONS;
+  if (tgraph_accepts(tc, op, in, n, attrs, dst, &why)) return *record = true;
+  if (why == TG__REASONS) return true; /* the graph itself is running */
+  tgraph_note_eager(tc, op, why);
+  bool lazy = dst && tgraph_lazy(dst);
+  for (int i = 0; i < n && !lazy; i++) lazy = tgraph_lazy(in[i]);
+  return !lazy || tensor_sync(tc);
 }
 
 bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out) {
@@ -581,8 +611,10 @@ bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *at
     if (op == TOP_CAT) return apply_cat_tree(tc, in, n, attrs, out);
     if (op == TOP_STACK) return apply_stack_tree(tc, in, n, attrs, out);
   }
+  bool rec;
+  if (!jit_decide(tc, op, in, n, attrs, NULL, &rec)) return false;
   tc->saved[0] = tc->saved[1] = NULL;
-  Forward call = {info, in, n, attrs, NULL};
+  Forward call = {info, in, n, attrs, NULL, rec};
   if (!tensor_protected(tc, run_forward, &call)) {
     tc->saved[0] = tc->saved[1] = NULL;
     return false;
@@ -639,6 +671,14 @@ bool tensor_apply_into(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttr
   if (info->arity >= 0 ? n != info->arity : n < 1)
     return tensor_error(tc, "%s: expected %d tensor%s, got %d", info->name, info->arity < 0 ? 1 : info->arity,
                         info->arity == 1 ? "" : "s", n);
+  bool rec;
+  if (!jit_decide(tc, op, in, n, attrs, dst, &rec)) return false;
+  if (rec) {
+    ObjTensor *r;
+    if (!tgraph_record(tc, op, in, n, attrs, dst, &r)) return false;
+    tensor_bump_version(dst);
+    return true;
+  }
   if (op == TOP_INDEX_PUT && in[0] == dst) {
     if (!tensor_index_put(tc, dst, in[1], in[2])) return false;
     tensor_bump_version(dst);
@@ -653,7 +693,7 @@ bool tensor_apply_into(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttr
       return true;
     }
     tc->saved[0] = tc->saved[1] = NULL;
-    Forward call = {info, in, n, attrs, NULL};
+    Forward call = {info, in, n, attrs, NULL, false};
     bool ok = tensor_protected(tc, run_forward, &call);
     tc->saved[0] = tc->saved[1] = NULL;
     if (!ok) return false;

@@ -23,6 +23,7 @@
 #define NS_TENSOR_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gc.h" /* core: objects, obj_alloc, GC hooks and temp roots */
 
@@ -60,6 +61,13 @@ typedef struct TCtx {
   struct ObjTensor *saved[2]; /* tensor_save() slots of the running forward kernel */
   uint64_t seq;               /* tape position of the last recorded GradNode */
   struct TGuard *guard;       /* the innermost tensor_protected() */
+
+  /* The JIT (tensor_graph.c). jit on: tensor_apply() and
+   * tensor_apply_into() record elementwise ops into a pending graph
+   * instead of running them; the graph runs, fused and (once seen again)
+   * compiled, at the next sync point. 1 at start unless NS_JIT=0. */
+  bool jit;
+  struct TGraph *graph;       /* the pending graph, the compiled-graph cache and statistics; NULL until used */
 } TCtx;
 
 /* Format an error, record it as the owner's runtime error (the heap's
@@ -82,6 +90,10 @@ typedef enum { FUSE_ELEMWISE, FUSE_BROADCAST, FUSE_REDUCE, FUSE_MATMUL, FUSE_VIE
 
 typedef struct TStorage {
   int64_t refcount;
+  /* The context whose pending graph reads or writes this storage (NULL:
+   * none): reading its data first runs that graph (tensor_data). */
+  struct TCtx *lazy;
+  int32_t lazy_class;  /* while lazy: the graph's index for this storage */
   size_t nbytes;    /* capacity in bytes (a size class) */
   void *data;       /* 64-byte aligned */
   uint64_t version; /* bumped by every in-place write; 0 when allocated */
@@ -105,6 +117,7 @@ typedef struct ObjTensor {
   TStorage *storage;
   struct ObjTensor *grad;       /* accumulated gradient of a leaf, or NULL */
   GradNode *grad_fn;            /* the op that produced it (non-leaf), or NULL */
+  int32_t graph_slot;           /* its index in the pending graph, or -1 (tensor_graph.c) */
 } ObjTensor;
 
 #define IS_TENSOR(v) IS_OBJ_TYPE(v, OBJ_TENSOR)
@@ -211,7 +224,14 @@ ObjTensor *tensor_contiguous(TCtx *tc, ObjTensor *t);                      /* t 
  * code that holds its own buffers checks shapes first. Nests. */
 bool tensor_protected(TCtx *tc, bool (*fn)(TCtx *tc, void *ctx), void *ctx);
 bool tensor_is_contiguous(const ObjTensor *t);
+/* Run tc's pending graph now (a sync point). false after vm_error (only
+ * when an allocation fails while it runs). */
+bool tensor_sync(TCtx *tc);
+/* The address of element 0. A storage that a pending graph reads or
+ * writes is synced first: every read of tensor data on the host goes
+ * through here, so no caller sees a value before it is computed. */
 static inline void *tensor_data(const ObjTensor *t) {
+  if (__builtin_expect(t->storage->lazy != NULL, 0)) tensor_sync(t->storage->lazy);
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
 }
 /* Element i (row-major logical index) as double, for printing and tests. */
@@ -265,6 +285,13 @@ GradNode *gradnode_new(TCtx *tc, TensorOp op);
 void autograd_note_inputs(GradNode *node);
 /* An in-place write to t's storage (every view of it sees the change). */
 static inline void tensor_bump_version(ObjTensor *t) { t->storage->version++; }
+
+/* ---- the JIT (tensor_graph.c) ---- */
+/* Turn recording on or off (off syncs first). */
+void tensor_jit_set(TCtx *tc, bool on);
+/* --jit-stats: graphs run, compiled and reused, kernels and ops per
+ * kernel, compile and kernel time, and the ops that ran at once, why. */
+void tensor_jit_stats(TCtx *tc, FILE *f);
 
 /* ---- storage cache (tensor_alloc.c) ---- */
 typedef struct {

@@ -28,8 +28,9 @@ static const char usage_text[] =
     "                       (default 10); prints name, median, min, max in ms\n"
     "                       and the repetitions. Without bench_* functions the\n"
     "                       whole program is timed, each run in a fresh VM with\n"
-    "                       its output discarded. --compare-interp: interpreter\n"
-    "                       against JIT (this build has no JIT: interpreter only)\n"
+    "                       its output discarded. --compare-interp: each bench_*\n"
+    "                       function with the JIT off and on, interleaved: both\n"
+    "                       medians, the speedup, and whether the results agree\n"
     "  repl                 interactive session (prompts when stdin is a terminal)\n"
     "  -e CODE [ARGS...]    run CODE as the main program\n"
     "  (none)               the REPL when stdin is a terminal, otherwise run the\n"
@@ -43,6 +44,11 @@ static const char usage_text[] =
     "                       wall time to stderr\n"
     "  --detect-anomaly     a NaN or Inf produced by a tensor op (or by its\n"
     "                       backward rule) is a runtime error naming the op\n"
+    "  --jit=on|off         record elementwise tensor ops into graphs that run\n"
+    "                       fused, compiled to native code once a graph repeats\n"
+    "                       (default on; off: every op runs at once)\n"
+    "  --jit-stats          at exit, print the JIT's graphs, kernels, compile\n"
+    "                       and kernel time, and the ops it did not record, why\n"
     "  --verify             check every compiled function with the bytecode\n"
     "                       verifier (always on in debug builds); a rejected\n"
     "                       function is an internal compiler error\n"
@@ -52,6 +58,9 @@ static const char usage_text[] =
     "Environment:\n"
     "  NS_THREADS           thread count when --threads is not given\n"
     "  NS_VERIFY            1: the same as --verify\n"
+    "  NS_JIT               0: the same as --jit=off; 1: --jit=on\n"
+    "  NS_JIT_DUMP          a directory: each compiled module's LLVM IR (.ll)\n"
+    "                       and assembly (.s) are written there\n"
     "  NO_COLOR             when set and not empty, diagnostics are not coloured\n"
     "                       (they are coloured only when stderr is a terminal)\n"
     "\n"
@@ -72,8 +81,9 @@ static int usage_error(const char *fmt, const char *arg) {
 /* Options given before the command (or after `run`). */
 static struct {
   int threads; /* 0: default */
-  bool stats, detect_anomaly;
-} opts;
+  bool stats, detect_anomaly, jit_stats;
+  int jit; /* -1: default (NS_JIT), 0 off, 1 on */
+} opts = {.jit = -1};
 static struct timespec t_start;
 
 /* Consumes the options at argv[*i...]; returns a usage status or -1. */
@@ -90,6 +100,14 @@ static int parse_options(int argc, char **argv, int *i) {
       *i += 2;
     } else if (!strcmp(a, "--stats")) {
       opts.stats = true;
+      ++*i;
+    } else if (!strncmp(a, "--jit=", 6)) {
+      if (strcmp(a + 6, "on") && strcmp(a + 6, "off"))
+        return usage_error("--jit takes on or off, got `%s`", a + 6);
+      opts.jit = !strcmp(a + 6, "on");
+      ++*i;
+    } else if (!strcmp(a, "--jit-stats")) {
+      opts.jit_stats = true;
       ++*i;
     } else if (!strcmp(a, "--detect-anomaly")) {
       opts.detect_anomaly = true;
@@ -115,10 +133,15 @@ static NsVM *new_vm(void) {
   ns_set_color(vm, isatty(STDERR_FILENO) && !(no_color && *no_color));
   if (opts.threads) ns_set_threads(vm, opts.threads);
   ns_set_detect_anomaly(vm, opts.detect_anomaly);
+  if (opts.jit >= 0) ns_set_jit(vm, opts.jit == 1);
   return vm;
 }
 
 static int finish(NsVM *vm, int status) {
+  if (opts.jit_stats) {
+    fflush(stdout);
+    ns_print_jit_stats(vm, stderr);
+  }
   if (opts.stats) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -201,11 +224,8 @@ static int cmd_bench(int argc, char **argv) {
     }
   }
   if (!path) return usage_error("%s needs a FILE", "bench");
-  if (compare) {
-    puts("the JIT is not available in this build: timing the interpreter only");
-    fflush(stdout);
-  }
   NsVM *vm = new_vm();
+  if (compare) return finish(vm, ns_bench_compare_file(vm, path, warmup, reps, stdout));
   return finish(vm, ns_bench_file(vm, path, warmup, reps, stdout));
 }
 

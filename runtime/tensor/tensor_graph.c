@@ -1,0 +1,845 @@
+/* The pending graph: recording elementwise ops, running them at a sync
+ * point, fusing and compiling graphs that repeat (see tensor_graph.h).
+ *
+ * A graph is a list of nodes over slots. A slot is one tensor object the
+ * graph touches: an input from outside, the target of an in-place write,
+ * or a node's result. Slots on the same storage share a storage class (the
+ * index of the first of them), which is how aliasing is seen: an in-place
+ * write to a parameter and a later read of the same parameter are the same
+ * class.
+ *
+ * At a sync the graph's structure is written down as a key: every slot's
+ * dtype, shape, strides, class, offset within its class and producer, and
+ * every node's op and slots; not the data and not the scalar attributes.
+ * The cache maps keys to plans. A key seen for the first time runs its
+ * nodes one by one through the C kernels (what --jit=off does); seen again,
+ * it is planned and compiled:
+ *
+ *   nodes -> groups    consecutive nodes over the same iteration shape,
+ *                      cut where a node would read a storage the group
+ *                      writes through a different view (or the reverse)
+ *   group -> KDesc     one loop nest per group (jit_kernel.h): operands are
+ *                      the distinct views the group touches, values stay in
+ *                      registers from the op that makes them to the ops
+ *                      that use them, every node's result is stored
+ *   KDescs -> module   one LLVM module per graph (libnsjit.so)
+ *
+ * and later syncs with the same key only gather the data pointers and the
+ * arguments (scalar attributes, 0-dim inputs: values that change from step
+ * to step, like a scheduled learning rate or Adam's bias corrections) and
+ * call the kernels. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jit_kernel.h"
+#include "tensor_graph.h"
+#include "tensor_int.h"
+#include "threadpool.h"
+
+#ifndef NS_JIT_MODULE_PATH
+#define NS_JIT_MODULE_PATH "libnsjit.so"
+#endif
+
+typedef struct TGraph TGraph;
+
+#define GRAPH_MAX_NODES 512
+#define CACHE_MAX 4096
+
+typedef struct {
+  ObjTensor *t;
+  int cls;      /* storage class: index of the first slot on this storage */
+  int producer; /* the node whose result it is, or -1 */
+} GSlot;
+
+typedef struct {
+  uint16_t op;
+  uint8_t n;
+  bool inplace;
+  uint8_t dtype; /* the result's */
+  int16_t in[3], out;
+  double a0, a1; /* the op's scalar attributes (clamp bounds, leaky slope) */
+} GNode;
+
+/* Where a kernel argument comes from. */
+typedef struct {
+  int16_t node;  /* >= 0: node's a0 (which 0) or a1 (which 1) */
+  int16_t slot;  /* node < 0: the value of this 0-dim slot */
+  uint8_t which;
+} ArgSrc;
+
+typedef struct {
+  NsKernelFn fn;
+  int noperands, nargs, nops;
+  int16_t operand_slot[KDESC_MAX_OPERANDS];
+  ArgSrc args[KDESC_MAX_ARGS];
+  int64_t outer, inner; /* dim 0's extent, elements per index of dim 0 */
+} Kernel;
+
+typedef struct {
+  uint64_t hash;
+  uint8_t *key;
+  size_t keylen;
+  int seen;
+  enum { CE_COLD, CE_COMPILED, CE_FAILED } state;
+  int nkernels;
+  Kernel *kernels;
+} CacheEntry;
+
+typedef struct {
+  uint64_t recorded, syncs, compiled_runs, eager_runs, compiles, compile_failures, kernels, kernel_ops,
+      max_kernel_ops;
+  double compile_ms, compiled_ms;
+  uint64_t eager_ops[TOP__COUNT][TG__REASONS];
+  uint64_t cold, cache_full; /* eager graph runs: first sighting, no room in the cache */
+  char last_failure[256];
+} Stats;
+
+struct TGraph {
+  GNode nodes[GRAPH_MAX_NODES];
+  int nnodes;
+  GSlot *slots;
+  int nslots, slotcap;
+  bool flushing;
+
+  CacheEntry *cache; /* open addressing, power-of-two size */
+  int cachecap, ncache;
+  uint8_t *keybuf;
+  size_t keylen, keycap;
+
+  /* the JIT module, opened on the first compile */
+  void *dl;
+  const NsJitApi *api;
+  void *jit;
+  bool unavailable;
+  char unavailable_why[256];
+  int modules;
+
+  Stats st;
+};
+
+static bool is_float(DType d) { return d == DT_F32 || d == DT_F64; }
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static TGraph *graph_of(TCtx *tc) {
+  if (!tc->graph) tc->graph = calloc(1, sizeof(TGraph));
+  return tc->graph;
+}
+
+/* ---- recording ---- */
+
+/* The rows of tensor_scalar.def, by op: which ops a kernel can compute. */
+static const uint8_t elem_loop[TOP__COUNT] = {
+#define ELEM(NAME, LOOP, TYPES, RES, EXPR) [TOP_##NAME] = 1,
+#include "tensor_scalar.def"
+#undef ELEM
+};
+
+static bool is_comparison(TensorOp op) { return op >= TOP_EQ && op <= TOP_GE; }
+
+/* Same storage, same offset, and the same stride on every dim of `shape`
+ * that has more than one element (t's strides broadcast to shape). */
+static bool same_view(const ObjTensor *t, const ObjTensor *dst) {
+  if (t->storage != dst->storage) return true;
+  if (t->offset != dst->offset) return false;
+  int64_t s[NS_MAX_DIMS];
+  tensor_broadcast_strides(t, dst->ndim, dst->shape, s);
+  for (int d = 0; d < dst->ndim; d++)
+    if (dst->shape[d] > 1 && s[d] != dst->strides[d]) return false;
+  return true;
+}
+
+bool tgraph_accepts(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a, ObjTensor *dst,
+                    TgReason *why) {
+  TGraph *g = tc->graph;
+  if (g && g->flushing) return *why = TG__REASONS, false; /* running a graph: ops run at once, uncounted */
+  if (!elem_loop[op] && op != TOP_CONTIGUOUS) return *why = TG_NOT_ELEMENTWISE, false;
+  if (op == TOP_INDEX_PUT || n > 3) return *why = TG_NOT_ELEMENTWISE, false;
+  if (tc->detect_anomaly) return *why = TG_ANOMALY, false;
+  /* the dtype the row computes in: the inputs' (they must agree) */
+  int first = op == TOP_WHERE ? 1 : 0;
+  DType cd = in[first]->dtype;
+  if (op == TOP_CAST || op == TOP_CONTIGUOUS) {
+    DType to = op == TOP_CAST ? a->dtype : cd;
+    if (cd == DT_I64 || to == DT_I64) return *why = TG_DTYPE, false;
+  } else {
+    if (!is_float(cd)) return *why = TG_DTYPE, false;
+    for (int i = first; i < n; i++)
+      if (in[i]->dtype != cd) return *why = TG_DTYPE, false;
+    if (op == TOP_WHERE && in[0]->dtype != DT_BOOL) return *why = TG_DTYPE, false;
+  }
+  int nd = in[0]->ndim;
+  int64_t shape[NS_MAX_DIMS];
+  memcpy(shape, in[0]->shape, sizeof(int64_t) * (size_t)nd);
+  for (int i = 1; i < n; i++)
+    if (!tensor_broadcast_shape(nd, shape, in[i]->ndim, in[i]->shape, &nd, shape))
+      return *why = TG_SHAPES, false;
+  if (dst) {
+    DType rd = op == TOP_CAST ? a->dtype : is_comparison(op) ? DT_BOOL : cd;
+    if (rd != dst->dtype) return *why = TG_DTYPE, false;
+    /* the result must broadcast to dst, which must not overlap itself */
+    if (nd > dst->ndim) return *why = TG_SHAPES, false;
+    for (int i = 0; i < nd; i++) {
+      int64_t d = shape[i], want = dst->shape[i + dst->ndim - nd];
+      if (d != want && d != 1) return *why = TG_SHAPES, false;
+    }
+    for (int d = 0; d < dst->ndim; d++)
+      if (dst->shape[d] > 1 && dst->strides[d] == 0) return *why = TG_OVERLAP, false;
+    for (int i = 0; i < n; i++)
+      if (!same_view(in[i], dst)) return *why = TG_OVERLAP, false;
+  }
+  return true;
+}
+
+void tgraph_note_eager(TCtx *tc, TensorOp op, TgReason why) {
+  TGraph *g = graph_of(tc);
+  if (g && !g->flushing) g->st.eager_ops[op][why]++;
+}
+
+static int add_slot(TCtx *tc, TGraph *g, ObjTensor *t, int producer) {
+  if (t->graph_slot >= 0) return t->graph_slot;
+  if (g->nslots == g->slotcap) {
+    int cap = g->slotcap ? g->slotcap * 2 : 256;
+    GSlot *s = realloc(g->slots, sizeof(GSlot) * (size_t)cap);
+    if (!s) return -1;
+    g->slots = s;
+    g->slotcap = cap;
+  }
+  int i = g->nslots++;
+  TStorage *st = t->storage;
+  if (st->lazy != tc) {
+    st->lazy = tc;
+    st->lazy_class = i;
+  }
+  g->slots[i] = (GSlot){t, st->lazy_class, producer};
+  t->graph_slot = i;
+  return i;
+}
+
+bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a, ObjTensor *dst,
+                   ObjTensor **out) {
+  TGraph *g = graph_of(tc);
+  if (!g) return tensor_error(tc, "out of memory");
+  if (g->nnodes == GRAPH_MAX_NODES) {
+    g->st.eager_ops[op][TG_FULL]++;
+    if (!tensor_sync(tc)) return false;
+  }
+  int first = op == TOP_WHERE ? 1 : 0;
+  DType cd = in[first]->dtype;
+  DType rd = op == TOP_CAST ? a->dtype : is_comparison(op) ? DT_BOOL : cd;
+  ObjTensor *r = dst;
+  if (!r) {
+    int nd = in[0]->ndim;
+    int64_t shape[NS_MAX_DIMS];
+    memcpy(shape, in[0]->shape, sizeof(int64_t) * (size_t)nd);
+    for (int i = 1; i < n; i++) tensor_broadcast_shape(nd, shape, in[i]->ndim, in[i]->shape, &nd, shape);
+    r = tensor_new(tc, rd, nd, shape); /* unwinds on failure */
+  }
+  /* room for up to four new slots first, so a failure leaves nothing half-recorded */
+  if (g->nslots + 4 > g->slotcap) {
+    int cap = g->slotcap ? g->slotcap * 2 : 256;
+    GSlot *s = realloc(g->slots, sizeof(GSlot) * (size_t)cap);
+    if (!s) return tensor_error(tc, "out of memory");
+    g->slots = s;
+    g->slotcap = cap;
+  }
+  GNode *nd = &g->nodes[g->nnodes];
+  *nd = (GNode){.op = (uint16_t)op, .n = (uint8_t)n, .inplace = dst != NULL, .dtype = (uint8_t)rd};
+  for (int i = 0; i < n; i++) nd->in[i] = (int16_t)add_slot(tc, g, in[i], -1);
+  if (dst) {
+    nd->out = (int16_t)add_slot(tc, g, dst, -1);
+  } else {
+    nd->out = (int16_t)add_slot(tc, g, r, g->nnodes);
+  }
+  nd->a0 = a->scalar[0];
+  nd->a1 = a->scalar[1];
+  g->nnodes++;
+  g->st.recorded++;
+  *out = r;
+  return true;
+}
+
+void tgraph_mark(TCtx *tc) {
+  TGraph *g = tc->graph;
+  if (!g) return;
+  for (int i = 0; i < g->nslots; i++) gc_mark_object(tc->vm, (Obj *)g->slots[i].t);
+}
+
+/* ---- the key ---- */
+
+static void key_put(TGraph *g, const void *p, size_t n) {
+  if (g->keylen + n > g->keycap) {
+    size_t cap = g->keycap ? g->keycap * 2 : 4096;
+    while (cap < g->keylen + n) cap *= 2;
+    uint8_t *b = realloc(g->keybuf, cap);
+    if (!b) {
+      g->keylen = SIZE_MAX; /* no key: the graph runs eagerly */
+      return;
+    }
+    g->keybuf = b;
+    g->keycap = cap;
+  }
+  if (g->keylen == SIZE_MAX) return;
+  memcpy(g->keybuf + g->keylen, p, n);
+  g->keylen += n;
+}
+
+static void build_key(TGraph *g) {
+  g->keylen = 0;
+  int32_t counts[2] = {g->nslots, g->nnodes};
+  key_put(g, counts, sizeof counts);
+  for (int i = 0; i < g->nslots && g->keylen != SIZE_MAX; i++) {
+    const GSlot *s = &g->slots[i];
+    const ObjTensor *t = s->t;
+    int32_t head[4] = {t->dtype, t->ndim, s->cls, s->producer};
+    key_put(g, head, sizeof head);
+    key_put(g, t->shape, sizeof(int64_t) * t->ndim);
+    key_put(g, t->strides, sizeof(int64_t) * t->ndim);
+    int64_t rel = t->offset - g->slots[s->cls].t->offset;
+    key_put(g, &rel, sizeof rel);
+  }
+  for (int i = 0; i < g->nnodes && g->keylen != SIZE_MAX; i++) {
+    const GNode *nd = &g->nodes[i];
+    int16_t rec[7] = {(int16_t)nd->op, nd->n, nd->inplace, nd->dtype, nd->in[0], nd->in[1], nd->out};
+    key_put(g, rec, sizeof rec);
+    if (nd->n == 3) key_put(g, &nd->in[2], sizeof nd->in[2]);
+  }
+}
+
+static uint64_t key_hash(const uint8_t *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* The entry for the key in g->keybuf, added cold when new; NULL when the
+ * cache is full. */
+static CacheEntry *cache_find(TGraph *g) {
+  uint64_t h = key_hash(g->keybuf, g->keylen);
+  if (g->ncache * 2 >= g->cachecap) {
+    if (g->ncache >= CACHE_MAX) goto lookup_only;
+    int cap = g->cachecap ? g->cachecap * 2 : 64;
+    CacheEntry *c = calloc((size_t)cap, sizeof *c);
+    if (!c) goto lookup_only;
+    for (int i = 0; i < g->cachecap; i++) {
+      if (!g->cache[i].key) continue;
+      size_t j = g->cache[i].hash & (size_t)(cap - 1);
+      while (c[j].key) j = (j + 1) & (size_t)(cap - 1);
+      c[j] = g->cache[i];
+    }
+    free(g->cache);
+    g->cache = c;
+    g->cachecap = cap;
+  }
+lookup_only:
+  if (!g->cachecap) return NULL;
+  size_t j = h & (size_t)(g->cachecap - 1);
+  while (g->cache[j].key) {
+    CacheEntry *e = &g->cache[j];
+    if (e->hash == h && e->keylen == g->keylen && !memcmp(e->key, g->keybuf, g->keylen)) return e;
+    j = (j + 1) & (size_t)(g->cachecap - 1);
+  }
+  if (g->ncache * 2 >= g->cachecap) return NULL;
+  uint8_t *k = malloc(g->keylen);
+  if (!k) return NULL;
+  memcpy(k, g->keybuf, g->keylen);
+  g->cache[j] = (CacheEntry){.hash = h, .key = k, .keylen = g->keylen};
+  g->ncache++;
+  return &g->cache[j];
+}
+
+/* ---- planning: nodes -> groups -> kernel descriptions ---- */
+
+/* A view of a storage class over a group's iteration shape. */
+typedef struct {
+  int cls;
+  int64_t offset;
+  int64_t strides[NS_MAX_DIMS];
+} View;
+
+static void view_of(const TGraph *g, int slot, int nd, const int64_t *shape, View *v) {
+  const GSlot *s = &g->slots[slot];
+  v->cls = s->cls;
+  v->offset = s->t->offset - g->slots[s->cls].t->offset;
+  tensor_broadcast_strides(s->t, nd, shape, v->strides);
+  for (int d = 0; d < nd; d++)
+    if (shape[d] == 1) v->strides[d] = 0;
+  for (int d = nd; d < NS_MAX_DIMS; d++) v->strides[d] = 0;
+}
+
+static bool view_eq(const View *a, const View *b) {
+  return a->cls == b->cls && a->offset == b->offset && !memcmp(a->strides, b->strides, sizeof a->strides);
+}
+
+/* A 0-dim float input that nothing in the graph writes: passed by value. */
+static bool is_arg_slot(const TGraph *g, int slot, const bool *written) {
+  const GSlot *s = &g->slots[slot];
+  return s->t->ndim == 0 && s->producer < 0 && is_float(s->t->dtype) && !written[s->cls];
+}
+
+typedef struct {
+  KDesc d;
+  Kernel k;
+  View views[KDESC_MAX_OPERANDS];
+  int value_of[KDESC_MAX_OPERANDS]; /* the operand's current value number, or -1 */
+  bool written[KDESC_MAX_OPERANDS];
+  int16_t arg_value[KDESC_MAX_ARGS]; /* for 0-dim slots: the KI_ARG's value number */
+  int16_t arg_slot[KDESC_MAX_ARGS];
+  int nslotargs;
+  int nd;
+  int64_t shape[NS_MAX_DIMS];
+} Builder;
+
+static int find_operand(const Builder *b, const View *v) {
+  for (int i = 0; i < b->d.noperands; i++)
+    if (view_eq(&b->views[i], v)) return i;
+  return -1;
+}
+
+/* Would node i's accesses conflict with what the group did so far? A class
+ * written in the group may be touched only through the view it was written
+ * with; and the same the other way round. */
+static bool conflicts(const TGraph *g, const Builder *b, const GNode *nd, const bool *written) {
+  for (int k = 0; k <= nd->n; k++) {
+    int slot = k < nd->n ? nd->in[k] : nd->out;
+    bool is_write = k == nd->n;
+    if (!is_write && is_arg_slot(g, slot, written)) continue;
+    View v;
+    view_of(g, slot, b->nd, b->shape, &v);
+    for (int o = 0; o < b->d.noperands; o++) {
+      if (b->views[o].cls != v.cls || view_eq(&b->views[o], &v)) continue;
+      if (is_write || b->written[o]) return true;
+    }
+  }
+  return false;
+}
+
+static bool fits(const Builder *b, const GNode *nd) {
+  return b->d.noperands + nd->n + 1 <= KDESC_MAX_OPERANDS && b->d.ninstrs + 2 * nd->n + 3 <= KDESC_MAX_INSTRS &&
+         b->d.nargs + nd->n + 2 <= KDESC_MAX_ARGS;
+}
+
+static int emit(Builder *b, KInstr in) {
+  b->d.instrs[b->d.ninstrs] = in;
+  return b->d.ninstrs++;
+}
+
+static int operand(Builder *b, const TGraph *g, int slot) {
+  View v;
+  view_of(g, slot, b->nd, b->shape, &v);
+  int o = find_operand(b, &v);
+  if (o >= 0) return o;
+  o = b->d.noperands++;
+  b->views[o] = v;
+  b->value_of[o] = -1;
+  b->written[o] = false;
+  b->d.operand_dtype[o] = (uint8_t)g->slots[slot].t->dtype;
+  memcpy(b->d.strides[o], v.strides, sizeof v.strides);
+  b->k.operand_slot[o] = (int16_t)slot;
+  return o;
+}
+
+static int value_of_input(Builder *b, const TGraph *g, int slot, const bool *written) {
+  if (is_arg_slot(g, slot, written)) {
+    for (int i = 0; i < b->nslotargs; i++)
+      if (b->arg_slot[i] == slot) return b->arg_value[i];
+    int a = b->d.nargs++;
+    b->k.args[a] = (ArgSrc){.node = -1, .slot = (int16_t)slot};
+    int v = emit(b, (KInstr){.kind = KI_ARG, .dtype = (uint8_t)g->slots[slot].t->dtype, .a = (int16_t)a, .arg = -1});
+    b->arg_slot[b->nslotargs] = (int16_t)slot;
+    b->arg_value[b->nslotargs++] = (int16_t)v;
+    return v;
+  }
+  int o = operand(b, g, slot);
+  if (b->value_of[o] < 0)
+    b->value_of[o] = emit(b, (KInstr){.kind = KI_LOAD, .dtype = b->d.operand_dtype[o], .a = (int16_t)o, .arg = -1});
+  return b->value_of[o];
+}
+
+static void add_node(Builder *b, const TGraph *g, int i, const bool *written) {
+  const GNode *nd = &g->nodes[i];
+  int v[3] = {0, 0, 0};
+  for (int k = 0; k < nd->n; k++) v[k] = value_of_input(b, g, nd->in[k], written);
+  int16_t arg = -1;
+  if (nd->op == TOP_CLAMP || nd->op == TOP_LEAKY_RELU) {
+    arg = (int16_t)b->d.nargs;
+    b->k.args[b->d.nargs++] = (ArgSrc){.node = (int16_t)i, .which = 0};
+    b->k.args[b->d.nargs++] = (ArgSrc){.node = (int16_t)i, .which = 1};
+  }
+  TensorOp op = nd->op == TOP_CONTIGUOUS ? TOP_CAST : (TensorOp)nd->op;
+  int r = emit(b, (KInstr){.kind = KI_OP, .dtype = nd->dtype, .op = (uint16_t)op, .a = (int16_t)v[0],
+                           .b = (int16_t)v[1], .c = (int16_t)v[2], .arg = arg});
+  int o = operand(b, g, nd->out);
+  emit(b, (KInstr){.kind = KI_STORE, .a = (int16_t)o, .b = (int16_t)r, .arg = -1});
+  b->value_of[o] = r;
+  b->written[o] = true;
+  b->k.nops++;
+}
+
+/* Drop size-1 dims and merge dims contiguous across every operand; the
+ * iteration space becomes [outer, ...] with at least one dim. */
+static void collapse(KDesc *d) {
+  int nd = 0;
+  int64_t shape[NS_MAX_DIMS];
+  int64_t st[KDESC_MAX_OPERANDS][NS_MAX_DIMS];
+  for (int i = 0; i < d->ndim; i++) {
+    if (d->shape[i] == 1) continue;
+    if (nd > 0) {
+      bool merge = true;
+      for (int o = 0; o < d->noperands && merge; o++)
+        merge = st[o][nd - 1] == d->strides[o][i] * d->shape[i];
+      if (merge) {
+        shape[nd - 1] *= d->shape[i];
+        for (int o = 0; o < d->noperands; o++) st[o][nd - 1] = d->strides[o][i];
+        continue;
+      }
+    }
+    shape[nd] = d->shape[i];
+    for (int o = 0; o < d->noperands; o++) st[o][nd] = d->strides[o][i];
+    nd++;
+  }
+  if (nd == 0) {
+    shape[0] = d->ndim && d->shape[0] == 0 ? 0 : 1;
+    for (int i = 0; i < d->ndim; i++)
+      if (d->shape[i] == 0) shape[0] = 0;
+    for (int o = 0; o < d->noperands; o++) st[o][0] = 0;
+    nd = 1;
+  }
+  d->ndim = nd;
+  memcpy(d->shape, shape, sizeof shape);
+  for (int o = 0; o < d->noperands; o++) {
+    memset(d->strides[o], 0, sizeof d->strides[o]);
+    memcpy(d->strides[o], st[o], sizeof(int64_t) * (size_t)nd);
+  }
+}
+
+static void begin_group(Builder *b, const TGraph *g, int i) {
+  memset(&b->d, 0, sizeof b->d);
+  memset(&b->k, 0, sizeof b->k);
+  b->nslotargs = 0;
+  const ObjTensor *o = g->slots[g->nodes[i].out].t;
+  b->nd = o->ndim;
+  memcpy(b->shape, o->shape, sizeof b->shape);
+}
+
+static bool same_shape(const Builder *b, const ObjTensor *t) {
+  return t->ndim == b->nd && !memcmp(t->shape, b->shape, sizeof(int64_t) * (size_t)b->nd);
+}
+
+static void end_group(Builder *b, KDesc *descs, Kernel *kernels, int *nk) {
+  b->d.ndim = b->nd;
+  memcpy(b->d.shape, b->shape, sizeof b->shape);
+  for (int o = 0; o < b->d.noperands; o++)
+    for (int d = 0; d < b->nd; d++)
+      if (b->shape[d] == 1) b->d.strides[o][d] = 0;
+  collapse(&b->d);
+  b->k.noperands = b->d.noperands;
+  b->k.nargs = b->d.nargs;
+  b->k.outer = b->d.shape[0];
+  b->k.inner = 1;
+  for (int d = 1; d < b->d.ndim; d++) b->k.inner *= b->d.shape[d];
+  descs[*nk] = b->d;
+  kernels[*nk] = b->k;
+  ++*nk;
+}
+
+/* Group the nodes and describe each group; *nk kernels. */
+static bool plan(const TGraph *g, KDesc **descs_out, Kernel **kernels_out, int *nk) {
+  bool *written = calloc((size_t)g->nslots + 1, 1);
+  KDesc *descs = malloc(sizeof(KDesc) * (size_t)g->nnodes);
+  Kernel *kernels = malloc(sizeof(Kernel) * (size_t)g->nnodes);
+  Builder *b = malloc(sizeof *b);
+  if (!written || !descs || !kernels || !b) {
+    free(written), free(descs), free(kernels), free(b);
+    return false;
+  }
+  for (int i = 0; i < g->nnodes; i++) written[g->slots[g->nodes[i].out].cls] = true;
+  *nk = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const GNode *nd = &g->nodes[i];
+    bool start = i == 0;
+    if (!start)
+      start = !same_shape(b, g->slots[nd->out].t) || !fits(b, nd) || conflicts(g, b, nd, written);
+    if (start) {
+      if (i > 0) end_group(b, descs, kernels, nk);
+      begin_group(b, g, i);
+    }
+    add_node(b, g, i, written);
+  }
+  if (g->nnodes) end_group(b, descs, kernels, nk);
+  free(written);
+  free(b);
+  *descs_out = descs;
+  *kernels_out = kernels;
+  return true;
+}
+
+/* ---- the JIT module ---- */
+
+static bool load_module(TGraph *g) {
+  if (g->api) return true;
+  if (g->unavailable) return false;
+  const char *path = getenv("NS_JIT_MODULE");
+  if (!path || !*path) path = NS_JIT_MODULE_PATH;
+  g->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  const char *why = NULL;
+  if (!g->dl) {
+    why = dlerror();
+  } else {
+    const NsJitApi *(*get)(void) = (const NsJitApi *(*)(void))dlsym(g->dl, "ns_jit_api");
+    const NsJitApi *api = get ? get() : NULL;
+    if (!api || api->abi != NS_JIT_ABI) {
+      why = "the module is not this build's (ns_jit_api missing or of another version)";
+    } else {
+      char err[256] = "";
+      const char *dump = getenv("NS_JIT_DUMP");
+      g->jit = api->create(dump && *dump ? dump : NULL, err, sizeof err);
+      if (!g->jit) {
+        snprintf(g->unavailable_why, sizeof g->unavailable_why, "%s", err);
+        g->unavailable = true;
+        return false;
+      }
+      g->api = api;
+      return true;
+    }
+  }
+  snprintf(g->unavailable_why, sizeof g->unavailable_why, "cannot load %s: %s", path, why ? why : "?");
+  g->unavailable = true;
+  return false;
+}
+
+static void compile_entry(TGraph *g, CacheEntry *e) {
+  double t0 = now_ms();
+  KDesc *descs = NULL;
+  Kernel *kernels = NULL;
+  int nk = 0;
+  char err[256] = "";
+  bool ok = false;
+  if (!load_module(g)) {
+    snprintf(err, sizeof err, "%s", g->unavailable_why);
+  } else if (!plan(g, &descs, &kernels, &nk)) {
+    snprintf(err, sizeof err, "out of memory while planning");
+  } else {
+    const KDesc **dp = malloc(sizeof(KDesc *) * (size_t)(nk ? nk : 1));
+    NsKernelFn *fns = malloc(sizeof(NsKernelFn) * (size_t)(nk ? nk : 1));
+    if (dp && fns) {
+      for (int i = 0; i < nk; i++) dp[i] = &descs[i];
+      char name[32];
+      snprintf(name, sizeof name, "graph%d", ++g->modules);
+      ok = g->api->compile(g->jit, name, dp, nk, fns, err, sizeof err);
+      for (int i = 0; ok && i < nk; i++) kernels[i].fn = fns[i];
+    } else {
+      snprintf(err, sizeof err, "out of memory while compiling");
+    }
+    free(dp);
+    free(fns);
+  }
+  free(descs);
+  g->st.compile_ms += now_ms() - t0;
+  if (!ok) {
+    free(kernels);
+    e->state = CE_FAILED;
+    g->st.compile_failures++;
+    snprintf(g->st.last_failure, sizeof g->st.last_failure, "%s", err);
+    return;
+  }
+  e->state = CE_COMPILED;
+  e->kernels = kernels;
+  e->nkernels = nk;
+  g->st.compiles++;
+  g->st.kernels += (uint64_t)nk;
+  for (int i = 0; i < nk; i++) {
+    g->st.kernel_ops += (uint64_t)kernels[i].nops;
+    if ((uint64_t)kernels[i].nops > g->st.max_kernel_ops) g->st.max_kernel_ops = (uint64_t)kernels[i].nops;
+  }
+}
+
+/* ---- running ---- */
+
+typedef struct {
+  NsKernelFn fn;
+  char **ptrs;
+  const double *args;
+} Call;
+
+static void call_range(int64_t lo, int64_t hi, void *ctx) {
+  Call *c = ctx;
+  c->fn(c->ptrs, c->args, lo, hi);
+}
+
+static void run_compiled(TGraph *g, const CacheEntry *e) {
+  double t0 = now_ms();
+  char *ptrs[KDESC_MAX_OPERANDS];
+  double args[KDESC_MAX_ARGS];
+  for (int k = 0; k < e->nkernels; k++) {
+    const Kernel *kn = &e->kernels[k];
+    for (int o = 0; o < kn->noperands; o++) {
+      const ObjTensor *t = g->slots[kn->operand_slot[o]].t;
+      ptrs[o] = (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
+    }
+    for (int a = 0; a < kn->nargs; a++) {
+      const ArgSrc *s = &kn->args[a];
+      if (s->node >= 0) {
+        const GNode *nd = &g->nodes[s->node];
+        double v = s->which ? nd->a1 : nd->a0;
+        if (nd->op == TOP_CLAMP && v != v) v = s->which ? INFINITY : -INFINITY; /* a NaN bound is none */
+        args[a] = v;
+      } else {
+        args[a] = tensor_get(g->slots[s->slot].t, 0);
+      }
+    }
+    if (kn->outer == 0 || kn->inner == 0) continue;
+    Call c = {kn->fn, ptrs, args};
+    int64_t total = kn->outer * kn->inner;
+    if (total >= 2 * POOL_GRAIN && kn->outer > 1) {
+      int64_t grain = POOL_GRAIN / kn->inner;
+      pool_parallel_for(kn->outer, grain > 0 ? grain : 1, call_range, &c);
+    } else {
+      kn->fn(ptrs, args, 0, kn->outer);
+    }
+  }
+  g->st.compiled_ms += now_ms() - t0;
+}
+
+/* One node through the C kernels, writing the tensor the graph promised. */
+static bool run_node(TCtx *tc, TGraph *g, const GNode *nd) {
+  ObjTensor *in[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < nd->n; i++) in[i] = g->slots[nd->in[i]].t;
+  ObjTensor *out = g->slots[nd->out].t;
+  TAttrs at = {.dtype = (DType)nd->dtype};
+  at.scalar[0] = nd->a0;
+  at.scalar[1] = nd->a1;
+  if (nd->inplace) {
+    /* the version was bumped when the write was recorded */
+    uint64_t v = out->storage->version;
+    bool ok = tensor_apply_into(tc, (TensorOp)nd->op, in, nd->n, &at, out);
+    out->storage->version = v;
+    return ok;
+  }
+  int grad = tc->grad_enabled;
+  tc->grad_enabled = 0;
+  ObjTensor *r;
+  bool ok = tensor_apply(tc, (TensorOp)nd->op, in, nd->n, &at, &r);
+  tc->grad_enabled = grad;
+  if (!ok) return false;
+  if (out->storage->refcount == 1 && r->storage != out->storage && tensor_is_contiguous(r) &&
+      r->offset == 0 && r->dtype == out->dtype) {
+    /* adopt the kernel's storage: no copy */
+    TStorage *old = out->storage;
+    out->storage = r->storage;
+    out->storage->refcount++;
+    out->storage->version = old->version;
+    tstorage_release(tc, old);
+  } else {
+    tensor_copy_into(out, r);
+  }
+  return true;
+}
+
+bool tensor_sync(TCtx *tc) {
+  TGraph *g = tc->graph;
+  if (!g || g->nnodes == 0 || g->flushing) return true;
+  g->flushing = true;
+  g->st.syncs++;
+  for (int i = 0; i < g->nslots; i++) g->slots[i].t->storage->lazy = NULL;
+  CacheEntry *e = NULL;
+  build_key(g);
+  if (g->keylen != SIZE_MAX) e = cache_find(g);
+  if (!e) g->st.cache_full++;
+  if (e) {
+    e->seen++;
+    if (e->state == CE_COLD && e->seen >= 2) compile_entry(g, e);
+  }
+  bool ok = true;
+  if (e && e->state == CE_COMPILED) {
+    run_compiled(g, e);
+    g->st.compiled_runs++;
+  } else {
+    if (e && e->state == CE_COLD) g->st.cold++;
+    g->st.eager_runs++;
+    /* recorded ops were never meant to be checked one by one (a backward
+     * rule's ops are checked as the rule's result) */
+    bool anomaly = tc->detect_anomaly;
+    tc->detect_anomaly = false;
+    for (int i = 0; i < g->nnodes && ok; i++) ok = run_node(tc, g, &g->nodes[i]);
+    tc->detect_anomaly = anomaly;
+  }
+  for (int i = 0; i < g->nslots; i++) g->slots[i].t->graph_slot = -1;
+  g->nslots = 0;
+  g->nnodes = 0;
+  g->flushing = false;
+  return ok;
+}
+
+void tgraph_free(TCtx *tc) {
+  TGraph *g = tc->graph;
+  if (!g) return;
+  /* the heap is gone by now: the pending graph's tensors are not touched
+   * (the embedding API syncs before it frees the interpreter) */
+  for (int i = 0; i < g->cachecap; i++) {
+    free(g->cache[i].key);
+    free(g->cache[i].kernels);
+  }
+  free(g->cache);
+  free(g->slots);
+  free(g->keybuf);
+  if (g->api && g->jit) g->api->destroy(g->jit);
+  /* the module stays mapped: another context may be using it, and
+   * unloading LLVM is not worth its risk at exit */
+  free(g);
+  tc->graph = NULL;
+}
+
+/* ---- control and statistics ---- */
+
+void tensor_jit_set(TCtx *tc, bool on) {
+  if (!on) tensor_sync(tc);
+  tc->jit = on;
+}
+
+static const char *const reason_text[TG__REASONS] = {
+    [TG_NOT_ELEMENTWISE] = "not elementwise (runs at once; a sync when an input is pending)",
+    [TG_DTYPE] = "integer or mixed dtypes",
+    [TG_SHAPES] = "shapes that do not broadcast (the error is reported at once)",
+    [TG_OVERLAP] = "in-place write overlapping its source through another view",
+    [TG_ANOMALY] = "--detect-anomaly",
+    [TG_FULL] = "graph full (synced, then recorded)",
+};
+
+void tensor_jit_stats(TCtx *tc, FILE *f) {
+  TGraph *g = tc->graph;
+  fprintf(f, "jit: %s\n", tc->jit ? "on" : "off");
+  if (!g) {
+    fprintf(f, "jit: no tensor ops recorded\n");
+    return;
+  }
+  const Stats *s = &g->st;
+  fprintf(f, "jit: ops recorded        %llu\n", (unsigned long long)s->recorded);
+  fprintf(f, "jit: graphs run          %llu (compiled %llu, op by op %llu: first sighting %llu)\n",
+          (unsigned long long)s->syncs, (unsigned long long)s->compiled_runs, (unsigned long long)s->eager_runs,
+          (unsigned long long)s->cold);
+  fprintf(f, "jit: graphs compiled     %llu (distinct graphs cached %d), compile %.1f ms\n",
+          (unsigned long long)s->compiles, g->ncache, s->compile_ms);
+  fprintf(f, "jit: kernels             %llu, ops per kernel %.1f (max %llu)\n", (unsigned long long)s->kernels,
+          s->kernels ? (double)s->kernel_ops / (double)s->kernels : 0.0, (unsigned long long)s->max_kernel_ops);
+  fprintf(f, "jit: time in kernels     %.1f ms\n", s->compiled_ms);
+  if (g->api) fprintf(f, "jit: target              %s\n", g->api->host(g->jit));
+  if (g->unavailable) fprintf(f, "jit: fallback: JIT unavailable: %s\n", g->unavailable_why);
+  if (s->compile_failures)
+    fprintf(f, "jit: fallback: %llu graphs failed to compile (they run op by op); last: %s\n",
+            (unsigned long long)s->compile_failures, s->last_failure);
+  if (s->cache_full) fprintf(f, "jit: fallback: %llu graphs ran op by op: cache full\n", (unsigned long long)s->cache_full);
+  for (int op = 0; op < TOP__COUNT; op++)
+    for (int r = 0; r < TG__REASONS; r++)
+      if (s->eager_ops[op][r])
+        fprintf(f, "jit: not recorded: %-14s %8llu  %s\n", tensor_ops[op].name,
+                (unsigned long long)s->eager_ops[op][r], reason_text[r]);
+}

@@ -1,0 +1,52 @@
+/* The pending graph and the JIT's side of the tensor engine (tensor_graph.c);
+ * internal to runtime/tensor.
+ *
+ * tensor_apply() and tensor_apply_into() ask tgraph_accepts() whether an
+ * op can wait: an elementwise op of tensor_scalar.def on f32/f64 tensors
+ * (bool for where's condition and casts) whose shapes broadcast. If so,
+ * tgraph_record() allocates the result and appends the op to tc's pending
+ * graph instead of running it; the result's storage (and every storage the
+ * graph reads or writes) is marked lazy, so whoever reads its data first
+ * runs the graph (tensor_data -> tensor_sync). A sync runs the graph's ops
+ * in order: compiled, fused into kernels by the JIT module when the same
+ * graph structure was seen before, one by one through the C kernels
+ * otherwise. */
+#ifndef NS_TENSOR_GRAPH_H
+#define NS_TENSOR_GRAPH_H
+
+#include <stdio.h>
+
+#include "tensor.h"
+
+/* Why an op ran at once instead of being recorded (--jit-stats). */
+typedef enum {
+  TG_NOT_ELEMENTWISE, /* matmul, reductions, views, nn ops: a sync when an input is pending */
+  TG_DTYPE,           /* i64 operands, or operands of different dtypes */
+  TG_SHAPES,          /* shapes that do not broadcast: run at once so the error is today's */
+  TG_OVERLAP,         /* an in-place write whose source overlaps the target differently */
+  TG_ANOMALY,         /* --detect-anomaly checks every op's result as it is computed */
+  TG_FULL,            /* the graph reached its size limit (it ran, and the op was recorded in the next) */
+  TG__REASONS
+} TgReason;
+
+/* Can op(in) -> (dst, or a new tensor when dst is NULL) be recorded? When
+ * not, *why says why (counted in the statistics by the caller). */
+bool tgraph_accepts(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a, ObjTensor *dst,
+                    TgReason *why);
+/* Record it: *out = the new result (uninitialised until the graph runs),
+ * or, with dst, a write into dst. Allocation failure unwinds like a
+ * kernel's (call inside tensor_protected). */
+bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a, ObjTensor *dst,
+                   ObjTensor **out);
+/* An op that ran at once: counted with its reason. */
+void tgraph_note_eager(TCtx *tc, TensorOp op, TgReason why);
+/* true when t's storage is read or written by the pending graph. */
+static inline bool tgraph_lazy(const ObjTensor *t) { return t->storage->lazy != NULL; }
+
+/* The collector's roots: every tensor the pending graph holds. */
+void tgraph_mark(TCtx *tc);
+/* Free the graph, the cache and the compiled code (the heap may be gone:
+ * pending tensors are not touched). */
+void tgraph_free(TCtx *tc);
+
+#endif
