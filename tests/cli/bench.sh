@@ -69,10 +69,20 @@ run 0 bench --reps 4 "$tmp/whole.ns"
 has_row 'whole\.ns' 4
 grep -q "499500" "$tmp/out" && fail "the timed runs' output was not discarded"
 
-run 0 bench "$tmp/whole.ns" --compare-interp --reps 2 --warmup 1
-grep -q "the JIT is not available in this build: timing the interpreter only" "$tmp/out" ||
-  fail "--compare-interp did not say the JIT is missing"
-has_row 'whole\.ns' 2
+# --compare-interp: each bench_* function with the JIT off and on, the
+# speedup and whether the results agree; it needs bench_* functions.
+cat >"$tmp/cmp.ns" <<'NS'
+let x = randn([64, 64])
+fn bench_chain() { ((x * 2.0 + 1.0).tanh() * x).sum().item() }
+fn bench_tensor() { (x.exp() - x).relu() }
+NS
+run 0 bench "$tmp/cmp.ns" --compare-interp --reps 3 --warmup 2
+for name in bench_chain bench_tensor; do
+  grep -q "^$name  *[0-9][0-9]*\.[0-9]*  *[0-9][0-9]*\.[0-9]*  *[0-9][0-9]*\.[0-9][0-9]x  agree$" "$tmp/out" ||
+    fail "--compare-interp: no agreeing row for $name"
+done
+run 1 bench "$tmp/whole.ns" --compare-interp
+grep -q "no bench_\* functions" "$tmp/err" || fail "--compare-interp without bench_* functions"
 
 cat >"$tmp/err.ns" <<'NS'
 fn bench_divide() {
