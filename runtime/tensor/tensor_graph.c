@@ -47,6 +47,10 @@
 typedef struct TGraph TGraph;
 
 #define GRAPH_MAX_NODES 512
+/* The pending results' storage a graph may hold before it runs: results
+ * wait for a sync, and a loop that never reads its tensors must not keep
+ * more of them alive than the collector would. */
+#define GRAPH_MAX_BYTES ((size_t)64 << 20)
 #define CACHE_MAX 4096
 
 typedef struct {
@@ -94,13 +98,14 @@ typedef struct {
       max_kernel_ops;
   double compile_ms, compiled_ms;
   uint64_t eager_ops[TOP__COUNT][TG__REASONS];
-  uint64_t cold, cache_full; /* eager graph runs: first sighting, no room in the cache */
+  uint64_t cold, cache_full, full_syncs; /* eager graph runs: first sighting, no room in the cache */
   char last_failure[256];
 } Stats;
 
 struct TGraph {
   GNode nodes[GRAPH_MAX_NODES];
   int nnodes;
+  size_t bytes; /* storage of the pending results */
   GSlot *slots;
   int nslots, slotcap;
   bool flushing;
@@ -228,8 +233,8 @@ bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a
                    ObjTensor **out) {
   TGraph *g = graph_of(tc);
   if (!g) return tensor_error(tc, "out of memory");
-  if (g->nnodes == GRAPH_MAX_NODES) {
-    g->st.eager_ops[op][TG_FULL]++;
+  if (g->nnodes == GRAPH_MAX_NODES || g->bytes > GRAPH_MAX_BYTES) {
+    g->st.full_syncs++;
     if (!tensor_sync(tc)) return false;
   }
   int first = op == TOP_WHERE ? 1 : 0;
@@ -242,6 +247,7 @@ bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a
     memcpy(shape, in[0]->shape, sizeof(int64_t) * (size_t)nd);
     for (int i = 1; i < n; i++) tensor_broadcast_shape(nd, shape, in[i]->ndim, in[i]->shape, &nd, shape);
     r = tensor_new(tc, rd, nd, shape); /* unwinds on failure */
+    g->bytes += r->storage->nbytes;
   }
   /* room for up to four new slots first, so a failure leaves nothing half-recorded */
   if (g->nslots + 4 > g->slotcap) {
@@ -775,6 +781,7 @@ bool tensor_sync(TCtx *tc) {
   for (int i = 0; i < g->nslots; i++) g->slots[i].t->graph_slot = -1;
   g->nslots = 0;
   g->nnodes = 0;
+  g->bytes = 0;
   g->flushing = false;
   return ok;
 }
@@ -811,7 +818,6 @@ static const char *const reason_text[TG__REASONS] = {
     [TG_SHAPES] = "shapes that do not broadcast (the error is reported at once)",
     [TG_OVERLAP] = "in-place write overlapping its source through another view",
     [TG_ANOMALY] = "--detect-anomaly",
-    [TG_FULL] = "graph full (synced, then recorded)",
 };
 
 void tensor_jit_stats(TCtx *tc, FILE *f) {
@@ -836,6 +842,9 @@ void tensor_jit_stats(TCtx *tc, FILE *f) {
   if (s->compile_failures)
     fprintf(f, "jit: fallback: %llu graphs failed to compile (they run op by op); last: %s\n",
             (unsigned long long)s->compile_failures, s->last_failure);
+  if (s->full_syncs)
+    fprintf(f, "jit: graphs cut at the size limit (512 ops or 64 MiB of results) %llu\n",
+            (unsigned long long)s->full_syncs);
   if (s->cache_full) fprintf(f, "jit: fallback: %llu graphs ran op by op: cache full\n", (unsigned long long)s->cache_full);
   for (int op = 0; op < TOP__COUNT; op++)
     for (int r = 0; r < TG__REASONS; r++)

@@ -25,7 +25,6 @@ typedef enum {
   TG_SHAPES,          /* shapes that do not broadcast: run at once so the error is today's */
   TG_OVERLAP,         /* an in-place write whose source overlaps the target differently */
   TG_ANOMALY,         /* --detect-anomaly checks every op's result as it is computed */
-  TG_FULL,            /* the graph reached its size limit (it ran, and the op was recorded in the next) */
   TG__REASONS
 } TgReason;
 
