@@ -23,6 +23,7 @@
  *   // exit: N                      expected exit status
  * Without an error, stack or stderr expectation the program must exit 0 and
  * write nothing to stderr. A run longer than 60 s is killed and fails.
+ * A failure report names NS_JIT's value when it is set (the JIT mode).
  * Exit status: 0 pass, 1 fail, 2 bad usage or unreadable test. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -172,7 +173,15 @@ static char **split_lines(const char *text, size_t len, int *count) {
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...) {
-  if (failures++ == 0) fprintf(stderr, "FAIL %s\n", test_path);
+  if (failures++ == 0) {
+    /* The JIT mode is part of how the test ran: the same file is run with
+     * NS_JIT=1 and NS_JIT=0, and a failure is reproduced with the same. */
+    const char *jit = getenv("NS_JIT");
+    if (jit)
+      fprintf(stderr, "FAIL %s (NS_JIT=%s)\n", test_path, jit);
+    else
+      fprintf(stderr, "FAIL %s\n", test_path);
+  }
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
