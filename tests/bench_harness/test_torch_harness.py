@@ -107,6 +107,19 @@ expect(run.cpu_simd_flags(f.name) == ["sse4_2", "avx", "avx2", "fma", "avx512f",
 os.unlink(f.name)
 expect(run.cpu_simd_flags("/nonexistent/cpuinfo") is None, "no /proc/cpuinfo")
 
+# An nsc whose --help has no --jit option gets NS_JIT in the environment.
+with tempfile.TemporaryDirectory() as tmp:
+    old_nsc = os.path.join(tmp, "nsc-old")
+    with open(old_nsc, "w") as f:
+        f.write("#!/bin/sh\necho 'Usage: nsc [options] run FILE'\n")
+    os.chmod(old_nsc, 0o755)
+    expect(run.jit_switch(old_nsc) == {"interp": ["env", "NS_JIT=0", old_nsc], "jit": ["env", "NS_JIT=1", old_nsc]},
+           "no --jit in nsc --help: NS_JIT=0 and NS_JIT=1")
+    with open(old_nsc, "w") as f:
+        f.write("#!/bin/sh\necho '  --jit=on|off  ...'; echo '  --jit-stats  ...'\n")
+    expect(run.jit_switch(old_nsc) == {"interp": [old_nsc, "--jit=off"], "jit": [old_nsc, "--jit=on", "--jit-stats"]},
+           "--jit=on|off and --jit-stats in nsc --help")
+
 expect(run.check_valid(side(1, 1.0, 0.5), side(1, 1.0, 0.5)) == [], "valid")
 expect(any("nsc: loss did not decrease" in w for w in run.check_valid(side(1, 1.0, 1.0), side(1, 1.0, 0.5))),
        "non-decreasing nsc loss is void")
@@ -222,6 +235,15 @@ g = run.gemm_rows(1, {"gflops": {"64": 10.0}, "mm1000_ms": 20.0}, {"gflops": {"6
 t = run.gemm_table(g)
 expect("| 64 | 1 | 20.0 | 10.0 | 5.0 | 2.00x | 0.50x |" in t and "| 1000×1000 time, ms | 1 | 30.00 | 20.00 | 40.00 | 2.00x | 1.50x |"
        in t, "GEMM table with a baseline (new/baseline above 1: the new build is faster)")
+# run_gemm with canned runs: without --baseline the table has no baseline
+# columns.
+real_run_json = run.run_json
+run.run_json = lambda argv, timeout: ({"gflops": {"64": 10.0}, "mm1000_ms": 20.0}, None)
+report = {"gemm": []}
+run.run_gemm(run.parse_args(["--gemm", "--threads", "1"]), "nsc", None, report, [], lambda s: None)
+run.run_json = real_run_json
+expect(len(report["gemm"]) == len(run.GEMM_SIZES) + 1 and "new_over_baseline" not in report["gemm"][0]
+       and "baseline" not in run.gemm_table(report["gemm"]), "GEMM without a baseline: no baseline columns")
 a = run.parse_args(["--quick", "--baseline", "/tmp/nsc-old"])
 expect(a.baseline == "/tmp/nsc-old" and a.reps == 3, "--baseline PATH")
 

@@ -743,6 +743,8 @@ def main(argv=None):
     for r in report["rows"]:
         for f in ((r.get("jit") or {}).get("jit_stats") or {}).get("fallback", []):
             fallback.setdefault(re.sub(r"^\d+ ", "", f), []).append(r)
+    if fallback:
+        print()
     for f, rs in sorted(fallback.items()):
         print("JIT fallback (nsc --jit-stats), %d of %d rows: %s" % (len(rs), len(report["rows"]), f))
     disagree = [r for r in report["rows"] if r.get("jit_vs_interp", {}).get("why")]
@@ -779,7 +781,7 @@ def run_gemm(args, nsc, base, report, failed, log):
                     failed.append("gemm %s, %d thread(s): %s" % (side, threads, err))
                     log("  " + failed[-1])
         report["gemm"].extend(gemm_rows(threads, gemm_merge(res["nsc"]), gemm_merge(res["torch"]),
-                                        gemm_merge(res["baseline"]) if base else None))
+                                        gemm_merge(res["baseline"]) if base else False))
 
 
 def run_accuracy(args, nsc, tmp, report, failed, log):
