@@ -1,18 +1,27 @@
-"""Training benchmarks: NeuralScript against PyTorch on the same work.
+"""Training benchmarks: NeuralScript against PyTorch on the same work, and
+nsc's tensor JIT against its interpreter.
 
 For each config, `train.ns prep` writes the data and the model's initial
 parameters as .npy (seeded), then `nsc train.ns train` and its PyTorch twin
 `train.py` train from them: same architecture, float32, same batches in the
 same order, forward + loss + backward + optimizer step every step, the same
-thread count. The two run as A/B interleaved pairs (the order alternating
-from pair to pair); each prints samples/s of the timed steps (step 0 is the
-warm-up), its first loss, its mean loss over the first 10 steps and over
-the last epoch. Peak RSS is each process's own, from /usr/bin/time -f %M
-(else os.wait4's rusage). A config's result is void unless both losses
-decrease, the two sides agree on the first loss (START_RTOL), on the
-first 10 steps (EARLY_RTOL) and, loosely, on the end loss (END_RTOL and
-END_ATOL_OF_START; see check_valid), and every run of a side gives the
-same losses.
+thread count. nsc runs twice: as the interpreter (`--jit=off`, or NS_JIT=0
+for a build without the option) and with the JIT (`--jit=on --jit-stats`,
+or NS_JIT=1; jit_switch). Each rep runs the three sides once, in an order
+that rotates from rep to rep (rep_order); each run prints samples/s of the
+timed steps (step 0 is the warm-up), its first loss, its mean loss over the
+first 10 steps and over the last epoch. Peak RSS is each process's own,
+from /usr/bin/time -f %M (else os.wait4's rusage). A row gives each side's
+median samples/s and peak RSS, and JIT/interp and JIT/torch, the medians
+of the per-rep ratios. A config's result is void unless every side's loss
+decreases, each nsc side agrees with PyTorch on the first loss
+(START_RTOL), on the first 10 steps (EARLY_RTOL) and, loosely, on the end
+loss (END_RTOL and END_ATOL_OF_START; see check_valid), every run of a
+side gives the same losses, and the JIT agrees with the interpreter on the
+first loss and the first 10 steps within JIT_RTOL (jit_agreement). A run
+with a JIT disagreeing says so after the table and exits 1. The header and
+the JSON name the CPU and its SIMD flags (cpu_simd_flags), which decide
+what the JIT's kernels can use.
 
 The parts: the training configs (--train), `--gemm` (`a ⊙ b` in gemm.ns
 against `torch.mm` in gemm.py on square f32 matrices, GFLOP/s per size and
@@ -21,12 +30,15 @@ trained for 5 epochs once per side and thread count by accuracy.ns and
 accuracy.py, both test accuracies). A run that names none of them does all
 three; --only selects training configs.
 
---baseline PATH adds a second nsc build to the training configs and GEMM:
-each rep then runs the new nsc, the baseline and PyTorch, in an order that
-rotates from rep to rep, and the table adds the baseline's samples/s and
-new/baseline, the ratio of the two builds' medians (above 1: the new build
-is faster). The baseline's losses are checked against PyTorch's like the
-new build's. The accuracy part runs the new build alone.
+GEMM and accuracy run nsc with its defaults (the JIT on): a matrix
+product is not an elementwise op, so the JIT does not change GEMM.
+
+--baseline PATH adds a second nsc build, run with its defaults, to the
+training configs and GEMM: each rep then runs it too, and the training
+table adds its samples/s and JIT/baseline (the GEMM table new/baseline,
+the ratio of the medians; above 1 the new build is faster). The
+baseline's losses are checked against PyTorch's like the new build's. The
+accuracy part runs the new build alone.
 
 Run it through tools/bench/torch.sh; `--help` lists the options.
 """
@@ -34,7 +46,9 @@ Run it through tools/bench/torch.sh; `--help` lists the options.
 import argparse
 import datetime
 import json
+import math
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -53,6 +67,7 @@ START_RTOL = 1e-3
 EARLY_RTOL = 1e-3
 END_RTOL = 0.5
 END_ATOL_OF_START = 1e-3
+JIT_RTOL = 1e-5         # the JIT's first and first-10-steps losses against the interpreter's
 ACCURACY_POINTS = 2.0   # test accuracies within 2 percentage points
 ACCURACY_LOSS_RTOL = 0.05  # last-epoch losses within 5 %
 
@@ -96,17 +111,17 @@ def median_or_none(xs):
     return statistics.median(xs) if xs else None
 
 
-def pair_ratios(pairs, a="nsc", b="torch"):
+def pair_ratios(reps, a="jit", b="torch"):
     """a/b samples/s of each rep where both ran."""
-    return [p[a]["samples_per_s"] / p[b]["samples_per_s"] for p in pairs
+    return [p[a]["samples_per_s"] / p[b]["samples_per_s"] for p in reps
             if p.get(a) and p.get(b) and p[b]["samples_per_s"] > 0]
 
 
 def rep_order(i, sides):
-    """The order of rep I. Two sides alternate (torch first in even reps);
-    three rotate, and from the fourth rep on run reversed, so that over six
-    reps each side runs in each place and before each other side equally
-    often."""
+    """The order of rep I. Two sides alternate (the first given first in
+    even reps); more rotate, and after as many reps as there are sides run
+    reversed, so that over twice that many reps each side runs in each
+    place, and before each other side, equally often."""
     if len(sides) == 2:
         return tuple(sides) if i % 2 == 0 else tuple(reversed(sides))
     k = i % len(sides)
@@ -114,9 +129,10 @@ def rep_order(i, sides):
     return order if (i // len(sides)) % 2 == 0 else tuple(reversed(order))
 
 
-def check_valid(ns, th):
+def check_valid(ns, th, name="nsc"):
     """Reasons the run is void (empty when valid). ns and th hold loss_start,
-    loss_end and (when given) loss_early of each side.
+    loss_end and (when given) loss_early of an nsc side (NAME in the
+    messages) and of PyTorch.
 
     The first loss and the first 10 steps must agree closely: they show the
     two sides compute the same thing (forward, backward, 10 optimizer
@@ -129,7 +145,7 @@ def check_valid(ns, th):
     784-256-128-64-10 / n 2000 / batch 64 at 2 threads nsc parts from
     PyTorch within the first epoch and ends at 0.0073 against 0.0042."""
     why = []
-    for side, r in (("nsc", ns), ("torch", th)):
+    for side, r in ((name, ns), ("torch", th)):
         if r is None:
             why.append("%s: no result" % side)
         elif not r["loss_end"] < r["loss_start"]:
@@ -138,13 +154,13 @@ def check_valid(ns, th):
         return why
     a, b = ns["loss_start"], th["loss_start"]
     if abs(a - b) > START_RTOL * max(abs(a), abs(b)) + 1e-7:
-        why.append("start losses disagree (nsc %g, torch %g)" % (a, b))
+        why.append("start losses disagree (%s %g, torch %g)" % (name, a, b))
     a, b = ns.get("loss_early"), th.get("loss_early")
     if a is not None and b is not None and abs(a - b) > EARLY_RTOL * max(abs(a), abs(b)) + 1e-7:
-        why.append("losses of the first 10 steps disagree (nsc %g, torch %g)" % (a, b))
+        why.append("losses of the first 10 steps disagree (%s %g, torch %g)" % (name, a, b))
     a, b = ns["loss_end"], th["loss_end"]
     if abs(a - b) > END_RTOL * max(abs(a), abs(b)) + END_ATOL_OF_START * max(ns["loss_start"], th["loss_start"]):
-        why.append("end losses disagree (nsc %g, torch %g)" % (a, b))
+        why.append("end losses disagree (%s %g, torch %g)" % (name, a, b))
     return why
 
 
@@ -159,6 +175,67 @@ def check_runs_agree(side, runs):
                 why.append("%s: runs disagree on %s (%g, %g)" % (side, k, a, b))
                 return why
     return why
+
+
+def rel_diff(a, b):
+    """|a - b| relative to the larger magnitude; infinite when either is not
+    finite and the two differ (a NaN never agrees)."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return 0.0 if a == b else math.inf
+    m = max(abs(a), abs(b))
+    return abs(a - b) / m if m > 0 else 0.0
+
+
+def jit_agreement(jit_runs, interp_runs):
+    """The JIT against the interpreter: both run the same nsc on the same
+    data, so the first loss and the mean of the first 10 steps must agree
+    within JIT_RTOL relative (float32 rounding of fused kernels, no more).
+    Every JIT run is compared with the interpreter's first; a loss neither
+    side printed is not compared. Returns
+    {max_rel_diff, rtol, why}: the largest relative difference (None
+    without both sides) and one message per loss that disagrees."""
+    out = {"max_rel_diff": None, "rtol": JIT_RTOL, "why": []}
+    if not jit_runs or not interp_runs:
+        return out
+    ref = interp_runs[0]
+    for k in ("loss_start", "loss_early"):
+        worst = None
+        for r in jit_runs:
+            a, b = r.get(k), ref.get(k)
+            if a is None and b is None:
+                break
+            if a is None or b is None:
+                out["why"].append("JIT against interpreter: no %s to compare" % k)
+                break
+            d = rel_diff(a, b)
+            if worst is None or d > worst[0]:
+                worst = (d, a, b)
+        if worst is None:
+            continue
+        out["max_rel_diff"] = max(out["max_rel_diff"] or 0.0, worst[0])
+        if worst[0] > JIT_RTOL:
+            out["why"].append("JIT and interpreter disagree on %s (JIT %.9g, interpreter %.9g: %.2g relative, "
+                              "more than %g)" % (k, worst[1], worst[2], worst[0], JIT_RTOL))
+    return out
+
+
+def parse_jit_stats(lines):
+    """The counts of nsc --jit-stats (lines starting "jit:"): graphs run and
+    compiled, kernels, and the fallback lines (the JIT unavailable, graphs
+    that failed to compile). None without stats."""
+    if not lines:
+        return None
+    out = {"graphs_run": None, "graphs_compiled": None, "kernels": None, "fallback": []}
+    for line in lines:
+        m = re.match(r"jit: graphs run\s+(\d+) \(compiled (\d+)", line)
+        if m:
+            out["graphs_run"], out["graphs_compiled"] = int(m.group(1)), int(m.group(2))
+        m = re.match(r"jit: kernels\s+(\d+)", line)
+        if m:
+            out["kernels"] = int(m.group(1))
+        if line.startswith("jit: fallback:"):
+            out["fallback"].append(line[len("jit: fallback:"):].strip())
+    return out
 
 
 def check_accuracy(row):
@@ -177,12 +254,21 @@ def check_accuracy(row):
     return why
 
 
-def summarize(cfg, threads, pairs):
-    """One table row from the pairs of runs of a config."""
-    row = {"config": cfg["name"], "threads": threads, "pairs": len(pairs)}
-    has_base = any("baseline" in p for p in pairs)
-    for side in ("torch", "nsc") + (("baseline",) if has_base else ()):
-        rs = [p[side] for p in pairs if p.get(side)]
+SIDES = ("torch", "interp", "jit", "baseline")   # the table's order
+SIDE_LABEL = {"torch": "PyTorch", "interp": "interpreter", "jit": "JIT", "baseline": "baseline"}
+RATIOS = (("jit", "interp"), ("jit", "torch"), ("jit", "baseline"))
+
+
+def summarize(cfg, threads, reps):
+    """One table row from the reps of a config: per side the median
+    samples/s and peak RSS and the first run's losses; per ratio
+    (RATIOS, where both sides ran) the median of the per-rep ratios and the
+    ratio of the medians; the JIT against the interpreter (jit_agreement);
+    and void, the reasons the row is not valid."""
+    row = {"config": cfg["name"], "threads": threads, "reps": len(reps)}
+    sides = [s for s in SIDES if any(s in p for p in reps)]
+    for side in sides:
+        rs = [p[side] for p in reps if p.get(side)]
         row[side] = {
             "samples_per_s": median_or_none([r["samples_per_s"] for r in rs]),
             "loss_start": rs[0]["loss_start"] if rs else None,
@@ -191,24 +277,31 @@ def summarize(cfg, threads, pairs):
             "peak_rss_kib": median_or_none([r["peak_rss_kib"] for r in rs]),
             "runs": rs,
         }
-    ratios = pair_ratios(pairs)
-    row["ratio_median"] = median_or_none(ratios)
-    row["ratio_of_medians"] = (row["nsc"]["samples_per_s"] / row["torch"]["samples_per_s"]
-                               if row["nsc"]["samples_per_s"] and row["torch"]["samples_per_s"] else None)
+    row["ratios"] = {}
+    for a, b in RATIOS:
+        if a in row and b in row:
+            x, y = row[a]["samples_per_s"], row[b]["samples_per_s"]
+            row["ratios"]["%s/%s" % (a, b)] = {"median_of_reps": median_or_none(pair_ratios(reps, a, b)),
+                                               "of_medians": x / y if x and y else None}
+    if "jit" in row:
+        row["jit"]["jit_stats"] = parse_jit_stats(row["jit"]["runs"][0].get("jit_stats") if row["jit"]["runs"]
+                                                  else None)
     first = lambda side: row[side] if row[side]["loss_start"] is not None else None
-    errors = [e for p in pairs for e in p.get("errors", [])]
-    row["void"] = (errors + check_valid(first("nsc"), first("torch")) + check_runs_agree("nsc", row["nsc"]["runs"])
-                   + check_runs_agree("torch", row["torch"]["runs"]))
-    if has_base:
-        # The baseline must compute the same thing too; its messages name
-        # it where check_valid says "nsc".
-        why = check_valid(first("baseline"), first("torch"))
-        row["void"] += [w.replace("nsc", "baseline") for w in why if not w.startswith("torch:")]
-        row["void"] += check_runs_agree("baseline", row["baseline"]["runs"])
-        row["baseline_ratio_median"] = median_or_none(pair_ratios(pairs, "nsc", "baseline"))
-        a, b = row["nsc"]["samples_per_s"], row["baseline"]["samples_per_s"]
-        row["new_over_baseline"] = a / b if a and b else None
-    row["valid"] = not row["void"]
+    void = [e for p in reps for e in p.get("errors", [])]
+    for side in sides:
+        if side == "torch":
+            continue
+        # Each nsc side must compute what PyTorch does; PyTorch's own
+        # failures are reported once.
+        why = check_valid(first(side), first("torch") if "torch" in row else None, side)
+        void += [w for w in why if not w.startswith("torch:") or w not in void]
+    for side in sides:
+        void += check_runs_agree(side, row[side]["runs"])
+    if "jit" in row and "interp" in row:
+        row["jit_vs_interp"] = jit_agreement(row["jit"]["runs"], row["interp"]["runs"])
+        void += row["jit_vs_interp"]["why"]
+    row["void"] = void
+    row["valid"] = not void
     return row
 
 
@@ -217,7 +310,7 @@ def fmt_rate(x):
 
 
 def fmt_loss(r):
-    return "%.4g → %.4g" % (r["loss_start"], r["loss_end"]) if r["loss_start"] is not None else "-"
+    return "%.4g → %.4g" % (r["loss_start"], r["loss_end"]) if r and r["loss_start"] is not None else "-"
 
 
 def fmt_mib(k):
@@ -228,37 +321,97 @@ def fmt_x(x):
     return "%.2fx" % x if x is not None else "-"
 
 
+def fmt_ratio(row, name):
+    return fmt_x(row["ratios"].get(name, {}).get("median_of_reps"))
+
+
+def fmt_agreement(row):
+    """The JIT's largest relative loss difference from the interpreter's,
+    and FAIL above JIT_RTOL."""
+    a = row.get("jit_vs_interp")
+    if not a or a["max_rel_diff"] is None:
+        return "-"
+    d = a["max_rel_diff"]
+    return ("%.1e" % d if d else "0") + (" FAIL" if a["why"] else "")
+
+
+def fmt_graphs(row):
+    """The JIT side's graphs compiled / graphs run (from --jit-stats), or
+    why none were compiled."""
+    s = row.get("jit", {}).get("jit_stats")
+    if not s or s["graphs_run"] is None:
+        return "-"
+    if any(f.startswith("JIT unavailable") for f in s["fallback"]):
+        return "unavailable"
+    return "%d/%d" % (s["graphs_compiled"], s["graphs_run"])
+
+
 def table(rows):
-    if any("baseline" in r for r in rows):
-        return table_with_baseline(rows)
-    lines = ["| config | threads | PyTorch samples/s | NeuralScript samples/s | nsc/torch (median of pairs) "
-             "| PyTorch loss start → end | NeuralScript loss start → end | PyTorch peak RSS MiB "
-             "| NeuralScript peak RSS MiB | valid |",
-             "|---|---:|---:|---:|---:|---|---|---:|---:|---|"]
+    """The training table: per side median samples/s, the ratios (medians
+    of the per-rep ratios), the JIT's graphs compiled/run, the JIT's loss
+    agreement with the interpreter, both losses of PyTorch and the JIT,
+    peak RSS per side. A --baseline run adds its samples/s, JIT/baseline
+    and its RSS."""
+    base = any("baseline" in r for r in rows)
+    sides = ("torch", "interp", "jit") + (("baseline",) if base else ())
+    head = ["config", "threads", "PyTorch samples/s", "interpreter samples/s", "JIT samples/s"]
+    head += ["baseline samples/s"] if base else []
+    head += ["JIT/interp", "JIT/torch"] + (["JIT/baseline"] if base else [])
+    head += ["JIT graphs compiled/run", "JIT vs interp loss (max rel. diff)", "PyTorch loss start → end",
+             "JIT loss start → end", "peak RSS MiB (%s)" % " / ".join(SIDE_LABEL[s] for s in sides), "valid"]
+    # Right-aligned: the numbers; left: config, losses and valid.
+    align = ["---", "---:"] + ["---:"] * (len(sides) + 2 + base) + ["---:", "---:", "---", "---", "---:", "---"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     for r in rows:
-        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["config"], r["threads"], fmt_rate(r["torch"]["samples_per_s"]), fmt_rate(r["nsc"]["samples_per_s"]),
-            fmt_x(r["ratio_median"]),
-            fmt_loss(r["torch"]), fmt_loss(r["nsc"]), fmt_mib(r["torch"]["peak_rss_kib"]),
-            fmt_mib(r["nsc"]["peak_rss_kib"]), "yes" if r["valid"] else "VOID: " + "; ".join(r["void"])))
+        cells = [r["config"], "%d" % r["threads"]]
+        cells += [fmt_rate(r[s]["samples_per_s"]) if s in r else "-" for s in sides]
+        cells += [fmt_ratio(r, "jit/interp"), fmt_ratio(r, "jit/torch")]
+        cells += [fmt_ratio(r, "jit/baseline")] if base else []
+        cells += [fmt_graphs(r), fmt_agreement(r), fmt_loss(r.get("torch")), fmt_loss(r.get("jit")),
+                  " / ".join(fmt_mib(r[s]["peak_rss_kib"]) if s in r else "-" for s in sides),
+                  "yes" if r["valid"] else "VOID: " + "; ".join(r["void"])]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def table_with_baseline(rows):
-    """The table of a run with --baseline: the three sides' median samples/s
-    and peak RSS, new/baseline (ratio of the medians) and nsc/torch."""
-    lines = ["| config | threads | PyTorch samples/s | NeuralScript samples/s | baseline samples/s "
-             "| new/baseline | nsc/torch (median of reps) | NeuralScript loss start → end | PyTorch peak RSS MiB "
-             "| NeuralScript peak RSS MiB | baseline peak RSS MiB | valid |",
-             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"]
-    for r in rows:
-        b = r.get("baseline") or {"samples_per_s": None, "peak_rss_kib": None}
-        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["config"], r["threads"], fmt_rate(r["torch"]["samples_per_s"]), fmt_rate(r["nsc"]["samples_per_s"]),
-            fmt_rate(b["samples_per_s"]), fmt_x(r.get("new_over_baseline")), fmt_x(r["ratio_median"]),
-            fmt_loss(r["nsc"]), fmt_mib(r["torch"]["peak_rss_kib"]), fmt_mib(r["nsc"]["peak_rss_kib"]),
-            fmt_mib(b["peak_rss_kib"]), "yes" if r["valid"] else "VOID: " + "; ".join(r["void"])))
-    return "\n".join(lines)
+def cpu_simd_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's SIMD-relevant flags from its first "flags" line: the SSE4,
+    AVX, AVX2, FMA, F16C, AVX-512, AVX-VNNI and AMX families (what LLVM's
+    host target can use). None where /proc/cpuinfo cannot be read."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    return [x for x in flags if re.fullmatch(r"sse4_[12]|avx|avx2|fma|f16c|avx512\w*|avx_vnni\w*"
+                                                              r"|amx\w*", x)]
+    except OSError:
+        pass
+    return None
+
+
+def fmt_flags(flags):
+    return " ".join(flags) if flags else ("none of avx2, fma, avx512" if flags == [] else "unknown")
+
+
+def jit_switch(nsc):
+    """The argv prefixes of nsc's two sides: the interpreter (JIT off) and
+    the JIT (on, with --jit-stats where nsc has it). nsc's --help names the
+    options it has; a build without --jit gets NS_JIT in the environment
+    (ignored by a build that has no JIT at all). The JIT side sets the
+    switch explicitly too, so that an NS_JIT=0 in the caller's environment
+    cannot turn it into a second interpreter."""
+    try:
+        text = subprocess.run([nsc, "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        text = ""
+    if "--jit=" in text:
+        sides = {"interp": [nsc, "--jit=off"], "jit": [nsc, "--jit=on"]}
+    else:
+        sides = {"interp": ["env", "NS_JIT=0", nsc], "jit": ["env", "NS_JIT=1", nsc]}
+    if "--jit-stats" in text:
+        sides["jit"].append("--jit-stats")
+    return sides
 
 
 GEMM_SIZES = (64, 128, 256, 512, 1024, 2048)
@@ -396,6 +549,9 @@ def run_json(argv, timeout):
     except ValueError:
         return None, "not JSON: %r" % lines[-1][:200]
     r["peak_rss_kib"] = peak
+    stats = [line for line in stderr.splitlines() if line.startswith("jit:")]
+    if stats:
+        r["jit_stats"] = stats
     return r, None
 
 
@@ -411,11 +567,17 @@ def torch_cmd(args, threads, rest):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="tools/bench/torch.sh",
-                                description="Train the same MLPs with NeuralScript and PyTorch, A/B interleaved.")
-    p.add_argument("--reps", type=int, default=None, help="A/B pairs per config and thread count (default 5; 3 with --quick)")
+    p = argparse.ArgumentParser(
+        prog="tools/bench/torch.sh",
+        description="Train the same models with PyTorch, the nsc interpreter (--jit=off) and the nsc JIT "
+        "(--jit=on), interleaved; print each side's median samples/s and peak RSS, JIT/interp and JIT/torch. "
+        "Exits 1 when a row is void, among others when the JIT's first loss or mean loss of the first 10 "
+        "steps differs from the interpreter's by more than %g relative." % JIT_RTOL)
+    p.add_argument("--reps", type=int, default=None,
+                   help="reps per config and thread count, each running every side once in a rotating order "
+                   "(default 5; 3 with --quick)")
     p.add_argument("--quick", action="store_true",
-                   help="a subset in under 2 minutes: 6 of the 12 training configs, shorter, 3 pairs, and GEMM")
+                   help="a subset in a few minutes: 6 of the 12 training configs, shorter, 3 reps, and GEMM")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     p.add_argument("--only", metavar="SUBSTR[,SUBSTR]",
                    help="training configs whose name contains one of these (implies --train alone)")
@@ -427,10 +589,10 @@ def parse_args(argv=None):
     p.add_argument("--nsc", default=os.environ.get("NSC", os.path.join(ROOT, "build", "nsc")),
                    help="the nsc binary (default: $NSC or build/nsc)")
     p.add_argument("--baseline", metavar="PATH",
-                   help="a second nsc binary to compare against: every training config and GEMM run it "
-                   "too, interleaved with the new nsc and PyTorch in each rep, and the tables add its "
-                   "medians and new/baseline, the ratio of the medians (samples/s and GFLOP/s: above 1 "
-                   "the new build is faster); --accuracy runs the new build alone")
+                   help="a second (older) nsc binary, run with its defaults: every training config and GEMM "
+                   "run it too, interleaved with the other sides in each rep; the training table adds its "
+                   "samples/s, JIT/baseline and peak RSS, the GEMM table its GFLOP/s and new/baseline "
+                   "(above 1 the new build is faster); --accuracy runs the new build alone")
     p.add_argument("--python", default="/usr/bin/python3")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds before one run is killed")
     p.add_argument("--json", default=os.path.join(HERE, "results.json"),
@@ -475,14 +637,21 @@ def main(argv=None):
                      "nsc_commit": bench.capture(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])},
         "tolerances": {"start_rtol": START_RTOL, "early_rtol": EARLY_RTOL, "end_rtol": END_RTOL,
                        "end_atol_of_start": END_ATOL_OF_START, "accuracy_points": ACCURACY_POINTS,
-                       "accuracy_loss_rtol": ACCURACY_LOSS_RTOL},
+                       "accuracy_loss_rtol": ACCURACY_LOSS_RTOL, "jit_rtol": JIT_RTOL},
         "rows": [],
     }
     if base:
         report["baseline"] = base
         report["versions"]["baseline"] = bench.capture([base, "--version"])
+    switch = jit_switch(nsc)
+    # How the two nsc sides run, for the header: "nsc --jit=off" or
+    # "NS_JIT=0 nsc".
+    report["nsc_sides"] = {side: " ".join("nsc" if x == nsc else x for x in argv if x != "env")
+                           for side, argv in switch.items()}
     m = report["machine"]
-    log("machine: %s, %s cores, load %s" % (m["cpu"], m["nproc"], m["loadavg_at_start"]))
+    m["cpu_flags"] = cpu_simd_flags()
+    log("machine: %s (%s), %s cores, load %s" % (m["cpu"], fmt_flags(m["cpu_flags"]), m["nproc"],
+                                                m["loadavg_at_start"]))
     started = time.perf_counter()
     if not args.train:
         cfgs = []
@@ -508,34 +677,33 @@ def main(argv=None):
             for threads in args.threads:
                 tail = [cfg["arch"], str(cfg["batch"]), cfg["opt"], repr(cfg["lr"]), str(epochs), str(steps),
                         cfg["loss"]]
-                cmds = {"nsc": [nsc, "--threads", str(threads), "run", script, "train", d] + tail,
-                        "torch": torch_cmd(args, threads, [twin, str(threads), d] + tail)}
-                sides = ("torch", "nsc")
+                run_tail = ["--threads", str(threads), "run", script, "train", d] + tail
+                cmds = {"torch": torch_cmd(args, threads, [twin, str(threads), d] + tail),
+                        "interp": switch["interp"] + run_tail, "jit": switch["jit"] + run_tail}
+                sides = ("torch", "interp", "jit")
                 if base:
-                    cmds["baseline"] = [base] + cmds["nsc"][1:]
-                    sides = ("torch", "nsc", "baseline")
-                log("%s, %d thread(s): %d %s" % (cfg["name"], threads, args.reps,
-                                                "reps of nsc, baseline and torch" if base else "pairs"))
-                pairs = []
+                    cmds["baseline"] = [base] + run_tail
+                    sides += ("baseline",)
+                log("%s, %d thread(s): %d reps of %s" % (cfg["name"], threads, args.reps,
+                                                         ", ".join(SIDE_LABEL[s] for s in sides)))
+                reps = []
                 for i in range(args.reps):
-                    order = rep_order(i, sides)
-                    pair = {"errors": []}
-                    for side in order:
+                    rep = {"errors": []}
+                    for side in rep_order(i, sides):
                         res, err = run_json(cmds[side], args.timeout)
-                        pair[side] = res
+                        rep[side] = res
                         if err:
-                            pair["errors"].append("%s: %s" % (side, err))
-                            log("  " + pair["errors"][-1])
-                    pairs.append(pair)
-                row = summarize(cfg, threads, pairs)
+                            rep["errors"].append("%s: %s" % (side, err))
+                            log("  " + rep["errors"][-1])
+                    reps.append(rep)
+                row = summarize(cfg, threads, reps)
                 row["commands"] = cmds
                 report["rows"].append(row)
-                log("  torch %s, nsc %s%s samples/s, ratio %s%s" % (
-                    fmt_rate(row["torch"]["samples_per_s"]), fmt_rate(row["nsc"]["samples_per_s"]),
-                    ", baseline %s (new/baseline %s)" % (fmt_rate(row["baseline"]["samples_per_s"]),
-                                                         fmt_x(row["new_over_baseline"])) if base else "",
-                    "%.2fx" % row["ratio_median"] if row["ratio_median"] else "-",
-                    "" if row["valid"] else ", VOID: " + "; ".join(row["void"])))
+                log("  samples/s: %s; JIT/interp %s, JIT/torch %s%s; JIT vs interp losses %s%s" % (
+                    ", ".join("%s %s" % (SIDE_LABEL[s], fmt_rate(row[s]["samples_per_s"])) for s in sides),
+                    fmt_ratio(row, "jit/interp"), fmt_ratio(row, "jit/torch"),
+                    ", JIT/baseline %s" % fmt_ratio(row, "jit/baseline") if base else "",
+                    fmt_agreement(row), "" if row["valid"] else "; VOID: " + "; ".join(row["void"])))
     if args.gemm:
         run_gemm(args, nsc, base, report, failed, log)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
@@ -544,14 +712,19 @@ def main(argv=None):
     print("Machine: %s, %s cores, %s RAM, Linux %s (load %s at start, %s at end)" % (
         m["cpu"], m["nproc"], m["memory"], m["kernel"], " ".join(map(str, m["loadavg_at_start"])),
         " ".join(map(str, m["loadavg_at_end"]))))
+    print("CPU flags (SIMD): %s" % fmt_flags(m["cpu_flags"]))
     v = report["versions"]
     print("%s (commit %s); torch %s; %s; %s%.0f s in all" % (
         v["nsc"], v["nsc_commit"], v["torch"], v["python"],
-        ("%d reps of the three per row; " if base else "%d A/B pairs per row; ") % args.reps
+        "%d reps per row, each running every side once (order rotating); " % args.reps
         if report["rows"] else "", report["elapsed_s"]))
+    if report["rows"]:
+        print("interpreter: %s; JIT: %s. Ratios are medians of the per-rep ratios, above 1.00x the JIT "
+              "is faster; JIT vs interp: the largest relative difference of the first loss and of the mean of the "
+              "first 10 steps (at most %g)" % (report["nsc_sides"]["interp"],
+                                              report["nsc_sides"]["jit"], JIT_RTOL))
     if base:
-        print("baseline: %s (%s); new/baseline is the ratio of the medians, above 1.00x the new build is faster"
-              % (v["baseline"], base))
+        print("baseline: %s (%s), run with its defaults" % (v["baseline"], base))
     print()
     if report["rows"]:
         print(table(report["rows"]))
@@ -566,6 +739,20 @@ def main(argv=None):
         print(gemm_table(report["gemm"]))
     for f in failed:
         print(f)
+    fallback = {}   # a fallback's text without its count: the rows that had it
+    for r in report["rows"]:
+        for f in ((r.get("jit") or {}).get("jit_stats") or {}).get("fallback", []):
+            fallback.setdefault(re.sub(r"^\d+ ", "", f), []).append(r)
+    if fallback:
+        print()
+    for f, rs in sorted(fallback.items()):
+        print("JIT fallback (nsc --jit-stats), %d of %d rows: %s" % (len(rs), len(report["rows"]), f))
+    disagree = [r for r in report["rows"] if r.get("jit_vs_interp", {}).get("why")]
+    if disagree:
+        print()
+        print("FAIL: the JIT's losses differ from the interpreter's by more than %g relative:" % JIT_RTOL)
+        for r in disagree:
+            print("  %s, %d thread(s): %s" % (r["config"], r["threads"], "; ".join(r["jit_vs_interp"]["why"])))
     if args.json:
         write_json(args.json, report)
         log("wrote " + args.json)
@@ -594,7 +781,7 @@ def run_gemm(args, nsc, base, report, failed, log):
                     failed.append("gemm %s, %d thread(s): %s" % (side, threads, err))
                     log("  " + failed[-1])
         report["gemm"].extend(gemm_rows(threads, gemm_merge(res["nsc"]), gemm_merge(res["torch"]),
-                                        gemm_merge(res["baseline"]) if base else None))
+                                        gemm_merge(res["baseline"]) if base else False))
 
 
 def run_accuracy(args, nsc, tmp, report, failed, log):
