@@ -281,48 +281,51 @@ void tgraph_mark(TCtx *tc) {
 
 /* ---- the key ---- */
 
-static void key_put(TGraph *g, const void *p, size_t n) {
-  if (g->keylen + n > g->keycap) {
-    size_t cap = g->keycap ? g->keycap * 2 : 4096;
-    while (cap < g->keylen + n) cap *= 2;
+/* The key is a string of 64-bit words, built in one pass into a buffer
+ * reserved up front (it is built at every sync, so it must be cheap). */
+static bool build_key(TGraph *g) {
+  size_t words = 2 + (size_t)g->nnodes * 2;
+  for (int i = 0; i < g->nslots; i++) words += 3 + 2 * (size_t)g->slots[i].t->ndim;
+  if (words * 8 > g->keycap) {
+    size_t cap = g->keycap ? g->keycap : 4096;
+    while (cap < words * 8) cap *= 2;
     uint8_t *b = realloc(g->keybuf, cap);
-    if (!b) {
-      g->keylen = SIZE_MAX; /* no key: the graph runs eagerly */
-      return;
-    }
+    if (!b) return false;
     g->keybuf = b;
     g->keycap = cap;
   }
-  if (g->keylen == SIZE_MAX) return;
-  memcpy(g->keybuf + g->keylen, p, n);
-  g->keylen += n;
-}
-
-static void build_key(TGraph *g) {
-  g->keylen = 0;
-  int32_t counts[2] = {g->nslots, g->nnodes};
-  key_put(g, counts, sizeof counts);
-  for (int i = 0; i < g->nslots && g->keylen != SIZE_MAX; i++) {
+  uint64_t *k = (uint64_t *)g->keybuf;
+  *k++ = (uint64_t)g->nslots;
+  *k++ = (uint64_t)g->nnodes;
+  for (int i = 0; i < g->nslots; i++) {
     const GSlot *s = &g->slots[i];
     const ObjTensor *t = s->t;
-    int32_t head[4] = {t->dtype, t->ndim, s->cls, s->producer};
-    key_put(g, head, sizeof head);
-    key_put(g, t->shape, sizeof(int64_t) * t->ndim);
-    key_put(g, t->strides, sizeof(int64_t) * t->ndim);
-    int64_t rel = t->offset - g->slots[s->cls].t->offset;
-    key_put(g, &rel, sizeof rel);
+    *k++ = (uint64_t)t->dtype | (uint64_t)t->ndim << 8 | (uint64_t)(uint32_t)s->cls << 16 |
+           (uint64_t)(uint32_t)(s->producer + 1) << 40;
+    for (int d = 0; d < t->ndim; d++) {
+      *k++ = (uint64_t)t->shape[d];
+      *k++ = (uint64_t)t->strides[d];
+    }
+    *k++ = (uint64_t)(t->offset - g->slots[s->cls].t->offset);
+    *k++ = 0x9e3779b97f4a7c15ull; /* slot separator */
   }
-  for (int i = 0; i < g->nnodes && g->keylen != SIZE_MAX; i++) {
+  for (int i = 0; i < g->nnodes; i++) {
     const GNode *nd = &g->nodes[i];
-    int16_t rec[7] = {(int16_t)nd->op, nd->n, nd->inplace, nd->dtype, nd->in[0], nd->in[1], nd->out};
-    key_put(g, rec, sizeof rec);
-    if (nd->n == 3) key_put(g, &nd->in[2], sizeof nd->in[2]);
+    *k++ = (uint64_t)nd->op | (uint64_t)nd->n << 16 | (uint64_t)nd->inplace << 24 | (uint64_t)nd->dtype << 32;
+    *k++ = (uint64_t)(uint16_t)nd->in[0] | (uint64_t)(uint16_t)nd->in[1] << 16 |
+           (uint64_t)(uint16_t)nd->in[2] << 32 | (uint64_t)(uint16_t)nd->out << 48;
   }
+  g->keylen = (size_t)((uint8_t *)k - g->keybuf);
+  return true;
 }
 
 static uint64_t key_hash(const uint8_t *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  const uint64_t *w = (const uint64_t *)p;
+  uint64_t h = 0x243f6a8885a308d3ull;
+  for (size_t i = 0; i < n / 8; i++) {
+    h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
   return h;
 }
 
@@ -757,8 +760,7 @@ bool tensor_sync(TCtx *tc) {
   g->st.syncs++;
   for (int i = 0; i < g->nslots; i++) g->slots[i].t->storage->lazy = NULL;
   CacheEntry *e = NULL;
-  build_key(g);
-  if (g->keylen != SIZE_MAX) e = cache_find(g);
+  if (build_key(g)) e = cache_find(g);
   if (!e) g->st.cache_full++;
   if (e) {
     e->seen++;
