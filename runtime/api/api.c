@@ -429,10 +429,15 @@ static bool results_agree(Value a, Value b) {
   return value_equal(a, b);
 }
 
-/* nsc bench --compare-interp: each bench_* function with the JIT off and
- * on, runs interleaved (off, on, off, on...), medians and their ratio, and
- * whether the last results of the two agree. */
-static int bench_compare(VM *vm, ObjModule *m, int warmup, int reps, FILE *out) {
+/* nsc bench --compare-interp: the file is loaded twice, into vm (the JIT
+ * off) and a second interpreter (on), each from the same random state; then
+ * each bench_* function is called in both, interleaved (off, on, off,
+ * on...), each side with its own random state, so both run the same
+ * sequence of calls on the same data (a function that updates globals
+ * included). Prints both medians, their ratio, and whether the last
+ * results agree. */
+static int bench_compare(VM *vms[2], RngState rng[2], int warmup, int reps, FILE *out) {
+  ObjModule *m = vms[0]->main_module;
   int width = 4, found = 0, st = NS_EXIT_OK;
   for (uint32_t i = 0; i < m->nglobals; i++)
     if (is_bench_fn(m, i) && AS_CLOSURE(m->values[i])->proto->nparams == 0) {
@@ -441,7 +446,7 @@ static int bench_compare(VM *vm, ObjModule *m, int warmup, int reps, FILE *out) 
       found++;
     }
   if (!found) {
-    fprintf(vm->err, "nsc: bench --compare-interp: no bench_* functions without parameters\n");
+    fprintf(vms[0]->err, "nsc: bench --compare-interp: no bench_* functions without parameters\n");
     return NS_EXIT_RUNTIME;
   }
   double *ms[2] = {malloc(sizeof(double) * (size_t)reps), malloc(sizeof(double) * (size_t)reps)};
@@ -449,35 +454,29 @@ static int bench_compare(VM *vm, ObjModule *m, int warmup, int reps, FILE *out) 
     free(ms[0]), free(ms[1]);
     return NS_EXIT_RUNTIME;
   }
-  bool jit_was = vm->tc->jit;
   fprintf(out, "%-*s  %12s  %12s  %8s  %s\n", width, "name", "interp ms", "jit ms", "speedup", "results");
   for (uint32_t i = 0; i < m->nglobals && st == NS_EXIT_OK; i++) {
     if (!is_bench_fn(m, i) || AS_CLOSURE(m->values[i])->proto->nparams > 0) continue;
-    Value f = m->values[i], r[2] = {UNIT_VAL, UNIT_VAL};
+    Value f[2] = {m->values[i], vms[1]->main_module->values[i]}, r[2] = {UNIT_VAL, UNIT_VAL};
     for (int k = 0; k < warmup + reps && st == NS_EXIT_OK; k++) {
-      for (int mode = 0; mode < 2; mode++) {
-        tensor_jit_set(vm->tc, mode == 1);
+      for (int mode = 0; mode < 2 && st == NS_EXIT_OK; mode++) {
+        VM *vm = vms[mode];
+        rng_set_state(&rng[mode]);
         double t0 = now_ms();
-        bool ok = vm_call(vm, f, NULL, 0, &r[mode]) && tensor_sync(vm->tc);
+        bool ok = vm_call(vm, f[mode], NULL, 0, &r[mode]) && tensor_sync(vm->tc);
         double t1 = now_ms();
+        rng_get_state(&rng[mode]);
         if (!ok) {
           fflush(vm->out);
           vm_print_error(vm);
           vm_clear_error(vm);
           st = NS_EXIT_RUNTIME;
-          break;
         }
-        /* the other mode's result stays alive across this call */
-        if (mode == 0) vm_push_root(vm, r[0]);
-        else vm_pop_root(vm, 1);
         if (k >= warmup) ms[mode][k - warmup] = t1 - t0;
       }
     }
     if (st != NS_EXIT_OK) break;
-    vm_push_root(vm, r[0]);
-    vm_push_root(vm, r[1]);
     bool agree = results_agree(r[0], r[1]);
-    vm_pop_root(vm, 2);
     double med[2];
     for (int mode = 0; mode < 2; mode++) {
       qsort(ms[mode], (size_t)reps, sizeof(double), cmp_double);
@@ -487,11 +486,11 @@ static int bench_compare(VM *vm, ObjModule *m, int warmup, int reps, FILE *out) 
             med[1] > 0 ? med[0] / med[1] : 0.0, agree ? "agree" : "DIFFER");
     fflush(out);
     if (!agree) {
-      fprintf(vm->err, "nsc: bench: `%s` gives different results with the JIT on and off\n", m->names[i]->chars);
+      fprintf(vms[0]->err, "nsc: bench: `%s` gives different results with the JIT on and off\n",
+              m->names[i]->chars);
       st = NS_EXIT_RUNTIME;
     }
   }
-  tensor_jit_set(vm->tc, jit_was);
   free(ms[0]);
   free(ms[1]);
   return st;
@@ -500,9 +499,22 @@ static int bench_compare(VM *vm, ObjModule *m, int warmup, int reps, FILE *out) 
 int ns_bench_compare_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out) {
   if (warmup < 0) warmup = 0;
   if (reps < 1) reps = 1;
+  NsVM *jit = ns_new();
+  if (!jit) return NS_EXIT_RUNTIME;
+  jit->color = vm->color;
+  jit->tc->detect_anomaly = vm->tc->detect_anomaly;
+  tensor_jit_set(vm->tc, false);
+  tensor_jit_set(jit->tc, true);
+  RngState start, rng[2];
+  rng_get_state(&start);
   int st = load_main_file(vm, path);
-  if (st != NS_EXIT_OK) return st;
-  return bench_compare(vm, vm->main_module, warmup, reps, out);
+  rng_get_state(&rng[0]);
+  rng_set_state(&start);
+  if (st == NS_EXIT_OK) st = load_main_file(jit, path);
+  rng_get_state(&rng[1]);
+  if (st == NS_EXIT_OK) st = bench_compare((VM *[2]){vm, jit}, rng, warmup, reps, out);
+  ns_free(jit);
+  return st;
 }
 
 /* Times the whole file, main() included, in a fresh VM per run; the

@@ -33,6 +33,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "jit_kernel.h"
@@ -610,6 +611,7 @@ static bool load_module(TGraph *g) {
     } else {
       char err[256] = "";
       const char *dump = getenv("NS_JIT_DUMP");
+      if (dump && *dump) mkdir(dump, 0777); /* an existing one is fine; a bad one fails the compile, reported */
       g->jit = api->create(dump && *dump ? dump : NULL, err, sizeof err);
       if (!g->jit) {
         snprintf(g->unavailable_why, sizeof g->unavailable_why, "%s", err);
@@ -839,7 +841,17 @@ void tensor_jit_stats(TCtx *tc, FILE *f) {
   fprintf(f, "jit: kernels             %llu, ops per kernel %.1f (max %llu)\n", (unsigned long long)s->kernels,
           s->kernels ? (double)s->kernel_ops / (double)s->kernels : 0.0, (unsigned long long)s->max_kernel_ops);
   fprintf(f, "jit: time in kernels     %.1f ms\n", s->compiled_ms);
-  if (g->api) fprintf(f, "jit: target              %s\n", g->api->host(g->jit));
+  if (g->api) {
+    /* the CPU and its vector features, of the long list LLVM gives */
+    const char *h = g->api->host(g->jit);
+    fprintf(f, "jit: target              %.*s", (int)strcspn(h, " "), h);
+    for (const char *p = strchr(h, '+'); p; p = strchr(p + 1, '+')) {
+      size_t n = strcspn(p, ",");
+      if (!strncmp(p, "+avx", 4) || (n == 4 && !strncmp(p, "+fma", 4)))
+        fprintf(f, " %.*s", (int)n - 1, p + 1);
+    }
+    fputc('\n', f);
+  }
   if (g->unavailable) fprintf(f, "jit: fallback: JIT unavailable: %s\n", g->unavailable_why);
   if (s->compile_failures)
     fprintf(f, "jit: fallback: %llu graphs failed to compile (they run op by op); last: %s\n",
