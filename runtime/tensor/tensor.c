@@ -26,11 +26,13 @@ static void tensor_blacken(VM *vm, Obj *o, void *ud) {
   ObjTensor *t = (ObjTensor *)o;
   gc_mark_object(vm, (Obj *)t->grad);
   gc_mark_object(vm, (Obj *)t->grad_fn);
+  if (t->frozen) tgraph_mark_frozen(vm, t->frozen);
 }
 
 /* Views share storage: only the last one returns it to the cache. */
 static void tensor_free(VM *vm, Obj *o, void *tc) {
   ObjTensor *t = (ObjTensor *)o;
+  if (t->frozen) tgraph_forget(tc, t);
   if (t->storage) tstorage_release(tc, t->storage);
   vm_realloc(vm, t, sizeof(ObjTensor), 0);
 }
@@ -308,6 +310,8 @@ static ObjTensor *alloc_header(TCtx *tc, DType dt, int ndim, const int64_t *shap
   t->grad = NULL;
   t->grad_fn = NULL;
   t->graph_slot = -1;
+  t->frozen = NULL;
+  t->frozen_slot = -1;
   return t;
 }
 
@@ -592,9 +596,7 @@ static bool jit_decide(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttr
   if (tgraph_accepts(tc, op, in, n, attrs, dst, &why)) return *record = true;
   if (why == TG__REASONS) return true; /* the graph itself is running */
   tgraph_note_eager(tc, op, why);
-  bool lazy = dst && tgraph_lazy(dst);
-  for (int i = 0; i < n && !lazy; i++) lazy = tgraph_lazy(in[i]);
-  return !lazy || tensor_sync(tc);
+  return tgraph_sync_for(tc, in, n, dst);
 }
 
 bool tensor_apply(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *attrs, ObjTensor **out) {

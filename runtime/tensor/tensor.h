@@ -93,7 +93,10 @@ typedef struct TStorage {
   /* The context whose pending graph reads or writes this storage (NULL:
    * none): reading its data first runs that graph (tensor_data). */
   struct TCtx *lazy;
-  int32_t lazy_class;  /* while lazy: the graph's index for this storage */
+  int32_t lazy_class;  /* while in the pending graph: the graph's index for this storage */
+  uint32_t epoch;      /* the pending graph's epoch when last added to it */
+  int32_t vreaders;    /* frozen graphs that may recompute from this storage (tensor_graph.c) */
+  struct ObjTensor *virt; /* the result whose values are not computed yet (not stored), or NULL */
   size_t nbytes;    /* capacity in bytes (a size class) */
   void *data;       /* 64-byte aligned */
   uint64_t version; /* bumped by every in-place write; 0 when allocated */
@@ -118,6 +121,8 @@ typedef struct ObjTensor {
   struct ObjTensor *grad;       /* accumulated gradient of a leaf, or NULL */
   GradNode *grad_fn;            /* the op that produced it (non-leaf), or NULL */
   int32_t graph_slot;           /* its index in the pending graph, or -1 (tensor_graph.c) */
+  int32_t frozen_slot;          /* with frozen: its slot there */
+  struct Frozen *frozen;        /* a result not stored: the graph that can compute it, or NULL */
 } ObjTensor;
 
 #define IS_TENSOR(v) IS_OBJ_TYPE(v, OBJ_TENSOR)
@@ -227,11 +232,15 @@ bool tensor_is_contiguous(const ObjTensor *t);
 /* Run tc's pending graph now (a sync point). false after vm_error (only
  * when an allocation fails while it runs). */
 bool tensor_sync(TCtx *tc);
+/* s is lazy: run the pending graph if it touches s, compute the result s
+ * holds if it was not stored, and recompute what could need s's present
+ * values before they change. */
+bool tensor_touch(TStorage *s);
 /* The address of element 0. A storage that a pending graph reads or
  * writes is synced first: every read of tensor data on the host goes
  * through here, so no caller sees a value before it is computed. */
 static inline void *tensor_data(const ObjTensor *t) {
-  if (__builtin_expect(t->storage->lazy != NULL, 0)) tensor_sync(t->storage->lazy);
+  if (__builtin_expect(t->storage->lazy != NULL, 0)) tensor_touch(t->storage);
   return (char *)t->storage->data + t->offset * (int64_t)tensor_dtype_sizes[t->dtype];
 }
 /* Element i (row-major logical index) as double, for printing and tests. */

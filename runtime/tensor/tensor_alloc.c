@@ -242,6 +242,9 @@ TStorage *tstorage_new(TCtx *tc, size_t nbytes) {
   s->refcount = 1;
   s->version = 0;
   s->lazy = NULL;
+  s->vreaders = 0;
+  s->virt = NULL;
+  s->epoch = 0;
   stats.current_bytes += s->nbytes;
   if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
   if (tc) tc->account(tc->vm, (ptrdiff_t)s->nbytes);

@@ -65,6 +65,7 @@ typedef struct {
   uint8_t n;
   bool inplace;
   uint8_t dtype; /* the result's */
+  bool keep;     /* its result is stored (it was recomputed once already) */
   int16_t in[3], out;
   double a0, a1; /* the op's scalar attributes (clamp bounds, leaky slope) */
 } GNode;
@@ -92,14 +93,39 @@ typedef struct {
   enum { CE_COLD, CE_COMPILED, CE_FAILED } state;
   int nkernels;
   Kernel *kernels;
+  int nslots;
+  bool *store;   /* per slot: the compiled kernels store this result */
+  bool *needed;  /* per slot: a result found alive after a run that did not store it */
 } CacheEntry;
+
+/* A graph that ran without storing some of its results (speculative dead
+ * stores: most results of a step are temporaries nobody reads again).
+ * Each unstored result points here; reading it, or writing to a storage
+ * its computation reads, first re-records the ops that compute it into the
+ * pending graph (materialize). A result found alive that way is stored by
+ * the plan's next compile (needed). Alive while an unstored result is:
+ * that result's blacken marks every tensor here. */
+typedef struct Frozen {
+  struct Frozen *next, *prev;
+  int refs;            /* unstored results alive */
+  int nnodes, nslots;
+  GNode *nodes;
+  ObjTensor **slots;
+  int *producer;
+  uint64_t *version;   /* each slot's storage version when the graph ran */
+  bool *virt;          /* the slot is a result that was not stored */
+  bool *alive;         /* ... and its tensor is not collected */
+  bool *reads;         /* a stored slot the unstored results are computed from (vreaders, a storage ref) */
+  TStorage **read_storage;
+  CacheEntry *entry;
+} Frozen;
 
 typedef struct {
   uint64_t recorded, syncs, compiled_runs, eager_runs, compiles, compile_failures, kernels, kernel_ops,
       max_kernel_ops;
   double compile_ms, compiled_ms;
   uint64_t eager_ops[TOP__COUNT][TG__REASONS];
-  uint64_t cold, cache_full, full_syncs; /* eager graph runs: first sighting, no room in the cache */
+  uint64_t cold, cache_full, full_syncs, recompiles, unstored; /* eager graph runs: first sighting, no room in the cache */
   char last_failure[256];
 } Stats;
 
@@ -111,10 +137,14 @@ struct TGraph {
   int nslots, slotcap;
   bool flushing;
 
-  CacheEntry *cache; /* open addressing, power-of-two size */
+  CacheEntry **cache; /* open addressing, power-of-two size */
   int cachecap, ncache;
   uint8_t *keybuf;
   size_t keylen, keycap;
+  uint32_t epoch;       /* a storage with this epoch is in the pending graph */
+  Frozen *frozen;       /* graphs with unstored results */
+  TStorage *demand[8];  /* what the sync is for: its results are stored */
+  int ndemand;          /* -1: everything */
 
   /* the JIT module, opened on the first compile */
   void *dl;
@@ -136,8 +166,19 @@ static double now_ms(void) {
 }
 
 static TGraph *graph_of(TCtx *tc) {
-  if (!tc->graph) tc->graph = calloc(1, sizeof(TGraph));
+  if (!tc->graph) {
+    tc->graph = calloc(1, sizeof(TGraph));
+    if (tc->graph) tc->graph->epoch = 1;
+  }
   return tc->graph;
+}
+
+static bool in_graph(const TGraph *g, const TStorage *s) { return s->epoch == g->epoch; }
+
+/* Is s still the business of tc: in the pending graph, an unstored
+ * result, or read by one? */
+static void relazy(TCtx *tc, TStorage *s) {
+  s->lazy = in_graph(tc->graph, s) || s->vreaders || s->virt ? tc : NULL;
 }
 
 /* ---- recording ---- */
@@ -221,19 +262,129 @@ static int add_slot(TCtx *tc, TGraph *g, ObjTensor *t, int producer) {
   }
   int i = g->nslots++;
   TStorage *st = t->storage;
-  if (st->lazy != tc) {
-    st->lazy = tc;
+  if (!in_graph(g, st)) {
+    st->epoch = g->epoch;
     st->lazy_class = i;
   }
+  st->lazy = tc;
   g->slots[i] = (GSlot){t, st->lazy_class, producer};
   t->graph_slot = i;
   return i;
+}
+
+static bool reserve_slots(TCtx *tc, TGraph *g) {
+  /* room for four new slots first, so a failure leaves nothing half-recorded */
+  if (g->nslots + 4 > g->slotcap) {
+    int cap = g->slotcap ? g->slotcap * 2 : 256;
+    GSlot *s = realloc(g->slots, sizeof(GSlot) * (size_t)cap);
+    if (!s) return tensor_error(tc, "out of memory");
+    g->slots = s;
+    g->slotcap = cap;
+  }
+  return true;
+}
+
+/* Append node `tmpl` reading in[] and writing out: a new result (or one
+ * recomputed), or the target of an in-place write. */
+static bool append_node(TCtx *tc, TGraph *g, const GNode *tmpl, ObjTensor **in, ObjTensor *out) {
+  if (!reserve_slots(tc, g)) return false;
+  GNode *nd = &g->nodes[g->nnodes];
+  *nd = *tmpl;
+  nd->in[0] = nd->in[1] = nd->in[2] = 0;
+  for (int i = 0; i < nd->n; i++) nd->in[i] = (int16_t)add_slot(tc, g, in[i], -1);
+  nd->out = (int16_t)add_slot(tc, g, out, nd->inplace ? -1 : g->nnodes);
+  g->nnodes++;
+  return true;
+}
+
+static void frozen_unref(TCtx *tc, Frozen *f);
+
+/* Re-record the ops of f that compute its unstored results still alive,
+ * into the pending graph (which stores them: keep). `wanted` (may be NULL)
+ * is the result somebody reads: the plan learns to store it. */
+static bool materialize(TCtx *tc, Frozen *f, const ObjTensor *wanted) {
+  TGraph *g = tc->graph;
+  if (wanted && f->entry && f->entry->needed && wanted->frozen_slot < f->entry->nslots)
+    f->entry->needed[wanted->frozen_slot] = true;
+  bool *need = calloc((size_t)f->nslots, 1);
+  if (!need) return tensor_error(tc, "out of memory");
+  for (int i = 0; i < f->nslots; i++) need[i] = f->alive[i];
+  /* a needed result needs the unstored results it is computed from */
+  for (int k = f->nnodes - 1; k >= 0; k--) {
+    const GNode *nd = &f->nodes[k];
+    if (!need[nd->out] || !f->virt[nd->out]) continue;
+    for (int j = 0; j < nd->n; j++)
+      if (f->virt[nd->in[j]]) need[nd->in[j]] = true;
+  }
+  f->refs++; /* f stays while its results are handed back */
+  bool ok = true;
+  for (int k = 0; k < f->nnodes && ok; k++) {
+    const GNode *nd = &f->nodes[k];
+    if (nd->inplace || !f->virt[nd->out] || !need[nd->out]) continue;
+    ObjTensor *in[3] = {NULL, NULL, NULL};
+    for (int j = 0; j < nd->n; j++) {
+      int sl = nd->in[j];
+      in[j] = f->slots[sl];
+      if (!f->virt[sl] && in[j]->storage->version != f->version[sl])
+        ok = tensor_error(tc, "internal error: a tensor an unstored result is computed from changed (slot %d)", sl);
+    }
+    if (g->nnodes == GRAPH_MAX_NODES) ok = ok && tensor_sync(tc);
+    ObjTensor *out = f->slots[nd->out];
+    GNode t = *nd;
+    t.keep = true;
+    ok = ok && append_node(tc, g, &t, in, out);
+    if (out->frozen == f) {
+      /* it is an ordinary pending result from now on */
+      out->frozen = NULL;
+      out->storage->virt = NULL;
+      f->alive[nd->out] = false;
+      relazy(tc, out->storage);
+      f->refs--;
+    }
+  }
+  free(need);
+  frozen_unref(tc, f);
+  return ok;
+}
+
+/* Every frozen graph that computes from s: materialized, so s may change. */
+static bool materialize_readers(TCtx *tc, TStorage *s) {
+  TGraph *g = tc->graph;
+  bool again = true, ok = true;
+  while (again && ok && s->vreaders > 0) {
+    again = false;
+    for (Frozen *f = g->frozen; f && !again; f = f->next)
+      for (int i = 0; i < f->nslots; i++)
+        if (f->reads[i] && f->slots[i]->storage == s) {
+          ok = materialize(tc, f, NULL); /* may free f: start over */
+          again = true;
+          break;
+        }
+  }
+  return ok;
+}
+
+/* Before t is read by a recorded op: its values must be on the way. */
+static bool prepare_input(TCtx *tc, ObjTensor *t) {
+  TStorage *s = t->storage;
+  if (s->virt) return materialize(tc, s->virt->frozen, s->virt);
+  return true;
+}
+
+/* Before t is written in place: computations that read its present values
+ * must not be left for later, and its own values must exist. */
+static bool prepare_target(TCtx *tc, ObjTensor *t) {
+  if (!prepare_input(tc, t)) return false;
+  return t->storage->vreaders == 0 || materialize_readers(tc, t->storage);
 }
 
 bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a, ObjTensor *dst,
                    ObjTensor **out) {
   TGraph *g = graph_of(tc);
   if (!g) return tensor_error(tc, "out of memory");
+  for (int i = 0; i < n; i++)
+    if (!prepare_input(tc, in[i])) return false;
+  if (dst && !prepare_target(tc, dst)) return false;
   if (g->nnodes == GRAPH_MAX_NODES || g->bytes > GRAPH_MAX_BYTES) {
     g->st.full_syncs++;
     if (!tensor_sync(tc)) return false;
@@ -250,28 +401,70 @@ bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a
     r = tensor_new(tc, rd, nd, shape); /* unwinds on failure */
     g->bytes += r->storage->nbytes;
   }
-  /* room for up to four new slots first, so a failure leaves nothing half-recorded */
-  if (g->nslots + 4 > g->slotcap) {
-    int cap = g->slotcap ? g->slotcap * 2 : 256;
-    GSlot *s = realloc(g->slots, sizeof(GSlot) * (size_t)cap);
-    if (!s) return tensor_error(tc, "out of memory");
-    g->slots = s;
-    g->slotcap = cap;
-  }
-  GNode *nd = &g->nodes[g->nnodes];
-  *nd = (GNode){.op = (uint16_t)op, .n = (uint8_t)n, .inplace = dst != NULL, .dtype = (uint8_t)rd};
-  for (int i = 0; i < n; i++) nd->in[i] = (int16_t)add_slot(tc, g, in[i], -1);
-  if (dst) {
-    nd->out = (int16_t)add_slot(tc, g, dst, -1);
-  } else {
-    nd->out = (int16_t)add_slot(tc, g, r, g->nnodes);
-  }
-  nd->a0 = a->scalar[0];
-  nd->a1 = a->scalar[1];
-  g->nnodes++;
+  GNode t = {.op = (uint16_t)op, .n = (uint8_t)n, .inplace = dst != NULL, .dtype = (uint8_t)rd,
+             .a0 = a->scalar[0], .a1 = a->scalar[1]};
+  if (!append_node(tc, g, &t, in, r)) return false;
   g->st.recorded++;
   *out = r;
   return true;
+}
+
+/* ---- unstored results ---- */
+
+void tgraph_mark_frozen(VM *vm, Frozen *f) {
+  for (int i = 0; i < f->nslots; i++) gc_mark_object(vm, (Obj *)f->slots[i]);
+}
+
+static void frozen_unref(TCtx *tc, Frozen *f) {
+  if (--f->refs > 0) return;
+  TGraph *g = tc->graph;
+  /* read_storage[] holds a reference: safe even when the slot's tensor is
+   * already collected (in the same sweep) */
+  for (int i = 0; i < f->nslots; i++)
+    if (f->reads[i]) {
+      TStorage *s = f->read_storage[i];
+      s->vreaders--;
+      relazy(tc, s);
+      tstorage_release(tc, s);
+    }
+  if (f->prev) f->prev->next = f->next;
+  else g->frozen = f->next;
+  if (f->next) f->next->prev = f->prev;
+  free(f->nodes);
+  free(f->slots);
+  free(f->producer);
+  free(f->version);
+  free(f->virt); /* with alive and reads */
+  free(f->read_storage);
+  free(f);
+}
+
+void tgraph_forget(TCtx *tc, ObjTensor *t) {
+  Frozen *f = t->frozen;
+  t->frozen = NULL;
+  f->alive[t->frozen_slot] = false;
+  if (t->storage->virt == t) {
+    t->storage->virt = NULL;
+    relazy(tc, t->storage);
+  }
+  frozen_unref(tc, f);
+}
+
+bool tensor_touch(TStorage *s) {
+  TCtx *tc = s->lazy;
+  TGraph *g = tc->graph;
+  if (g->flushing) return true; /* a graph's own reads and writes, ordered by it */
+  bool ok = true;
+  if (s->virt) ok = materialize(tc, s->virt->frozen, s->virt);
+  /* a read or a write: the caller may write through the pointer */
+  if (ok && s->vreaders) ok = materialize_readers(tc, s);
+  if (ok && in_graph(g, s)) {
+    g->demand[0] = s;
+    g->ndemand = 1;
+    ok = tensor_sync(tc);
+  }
+  relazy(tc, s);
+  return ok;
 }
 
 void tgraph_mark(TCtx *tc) {
@@ -334,36 +527,42 @@ static uint64_t key_hash(const uint8_t *p, size_t n) {
  * cache is full. */
 static CacheEntry *cache_find(TGraph *g) {
   uint64_t h = key_hash(g->keybuf, g->keylen);
-  if (g->ncache * 2 >= g->cachecap) {
-    if (g->ncache >= CACHE_MAX) goto lookup_only;
+  if (g->ncache * 2 >= g->cachecap && g->ncache < CACHE_MAX) {
     int cap = g->cachecap ? g->cachecap * 2 : 64;
-    CacheEntry *c = calloc((size_t)cap, sizeof *c);
-    if (!c) goto lookup_only;
-    for (int i = 0; i < g->cachecap; i++) {
-      if (!g->cache[i].key) continue;
-      size_t j = g->cache[i].hash & (size_t)(cap - 1);
-      while (c[j].key) j = (j + 1) & (size_t)(cap - 1);
-      c[j] = g->cache[i];
+    CacheEntry **c = calloc((size_t)cap, sizeof *c);
+    if (c) {
+      for (int i = 0; i < g->cachecap; i++) {
+        if (!g->cache[i]) continue;
+        size_t j = g->cache[i]->hash & (size_t)(cap - 1);
+        while (c[j]) j = (j + 1) & (size_t)(cap - 1);
+        c[j] = g->cache[i];
+      }
+      free(g->cache);
+      g->cache = c;
+      g->cachecap = cap;
     }
-    free(g->cache);
-    g->cache = c;
-    g->cachecap = cap;
   }
-lookup_only:
   if (!g->cachecap) return NULL;
   size_t j = h & (size_t)(g->cachecap - 1);
-  while (g->cache[j].key) {
-    CacheEntry *e = &g->cache[j];
+  while (g->cache[j]) {
+    CacheEntry *e = g->cache[j];
     if (e->hash == h && e->keylen == g->keylen && !memcmp(e->key, g->keybuf, g->keylen)) return e;
     j = (j + 1) & (size_t)(g->cachecap - 1);
   }
   if (g->ncache * 2 >= g->cachecap) return NULL;
+  CacheEntry *e = calloc(1, sizeof *e);
   uint8_t *k = malloc(g->keylen);
-  if (!k) return NULL;
+  bool *flags = calloc((size_t)g->nslots + 1, 2);
+  if (!e || !k || !flags) {
+    free(e), free(k), free(flags);
+    return NULL;
+  }
   memcpy(k, g->keybuf, g->keylen);
-  g->cache[j] = (CacheEntry){.hash = h, .key = k, .keylen = g->keylen};
+  *e = (CacheEntry){.hash = h, .key = k, .keylen = g->keylen, .nslots = g->nslots, .store = flags,
+                    .needed = flags + g->nslots + 1};
+  g->cache[j] = e;
   g->ncache++;
-  return &g->cache[j];
+  return e;
 }
 
 /* ---- planning: nodes -> groups -> kernel descriptions ---- */
@@ -406,6 +605,11 @@ typedef struct {
   int nslotargs;
   int nd;
   int64_t shape[NS_MAX_DIMS];
+  /* results: which are stored, and, for those that are not, their value
+   * in the group that computes them */
+  const bool *store;
+  int *slot_value, *slot_group, *node_group;
+  int group;
 } Builder;
 
 static int find_operand(const Builder *b, const View *v) {
@@ -468,6 +672,7 @@ static int value_of_input(Builder *b, const TGraph *g, int slot, const bool *wri
     b->arg_value[b->nslotargs++] = (int16_t)v;
     return v;
   }
+  if (b->slot_group[slot] == b->group) return b->slot_value[slot]; /* computed here, not stored */
   int o = operand(b, g, slot);
   if (b->value_of[o] < 0)
     b->value_of[o] = emit(b, (KInstr){.kind = KI_LOAD, .dtype = b->d.operand_dtype[o], .a = (int16_t)o, .arg = -1});
@@ -487,11 +692,17 @@ static void add_node(Builder *b, const TGraph *g, int i, const bool *written) {
   TensorOp op = nd->op == TOP_CONTIGUOUS ? TOP_CAST : (TensorOp)nd->op;
   int r = emit(b, (KInstr){.kind = KI_OP, .dtype = nd->dtype, .op = (uint16_t)op, .a = (int16_t)v[0],
                            .b = (int16_t)v[1], .c = (int16_t)v[2], .arg = arg});
+  b->node_group[i] = b->group;
+  b->k.nops++;
+  if (!b->store[nd->out]) {
+    b->slot_group[nd->out] = b->group;
+    b->slot_value[nd->out] = r;
+    return;
+  }
   int o = operand(b, g, nd->out);
   emit(b, (KInstr){.kind = KI_STORE, .a = (int16_t)o, .b = (int16_t)r, .arg = -1});
   b->value_of[o] = r;
   b->written[o] = true;
-  b->k.nops++;
 }
 
 /* Drop size-1 dims and merge dims contiguous across every operand; the
@@ -532,6 +743,7 @@ static void collapse(KDesc *d) {
 }
 
 static void begin_group(Builder *b, const TGraph *g, int i) {
+  b->group++;
   memset(&b->d, 0, sizeof b->d);
   memset(&b->k, 0, sizeof b->k);
   b->nslotargs = 0;
@@ -561,18 +773,10 @@ static void end_group(Builder *b, KDesc *descs, Kernel *kernels, int *nk) {
   ++*nk;
 }
 
-/* Group the nodes and describe each group; *nk kernels. */
-static bool plan(const TGraph *g, KDesc **descs_out, Kernel **kernels_out, int *nk) {
-  bool *written = calloc((size_t)g->nslots + 1, 1);
-  KDesc *descs = malloc(sizeof(KDesc) * (size_t)g->nnodes);
-  Kernel *kernels = malloc(sizeof(Kernel) * (size_t)g->nnodes);
-  Builder *b = malloc(sizeof *b);
-  if (!written || !descs || !kernels || !b) {
-    free(written), free(descs), free(kernels), free(b);
-    return false;
-  }
-  for (int i = 0; i < g->nnodes; i++) written[g->slots[g->nodes[i].out].cls] = true;
+static void build(const TGraph *g, Builder *b, const bool *written, KDesc *descs, Kernel *kernels, int *nk) {
   *nk = 0;
+  b->group = 0;
+  for (int i = 0; i < g->nslots; i++) b->slot_group[i] = -1;
   for (int i = 0; i < g->nnodes; i++) {
     const GNode *nd = &g->nodes[i];
     bool start = i == 0;
@@ -585,7 +789,50 @@ static bool plan(const TGraph *g, KDesc **descs_out, Kernel **kernels_out, int *
     add_node(b, g, i, written);
   }
   if (g->nnodes) end_group(b, descs, kernels, nk);
+}
+
+/* Group the nodes and describe each group (*nk kernels). store[] says
+ * which results must be stored; a result read by a later group is stored
+ * too, and store[] is updated to what the kernels store. */
+static bool plan(const TGraph *g, bool *store, KDesc **descs_out, Kernel **kernels_out, int *nk) {
+  size_t ns = (size_t)g->nslots + 1;
+  bool *written = calloc(ns, 1), *all = malloc(ns);
+  int *ints = malloc(sizeof(int) * (ns * 2 + (size_t)g->nnodes));
+  KDesc *descs = malloc(sizeof(KDesc) * (size_t)g->nnodes);
+  Kernel *kernels = malloc(sizeof(Kernel) * (size_t)g->nnodes);
+  Builder *b = malloc(sizeof *b);
+  if (!written || !all || !ints || !descs || !kernels || !b) {
+    free(written), free(all), free(ints), free(descs), free(kernels), free(b);
+    return false;
+  }
+  for (int i = 0; i < g->nnodes; i++) written[g->slots[g->nodes[i].out].cls] = true;
+  b->slot_value = ints;
+  b->slot_group = ints + ns;
+  b->node_group = ints + 2 * ns;
+  /* the groups, with every result stored; then what crosses groups */
+  memset(all, 1, ns);
+  b->store = all;
+  build(g, b, written, descs, kernels, nk);
+  for (int i = 0; i < g->nslots; i++) store[i] = store[i] || g->slots[i].producer < 0;
+  /* fewer stores change the groups (fewer operands): rebuild until no
+   * result that is not stored is read outside its group */
+  b->store = store;
+  for (bool built = false;;) {
+    bool more = false;
+    for (int i = 0; i < g->nnodes; i++) {
+      const GNode *nd = &g->nodes[i];
+      for (int j = 0; j < nd->n; j++) {
+        int p = g->slots[nd->in[j]].producer;
+        if (p >= 0 && b->node_group[p] != b->node_group[i] && !store[nd->in[j]]) more = store[nd->in[j]] = true;
+      }
+    }
+    if (built && !more) break;
+    build(g, b, written, descs, kernels, nk);
+    built = true;
+  }
   free(written);
+  free(all);
+  free(ints);
   free(b);
   *descs_out = descs;
   *kernels_out = kernels;
@@ -627,7 +874,9 @@ static bool load_module(TGraph *g) {
   return false;
 }
 
-static void compile_entry(TGraph *g, CacheEntry *e) {
+/* Compile e's plan so that it stores at least what store[] says (and what
+ * was found needed); e->store becomes what it stores. */
+static void compile_entry(TGraph *g, CacheEntry *e, bool *store) {
   double t0 = now_ms();
   KDesc *descs = NULL;
   Kernel *kernels = NULL;
@@ -636,7 +885,7 @@ static void compile_entry(TGraph *g, CacheEntry *e) {
   bool ok = false;
   if (!load_module(g)) {
     snprintf(err, sizeof err, "%s", g->unavailable_why);
-  } else if (!plan(g, &descs, &kernels, &nk)) {
+  } else if (!plan(g, store, &descs, &kernels, &nk)) {
     snprintf(err, sizeof err, "out of memory while planning");
   } else {
     const KDesc **dp = malloc(sizeof(KDesc *) * (size_t)(nk ? nk : 1));
@@ -657,13 +906,18 @@ static void compile_entry(TGraph *g, CacheEntry *e) {
   g->st.compile_ms += now_ms() - t0;
   if (!ok) {
     free(kernels);
+    free(e->kernels);
+    e->kernels = NULL;
+    e->nkernels = 0;
     e->state = CE_FAILED;
     g->st.compile_failures++;
     snprintf(g->st.last_failure, sizeof g->st.last_failure, "%s", err);
     return;
   }
   e->state = CE_COMPILED;
+  free(e->kernels); /* a recompile: the old code stays in the JIT, unused */
   e->kernels = kernels;
+  memcpy(e->store, store, (size_t)g->nslots);
   e->nkernels = nk;
   g->st.compiles++;
   g->st.kernels += (uint64_t)nk;
@@ -755,23 +1009,132 @@ static bool run_node(TCtx *tc, TGraph *g, const GNode *nd) {
   return true;
 }
 
-bool tensor_sync(TCtx *tc) {
+/* After a compiled run: the results it did not store wait in a Frozen. */
+static void freeze(TCtx *tc, TGraph *g, CacheEntry *e) {
+  int nv = 0;
+  for (int i = 0; i < g->nslots; i++) nv += g->slots[i].producer >= 0 && !e->store[i];
+  if (nv == 0) return;
+  int ns = g->nslots;
+  Frozen *f = calloc(1, sizeof *f);
+  if (f) {
+    f->nodes = malloc(sizeof(GNode) * (size_t)g->nnodes);
+    f->slots = malloc(sizeof(ObjTensor *) * (size_t)ns);
+    f->producer = malloc(sizeof(int) * (size_t)ns);
+    f->version = malloc(sizeof(uint64_t) * (size_t)ns);
+    f->virt = calloc((size_t)ns, 3);
+    f->read_storage = calloc((size_t)ns, sizeof(TStorage *));
+  }
+  if (!f || !f->nodes || !f->slots || !f->producer || !f->version || !f->virt || !f->read_storage) {
+    /* no room to remember how to compute them: nothing is left unstored
+     * because e->store is what the kernels stored... which is not all */
+    if (f) {
+      free(f->nodes), free(f->slots), free(f->producer), free(f->version), free(f->virt), free(f->read_storage);
+      free(f);
+    }
+    memset(e->needed, 1, (size_t)ns); /* the next compile stores everything */
+    return;
+  }
+  f->alive = f->virt + ns;
+  f->reads = f->virt + 2 * ns;
+  f->nnodes = g->nnodes;
+  f->nslots = ns;
+  f->entry = e;
+  memcpy(f->nodes, g->nodes, sizeof(GNode) * (size_t)g->nnodes);
+  for (int i = 0; i < ns; i++) {
+    f->slots[i] = g->slots[i].t;
+    f->producer[i] = g->slots[i].producer;
+    f->version[i] = g->slots[i].t->storage->version;
+    f->virt[i] = f->alive[i] = g->slots[i].producer >= 0 && !e->store[i];
+  }
+  for (int k = 0; k < g->nnodes; k++) {
+    const GNode *nd = &g->nodes[k];
+    if (!f->virt[nd->out]) continue;
+    for (int j = 0; j < nd->n; j++)
+      if (!f->virt[nd->in[j]]) f->reads[nd->in[j]] = true;
+  }
+  for (int i = 0; i < ns; i++) {
+    TStorage *st = f->slots[i]->storage;
+    if (f->reads[i]) {
+      f->read_storage[i] = st;
+      st->refcount++;
+      st->vreaders++;
+      st->lazy = tc;
+    }
+    if (f->virt[i]) {
+      ObjTensor *t = f->slots[i];
+      t->frozen = f;
+      t->frozen_slot = i;
+      st->virt = t;
+      st->lazy = tc;
+      f->refs++;
+    }
+  }
+  f->next = g->frozen;
+  if (g->frozen) g->frozen->prev = f;
+  g->frozen = f;
+  g->st.unstored += (uint64_t)nv;
+}
+
+/* Which results this run must store: what the sync is for, results with
+ * views, results recomputed once already, results found needed before, and
+ * results computed from a storage the graph writes in place (their inputs
+ * would be gone). */
+static void required_stores(const TGraph *g, const CacheEntry *e, bool *store) {
+  int ns = g->nslots;
+  bool *inplace_cls = store + ns, *unsafe = store + 2 * ns;
+  memset(store, 0, (size_t)ns * 3);
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i].inplace) inplace_cls[g->slots[g->nodes[i].out].cls] = true;
+  for (int i = 0; i < g->nnodes; i++) {
+    const GNode *nd = &g->nodes[i];
+    for (int j = 0; j < nd->n; j++) {
+      int sl = nd->in[j];
+      unsafe[nd->out] = unsafe[nd->out] || inplace_cls[g->slots[sl].cls] || unsafe[sl];
+    }
+  }
+  for (int i = 0; i < ns; i++) {
+    const GSlot *sl = &g->slots[i];
+    if (sl->producer < 0) continue;
+    bool demanded = g->ndemand < 0;
+    for (int k = 0; k < g->ndemand && !demanded; k++) demanded = g->demand[k] == sl->t->storage;
+    store[i] = demanded || sl->t->storage->refcount > 1 || g->nodes[sl->producer].keep || unsafe[i] ||
+               e->needed[i] || sl->t->ndim == 0 || inplace_cls[sl->cls]; /* written in place: a side effect */
+  }
+}
+
+/* Run the pending graph; the results in g->demand (all when ndemand < 0)
+ * are stored, others may be left for later (freeze). */
+static bool run_graph(TCtx *tc) {
   TGraph *g = tc->graph;
   if (!g || g->nnodes == 0 || g->flushing) return true;
   g->flushing = true;
   g->st.syncs++;
-  for (int i = 0; i < g->nslots; i++) g->slots[i].t->storage->lazy = NULL;
+  g->epoch++; /* nothing is in the pending graph any more */
+  for (int i = 0; i < g->nslots; i++) relazy(tc, g->slots[i].t->storage);
   CacheEntry *e = NULL;
   if (build_key(g)) e = cache_find(g);
   if (!e) g->st.cache_full++;
+  bool *store = NULL;
   if (e) {
     e->seen++;
-    if (e->state == CE_COLD && e->seen >= 2) compile_entry(g, e);
+    if (e->state == CE_COMPILED || (e->state == CE_COLD && e->seen >= 2)) {
+      store = malloc((size_t)g->nslots * 3 + 1);
+      if (store) {
+        required_stores(g, e, store);
+        bool recompile = e->state == CE_COLD;
+        for (int i = 0; i < g->nslots && !recompile; i++) recompile = store[i] && !e->store[i];
+        if (recompile) {
+          if (e->state == CE_COMPILED) g->st.recompiles++;
+          compile_entry(g, e, store);
+        }
+      }
+    }
   }
   bool ok = true;
-  if (e && e->state == CE_COMPILED) {
+  if (e && e->state == CE_COMPILED && store) {
     run_compiled(g, e);
     g->st.compiled_runs++;
+    freeze(tc, g, e);
   } else {
     if (e && e->state == CE_COLD) g->st.cold++;
     g->st.eager_runs++;
@@ -782,11 +1145,40 @@ bool tensor_sync(TCtx *tc) {
     for (int i = 0; i < g->nnodes && ok; i++) ok = run_node(tc, g, &g->nodes[i]);
     tc->detect_anomaly = anomaly;
   }
+  free(store);
   for (int i = 0; i < g->nslots; i++) g->slots[i].t->graph_slot = -1;
   g->nslots = 0;
   g->nnodes = 0;
   g->bytes = 0;
+  g->ndemand = 0;
   g->flushing = false;
+  return ok;
+}
+
+bool tensor_sync(TCtx *tc) {
+  TGraph *g = tc->graph;
+  if (!g || g->nnodes == 0 || g->flushing) return true;
+  g->ndemand = -1;
+  return run_graph(tc);
+}
+
+bool tgraph_sync_for(TCtx *tc, ObjTensor **in, int n, ObjTensor *dst) {
+  TGraph *g = tc->graph;
+  if (!g || g->flushing) return true;
+  g->ndemand = 0;
+  for (int i = 0; i <= n; i++) {
+    ObjTensor *t = i < n ? in[i] : dst;
+    if (!t || !t->storage->lazy) continue;
+    if (g->ndemand >= 0 && g->ndemand < 8) g->demand[g->ndemand++] = t->storage;
+    else g->ndemand = -1;
+  }
+  if (g->ndemand == 0) return true;
+  bool ok = g->nnodes == 0 || run_graph(tc);
+  /* and what else they need: unstored values, recomputations their writes would spoil */
+  for (int i = 0; i <= n && ok; i++) {
+    ObjTensor *t = i < n ? in[i] : dst;
+    if (t && t->storage->lazy) ok = tensor_touch(t->storage);
+  }
   return ok;
 }
 
@@ -796,8 +1188,18 @@ void tgraph_free(TCtx *tc) {
   /* the heap is gone by now: the pending graph's tensors are not touched
    * (the embedding API syncs before it frees the interpreter) */
   for (int i = 0; i < g->cachecap; i++) {
-    free(g->cache[i].key);
-    free(g->cache[i].kernels);
+    if (!g->cache[i]) continue;
+    free(g->cache[i]->key);
+    free(g->cache[i]->kernels);
+    free(g->cache[i]->store);
+    free(g->cache[i]);
+  }
+  /* frozen graphs went with their tensors (gc_free_all); free any left */
+  while (g->frozen) {
+    Frozen *f = g->frozen;
+    g->frozen = f->next;
+    free(f->nodes), free(f->slots), free(f->producer), free(f->version), free(f->virt), free(f->read_storage);
+    free(f);
   }
   free(g->cache);
   free(g->slots);
@@ -841,6 +1243,8 @@ void tensor_jit_stats(TCtx *tc, FILE *f) {
   fprintf(f, "jit: kernels             %llu, ops per kernel %.1f (max %llu)\n", (unsigned long long)s->kernels,
           s->kernels ? (double)s->kernel_ops / (double)s->kernels : 0.0, (unsigned long long)s->max_kernel_ops);
   fprintf(f, "jit: time in kernels     %.1f ms\n", s->compiled_ms);
+  fprintf(f, "jit: results not stored  %llu (recompiles to store results found needed %llu)\n",
+          (unsigned long long)s->unstored, (unsigned long long)s->recompiles);
   if (g->api) {
     /* the CPU and its vector features, of the long list LLVM gives */
     const char *h = g->api->host(g->jit);

@@ -37,6 +37,10 @@ bool tgraph_accepts(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *
  * kernel's (call inside tensor_protected). */
 bool tgraph_record(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *a, ObjTensor *dst,
                    ObjTensor **out);
+/* Before an op that is not recorded reads in[] or writes dst: run the
+ * pending graph if it touches them (storing them) and compute whatever
+ * they are or feed that is not stored yet. false after vm_error. */
+bool tgraph_sync_for(TCtx *tc, ObjTensor **in, int n, ObjTensor *dst);
 /* An op that ran at once: counted with its reason. */
 void tgraph_note_eager(TCtx *tc, TensorOp op, TgReason why);
 /* true when t's storage is read or written by the pending graph. */
@@ -44,6 +48,12 @@ static inline bool tgraph_lazy(const ObjTensor *t) { return t->storage->lazy != 
 
 /* The collector's roots: every tensor the pending graph holds. */
 void tgraph_mark(TCtx *tc);
+/* A result that was not stored keeps the graph that computes it alive:
+ * every tensor of that graph (blacken of the result). */
+struct Frozen;
+void tgraph_mark_frozen(VM *vm, struct Frozen *f);
+/* t, a result not stored, is collected. */
+void tgraph_forget(TCtx *tc, ObjTensor *t);
 /* Free the graph, the cache and the compiled code (the heap may be gone:
  * pending tensors are not touched). */
 void tgraph_free(TCtx *tc);
