@@ -47,6 +47,15 @@
 
 typedef struct TGraph TGraph;
 
+#define KCACHE_BUCKETS 256
+typedef struct KCached {
+  struct KCached *next;
+  uint64_t hash;
+  size_t nwords;
+  NsKernelFn fn;
+  uint64_t words[];
+} KCached;
+
 #define GRAPH_MAX_NODES 512
 /* The pending results' storage a graph may hold before it runs: results
  * wait for a sync, and a loop that never reads its tensors must not keep
@@ -143,6 +152,7 @@ struct TGraph {
   size_t keylen, keycap;
   uint32_t epoch;       /* a storage with this epoch is in the pending graph */
   Frozen *frozen;       /* graphs with unstored results */
+  struct KCached *kcache[KCACHE_BUCKETS]; /* compiled kernels by description */
   TStorage *demand[8];  /* what the sync is for: its results are stored */
   int ndemand;          /* -1: everything */
 
@@ -876,6 +886,48 @@ static bool load_module(TGraph *g) {
 
 /* Compile e's plan so that it stores at least what store[] says (and what
  * was found needed); e->store becomes what it stores. */
+/* Compiled kernels by description: the bytes of a KDesc that are used. */
+static size_t kdesc_bytes(const KDesc *d, uint64_t *buf) {
+  size_t n = 0;
+  buf[n++] = (uint64_t)d->ndim | (uint64_t)d->noperands << 8 | (uint64_t)d->ninstrs << 16 | (uint64_t)d->nargs << 32;
+  for (int i = 0; i < d->ndim; i++) buf[n++] = (uint64_t)d->shape[i];
+  for (int o = 0; o < d->noperands; o++) {
+    buf[n++] = d->operand_dtype[o];
+    for (int i = 0; i < d->ndim; i++) buf[n++] = (uint64_t)d->strides[o][i];
+  }
+  for (int i = 0; i < d->ninstrs; i++) {
+    const KInstr *k = &d->instrs[i];
+    buf[n++] = (uint64_t)k->kind | (uint64_t)k->dtype << 8 | (uint64_t)k->op << 16 | (uint64_t)(uint16_t)k->a << 32 |
+               (uint64_t)(uint16_t)k->b << 48;
+    buf[n++] = (uint64_t)(uint16_t)k->c | (uint64_t)(uint16_t)k->arg << 16;
+  }
+  return n;
+}
+
+#define KDESC_WORDS (1 + NS_MAX_DIMS + KDESC_MAX_OPERANDS * (1 + NS_MAX_DIMS) + 2 * KDESC_MAX_INSTRS)
+
+static NsKernelFn kcache_get(TGraph *g, const KDesc *d) {
+  uint64_t buf[KDESC_WORDS];
+  size_t n = kdesc_bytes(d, buf);
+  uint64_t h = key_hash((const uint8_t *)buf, n * 8);
+  for (KCached *k = g->kcache[h & (KCACHE_BUCKETS - 1)]; k; k = k->next)
+    if (k->hash == h && k->nwords == n && !memcmp(k->words, buf, n * 8)) return k->fn;
+  return NULL;
+}
+
+static void kcache_put(TGraph *g, const KDesc *d, NsKernelFn fn) {
+  uint64_t buf[KDESC_WORDS];
+  size_t n = kdesc_bytes(d, buf);
+  KCached *k = malloc(sizeof *k + n * 8);
+  if (!k) return; /* only a lost chance to reuse it */
+  k->hash = key_hash((const uint8_t *)buf, n * 8);
+  k->nwords = n;
+  k->fn = fn;
+  memcpy(k->words, buf, n * 8);
+  k->next = g->kcache[k->hash & (KCACHE_BUCKETS - 1)];
+  g->kcache[k->hash & (KCACHE_BUCKETS - 1)] = k;
+}
+
 static void compile_entry(TGraph *g, CacheEntry *e, bool *store) {
   double t0 = now_ms();
   KDesc *descs = NULL;
@@ -888,19 +940,36 @@ static void compile_entry(TGraph *g, CacheEntry *e, bool *store) {
   } else if (!plan(g, store, &descs, &kernels, &nk)) {
     snprintf(err, sizeof err, "out of memory while planning");
   } else {
+    /* kernels compiled before (by another graph, or this one before a
+     * recompile) are reused; the rest are compiled as one module */
     const KDesc **dp = malloc(sizeof(KDesc *) * (size_t)(nk ? nk : 1));
     NsKernelFn *fns = malloc(sizeof(NsKernelFn) * (size_t)(nk ? nk : 1));
-    if (dp && fns) {
-      for (int i = 0; i < nk; i++) dp[i] = &descs[i];
-      char name[32];
-      snprintf(name, sizeof name, "graph%d", ++g->modules);
-      ok = g->api->compile(g->jit, name, dp, nk, fns, err, sizeof err);
-      for (int i = 0; ok && i < nk; i++) kernels[i].fn = fns[i];
+    int *which = malloc(sizeof(int) * (size_t)(nk ? nk : 1));
+    if (dp && fns && which) {
+      int nnew = 0;
+      ok = true;
+      for (int i = 0; i < nk; i++) {
+        kernels[i].fn = kcache_get(g, &descs[i]);
+        if (!kernels[i].fn) {
+          dp[nnew] = &descs[i];
+          which[nnew++] = i;
+        }
+      }
+      if (nnew) {
+        char name[32];
+        snprintf(name, sizeof name, "graph%d", ++g->modules);
+        ok = g->api->compile(g->jit, name, dp, nnew, fns, err, sizeof err);
+        for (int i = 0; ok && i < nnew; i++) {
+          kernels[which[i]].fn = fns[i];
+          kcache_put(g, dp[i], fns[i]);
+        }
+      }
     } else {
       snprintf(err, sizeof err, "out of memory while compiling");
     }
     free(dp);
     free(fns);
+    free(which);
   }
   free(descs);
   g->st.compile_ms += now_ms() - t0;
@@ -1202,6 +1271,11 @@ void tgraph_free(TCtx *tc) {
     free(f);
   }
   free(g->cache);
+  for (int i = 0; i < KCACHE_BUCKETS; i++)
+    for (KCached *k = g->kcache[i], *next; k; k = next) {
+      next = k->next;
+      free(k);
+    }
   free(g->slots);
   free(g->keybuf);
   if (g->api && g->jit) g->api->destroy(g->jit);
