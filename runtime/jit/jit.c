@@ -204,6 +204,7 @@ static bool build(Jit *j, LLVMModuleRef mod, const char *name, const KDesc *cons
    * vectorizers would only add alias checks and copies */
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   LLVMPassBuilderOptionsSetLoopVectorization(opts, 0);
+  LLVMPassBuilderOptionsSetLoopInterleaving(opts, 0);
   LLVMPassBuilderOptionsSetSLPVectorization(opts, 0);
   LLVMPassBuilderOptionsSetLoopUnrolling(opts, 0);
   LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", j->tm, opts);
