@@ -263,6 +263,7 @@ done:
     if (!ok) LLVMConsumeError(LLVMOrcResourceTrackerRemove(rt));
     LLVMOrcReleaseResourceTracker(rt);
   }
+  for (int i = 0; !ok && i < n; i++) fns[i] = NULL; /* none of them exists */
   if (mod) LLVMDisposeModule(mod);
   if (tsc) LLVMOrcDisposeThreadSafeContext(tsc);
   for (int i = 0; fnames && i < n; i++) free(fnames[i]);
