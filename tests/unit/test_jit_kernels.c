@@ -132,21 +132,79 @@ static bool close_enough(double got, double want, double x, DType dt, TensorOp o
 static size_t dsize(DType dt) { return tensor_dtype_sizes[dt]; }
 
 /* One op as a kernel: operand 0 the result, 1.. the inputs; loads, the
- * op, the store. Run in pieces of dim 0 and compared with ref. */
+ * op, the store. Cases are queued and compiled as modules of many
+ * kernels (fewer, larger modules: the tests run faster), then each is run
+ * in pieces of dim 0 and compared with the C kernels' result. */
+typedef struct {
+  Row row;
+  DType dt;
+  ObjTensor *in[3], *ref, *out;
+  int nin;
+  KDesc *kd;
+  char *ptrs[4];
+  double args[2];
+  const char *what;
+} Case;
+
+enum { MAX_PENDING = 32 };
+static Case pending[MAX_PENDING];
+static int npending;
+
+static void run_case(Case *c, NsKernelFn fn) {
+  ObjTensor *ref = c->ref, *out = c->out;
+  int64_t n0 = ref->ndim > 0 ? ref->shape[0] : 1;
+  int64_t cuts[4] = {0, n0 > 0 ? 1 : 0, n0 / 2 > 1 ? n0 / 2 : (n0 > 0 ? 1 : 0), n0};
+  for (int k = 0; k < 3; k++)
+    if (cuts[k + 1] > cuts[k] || (k == 0 && n0 == 0)) fn(c->ptrs, c->args, cuts[k], cuts[k + 1]);
+  size_t es = dsize(out->dtype);
+  const char *got = tensor_data(out), *want = tensor_data(ref);
+  for (int64_t i = 0; i < out->numel; i++) {
+    bool ok;
+    if (approximate(c->row.op)) {
+      double g = tensor_get(out, i), w = tensor_get(ref, i), x = tensor_get(c->in[0], i);
+      ok = close_enough(g, w, x, c->dt, c->row.op);
+    } else {
+      ok = memcmp(got + i * (int64_t)es, want + i * (int64_t)es, es) == 0;
+    }
+    if (!ok) {
+      char sb[64];
+      CHECK(false, "%s %s %s shape %s: element %lld = %.17g, C kernel %.17g (x0 = %.17g)", tensor_ops[c->row.op].name,
+            tensor_dtype_names[c->dt], c->what, tensor_shape_str(ref, sb, sizeof sb), (long long)i, tensor_get(out, i),
+            tensor_get(ref, i), c->nin > 0 ? tensor_get(c->in[0], i % c->in[0]->numel) : 0.0);
+      return;
+    }
+  }
+  checks++;
+}
+
+static void flush(void) {
+  const KDesc *kds[MAX_PENDING];
+  NsKernelFn fns[MAX_PENDING];
+  for (int i = 0; i < npending; i++) kds[i] = pending[i].kd;
+  if (npending > 0 && compile_n(kds, npending, fns))
+    for (int i = 0; i < npending; i++) run_case(&pending[i], fns[i]);
+  for (int i = 0; i < npending; i++) free(pending[i].kd);
+  npending = 0;
+}
+
 static void check_op(const Row *row, DType dt, ObjTensor **in, int nin, const TAttrs *at, ObjTensor *ref, const char *what) {
-  KDesc *kd = calloc(1, sizeof *kd);
+  if (npending == MAX_PENDING) flush();
+  Case *c = &pending[npending++];
+  *c = (Case){.row = *row, .dt = dt, .ref = ref, .nin = nin, .what = what};
+  KDesc *kd = c->kd = calloc(1, sizeof *kd);
   kd->ndim = ref->ndim > 0 ? ref->ndim : 1;
   for (int d = 0; d < kd->ndim; d++) kd->shape[d] = ref->ndim > 0 ? ref->shape[d] : 1;
-  ObjTensor *out = tensor_new(vm->tc, ref->dtype, ref->ndim, ref->shape);
+  ObjTensor *out = c->out = tensor_new(vm->tc, ref->dtype, ref->ndim, ref->shape);
   memset(tensor_data(out), 0x5a, (size_t)out->numel * dsize(out->dtype));
   kd->noperands = nin + 1;
   kd->operand_dtype[0] = (uint8_t)out->dtype;
   tensor_broadcast_strides(out, kd->ndim, kd->shape, kd->strides[0]);
-  char *ptrs[4] = {tensor_data(out)};
+  c->ptrs[0] = tensor_data(out);
   for (int k = 0; k < nin; k++) {
+    c->in[k] = in[k];
     kd->operand_dtype[k + 1] = (uint8_t)in[k]->dtype;
     tensor_broadcast_strides(in[k], kd->ndim, kd->shape, kd->strides[k + 1]);
-    ptrs[k + 1] = tensor_data(in[k]);
+    c->ptrs[k + 1] = tensor_data(in[k]);
     kd->instrs[k] = (KInstr){.kind = KI_LOAD, .dtype = (uint8_t)in[k]->dtype, .a = (int16_t)(k + 1)};
   }
   kd->instrs[nin] = (KInstr){.kind = KI_OP, .dtype = (uint8_t)out->dtype, .op = (uint16_t)row->op, .a = 0, .b = 1, .c = 2,
@@ -154,33 +212,8 @@ static void check_op(const Row *row, DType dt, ObjTensor **in, int nin, const TA
   kd->instrs[nin + 1] = (KInstr){.kind = KI_STORE, .a = 0, .b = (int16_t)nin};
   kd->ninstrs = nin + 2;
   kd->nargs = 2;
-  double args[2] = {at ? at->scalar[0] : 0, at ? at->scalar[1] : 0};
-  NsKernelFn fn = compile1(kd);
-  free(kd);
-  if (!fn) return;
-  int64_t n0 = ref->ndim > 0 ? ref->shape[0] : 1;
-  int64_t cuts[4] = {0, n0 > 0 ? 1 : 0, n0 / 2 > 1 ? n0 / 2 : (n0 > 0 ? 1 : 0), n0};
-  for (int c = 0; c < 3; c++)
-    if (cuts[c + 1] > cuts[c] || (c == 0 && n0 == 0)) fn(ptrs, args, cuts[c], cuts[c + 1]);
-  size_t es = dsize(out->dtype);
-  const char *got = tensor_data(out), *want = tensor_data(ref);
-  for (int64_t i = 0; i < out->numel; i++) {
-    bool ok;
-    if (approximate(row->op)) {
-      double g = tensor_get(out, i), w = tensor_get(ref, i), x = tensor_get(in[0], i);
-      ok = close_enough(g, w, x, dt, row->op);
-    } else {
-      ok = memcmp(got + i * (int64_t)es, want + i * (int64_t)es, es) == 0;
-    }
-    if (!ok) {
-      char sb[64];
-      CHECK(false, "%s %s %s shape %s: element %lld = %.17g, C kernel %.17g (x0 = %.17g)", tensor_ops[row->op].name,
-            tensor_dtype_names[dt], what, tensor_shape_str(ref, sb, sizeof sb), (long long)i, tensor_get(out, i),
-            tensor_get(ref, i), nin > 0 ? tensor_get(in[0], i % in[0]->numel) : 0.0);
-      return;
-    }
-  }
-  checks++;
+  c->args[0] = at ? at->scalar[0] : 0;
+  c->args[1] = at ? at->scalar[1] : 0;
 }
 
 static const char *const layouts[] = {"contiguous", "broadcast dim 0", "broadcast inner dim", "strided"};
@@ -241,12 +274,14 @@ static void test_elementwise(void) {
         test_row(&rows[r], dt, 2, (int64_t[]){5, 37}, how);
         test_row(&rows[r], dt, 3, (int64_t[]){3, 4, 19}, how);
       }
+      flush();
     }
   }
   for (int how = 0; how < 4; how += 3) {
     test_casts(1, (int64_t[]){37}, how);
     test_casts(3, (int64_t[]){3, 4, 19}, how);
   }
+  flush();
 }
 
 /* Operands of different dtypes: the op computes in its dtype (a
@@ -269,11 +304,13 @@ static void test_mixed_dtypes(void) {
       vm_clear_error(vm);
       continue;
     }
-    char what[64];
-    snprintf(what, sizeof what, "%s with %s", tensor_dtype_names[cases[c].a], tensor_dtype_names[cases[c].b]);
+    static char whats[8][64]; /* alive until the queued cases run */
+    char *what = whats[c];
+    snprintf(what, sizeof whats[c], "%s with %s", tensor_dtype_names[cases[c].a], tensor_dtype_names[cases[c].b]);
     Row row = {cases[c].op, "BIN", "SAME"};
     check_op(&row, ref->dtype, in, 2, NULL, ref, what);
   }
+  flush();
 }
 
 /* ---- accuracy against libm ---- */
