@@ -390,8 +390,9 @@ static void emit_inner(Kern *K, LLVMValueRef start, LLVMValueRef end, LLVMValueR
   LLVMValueRef j = loop_begin(K, &V, start, end, K->W);
   emit_program(K, K->W, j, off);
   loop_end(K, &V);
-  /* the rest, (end - start) mod W elements: counted from 0 to a bound
-   * LLVM sees is below W, so it leaves this loop scalar */
+  /* the rest, (end - start) mod W elements (W is a power of two):
+   * counted from 0 to a bound LLVM sees is below W, so its loop
+   * vectorizer leaves this loop scalar */
   LLVMValueRef rest = LLVMBuildAnd(b, LLVMBuildSub(b, end, start, ""), LLVMConstInt(K->i64, K->W - 1, 0), "");
   LLVMValueRef r = loop_begin(K, &S, LLVMConstInt(K->i64, 0, 0), rest, 1);
   emit_program(K, 1, LLVMBuildNSWAdd(b, V.iv, r, ""), off);

@@ -37,7 +37,7 @@ typedef struct {
 bool jit_check(const KDesc *kd, JitShape *out, char *err, size_t errlen);
 
 /* Emit kernel `kd` as function `name` of mod: void(ptr, ptr, i64, i64),
- * lanes = the vector loop's width. false: out of memory. */
+ * lanes = the vector loop's width (a power of two). false: out of memory. */
 bool jit_emit_kernel(LLVMModuleRef mod, const char *name, const KDesc *kd, const JitShape *sh,
                      unsigned lanes);
 
