@@ -86,9 +86,9 @@ static void *jit_create(const char *dump_dir, char *err, size_t errlen) {
     goto done;
   }
   /* two target machines of one configuration: the JIT takes one */
-  j->tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+  j->tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelNone, LLVMRelocDefault,
                                   LLVMCodeModelJITDefault);
-  jit_tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+  jit_tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelNone, LLVMRelocDefault,
                                    LLVMCodeModelJITDefault);
   size_t n = strlen(cpu) + strlen(features) + 2;
   j->host = malloc(n);
@@ -200,14 +200,15 @@ static bool build(Jit *j, LLVMModuleRef mod, const char *name, const KDesc *cons
   }
   LLVMDisposeMessage(msg);
 #endif
-  /* the loops are vectorized by construction: the loop and SLP
-   * vectorizers would only add alias checks and copies */
+  /* The loops are vectorized by construction, so the pipeline only cleans
+   * up (combines, hoists the splats and constants out of the loops, merges
+   * blocks): a graph is compiled while the program waits, and these few
+   * passes with the fast instruction selector (LLVMCodeGenLevelNone in
+   * jit_create) compile a kernel in about 1 ms where default<O2> and full
+   * code generation took 5 ms, for code within 1.5x as fast. */
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
-  LLVMPassBuilderOptionsSetLoopVectorization(opts, 0);
-  LLVMPassBuilderOptionsSetLoopInterleaving(opts, 0);
-  LLVMPassBuilderOptionsSetSLPVectorization(opts, 0);
-  LLVMPassBuilderOptionsSetLoopUnrolling(opts, 0);
-  LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", j->tm, opts);
+  LLVMErrorRef e =
+      LLVMRunPasses(mod, "function(instcombine<no-verify-fixpoint>,simplifycfg,loop-mssa(licm),early-cse)", j->tm, opts);
   LLVMDisposePassBuilderOptions(opts);
   if (failed(e, "optimising", err, errlen)) return false;
   return !j->dump_dir || dump(j, mod, name, err, errlen);

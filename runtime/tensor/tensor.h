@@ -97,6 +97,8 @@ typedef struct TStorage {
   uint32_t epoch;      /* the pending graph's epoch when last added to it */
   int32_t vreaders;    /* frozen graphs that may recompute from this storage (tensor_graph.c) */
   struct ObjTensor *virt; /* the result whose values are not computed yet (not stored), or NULL */
+  void *watch;         /* the graph that computed it, which would like to know if it is read again */
+  int32_t watch_slot;
   size_t nbytes;    /* capacity in bytes (a size class) */
   void *data;       /* 64-byte aligned */
   uint64_t version; /* bumped by every in-place write; 0 when allocated */

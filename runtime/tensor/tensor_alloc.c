@@ -244,6 +244,7 @@ TStorage *tstorage_new(TCtx *tc, size_t nbytes) {
   s->lazy = NULL;
   s->vreaders = 0;
   s->virt = NULL;
+  s->watch = NULL;
   s->epoch = 0;
   stats.current_bytes += s->nbytes;
   if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;

@@ -30,6 +30,7 @@
  * call the kernels. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +133,7 @@ typedef struct Frozen {
 typedef struct {
   uint64_t recorded, syncs, compiled_runs, eager_runs, compiles, compile_failures, kernels, kernel_ops,
       max_kernel_ops;
-  double compile_ms, compiled_ms;
+  double compile_ms, compiled_ms, load_ms, load_wait_ms, llvm_ms;
   uint64_t eager_ops[TOP__COUNT][TG__REASONS];
   uint64_t cold, cache_full, full_syncs, recompiles, unstored; /* eager graph runs: first sighting, no room in the cache */
   char last_failure[256];
@@ -162,6 +163,8 @@ struct TGraph {
   void *jit;
   bool unavailable;
   char unavailable_why[256];
+  pthread_t loader; /* while loading: the only writer of dl, api, jit, unavailable* and st.load_ms */
+  bool loading;
   int modules;
 
   Stats st;
@@ -188,7 +191,17 @@ static bool in_graph(const TGraph *g, const TStorage *s) { return s->epoch == g-
 /* Is s still the business of tc: in the pending graph, an unstored
  * result, or read by one? */
 static void relazy(TCtx *tc, TStorage *s) {
-  s->lazy = in_graph(tc->graph, s) || s->vreaders || s->virt ? tc : NULL;
+  s->lazy = in_graph(tc->graph, s) || s->vreaders || s->virt || s->watch ? tc : NULL;
+}
+
+/* A result of a graph run op by op is watched until that graph runs again:
+ * if it is read (or used by another graph) in between, it is one the
+ * compiled plan must store, learned before the first compile instead of by
+ * recompiling. */
+static void watched_read(TStorage *s) {
+  CacheEntry *e = s->watch;
+  if (s->watch_slot < e->nslots) e->needed[s->watch_slot] = true;
+  s->watch = NULL;
 }
 
 /* ---- recording ---- */
@@ -272,6 +285,7 @@ static int add_slot(TCtx *tc, TGraph *g, ObjTensor *t, int producer) {
   }
   int i = g->nslots++;
   TStorage *st = t->storage;
+  if (st->watch) watched_read(st);
   if (!in_graph(g, st)) {
     st->epoch = g->epoch;
     st->lazy_class = i;
@@ -465,6 +479,7 @@ bool tensor_touch(TStorage *s) {
   TGraph *g = tc->graph;
   if (g->flushing) return true; /* a graph's own reads and writes, ordered by it */
   bool ok = true;
+  if (s->watch) watched_read(s);
   if (s->virt) ok = materialize(tc, s->virt->frozen, s->virt);
   /* a read or a write: the caller may write through the pointer */
   if (ok && s->vreaders) ok = materialize_readers(tc, s);
@@ -851,9 +866,12 @@ static bool plan(const TGraph *g, bool *store, KDesc **descs_out, Kernel **kerne
 
 /* ---- the JIT module ---- */
 
-static bool load_module(TGraph *g) {
-  if (g->api) return true;
-  if (g->unavailable) return false;
+/* Opening the module loads LLVM (about 60 ms): it happens on a thread of
+ * its own, started when the first graph runs op by op, so it is done by the
+ * time a graph is seen again; compiling waits for it (load_module). */
+static void *load_thread(void *arg) {
+  TGraph *g = arg;
+  double t0 = now_ms();
   const char *path = getenv("NS_JIT_MODULE");
   if (!path || !*path) path = NS_JIT_MODULE_PATH;
   g->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -873,15 +891,33 @@ static bool load_module(TGraph *g) {
       if (!g->jit) {
         snprintf(g->unavailable_why, sizeof g->unavailable_why, "%s", err);
         g->unavailable = true;
-        return false;
+        return NULL;
       }
       g->api = api;
-      return true;
+      g->st.load_ms = now_ms() - t0;
+      return NULL;
     }
   }
   snprintf(g->unavailable_why, sizeof g->unavailable_why, "cannot load %s: %s", path, why ? why : "?");
   g->unavailable = true;
-  return false;
+  return NULL;
+}
+
+static void start_loading(TGraph *g) {
+  if (g->loading || g->api || g->unavailable) return;
+  g->loading = pthread_create(&g->loader, NULL, load_thread, g) == 0;
+  if (!g->loading) load_thread(g); /* no thread: load here */
+}
+
+static bool load_module(TGraph *g) {
+  start_loading(g);
+  if (g->loading) {
+    double t0 = now_ms();
+    pthread_join(g->loader, NULL);
+    g->loading = false;
+    g->st.load_wait_ms += now_ms() - t0;
+  }
+  return g->api != NULL;
 }
 
 /* Compile e's plan so that it stores at least what store[] says (and what
@@ -958,7 +994,9 @@ static void compile_entry(TGraph *g, CacheEntry *e, bool *store) {
       if (nnew) {
         char name[32];
         snprintf(name, sizeof name, "graph%d", ++g->modules);
+        double t1 = now_ms();
         ok = g->api->compile(g->jit, name, dp, nnew, fns, err, sizeof err);
+        g->st.llvm_ms += now_ms() - t1;
         for (int i = 0; ok && i < nnew; i++) {
           kernels[which[i]].fn = fns[i];
           kcache_put(g, dp[i], fns[i]);
@@ -1205,7 +1243,10 @@ static bool run_graph(TCtx *tc) {
     g->st.compiled_runs++;
     freeze(tc, g, e);
   } else {
-    if (e && e->state == CE_COLD) g->st.cold++;
+    if (e && e->state == CE_COLD) {
+      g->st.cold++;
+      if (tc->jit) start_loading(g);
+    }
     g->st.eager_runs++;
     /* recorded ops were never meant to be checked one by one (a backward
      * rule's ops are checked as the rule's result) */
@@ -1213,6 +1254,14 @@ static bool run_graph(TCtx *tc) {
     tc->detect_anomaly = false;
     for (int i = 0; i < g->nnodes && ok; i++) ok = run_node(tc, g, &g->nodes[i]);
     tc->detect_anomaly = anomaly;
+    if (e && e->state == CE_COLD)
+      for (int i = 0; i < g->nslots; i++) {
+        TStorage *st = g->slots[i].t->storage; /* run_node may have given it new storage */
+        if (g->slots[i].producer < 0 || st->virt || st->vreaders) continue;
+        st->watch = e;
+        st->watch_slot = i;
+        st->lazy = tc;
+      }
   }
   free(store);
   for (int i = 0; i < g->nslots; i++) g->slots[i].t->graph_slot = -1;
@@ -1254,6 +1303,7 @@ bool tgraph_sync_for(TCtx *tc, ObjTensor **in, int n, ObjTensor *dst) {
 void tgraph_free(TCtx *tc) {
   TGraph *g = tc->graph;
   if (!g) return;
+  if (g->loading) pthread_join(g->loader, NULL);
   /* the heap is gone by now: the pending graph's tensors are not touched
    * (the embedding API syncs before it frees the interpreter) */
   for (int i = 0; i < g->cachecap; i++) {
@@ -1312,8 +1362,15 @@ void tensor_jit_stats(TCtx *tc, FILE *f) {
   fprintf(f, "jit: graphs run          %llu (compiled %llu, op by op %llu: first sighting %llu)\n",
           (unsigned long long)s->syncs, (unsigned long long)s->compiled_runs, (unsigned long long)s->eager_runs,
           (unsigned long long)s->cold);
-  fprintf(f, "jit: graphs compiled     %llu (distinct graphs cached %d), compile %.1f ms\n",
-          (unsigned long long)s->compiles, g->ncache, s->compile_ms);
+  if (g->loading) {
+    pthread_join(g->loader, NULL);
+    g->loading = false;
+  }
+  fprintf(f, "jit: graphs compiled     %llu (distinct graphs cached %d), compile %.1f ms (in LLVM %.1f ms)\n",
+          (unsigned long long)s->compiles, g->ncache, s->compile_ms, s->llvm_ms);
+  if (g->api)
+    fprintf(f, "jit: loading LLVM        %.1f ms, in the background (compiling waited %.1f ms for it)\n", s->load_ms,
+            s->load_wait_ms);
   fprintf(f, "jit: kernels             %llu, ops per kernel %.1f (max %llu)\n", (unsigned long long)s->kernels,
           s->kernels ? (double)s->kernel_ops / (double)s->kernels : 0.0, (unsigned long long)s->max_kernel_ops);
   fprintf(f, "jit: time in kernels     %.1f ms\n", s->compiled_ms);

@@ -813,6 +813,9 @@ static void timings(void) {
 
 int main(void) {
   vm = lang_vm_new();
+  /* references come from the C kernels, one op at a time (the engine's own
+   * JIT would otherwise record and compile them) */
+  if (vm) tensor_jit_set(vm->tc, false);
   vm->heap.gc_pause++;
   rng_seed(12345);
   void *lib = dlopen(NS_JIT_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
