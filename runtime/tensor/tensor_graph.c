@@ -135,7 +135,7 @@ typedef struct {
       max_kernel_ops;
   double compile_ms, compiled_ms, load_ms, load_wait_ms, llvm_ms;
   uint64_t eager_ops[TOP__COUNT][TG__REASONS];
-  uint64_t cold, cache_full, full_syncs, recompiles, unstored; /* eager graph runs: first sighting, no room in the cache */
+  uint64_t cold, cache_full, full_syncs, recompiles, unstored, waiting; /* eager graph runs: first sighting, no room in the cache */
   char last_failure[256];
 } Stats;
 
@@ -164,7 +164,7 @@ struct TGraph {
   bool unavailable;
   char unavailable_why[256];
   pthread_t loader; /* while loading: the only writer of dl, api, jit, unavailable* and st.load_ms */
-  bool loading;
+  bool loading, loaded;
   int modules;
 
   Stats st;
@@ -867,8 +867,9 @@ static bool plan(const TGraph *g, bool *store, KDesc **descs_out, Kernel **kerne
 /* ---- the JIT module ---- */
 
 /* Opening the module loads LLVM (about 60 ms): it happens on a thread of
- * its own, started when the first graph runs op by op, so it is done by the
- * time a graph is seen again; compiling waits for it (load_module). */
+ * its own, started when the first graph is seen again (a program that never
+ * repeats a graph never loads LLVM); graphs keep running op by op until it
+ * is done (module_ready), so the program does not wait for it. */
 static void *load_thread(void *arg) {
   TGraph *g = arg;
   double t0 = now_ms();
@@ -891,15 +892,18 @@ static void *load_thread(void *arg) {
       if (!g->jit) {
         snprintf(g->unavailable_why, sizeof g->unavailable_why, "%s", err);
         g->unavailable = true;
+        __atomic_store_n(&g->loaded, true, __ATOMIC_RELEASE);
         return NULL;
       }
       g->api = api;
       g->st.load_ms = now_ms() - t0;
+      __atomic_store_n(&g->loaded, true, __ATOMIC_RELEASE);
       return NULL;
     }
   }
   snprintf(g->unavailable_why, sizeof g->unavailable_why, "cannot load %s: %s", path, why ? why : "?");
   g->unavailable = true;
+  __atomic_store_n(&g->loaded, true, __ATOMIC_RELEASE);
   return NULL;
 }
 
@@ -907,6 +911,16 @@ static void start_loading(TGraph *g) {
   if (g->loading || g->api || g->unavailable) return;
   g->loading = pthread_create(&g->loader, NULL, load_thread, g) == 0;
   if (!g->loading) load_thread(g); /* no thread: load here */
+}
+
+/* Is the module there (starting to load it if not)? Never waits. */
+static bool module_ready(TGraph *g) {
+  start_loading(g);
+  if (g->loading && __atomic_load_n(&g->loaded, __ATOMIC_ACQUIRE)) {
+    pthread_join(g->loader, NULL);
+    g->loading = false;
+  }
+  return !g->loading;
 }
 
 static bool load_module(TGraph *g) {
@@ -1224,7 +1238,12 @@ static bool run_graph(TCtx *tc) {
   bool *store = NULL;
   if (e) {
     e->seen++;
-    if (e->state == CE_COMPILED || (e->state == CE_COLD && e->seen >= 2)) {
+    bool hot = e->state == CE_COLD && e->seen >= 2;
+    if (hot && !module_ready(g)) {
+      hot = false; /* op by op until LLVM is loaded */
+      g->st.waiting++;
+    }
+    if (e->state == CE_COMPILED || hot) {
       store = malloc((size_t)g->nslots * 3 + 1);
       if (store) {
         required_stores(g, e, store);
@@ -1243,10 +1262,7 @@ static bool run_graph(TCtx *tc) {
     g->st.compiled_runs++;
     freeze(tc, g, e);
   } else {
-    if (e && e->state == CE_COLD) {
-      g->st.cold++;
-      if (tc->jit) start_loading(g);
-    }
+    if (e && e->state == CE_COLD) g->st.cold++;
     g->st.eager_runs++;
     /* recorded ops were never meant to be checked one by one (a backward
      * rule's ops are checked as the rule's result) */
@@ -1359,9 +1375,9 @@ void tensor_jit_stats(TCtx *tc, FILE *f) {
   }
   const Stats *s = &g->st;
   fprintf(f, "jit: ops recorded        %llu\n", (unsigned long long)s->recorded);
-  fprintf(f, "jit: graphs run          %llu (compiled %llu, op by op %llu: first sighting %llu)\n",
+  fprintf(f, "jit: graphs run          %llu (compiled %llu, op by op %llu: first sighting %llu, while LLVM loaded %llu)\n",
           (unsigned long long)s->syncs, (unsigned long long)s->compiled_runs, (unsigned long long)s->eager_runs,
-          (unsigned long long)s->cold);
+          (unsigned long long)(s->cold - s->waiting), (unsigned long long)s->waiting);
   if (g->loading) {
     pthread_join(g->loader, NULL);
     g->loading = false;
@@ -1369,8 +1385,7 @@ void tensor_jit_stats(TCtx *tc, FILE *f) {
   fprintf(f, "jit: graphs compiled     %llu (distinct graphs cached %d), compile %.1f ms (in LLVM %.1f ms)\n",
           (unsigned long long)s->compiles, g->ncache, s->compile_ms, s->llvm_ms);
   if (g->api)
-    fprintf(f, "jit: loading LLVM        %.1f ms, in the background (compiling waited %.1f ms for it)\n", s->load_ms,
-            s->load_wait_ms);
+    fprintf(f, "jit: loading LLVM        %.1f ms, in the background\n", s->load_ms);
   fprintf(f, "jit: kernels             %llu, ops per kernel %.1f (max %llu)\n", (unsigned long long)s->kernels,
           s->kernels ? (double)s->kernel_ops / (double)s->kernels : 0.0, (unsigned long long)s->max_kernel_ops);
   fprintf(f, "jit: time in kernels     %.1f ms\n", s->compiled_ms);
