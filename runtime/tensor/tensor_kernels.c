@@ -12,6 +12,8 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "tensor_math.h"
+
 #include "tensor_int.h"
 #include "blas.h"
 #include "threadpool.h"
@@ -176,7 +178,8 @@ static inline int64_t int_bound(double v) {
 #define ELEM(NAME, LOOP, TYPES, RES, EXPR) GEN_##LOOP##_##TYPES(NAME, RES_##RES, EXPR)
 #define GEN_CVT_ANY(NAME, RES, EXPR) /* tensor.c's conversion loops */
 
-/* ... as floats (tgmath.h picks expf for float, exp for double) ... */
+/* ... as floats (tgmath.h picks expf for float, exp for double; exp, log
+ * and tanh are tensor_math.h's, the JIT's algorithms in C) ... */
 #define S_ADD(a, b) ((a) + (b))
 #define S_SUB(a, b) ((a) - (b))
 #define S_MUL(a, b) ((a) * (b))
@@ -186,12 +189,12 @@ static inline int64_t int_bound(double v) {
 #define S_MAX(a, b) FMAX(a, b)
 #define S_MIN(a, b) FMIN(a, b)
 #define S_ABS(a) fabs(a)
-#define S_EXP(a) exp(a)
-#define S_LOG(a) log(a)
+#define S_EXP(a) ns_exp(a)
+#define S_LOG(a) ns_log(a)
 #define S_SQRT(a) sqrt(a)
 #define S_SIN(a) sin(a)
 #define S_COS(a) cos(a)
-#define S_TANH(a) tanh(a)
+#define S_TANH(a) ns_tanh(a)
 #define A0 ((S_T)at->scalar[0])
 #define A1 ((S_T)at->scalar[1])
 #define GEN_FLOAT(LOOP, NAME, RES, EXPR) LOOP(NAME, f32, float, RES(float), EXPR) LOOP(NAME, f64, double, RES(double), EXPR)
