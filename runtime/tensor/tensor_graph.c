@@ -63,6 +63,12 @@ typedef struct KCached {
  * more of them alive than the collector would. */
 #define GRAPH_MAX_BYTES ((size_t)64 << 20)
 #define CACHE_MAX 4096
+/* Results smaller than this are always stored: the store costs less than
+ * remembering how to compute them. */
+#define UNSTORED_MIN 4096
+/* An op whose result has fewer elements, and whose operands are not
+ * pending, runs at once: recording it would cost more than the C kernel. */
+#define RECORD_MIN 1024
 
 typedef struct {
   ObjTensor *t;
@@ -152,6 +158,8 @@ struct TGraph {
   uint8_t *keybuf;
   size_t keylen, keycap;
   uint32_t epoch;       /* a storage with this epoch is in the pending graph */
+  bool *storebuf;       /* required_stores' work space */
+  size_t storecap;
   Frozen *frozen;       /* graphs with unstored results */
   struct KCached *kcache[KCACHE_BUCKETS]; /* compiled kernels by description */
   TStorage *demand[8];  /* what the sync is for: its results are stored */
@@ -234,6 +242,15 @@ bool tgraph_accepts(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *
   if (!elem_loop[op] && op != TOP_CONTIGUOUS) return *why = TG_NOT_ELEMENTWISE, false;
   if (op == TOP_INDEX_PUT || n > 3) return *why = TG_NOT_ELEMENTWISE, false;
   if (tc->detect_anomaly) return *why = TG_ANOMALY, false;
+  /* few elements and nothing pending to wait for: at once (the inputs'
+   * sizes stand for the result's: checked before anything costlier) */
+  int64_t most = dst ? dst->numel : 0;
+  bool pending = dst && tgraph_lazy(dst);
+  for (int i = 0; i < n; i++) {
+    if (in[i]->numel > most) most = in[i]->numel;
+    pending = pending || tgraph_lazy(in[i]);
+  }
+  if (most < RECORD_MIN && !pending) return *why = TG_SMALL, false;
   /* the dtype the row computes in: the inputs' (they must agree) */
   int first = op == TOP_WHERE ? 1 : 0;
   DType cd = in[first]->dtype;
@@ -538,14 +555,21 @@ static bool build_key(TGraph *g) {
   return true;
 }
 
+/* Four independent lanes (the multiplications of one lane wait for each
+ * other; four keep the multiplier busy), folded at the end. */
 static uint64_t key_hash(const uint8_t *p, size_t n) {
   const uint64_t *w = (const uint64_t *)p;
-  uint64_t h = 0x243f6a8885a308d3ull;
-  for (size_t i = 0; i < n / 8; i++) {
-    h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
+  size_t nw = n / 8, i = 0;
+  uint64_t h[4] = {0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull};
+  for (; i + 4 <= nw; i += 4)
+    for (int l = 0; l < 4; l++) h[l] = ((h[l] ^ w[i + l]) * 0xff51afd7ed558ccdull) ^ (h[l] >> 29);
+  for (; i < nw; i++) h[0] = ((h[0] ^ w[i]) * 0xff51afd7ed558ccdull) ^ (h[0] >> 29);
+  uint64_t r = (uint64_t)nw;
+  for (int l = 0; l < 4; l++) {
+    r = (r ^ h[l]) * 0xc4ceb9fe1a85ec53ull;
+    r ^= r >> 32;
   }
-  return h;
+  return r;
 }
 
 /* The entry for the key in g->keybuf, added cold when new; NULL when the
@@ -1219,7 +1243,7 @@ static void required_stores(const TGraph *g, const CacheEntry *e, bool *store) {
     bool demanded = g->ndemand < 0;
     for (int k = 0; k < g->ndemand && !demanded; k++) demanded = g->demand[k] == sl->t->storage;
     store[i] = demanded || sl->t->storage->refcount > 1 || g->nodes[sl->producer].keep || unsafe[i] ||
-               e->needed[i] || sl->t->ndim == 0 || inplace_cls[sl->cls]; /* written in place: a side effect */
+               e->needed[i] || sl->t->numel < UNSTORED_MIN || inplace_cls[sl->cls]; /* in place: a side effect */
   }
 }
 
@@ -1244,7 +1268,15 @@ static bool run_graph(TCtx *tc) {
       g->st.waiting++;
     }
     if (e->state == CE_COMPILED || hot) {
-      store = malloc((size_t)g->nslots * 3 + 1);
+      if ((size_t)g->nslots * 3 + 1 > g->storecap) {
+        size_t cap = (size_t)g->slotcap * 3 + 1;
+        bool *b = realloc(g->storebuf, cap);
+        if (b) {
+          g->storebuf = b;
+          g->storecap = cap;
+        }
+      }
+      store = (size_t)g->nslots * 3 + 1 <= g->storecap ? g->storebuf : NULL;
       if (store) {
         required_stores(g, e, store);
         bool recompile = e->state == CE_COLD;
@@ -1279,7 +1311,6 @@ static bool run_graph(TCtx *tc) {
         st->lazy = tc;
       }
   }
-  free(store);
   for (int i = 0; i < g->nslots; i++) g->slots[i].t->graph_slot = -1;
   g->nslots = 0;
   g->nnodes = 0;
@@ -1343,6 +1374,7 @@ void tgraph_free(TCtx *tc) {
       free(k);
     }
   free(g->slots);
+  free(g->storebuf);
   free(g->keybuf);
   if (g->api && g->jit) g->api->destroy(g->jit);
   /* the module stays mapped: another context may be using it, and
@@ -1364,6 +1396,7 @@ static const char *const reason_text[TG__REASONS] = {
     [TG_SHAPES] = "shapes that do not broadcast (the error is reported at once)",
     [TG_OVERLAP] = "in-place write overlapping its source through another view",
     [TG_ANOMALY] = "--detect-anomaly",
+    [TG_SMALL] = "fewer than 1024 elements, nothing pending (cheaper at once)",
 };
 
 void tensor_jit_stats(TCtx *tc, FILE *f) {

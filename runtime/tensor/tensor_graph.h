@@ -25,6 +25,7 @@ typedef enum {
   TG_SHAPES,          /* shapes that do not broadcast: run at once so the error is today's */
   TG_OVERLAP,         /* an in-place write whose source overlaps the target differently */
   TG_ANOMALY,         /* --detect-anomaly checks every op's result as it is computed */
+  TG_SMALL,           /* a result of few elements: running it costs less than recording it */
   TG__REASONS
 } TgReason;
 
