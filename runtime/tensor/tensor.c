@@ -73,6 +73,10 @@ TCtx *tensor_ctx_new(VM *vm, void (*account)(VM *vm, ptrdiff_t delta_bytes), int
   tc->grad_enabled = 1;
   const char *jit = getenv("NS_JIT");
   tc->jit = !(jit && !strcmp(jit, "0"));
+  const char *min = getenv("NS_JIT_MIN_ELEMENTS");
+  char *end;
+  long long m = min && *min ? strtoll(min, &end, 10) : -1;
+  tc->jit_min = m >= 0 && !*end ? m : 1024;
   return tc;
 }
 

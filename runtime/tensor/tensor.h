@@ -67,6 +67,9 @@ typedef struct TCtx {
    * instead of running them; the graph runs, fused and (once seen again)
    * compiled, at the next sync point. 1 at start unless NS_JIT=0. */
   bool jit;
+  /* ops on fewer elements run at once; results of fewer than 4x are
+   * always stored (NS_JIT_MIN_ELEMENTS, default 1024) */
+  int64_t jit_min;
   struct TGraph *graph;       /* the pending graph, the compiled-graph cache and statistics; NULL until used */
 } TCtx;
 

@@ -63,12 +63,10 @@ typedef struct KCached {
  * more of them alive than the collector would. */
 #define GRAPH_MAX_BYTES ((size_t)64 << 20)
 #define CACHE_MAX 4096
-/* Results smaller than this are always stored: the store costs less than
- * remembering how to compute them. */
-#define UNSTORED_MIN 4096
-/* An op whose result has fewer elements, and whose operands are not
- * pending, runs at once: recording it would cost more than the C kernel. */
-#define RECORD_MIN 1024
+/* tc->jit_min: an op whose operands have fewer elements, and are not
+ * pending, runs at once (recording it would cost more than the C kernel);
+ * results of fewer than 4 * jit_min elements are always stored (the store
+ * costs less than remembering how to compute them). */
 
 typedef struct {
   ObjTensor *t;
@@ -250,7 +248,7 @@ bool tgraph_accepts(TCtx *tc, TensorOp op, ObjTensor **in, int n, const TAttrs *
     if (in[i]->numel > most) most = in[i]->numel;
     pending = pending || tgraph_lazy(in[i]);
   }
-  if (most < RECORD_MIN && !pending) return *why = TG_SMALL, false;
+  if (most < tc->jit_min && !pending) return *why = TG_SMALL, false;
   /* the dtype the row computes in: the inputs' (they must agree) */
   int first = op == TOP_WHERE ? 1 : 0;
   DType cd = in[first]->dtype;
@@ -1224,7 +1222,7 @@ static void freeze(TCtx *tc, TGraph *g, CacheEntry *e) {
  * views, results recomputed once already, results found needed before, and
  * results computed from a storage the graph writes in place (their inputs
  * would be gone). */
-static void required_stores(const TGraph *g, const CacheEntry *e, bool *store) {
+static void required_stores(const TCtx *tc, const TGraph *g, const CacheEntry *e, bool *store) {
   int ns = g->nslots;
   bool *inplace_cls = store + ns, *unsafe = store + 2 * ns;
   memset(store, 0, (size_t)ns * 3);
@@ -1243,7 +1241,7 @@ static void required_stores(const TGraph *g, const CacheEntry *e, bool *store) {
     bool demanded = g->ndemand < 0;
     for (int k = 0; k < g->ndemand && !demanded; k++) demanded = g->demand[k] == sl->t->storage;
     store[i] = demanded || sl->t->storage->refcount > 1 || g->nodes[sl->producer].keep || unsafe[i] ||
-               e->needed[i] || sl->t->numel < UNSTORED_MIN || inplace_cls[sl->cls]; /* in place: a side effect */
+               e->needed[i] || sl->t->numel < 4 * tc->jit_min || inplace_cls[sl->cls]; /* in place: a side effect */
   }
 }
 
@@ -1278,7 +1276,7 @@ static bool run_graph(TCtx *tc) {
       }
       store = (size_t)g->nslots * 3 + 1 <= g->storecap ? g->storebuf : NULL;
       if (store) {
-        required_stores(g, e, store);
+        required_stores(tc, g, e, store);
         bool recompile = e->state == CE_COLD;
         for (int i = 0; i < g->nslots && !recompile; i++) recompile = store[i] && !e->store[i];
         if (recompile) {
@@ -1396,7 +1394,7 @@ static const char *const reason_text[TG__REASONS] = {
     [TG_SHAPES] = "shapes that do not broadcast (the error is reported at once)",
     [TG_OVERLAP] = "in-place write overlapping its source through another view",
     [TG_ANOMALY] = "--detect-anomaly",
-    [TG_SMALL] = "fewer than 1024 elements, nothing pending (cheaper at once)",
+    [TG_SMALL] = "few elements, nothing pending (cheaper at once; NS_JIT_MIN_ELEMENTS)",
 };
 
 void tensor_jit_stats(TCtx *tc, FILE *f) {
