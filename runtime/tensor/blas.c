@@ -101,7 +101,7 @@ static bool gemm_split(GemmJob *j) {
   nblocks = (dim + block - 1) / block;
   if (nblocks < 2) return false;
   j->block = block;
-  pool_parallel_for(nblocks, 1, gemm_blocks, j);
+  pool_parallel_for_wake(nblocks, 1, gemm_blocks, j, macs >= BLAS_WAKE_MACS);
   return true;
 }
 

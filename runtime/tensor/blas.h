@@ -22,6 +22,10 @@
 
 /* The least multiply-adds (m * n * k) of one block of a split GEMM. */
 #define BLAS_BLOCK_MACS (1 << 20)
+/* Multiply-adds from which a split GEMM wakes sleeping pool workers (about
+ * 150 us on one core); smaller ones share blocks only with a worker still
+ * spinning after the previous job. */
+#define BLAS_WAKE_MACS (8 << 20)
 
 /* C = A·B (row-major, transposes as flags), like cblas_sgemm/dgemm; false
  * if OpenBLAS cannot be loaded (blas_error() says why). Called from inside

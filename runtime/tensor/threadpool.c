@@ -15,7 +15,8 @@
  * condition variable, so an idle pool does not keep the second core busy
  * while the interpreter runs. The caller waits for the last chunk the same
  * way. Sleepers are counted so that publishing a job or finishing one
- * makes a system call only when someone sleeps. Workers are started
+ * makes a system call only when someone sleeps, and only a large job wakes
+ * them (POOL_WAKE_GRAINS). Workers are started
  * lazily, so a script without large tensors never creates a thread. */
 #define _POSIX_C_SOURCE 200809L
 #include "threadpool.h"
@@ -33,12 +34,12 @@
 #define SPIN_NS 20000
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, finished = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t woken = PTHREAD_COND_INITIALIZER, finished = PTHREAD_COND_INITIALIZER;
 static pthread_t workers[MAX_THREADS];
 static int nworkers;          /* started */
 static int nthreads;          /* wanted, including the caller; 0 = not decided yet */
 static atomic_bool stopping;  /* set at exit */
-static atomic_int sleepers;   /* workers waiting on `wake` */
+static atomic_int sleepers;   /* workers waiting on `woken` */
 static atomic_bool caller_sleeps; /* the caller waits on `finished` */
 
 /* gen << 32 | chunks handed out */
@@ -154,7 +155,7 @@ static void *worker(void *arg) {
        * caller bumps the ticket before it reads sleepers: one of the two
        * sees the other. */
       atomic_fetch_add(&sleepers, 1);
-      while (!new_job(&w)) pthread_cond_wait(&wake, &mu);
+      while (!new_job(&w)) pthread_cond_wait(&woken, &mu);
       atomic_fetch_sub(&sleepers, 1);
       pthread_mutex_unlock(&mu);
     }
@@ -168,7 +169,7 @@ static void *worker(void *arg) {
 static void stop_workers(void) {
   pthread_mutex_lock(&mu);
   atomic_store(&stopping, true);
-  pthread_cond_broadcast(&wake);
+  pthread_cond_broadcast(&woken);
   pthread_mutex_unlock(&mu);
   for (int i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
   nworkers = 0;
@@ -191,6 +192,11 @@ static void start_workers(int want) {
 static bool all_done(void *arg) { return atomic_load(&job_done) >= *(int64_t *)arg; }
 
 void pool_parallel_for(int64_t n, int64_t grain, PoolFn fn, void *ctx) {
+  if (grain < 1) grain = 1;
+  pool_parallel_for_wake(n, grain, fn, ctx, n / grain >= POOL_WAKE_GRAINS);
+}
+
+void pool_parallel_for_wake(int64_t n, int64_t grain, PoolFn fn, void *ctx, bool wake) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   decide();
@@ -219,9 +225,9 @@ void pool_parallel_for(int64_t n, int64_t grain, PoolFn fn, void *ctx) {
   atomic_store_explicit(&job_done, 0, memory_order_relaxed);
   uint64_t gen = (atomic_load(&ticket) >> 32) + 1;
   atomic_store(&ticket, gen << 32);
-  if (atomic_load(&sleepers) > 0) {
+  if (wake && atomic_load(&sleepers) > 0) {
     pthread_mutex_lock(&mu);
-    pthread_cond_broadcast(&wake);
+    pthread_cond_broadcast(&woken);
     pthread_mutex_unlock(&mu);
   }
   in_pool = true;
