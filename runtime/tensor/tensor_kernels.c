@@ -736,6 +736,57 @@ static bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool
   return false;
 }
 
+/* One matmul's operands for matmul_batches: batch strides (0 where
+ * broadcast) and the GEMM layout found by gemm_layout. */
+typedef struct {
+  DType dt;
+  int nb;
+  bool ta, tb;
+  int64_t m, n, k, lda, ldb;
+  int64_t abs_[NS_MAX_DIMS], bbs[NS_MAX_DIMS], bshape[NS_MAX_DIMS];
+  int64_t ars, acs, brs, bcs; /* i64: element strides of a's and b's matrices */
+  const char *a, *b;
+  char *c;
+} MatmulJob;
+
+/* Batches [lo, hi): c[bi] (m x n, contiguous) = a[bi] @ b[bi]. OpenBLAS is
+ * loaded (blas_load) before this runs for f32/f64. */
+static void matmul_batches(int64_t lo, int64_t hi, void *arg) {
+  const MatmulJob *j = arg;
+  size_t es = tensor_dtype_sizes[j->dt];
+  int64_t m = j->m, n = j->n, k = j->k, idx[NS_MAX_DIMS];
+  /* the batch index of lo */
+  int64_t q = lo;
+  for (int d = j->nb - 1; d >= 0; d--) idx[d] = q % j->bshape[d], q /= j->bshape[d];
+  for (int64_t bi = lo; bi < hi; bi++) {
+    int64_t ao = 0, bo = 0;
+    for (int i = 0; i < j->nb; i++) ao += idx[i] * j->abs_[i], bo += idx[i] * j->bbs[i];
+    const char *pa = j->a + ao * (int64_t)es, *pb = j->b + bo * (int64_t)es;
+    char *pc = j->c + bi * m * n * (int64_t)es;
+    enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans, tb = j->tb ? CblasTrans : CblasNoTrans;
+    if (j->dt == DT_F32) {
+      blas_sgemm(ta, tb, (int)m, (int)n, (int)k, 1.0f, (const float *)pa, (int)j->lda, (const float *)pb, (int)j->ldb,
+                 0.0f, (float *)pc, (int)n);
+    } else if (j->dt == DT_F64) {
+      blas_dgemm(ta, tb, (int)m, (int)n, (int)k, 1.0, (const double *)pa, (int)j->lda, (const double *)pb, (int)j->ldb,
+                 0.0, (double *)pc, (int)n);
+    } else {
+      const int64_t *A = (const int64_t *)pa, *B = (const int64_t *)pb;
+      int64_t *C = (int64_t *)pc;
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++) {
+          uint64_t x = (uint64_t)A[i * j->ars + p * j->acs];
+          for (int64_t c = 0; c < n; c++)
+            C[i * n + c] = (int64_t)((uint64_t)C[i * n + c] + x * (uint64_t)B[p * j->brs + c * j->bcs]);
+        }
+    }
+    for (int d = j->nb - 1; d >= 0; d--) {
+      if (++idx[d] < j->bshape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 /* a [.., m, k] @ b [.., k, n] -> [.., m, n]; batch dims broadcast; a 1-D
  * a is [1, k] and a 1-D b is [k, 1], their unit dim dropped from the
  * result (NumPy). f32/f64 through cblas_?gemm without copying transposed
@@ -801,43 +852,28 @@ bool tk_MATMUL(TCtx *tc, ObjTensor **in, int nin, const TAttrs *at, ObjTensor **
     return true;
   }
   /* broadcast batch strides */
-  int64_t abs_[NS_MAX_DIMS] = {0}, bbs[NS_MAX_DIMS] = {0};
+  MatmulJob j = {.dt = cd, .nb = nb, .m = m, .n = n, .k = k, .ta = ta, .tb = tb, .lda = lda, .ldb = ldb};
   for (int i = 0; i < nb; i++) {
     int ia = i - (nb - (na - 2)), ib = i - (nb - (bnd - 2));
-    abs_[i] = ia >= 0 && ash[ia] != 1 ? ast[ia] : 0;
-    bbs[i] = ib >= 0 && bsh[ib] != 1 ? bst[ib] : 0;
+    j.abs_[i] = ia >= 0 && ash[ia] != 1 ? ast[ia] : 0;
+    j.bbs[i] = ib >= 0 && bsh[ib] != 1 ? bst[ib] : 0;
+    j.bshape[i] = bshape[i];
   }
-  int64_t nbatch = tensor_shape_numel(nb, bshape), idx[NS_MAX_DIMS] = {0};
-  size_t es = tensor_dtype_sizes[cd];
-  if (cd != DT_I64) tensor_blas_init();
-  for (int64_t bi = 0; bi < nbatch; bi++) {
-    int64_t ao = 0, bo = 0;
-    for (int i = 0; i < nb; i++) ao += idx[i] * abs_[i], bo += idx[i] * bbs[i];
-    char *pa = (char *)tensor_data(a) + ao * (int64_t)es, *pb = (char *)tensor_data(b) + bo * (int64_t)es;
-    char *pc = (char *)tensor_data(r) + bi * m * n * (int64_t)es;
-    bool blas_ok = true;
-    if (cd == DT_F32)
-      blas_ok = blas_sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                           1.0f, (const float *)pa, (int)lda, (const float *)pb, (int)ldb, 0.0f, (float *)pc, (int)n);
-    else if (cd == DT_F64)
-      blas_ok = blas_dgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
-                           1.0, (const double *)pa, (int)lda, (const double *)pb, (int)ldb, 0.0, (double *)pc, (int)n);
-    if (!blas_ok) return tensor_error(tc, "matmul: %s", blas_error());
-    if (cd != DT_F32 && cd != DT_F64) {
-      const int64_t *A = (const int64_t *)pa, *B = (const int64_t *)pb;
-      int64_t *C = (int64_t *)pc;
-      int64_t ars = ast[na - 2], acs = ast[na - 1], brs = bst[bnd - 2], bcs = bst[bnd - 1];
-      for (int64_t i = 0; i < m; i++)
-        for (int64_t p = 0; p < k; p++) {
-          uint64_t x = (uint64_t)A[i * ars + p * acs];
-          for (int64_t j = 0; j < n; j++)
-            C[i * n + j] = (int64_t)((uint64_t)C[i * n + j] + x * (uint64_t)B[p * brs + j * bcs]);
-        }
-    }
-    for (int d = nb - 1; d >= 0; d--) {
-      if (++idx[d] < bshape[d]) break;
-      idx[d] = 0;
-    }
+  j.a = tensor_data(a), j.b = tensor_data(b), j.c = tensor_data(r);
+  j.ars = ast[na - 2], j.acs = ast[na - 1], j.brs = bst[bnd - 2], j.bcs = bst[bnd - 1];
+  int64_t nbatch = tensor_shape_numel(nb, bshape);
+  if (cd == DT_I64) {
+    matmul_batches(0, nbatch, &j);
+  } else {
+    tensor_blas_init();
+    if (!blas_load()) return tensor_error(tc, "matmul: %s", blas_error());
+    /* Products too small to be split themselves (blas.h) go to the pool
+     * in runs of batches of about a block's work; the larger ones run in
+     * turn, each split. Either way every product is computed as on one
+     * thread. */
+    double macs = (double)m * n * k;
+    int64_t grain = macs >= 2.0 * BLAS_BLOCK_MACS ? nbatch : (int64_t)(BLAS_BLOCK_MACS / macs) + 1;
+    pool_parallel_for(nbatch, grain, matmul_batches, &j);
   }
   *out = r;
   return true;

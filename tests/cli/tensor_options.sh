@@ -1,6 +1,7 @@
 #!/bin/sh
 # nsc's tensor options: --threads (results identical for 1 and 2 threads,
-# also through NS_THREADS), --detect-anomaly (forward and backward) and
+# also through NS_THREADS, for elementwise ops, reductions and split matrix
+# products), --detect-anomaly (forward and backward) and
 # --stats.
 #   sh tests/cli/tensor_options.sh path/to/nsc      (run from the source root)
 nsc="$1"
@@ -21,6 +22,11 @@ NS_THREADS=2 "$nsc" run "$det" >"$tmp/t3" 2>"$tmp/err" || fail "NS_THREADS=2"
 [ "$(wc -l <"$tmp/t1")" -eq 7 ] || fail "threads_determinism.ns printed $(wc -l <"$tmp/t1") lines"
 cmp -s "$tmp/t1" "$tmp/t2" || { diff "$tmp/t1" "$tmp/t2" >&2; fail "--threads 1 and 2 differ"; }
 cmp -s "$tmp/t1" "$tmp/t3" || fail "--threads 1 and NS_THREADS=2 differ"
+mm=tests/cli/threads_matmul.ns
+"$nsc" --threads 1 run "$mm" >"$tmp/m1" 2>"$tmp/err" || fail "matmul --threads 1"
+"$nsc" --threads 2 run "$mm" >"$tmp/m2" 2>"$tmp/err" || fail "matmul --threads 2"
+[ "$(wc -l <"$tmp/m1")" -eq 8 ] || fail "threads_matmul.ns printed $(wc -l <"$tmp/m1") lines"
+cmp -s "$tmp/m1" "$tmp/m2" || { diff "$tmp/m1" "$tmp/m2" >&2; fail "matrix products: --threads 1 and 2 differ"; }
 "$nsc" --threads 0 run "$det" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 64 ] || fail "--threads 0 is a usage error"
 
