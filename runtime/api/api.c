@@ -505,6 +505,7 @@ int ns_bench_compare_file(NsVM *vm, const char *path, int warmup, int reps, FILE
   jit->tc->detect_anomaly = vm->tc->detect_anomaly;
   tensor_jit_set(vm->tc, false);
   tensor_jit_set(jit->tc, true);
+  jit->tc->jit_wait = true; /* the warm-up calls compile; the timed ones run compiled */
   RngState start, rng[2];
   rng_get_state(&start);
   int st = load_main_file(vm, path);
@@ -546,6 +547,7 @@ static int bench_script(VM *vm, const char *path, int warmup, int reps, FILE *ou
 }
 
 int ns_bench_file(NsVM *vm, const char *path, int warmup, int reps, FILE *out) {
+  vm->tc->jit_wait = true; /* warm-up calls compile, timed calls run compiled */
   if (warmup < 0) warmup = 0;
   if (reps < 1) reps = 1;
   int st = load_main_file(vm, path);

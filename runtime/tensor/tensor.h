@@ -70,6 +70,9 @@ typedef struct TCtx {
   /* ops on fewer elements run at once; results of fewer than 4x are
    * always stored (NS_JIT_MIN_ELEMENTS, default 1024) */
   int64_t jit_min;
+  /* a graph seen again waits for LLVM to load instead of running op by op
+   * meanwhile (nsc bench --compare-interp: the timed calls run compiled) */
+  bool jit_wait;
   struct TGraph *graph;       /* the pending graph, the compiled-graph cache and statistics; NULL until used */
 } TCtx;
 

@@ -1261,7 +1261,7 @@ static bool run_graph(TCtx *tc) {
   if (e) {
     e->seen++;
     bool hot = e->state == CE_COLD && e->seen >= 2;
-    if (hot && !module_ready(g)) {
+    if (hot && !(tc->jit_wait ? load_module(g) || true : module_ready(g))) {
       hot = false; /* op by op until LLVM is loaded */
       g->st.waiting++;
     }
