@@ -42,36 +42,7 @@
 const JitRow jit_rows[TOP__COUNT] = {
 #include "tensor_scalar.def"
 };
-#undef ELEM
-#undef X0
-#undef X1
-#undef X2
-#undef A0
-#undef A1
-#undef S_K
-#undef S_ADD
-#undef S_SUB
-#undef S_MUL
-#undef S_DIV
-#undef S_POW
-#undef S_MAX
-#undef S_MIN
-#undef S_EQ
-#undef S_NE
-#undef S_LT
-#undef S_LE
-#undef S_GT
-#undef S_GE
-#undef S_NEG
-#undef S_ABS
-#undef S_EXP
-#undef S_LOG
-#undef S_SQRT
-#undef S_SIN
-#undef S_COS
-#undef S_TANH
-#undef S_CONVERT
-#undef S_SELECT
+#include "tensor_scalar_undef.h"
 
 static const char *const dt_names[] = {"f32", "f64", "i64", "bool"};
 

@@ -183,35 +183,7 @@ static LLVMValueRef elem(Gen *g, int op, LLVMValueRef x0, LLVMValueRef x1, LLVMV
   }
 }
 
-#undef X0
-#undef X1
-#undef X2
-#undef A0
-#undef A1
-#undef S_K
-#undef S_ADD
-#undef S_SUB
-#undef S_MUL
-#undef S_DIV
-#undef S_NEG
-#undef S_POW
-#undef S_MAX
-#undef S_MIN
-#undef S_ABS
-#undef S_EXP
-#undef S_LOG
-#undef S_SQRT
-#undef S_SIN
-#undef S_COS
-#undef S_TANH
-#undef S_EQ
-#undef S_NE
-#undef S_LT
-#undef S_LE
-#undef S_GT
-#undef S_GE
-#undef S_SELECT
-#undef S_CONVERT
+#include "tensor_scalar_undef.h"
 
 /* ---- the kernel ---- */
 
