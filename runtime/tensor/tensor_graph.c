@@ -21,8 +21,11 @@
  *   group -> KDesc     one loop nest per group (jit_kernel.h): operands are
  *                      the distinct views the group touches, values stay in
  *                      registers from the op that makes them to the ops
- *                      that use them, every node's result is stored
- *   KDescs -> module   one LLVM module per graph (libnsjit.so)
+ *                      that use them; a result is stored only when the
+ *                      sync needs it, or it is known to be read later
+ *                      (the others are "unstored", see Frozen)
+ *   KDescs -> module   the kernels not compiled before, as one LLVM module
+ *                      (libnsjit.so, loaded on a thread of its own)
  *
  * and later syncs with the same key only gather the data pointers and the
  * arguments (scalar attributes, 0-dim inputs: values that change from step
@@ -1261,7 +1264,9 @@ static bool run_graph(TCtx *tc) {
   if (e) {
     e->seen++;
     bool hot = e->state == CE_COLD && e->seen >= 2;
-    if (hot && !(tc->jit_wait ? load_module(g) || true : module_ready(g))) {
+    if (hot && tc->jit_wait) {
+      load_module(g); /* a failure is the compile's to report */
+    } else if (hot && !module_ready(g)) {
       hot = false; /* op by op until LLVM is loaded */
       g->st.waiting++;
     }
