@@ -25,22 +25,11 @@
 #include "builtins.h"
 #include "jit_kernel.h"
 #include "tensor_int.h"
+#include "check.h"
 
 static VM *vm;
 static const NsJitApi *api;
 static void *jit;
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    checks++;                                                                                      \
-    if (!(cond)) {                                                                                 \
-      failures++;                                                                                  \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
 
 typedef struct {
   TensorOp op;
@@ -844,6 +833,5 @@ int main(void) {
    * to be unloaded) */
   vm->heap.gc_pause--;
   vm_free(vm);
-  printf("%d checks, %d failures\n", checks, failures);
-  return failures != 0;
+  return check_report();
 }

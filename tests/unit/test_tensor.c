@@ -11,20 +11,9 @@
 
 #include "builtins.h"
 #include "tensor_int.h"
+#include "check.h"
 
 static VM *vm;
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    checks++;                                                                                      \
-    if (!(cond)) {                                                                                 \
-      failures++;                                                                                  \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
 
 static ObjTensor *from_doubles(DType dt, int nd, const int64_t *shape, const double *v) {
   ObjTensor *t = tensor_new(vm->tc, dt, nd, shape);
@@ -720,6 +709,5 @@ int main(void) {
   test_rng();
   vm_free(vm);
   tensor_alloc_trim();
-  printf("%d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return check_report();
 }

@@ -15,20 +15,9 @@
 #include "builtins.h"
 #include "tensor_int.h"
 #include "threadpool.h"
+#include "check.h"
 
 static VM *vm;
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    checks++;                                                                                      \
-    if (!(cond)) {                                                                                 \
-      failures++;                                                                                  \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                  \
-      printf(__VA_ARGS__);                                                                         \
-      printf("\n");                                                                                \
-    }                                                                                              \
-  } while (0)
 
 static uint64_t state = 88172645463325252u;
 static double uniform(void) {
@@ -133,6 +122,5 @@ int main(void) {
   vm->heap.gc_pause--;
   vm_free(vm);
   tensor_alloc_trim();
-  printf("%d checks, %d failures\n", checks, failures);
-  return failures ? 1 : 0;
+  return check_report();
 }
