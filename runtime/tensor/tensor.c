@@ -77,6 +77,8 @@ TCtx *tensor_ctx_new(VM *vm, void (*account)(VM *vm, ptrdiff_t delta_bytes), int
   char *end;
   long long m = min && *min ? strtoll(min, &end, 10) : -1;
   tc->jit_min = m >= 0 && !*end ? m : 1024;
+  const char *wait = getenv("NS_JIT_WAIT");
+  tc->jit_wait = wait && !strcmp(wait, "1");
   return tc;
 }
 

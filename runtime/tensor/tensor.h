@@ -71,7 +71,8 @@ typedef struct TCtx {
    * always stored (NS_JIT_MIN_ELEMENTS, default 1024) */
   int64_t jit_min;
   /* a graph seen again waits for LLVM to load instead of running op by op
-   * meanwhile (nsc bench --compare-interp: the timed calls run compiled) */
+   * meanwhile (nsc bench; NS_JIT_WAIT=1, which the tests set so that short
+   * programs run compiled code too) */
   bool jit_wait;
   struct TGraph *graph;       /* the pending graph, the compiled-graph cache and statistics; NULL until used */
 } TCtx;

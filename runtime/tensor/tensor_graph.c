@@ -340,6 +340,7 @@ static bool append_node(TCtx *tc, TGraph *g, const GNode *tmpl, ObjTensor **in, 
 }
 
 static void frozen_unref(TCtx *tc, Frozen *f);
+static bool run_graph(TCtx *tc);
 
 /* Re-record the ops of f that compute its unstored results still alive,
  * into the pending graph (which stores them: keep). `wanted` (may be NULL)
@@ -504,7 +505,7 @@ bool tensor_touch(TStorage *s) {
   if (ok && in_graph(g, s)) {
     g->demand[0] = s;
     g->ndemand = 1;
-    ok = tensor_sync(tc);
+    ok = run_graph(tc);
   }
   relazy(tc, s);
   return ok;
@@ -1244,7 +1245,8 @@ static void required_stores(const TCtx *tc, const TGraph *g, const CacheEntry *e
     bool demanded = g->ndemand < 0;
     for (int k = 0; k < g->ndemand && !demanded; k++) demanded = g->demand[k] == sl->t->storage;
     store[i] = demanded || sl->t->storage->refcount > 1 || g->nodes[sl->producer].keep || unsafe[i] ||
-               e->needed[i] || sl->t->numel < 4 * tc->jit_min || inplace_cls[sl->cls]; /* in place: a side effect */
+               e->needed[i] || sl->t->numel < 4 * tc->jit_min ||
+               inplace_cls[sl->cls]; /* written in place: a side effect */
   }
 }
 

@@ -60,6 +60,7 @@ static const char usage_text[] =
     "  NS_VERIFY            1: the same as --verify\n"
     "  NS_JIT               0: the same as --jit=off; 1: --jit=on\n"
     "  NS_JIT_MIN_ELEMENTS  ops on fewer elements run at once (default 1024)\n"
+    "  NS_JIT_WAIT          1: a graph seen again waits for LLVM to load\n"
     "  NS_JIT_DUMP          a directory: each compiled module's LLVM IR (.ll)\n"
     "                       and assembly (.s) are written there\n"
     "  NO_COLOR             when set and not empty, diagnostics are not coloured\n"
