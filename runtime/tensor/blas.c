@@ -34,7 +34,9 @@ bool blas_load(void) {
     snprintf(error, sizeof error, "OpenBLAS has no cblas_sgemm/cblas_dgemm");
     return false;
   }
-  /* Each call runs on its caller; the pool does the splitting. */
+  /* Each call runs on its caller; the pool does the splitting. The server
+   * threads OpenBLAS starts when opened are kept away by OPENBLAS_NUM_THREADS=1
+   * in the environment (nsc sets it in main). */
   if (set_threads) set_threads(1);
   state = 1;
   return true;

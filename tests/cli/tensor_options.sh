@@ -27,6 +27,13 @@ mm=tests/cli/threads_matmul.ns
 "$nsc" --threads 2 run "$mm" >"$tmp/m2" 2>"$tmp/err" || fail "matmul --threads 2"
 [ "$(wc -l <"$tmp/m1")" -eq 8 ] || fail "threads_matmul.ns printed $(wc -l <"$tmp/m1") lines"
 cmp -s "$tmp/m1" "$tmp/m2" || { diff "$tmp/m1" "$tmp/m2" >&2; fail "matrix products: --threads 1 and 2 differ"; }
+# After a matrix product at --threads 1 with the JIT off the process has one
+# thread: OpenBLAS started no threads of its own.
+printf 'println!("{}", randn([64, 64]).matmul(randn([64, 64])).shape())\nlet s = read_file("/proc/self/status").unwrap()\nfor l in s.split("\\n") { if l.starts_with("Threads:") { println!("{}", l) } }\n' >"$tmp/blas.ns"
+if [ -r /proc/self/status ]; then
+  "$nsc" --threads 1 --jit=off run "$tmp/blas.ns" >"$tmp/out" 2>"$tmp/err" || fail "threads of OpenBLAS: run"
+  grep -qx 'Threads:	1' "$tmp/out" || fail "OpenBLAS started threads of its own"
+fi
 "$nsc" --threads 0 run "$det" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 64 ] || fail "--threads 0 is a usage error"
 

@@ -271,6 +271,13 @@ static bool has_suffix(const char *s, const char *suffix) {
 
 int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &t_start);
+  /* OpenBLAS always runs on one thread (the tensor pool splits the GEMMs),
+   * but when it is opened it starts a server thread per core that spins
+   * for about 0.2 s before it sleeps, taking the second core from the
+   * interpreter and from LLVM's loading. The variable stops it from
+   * starting them; it is set here, before any thread exists, because
+   * setenv is not safe beside a getenv on another thread. */
+  setenv("OPENBLAS_NUM_THREADS", "1", 1);
   int i = 1, st = parse_options(argc, argv, &i);
   if (st >= 0) return st;
   /* the command and its arguments start at argv[1] as before */
