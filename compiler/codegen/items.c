@@ -132,7 +132,7 @@ static const struct {
     {"i8", TS_INT},      {"i16", TS_INT},       {"i32", TS_INT},     {"i64", TS_INT},       {"i128", TS_INT},
     {"isize", TS_INT},   {"u8", TS_INT},        {"u16", TS_INT},     {"u32", TS_INT},       {"u64", TS_INT},
     {"u128", TS_INT},    {"usize", TS_INT},     {"int", TS_INT},     {"f16", TS_FLOAT},     {"f32", TS_FLOAT},
-    {"f64", TS_FLOAT},   {"float", TS_FLOAT},   {"bool", TS_BOOL},   {"char", TS_CHAR},     {"str", TS_STRING},
+    {"f64", TS_FLOAT},   {"float", TS_FLOAT},   {"Real", TS_FLOAT},   {"bool", TS_BOOL},   {"char", TS_CHAR},     {"str", TS_STRING},
     {"String", TS_STRING}, {"Vec", TS_LIST},    {"List", TS_LIST},   {"Array", TS_LIST},    {"VecDeque", TS_LIST},
     {"HashMap", TS_MAP}, {"BTreeMap", TS_MAP},  {"Option", TS_OPTION}, {"Result", TS_RESULT}, {"Range", TS_RANGE},
     {"Complex", TS_COMPLEX}, {"complex", TS_COMPLEX}, {"c32", TS_COMPLEX}, {"c64", TS_COMPLEX}, {"c128", TS_COMPLEX}, {"Fn", TS_FN},

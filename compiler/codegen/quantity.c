@@ -145,7 +145,8 @@ void c_note_local_unit(Compiler *c, int local, Node *type) {
   bool any = false;
   int errors = c->diags->nerrors;
   if (!unit_dims(c, type, dim, &any, 0) || any) return;
-  if (c->diags->nerrors != errors) return;
+  /* a dimensionless annotation (Radian) holds a plain float */
+  if (c->diags->nerrors != errors || units_dimensionless(dim)) return;
   Local *l = &c->fs->locals[local];
   l->has_unit = true;
   memcpy(l->unit_dim, dim, UNIT_NDIMS);

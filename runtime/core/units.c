@@ -389,29 +389,92 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
   }
 }
 
+/* Unit type names are built, not listed: words naming SI units joined
+ * into one CamelCase name, `Squared`/`Cubed` after a unit (or `Square`/
+ * `Cubic` before it) for its power, and one `Per` after which every unit
+ * divides: NewtonMeterSquaredPerKilogramSquared is N⋅m²/kg². The name is
+ * turned into unit text and read by units_parse. */
 static const struct {
-  const char *name;
-  const char *unit;
-} unit_types[] = {
-  {"Meter", "m"},     {"Metre", "m"},       {"Second", "s"},     {"Kilogram", "kg"}, {"Gram", "g"},
-  {"Ampere", "A"},    {"Kelvin", "K"},      {"Mole", "mol"},     {"Candela", "cd"},  {"Newton", "N"},
-  {"Joule", "J"},     {"Watt", "W"},        {"Pascal", "Pa"},    {"Hertz", "Hz"},    {"Coulomb", "C"},
-  {"Volt", "V"},      {"Ohm", "Ω"},         {"Farad", "F"},      {"Tesla", "T"},     {"Henry", "H"},
-  {"Weber", "Wb"},    {"Siemens", "S"},     {"Liter", "L"},      {"Litre", "L"},     {"Kilometer", "km"},
-  {"MeterPerSecond", "m/s"}, {"MeterPerSecondSquared", "m/s²"}, {"SquareMeter", "m²"},
-  {"CubicMeter", "m³"}, {"Velocity", "m/s"}, {"Acceleration", "m/s²"}, {"Force", "N"},
-  {"Energy", "J"},    {"Power", "W"},       {"Pressure", "Pa"},  {"Frequency", "Hz"}, {"Length", "m"},
-  {"Mass", "kg"},     {"Time", "s"},        {"Area", "m²"},      {"Volume", "m³"},   {"Momentum", "kg⋅m/s"},
+  const char *word, *symbol;
+} unit_words[] = {
+  {"Meter", "m"},      {"Metre", "m"},        {"Second", "s"},     {"Kilogram", "kg"},  {"Gram", "g"},
+  {"Ampere", "A"},     {"Kelvin", "K"},       {"Mole", "mol"},     {"Candela", "cd"},   {"Newton", "N"},
+  {"Joule", "J"},      {"Watt", "W"},         {"Pascal", "Pa"},    {"Hertz", "Hz"},     {"Coulomb", "C"},
+  {"Volt", "V"},       {"Ohm", "Ω"},          {"Farad", "F"},      {"Tesla", "T"},      {"Henry", "H"},
+  {"Weber", "Wb"},     {"Siemens", "S"},      {"Radian", "rad"},   {"Steradian", "sr"}, {"Lumen", "lm"},
+  {"Lux", "lx"},       {"Becquerel", "Bq"},   {"Gray", "Gy"},      {"Sievert", "Sv"},   {"Liter", "L"},
+  {"Litre", "L"},      {"Kilometer", "km"},   {"Kilometre", "km"}, {"Minute", "min"},   {"Hour", "h"},
+  {"Day", "day"},      {"Electronvolt", "eV"}, {"ElectronVolt", "eV"}, {"Degree", "deg"},
 };
 
-bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]) {
-  for (size_t i = 0; i < sizeof unit_types / sizeof unit_types[0]; i++)
-    if (!strcmp(unit_types[i].name, name)) {
-      double s;
-      char err[8];
-      return units_parse(unit_types[i].unit, strlen(unit_types[i].unit), &s, dim, err, sizeof err);
+/* Quantity names: the dimension of what they measure. Angle and Radian
+ * are dimensionless (SI), so they accept plain numbers. */
+static const struct {
+  const char *name, *unit;
+} quantity_types[] = {
+  {"Length", "m"},          {"Mass", "kg"},           {"Time", "s"},          {"Current", "A"},
+  {"Temperature", "K"},     {"Amount", "mol"},        {"LuminousIntensity", "cd"},
+  {"Area", "m²"},           {"Volume", "m³"},         {"Velocity", "m/s"},    {"Speed", "m/s"},
+  {"Acceleration", "m/s²"}, {"Force", "N"},           {"Energy", "J"},        {"Work", "J"},
+  {"Power", "W"},           {"Pressure", "Pa"},       {"Frequency", "Hz"},    {"Charge", "C"},
+  {"Voltage", "V"},         {"Resistance", "Ω"},      {"Capacitance", "F"},   {"Inductance", "H"},
+  {"MagneticField", "T"},   {"MagneticFlux", "Wb"},   {"ElectricField", "N/C"}, {"Momentum", "kg⋅m/s"},
+  {"Torque", "N⋅m"},        {"Density", "kg/m³"},     {"Action", "J⋅s"},      {"AngularVelocity", "rad/s"},
+  {"Angle", "rad"},         {"Dimensionless", "rad"}, /* rad: no dimensions */
+};
+
+static bool name_word(const char **p, const char *word) {
+  size_t n = strlen(word);
+  if (strncmp(*p, word, n)) return false;
+  *p += n;
+  return true;
+}
+
+/* Unit text of a composed name, or false when the name is not one:
+ * MeterPerSecondSquared -> "m/s²", SquareMeter -> "m²". */
+static bool compose_type_name(const char *name, char *out, size_t n) {
+  const char *p = name;
+  size_t len = 0;
+  bool per = false, need_unit = true;
+  out[0] = 0;
+  while (*p) {
+    if (!need_unit && !per && name_word(&p, "Per")) {
+      per = true;
+      need_unit = true;
+      if (len + 2 > n) return false;
+      out[len++] = '/';
+      out[len] = 0;
+      continue;
     }
-  return false;
+    const char *power = "";
+    if (name_word(&p, "Square")) power = "²";
+    else if (name_word(&p, "Cubic")) power = "³";
+    const char *symbol = NULL;
+    for (size_t i = 0; i < sizeof unit_words / sizeof unit_words[0] && !symbol; i++)
+      if (name_word(&p, unit_words[i].word)) symbol = unit_words[i].symbol;
+    if (!symbol) return false;
+    if (!*power) {
+      if (name_word(&p, "Squared")) power = "²";
+      else if (name_word(&p, "Cubed")) power = "³";
+    }
+    int k = snprintf(out + len, n - len, "%s%s%s", need_unit ? "" : "⋅", symbol, power);
+    if (k < 0 || (size_t)k >= n - len) return false;
+    len += (size_t)k;
+    need_unit = false;
+  }
+  return !need_unit;
+}
+
+bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]) {
+  char text[UNIT_TEXT_MAX * 2];
+  const char *unit = NULL;
+  for (size_t i = 0; i < sizeof quantity_types / sizeof quantity_types[0] && !unit; i++)
+    if (!strcmp(quantity_types[i].name, name)) unit = quantity_types[i].unit;
+  if (!unit && compose_type_name(name, text, sizeof text)) unit = text;
+  if (!unit) return false;
+  double s;
+  char err[8];
+  return units_parse(unit, strlen(unit), &s, dim, err, sizeof err);
 }
 
 /* ---- quantity values ---- */

@@ -101,13 +101,25 @@ bool vm_check_type(VM *vm, ObjTypeSpec *ts, Value *v) {
   case TS_COMPLEX:
     if (IS_OBJ_TYPE(x, OBJ_COMPLEX)) return true;
     break;
-  case TS_QUANTITY:
+  case TS_QUANTITY: {
     if (IS_QUANTITY(x) && (ts->unit_any || !memcmp(AS_QUANTITY(x)->dim, ts->unit_dims, UNIT_NDIMS)))
       return true;
-    if (IS_QUANTITY(x))
-      return vm_error(vm, "%s expects %s, got %s", ts->what ? ts->what->chars : "a value",
-                      ts->text ? ts->text->chars : "?", AS_QUANTITY(x)->unit);
-    break;
+    /* Radian, Angle, Dimensionless: a dimensionless result is a float */
+    if (!ts->unit_any && units_dimensionless(ts->unit_dims) && IS_NUM(x)) {
+      if (IS_INT(x)) *v = FLOAT_VAL((double)x.as.i);
+      return true;
+    }
+    char want[UNIT_TEXT_MAX + 48] = "";
+    if (!ts->unit_any) {
+      char dims[UNIT_TEXT_MAX];
+      if (units_dimensionless(ts->unit_dims)) snprintf(dims, sizeof dims, "dimensionless");
+      else units_dims_text(ts->unit_dims, dims, sizeof dims);
+      snprintf(want, sizeof want, " (%s is %s)", ts->text ? ts->text->chars : "the type", dims);
+    }
+    return vm_error(vm, "%s expects %s, got %s%s", ts->what ? ts->what->chars : "a value",
+                    ts->text ? ts->text->chars : "?",
+                    IS_QUANTITY(x) ? AS_QUANTITY(x)->unit : value_type_name(x), want);
+  }
   case TS_FN:
     if (value_is_callable(x)) return true;
     break;
