@@ -502,7 +502,7 @@ static void compile_macro(Compiler *c, Node *e, int dst) {
   if (!strcmp(name, "println") || !strcmp(name, "print") || !strcmp(name, "eprintln") ||
       !strcmp(name, "eprint") || !strcmp(name, "panic")) {
     if (args->len > 1) c_error(c, args->items[1]->span, "`%s!` takes a format string and its arguments", name);
-    call_builtin(c, name, args->items, args->len ? 1 : 0, dst, sp);
+    call_builtin(c, !strcmp(name, "print") ? "print!" : name, args->items, args->len ? 1 : 0, dst, sp);
   } else if (!strcmp(name, "format")) {
     if (args->len == 0) c_error(c, sp, "`format!` needs a format string");
     else c_expr(c, args->items[0], dst);

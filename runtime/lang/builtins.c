@@ -339,7 +339,15 @@ static bool write_values(VM *vm, FILE *f, Value *args, int argc, bool newline) {
   return true;
 }
 
+/* print(a, b) writes a line, as in Python; the print! macro calls the
+ * global `print!` (a name no program can spell), which does not end the
+ * line, as in Rust. */
 static bool nat_print(VM *vm, Value *args, int argc, Value *out) {
+  *out = UNIT_VAL;
+  return write_values(vm, vm->out, args, argc, true);
+}
+
+static bool nat_print_inline(VM *vm, Value *args, int argc, Value *out) {
   *out = UNIT_VAL;
   return write_values(vm, vm->out, args, argc, false);
 }
@@ -1010,6 +1018,7 @@ void builtins_init(VM *vm) {
     int min, max;
   } globals[] = {
     {"print", nat_print, 0, -1},       {"println", nat_println, 0, -1},
+    {"print!", nat_print_inline, 0, -1},
     {"eprint", nat_eprint, 0, -1},     {"eprintln", nat_eprintln, 0, -1},
     {"panic", nat_panic, 0, 1},        {"unreachable", nat_unreachable, 0, 1},
     {"assert", nat_assert, 1, 2},      {"assert_eq", nat_assert_eq, 2, 3},

@@ -41,10 +41,10 @@ if [ "$(sed -n 2p "$tmp/out")" != "two" ] || [ "$(sed -n 8p "$tmp/out" | cut -c1
   failed=1
 fi
 
-# Output that stops mid-line (print, a progress bar): the stats and an
+# Output that stops mid-line (print!, a progress bar): the stats and an
 # error start on a line of their own in the shared file, and nothing is
 # added when stdout and stderr go to different places.
-printf 'print("3 of 4 ")\nprint(1, 2)\n' >"$tmp/mid.ns"
+printf 'print!("3 of 4 ")\nprint!("{} {}", 1, 2)\n' >"$tmp/mid.ns"
 "$nsc" --stats run "$tmp/mid.ns" >"$tmp/out" 2>&1
 if [ "$(sed -n 1p "$tmp/out")" != "3 of 4 1 2" ] || [ "$(sed -n 2p "$tmp/out" | cut -c1-24)" != "stats: tensor allocator " ]; then
   printf 'FAIL: --stats after output without a newline\n%s\n' "$(cat "$tmp/out")" >&2
@@ -56,7 +56,7 @@ if [ "$(cat "$tmp/out")" != "3 of 4 1 2" ] || [ "$(wc -l <"$tmp/out")" -ne 0 ] |
   printf 'FAIL: --stats with stdout and stderr apart\n%s\n---\n%s\n' "$(cat "$tmp/out")" "$(cat "$tmp/err")" >&2
   failed=1
 fi
-printf 'print("partial")\nlet z = 0\nprint(1 / z)\n' >"$tmp/miderr.ns"
+printf 'print!("partial")\nlet z = 0\nprint(1 / z)\n' >"$tmp/miderr.ns"
 "$nsc" run "$tmp/miderr.ns" >"$tmp/out" 2>&1
 expect "a runtime error after output without a newline" "$tmp/out" "partial
 $tmp/miderr.ns:3:7: runtime error: division by zero
