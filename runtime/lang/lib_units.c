@@ -126,6 +126,36 @@ static bool q_sqrt(VM *vm, Value *args, int argc, Value *out) {
   return lib_units_unary(vm, AOP_SQRT, args[0], out);
 }
 
+/* floor, ceil, round, trunc: of the number in the display unit, which
+ * stays (2.7_km.floor() is 2.0 km). */
+static bool q_rounding(VM *vm, Value *args, double (*f)(double), Value *out) {
+  Qty q;
+  units_from_value(args[0], &q);
+  q.value = f(q.value / q.scale) * q.scale;
+  *out = units_value(vm, &q);
+  return true;
+}
+
+static bool q_floor(VM *vm, Value *args, int argc, Value *out) {
+  (void)argc;
+  return q_rounding(vm, args, floor, out);
+}
+
+static bool q_ceil(VM *vm, Value *args, int argc, Value *out) {
+  (void)argc;
+  return q_rounding(vm, args, ceil, out);
+}
+
+static bool q_round(VM *vm, Value *args, int argc, Value *out) {
+  (void)argc;
+  return q_rounding(vm, args, round, out);
+}
+
+static bool q_trunc(VM *vm, Value *args, int argc, Value *out) {
+  (void)argc;
+  return q_rounding(vm, args, trunc, out);
+}
+
 void lib_units_init(VM *vm) {
   ObjClass *cls = lib_class(vm, "quantity");
   vm->class_of_obj[OBJ_QUANTITY] = cls;
@@ -135,4 +165,8 @@ void lib_units_init(VM *vm) {
   lib_method(vm, cls, "si", q_si, 1, 1);
   lib_method(vm, cls, "abs", q_abs, 1, 1);
   lib_method(vm, cls, "sqrt", q_sqrt, 1, 1);
+  lib_method(vm, cls, "floor", q_floor, 1, 1);
+  lib_method(vm, cls, "ceil", q_ceil, 1, 1);
+  lib_method(vm, cls, "round", q_round, 1, 1);
+  lib_method(vm, cls, "trunc", q_trunc, 1, 1);
 }

@@ -764,6 +764,11 @@ static int64_t wrap_int(int64_t v, const IntType *t) {
 }
 
 static bool cast_error(VM *vm, Value v, const char *type) {
+  if (IS_QUANTITY(v)) {
+    const char *u = AS_QUANTITY(v)->unit;
+    return vm_error(vm, "cannot cast a quantity in %s to %s: divide by a unit first, as in `(q / 1_%s) as %s`", u,
+                    type, u, type);
+  }
   return vm_error(vm, "cannot cast %s to %s", value_type_name(v), type);
 }
 
