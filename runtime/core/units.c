@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "numeric.h"
@@ -311,7 +312,12 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
   case AOP_SUB:
   case AOP_MOD:
     if (a->number || b->number || !same_dims(a, b)) return mismatch(op, a, b, err, errlen);
+    if (op == AOP_MOD && (a->im || b->im)) {
+      snprintf(err, errlen, "cannot take the remainder of a complex quantity");
+      return false;
+    }
     out->value = op == AOP_ADD ? a->value + b->value : op == AOP_SUB ? a->value - b->value : num_float_mod(a->value, b->value);
+    out->im = op == AOP_ADD ? a->im + b->im : op == AOP_SUB ? a->im - b->im : 0;
     return true;
   case AOP_LT:
   case AOP_LE:
@@ -327,6 +333,17 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
       }
       return mismatch(op, a, b, err, errlen);
     }
+    if (a->im || b->im) {
+      if (op != AOP_EQ && op != AOP_NE && op != AOP_APPROX) {
+        snprintf(err, errlen, "cannot order complex quantities (%s)", a->unit);
+        return false;
+      }
+      bool same = op == AOP_APPROX ? num_approx(a->value, b->value) && num_approx(a->im, b->im)
+                                   : a->value == b->value && a->im == b->im;
+      out->value = same != (op == AOP_NE);
+      out->im = 0;
+      return true;
+    }
     double x = a->value, y = b->value;
     bool r = op == AOP_LT ? x < y : op == AOP_LE ? x <= y : op == AOP_GT ? x > y : op == AOP_GE ? x >= y
              : op == AOP_EQ ? x == y : op == AOP_NE ? x != y : num_approx(x, y);
@@ -337,7 +354,20 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
   case AOP_DOT:
   case AOP_DIV: {
     bool div = op == AOP_DIV;
-    out->value = div ? a->value / b->value : a->value * b->value;
+    if (a->im || b->im) {
+      /* (ar + i ai) * (br + i bi), and / by multiplying with the conjugate */
+      double ar = a->value, ai = a->im, br = b->value, bi = b->im;
+      if (div) {
+        double d = br * br + bi * bi;
+        out->value = (ar * br + ai * bi) / d;
+        out->im = (ai * br - ar * bi) / d;
+      } else {
+        out->value = ar * br - ai * bi;
+        out->im = ar * bi + ai * br;
+      }
+    } else {
+      out->value = div ? a->value / b->value : a->value * b->value;
+    }
     if (b->number) return true; /* q * 2, q / 2: the unit stays */
     if (a->number) {
       if (!div) return true;    /* 2 * q */
@@ -374,7 +404,23 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
       snprintf(err, errlen, "unit exponent out of range in `**`");
       return false;
     }
-    out->value = pow(a->value, (double)k);
+    if (a->im) {
+      double re = 1, im = 0;
+      for (long i = 0; i < labs(k); i++) {
+        double t = re * a->value - im * a->im;
+        im = re * a->im + im * a->value;
+        re = t;
+      }
+      if (k < 0) {
+        double d = re * re + im * im;
+        re /= d;
+        im = -im / d;
+      }
+      out->value = re;
+      out->im = im;
+    } else {
+      out->value = pow(a->value, (double)k);
+    }
     if (k >= 2 && k <= 9 && simple_atom(a->unit)) {
       out->scale = pow(a->scale, (double)k);
       snprintf(out->unit, sizeof out->unit, "%s%s", a->unit, superscripts[k]);
@@ -482,6 +528,7 @@ bool units_type_dims(const char *name, int8_t dim[UNIT_NDIMS]) {
 ObjQuantity *quantity_new(VM *vm, const Qty *q) {
   ObjQuantity *o = (ObjQuantity *)obj_alloc(vm, sizeof(ObjQuantity), OBJ_QUANTITY);
   o->value = q->value;
+  o->im = q->im;
   o->scale = q->scale;
   memcpy(o->dim, q->dim, UNIT_NDIMS);
   memcpy(o->unit, q->unit, UNIT_TEXT_MAX);
@@ -490,7 +537,8 @@ ObjQuantity *quantity_new(VM *vm, const Qty *q) {
 }
 
 Value units_value(VM *vm, const Qty *q) {
-  if (units_dimensionless(q->dim)) return FLOAT_VAL(q->value);
+  if (units_dimensionless(q->dim))
+    return q->im ? OBJ_VAL(complex_new(vm, q->value, q->im)) : FLOAT_VAL(q->value);
   return OBJ_VAL(quantity_new(vm, q));
 }
 
@@ -499,9 +547,18 @@ bool units_from_value(Value v, Qty *q) {
   if (IS_QUANTITY(v)) {
     ObjQuantity *o = AS_QUANTITY(v);
     q->value = o->value;
+    q->im = o->im;
     q->scale = o->scale;
     memcpy(q->dim, o->dim, UNIT_NDIMS);
     memcpy(q->unit, o->unit, UNIT_TEXT_MAX);
+    return true;
+  }
+  if (IS_OBJ_TYPE(v, OBJ_COMPLEX)) {
+    q->value = ((ObjComplex *)v.as.o)->re;
+    q->im = ((ObjComplex *)v.as.o)->im;
+    q->scale = 1;
+    q->number = true;
+    snprintf(q->unit, sizeof q->unit, "complex");
     return true;
   }
   if (!IS_NUM(v)) return false;

@@ -19,6 +19,7 @@
 typedef struct ObjQuantity {
   Obj obj;
   double value;                /* in SI base units */
+  double im;                   /* imaginary part, SI: -1.0i * 1_J⋅s */
   double scale;                /* SI value of one display unit */
   int8_t dim[UNIT_NDIMS];
   char unit[UNIT_TEXT_MAX];    /* display unit: "km", "m/s²", "N" */
@@ -28,9 +29,10 @@ typedef struct ObjQuantity {
 #define AS_QUANTITY(v) ((ObjQuantity *)(v).as.o)
 
 /* An operand of a unit rule: a quantity, or a plain number (`number` set,
- * `unit` holds its type name "int"/"float"). */
+ * `unit` holds its type name "int"/"float"/"complex"). `im` is the
+ * imaginary part of a complex one, 0 otherwise. */
 typedef struct {
-  double value, scale;
+  double value, im, scale;
   int8_t dim[UNIT_NDIMS];
   bool number;
   char unit[UNIT_TEXT_MAX];
@@ -57,7 +59,8 @@ void units_canonical(Qty *q);
 
 /* ---- quantity values ---- */
 ObjQuantity *quantity_new(VM *vm, const Qty *q);
-/* A Qty as a value: a float when dimensionless, else a quantity. */
+/* A Qty as a value: a float (or a complex number) when dimensionless,
+ * else a quantity. */
 Value units_value(VM *vm, const Qty *q);
 /* A quantity or a number as a Qty; false for anything else. */
 bool units_from_value(Value v, Qty *q);

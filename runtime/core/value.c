@@ -126,7 +126,7 @@ static bool equal_at(Value a, Value b, int depth) {
   }
   case OBJ_QUANTITY: {
     ObjQuantity *l = (ObjQuantity *)x, *m = (ObjQuantity *)y;
-    return l->value == m->value && !memcmp(l->dim, m->dim, UNIT_NDIMS);
+    return l->value == m->value && l->im == m->im && !memcmp(l->dim, m->dim, UNIT_NDIMS);
   }
   case OBJ_BOUND: {
     ObjBound *l = (ObjBound *)x, *m = (ObjBound *)y;

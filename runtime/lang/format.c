@@ -170,9 +170,16 @@ static void fmt_complex(Fmt *f, StrBuf *sb, double re, double im) {
   strbuf_addc(sb, 'i');
 }
 
-/* 9.8 m/s²: the number in the display unit, styled like a float. */
+/* 9.8 m/s²: the number in the display unit, styled like a float; a
+ * complex one in parentheses: (0-6.626e-34i) J⋅s. */
 static void fmt_quantity(Fmt *f, StrBuf *sb, const ObjQuantity *q) {
-  fmt_float(f, sb, q->value / q->scale);
+  if (q->im) {
+    strbuf_addc(sb, '(');
+    fmt_complex(f, sb, q->value / q->scale, q->im / q->scale);
+    strbuf_addc(sb, ')');
+  } else {
+    fmt_float(f, sb, q->value / q->scale);
+  }
   strbuf_addc(sb, ' ');
   strbuf_adds(sb, q->unit);
 }

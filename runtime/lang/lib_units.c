@@ -43,11 +43,18 @@ bool lib_units_unary(VM *vm, ArithOp op, Value a, Value *out) {
   Qty q;
   units_from_value(a, &q);
   switch (op) {
-  case AOP_NEG: q.value = -q.value; break;
-  case AOP_ABS: q.value = fabs(q.value); break;
+  case AOP_NEG:
+    q.value = -q.value;
+    q.im = -q.im;
+    break;
+  case AOP_ABS: /* the modulus of a complex quantity */
+    q.value = q.im ? hypot(q.value, q.im) : fabs(q.value);
+    q.im = 0;
+    break;
   case AOP_SQRT:
   case AOP_CBRT: {
     int k = op == AOP_SQRT ? 2 : 3;
+    if (q.im) return vm_error(vm, "cannot take `%s` of a complex quantity", arith_op_name(op));
     for (int i = 0; i < UNIT_NDIMS; i++) {
       if (q.dim[i] % k)
         return vm_error(vm, "cannot take `%s` of %s: its dimensions are not a %s", arith_op_name(op), q.unit,
@@ -68,7 +75,15 @@ bool lib_units_unary(VM *vm, ArithOp op, Value a, Value *out) {
 bool lib_units_get_field(VM *vm, Value v, ObjString *name, Value *out) {
   ObjQuantity *q = AS_QUANTITY(v);
   if (!strcmp(name->chars, "value")) {
-    *out = FLOAT_VAL(q->value);
+    *out = q->im ? OBJ_VAL(complex_new(vm, q->value, q->im)) : FLOAT_VAL(q->value);
+    return true;
+  }
+  if (!strcmp(name->chars, "re") || !strcmp(name->chars, "im")) {
+    Qty part;
+    units_from_value(v, &part);
+    if (name->chars[0] == 'i') part.value = part.im;
+    part.im = 0;
+    *out = OBJ_VAL(quantity_new(vm, &part));
     return true;
   }
   if (!strcmp(name->chars, "unit")) {
@@ -88,6 +103,7 @@ static bool target_unit(VM *vm, Value self, Value arg, const char *who, Qty *out
   if (memcmp(q->dim, out->dim, UNIT_NDIMS))
     return vm_error(vm, "cannot convert %s to %s", q->unit, s->chars);
   out->value = q->value;
+  out->im = q->im;
   return true;
 }
 
@@ -103,7 +119,7 @@ static bool q_value_in(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
   Qty t;
   if (!target_unit(vm, args[0], args[1], "value_in", &t)) return false;
-  *out = FLOAT_VAL(t.value / t.scale);
+  *out = t.im ? OBJ_VAL(complex_new(vm, t.value / t.scale, t.im / t.scale)) : FLOAT_VAL(t.value / t.scale);
   return true;
 }
 
@@ -132,6 +148,7 @@ static bool q_rounding(VM *vm, Value *args, double (*f)(double), Value *out) {
   Qty q;
   units_from_value(args[0], &q);
   q.value = f(q.value / q.scale) * q.scale;
+  q.im = f(q.im / q.scale) * q.scale;
   *out = units_value(vm, &q);
   return true;
 }
@@ -164,6 +181,7 @@ void lib_units_init(VM *vm) {
   lib_method(vm, cls, "value_in", q_value_in, 2, 2);
   lib_method(vm, cls, "si", q_si, 1, 1);
   lib_method(vm, cls, "abs", q_abs, 1, 1);
+  lib_method(vm, cls, "magnitude", q_abs, 1, 1);
   lib_method(vm, cls, "sqrt", q_sqrt, 1, 1);
   lib_method(vm, cls, "floor", q_floor, 1, 1);
   lib_method(vm, cls, "ceil", q_ceil, 1, 1);
