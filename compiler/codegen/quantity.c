@@ -141,6 +141,8 @@ static bool unit_dims(Compiler *c, Node *t, int8_t dim[UNIT_NDIMS], bool *any, i
 
 void c_note_local_unit(Compiler *c, int local, Node *type) {
   if (!c_is_unit_type(c, type)) return;
+  /* a struct or enum of the program named like a quantity (Current) wins */
+  if (type->kind == N_TYPE_NAME && c_resolve_global(c, c_path_text(c, type->as.type_name.path)) >= 0) return;
   int8_t dim[UNIT_NDIMS];
   bool any = false;
   int errors = c->diags->nerrors;
