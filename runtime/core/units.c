@@ -307,12 +307,13 @@ static bool int_power(const Qty *b, long *out) {
 bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, size_t errlen) {
   *out = a->number ? *b : *a;
   out->number = false;
+  out->cplx = a->cplx || b->cplx;
   switch (op) {
   case AOP_ADD:
   case AOP_SUB:
   case AOP_MOD:
     if (a->number || b->number || !same_dims(a, b)) return mismatch(op, a, b, err, errlen);
-    if (op == AOP_MOD && (a->im || b->im)) {
+    if (op == AOP_MOD && out->cplx) {
       snprintf(err, errlen, "cannot take the remainder of a complex quantity");
       return false;
     }
@@ -333,7 +334,7 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
       }
       return mismatch(op, a, b, err, errlen);
     }
-    if (a->im || b->im) {
+    if (out->cplx) {
       if (op != AOP_EQ && op != AOP_NE && op != AOP_APPROX) {
         snprintf(err, errlen, "cannot order complex quantities (%s)", a->unit);
         return false;
@@ -354,7 +355,7 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
   case AOP_DOT:
   case AOP_DIV: {
     bool div = op == AOP_DIV;
-    if (a->im || b->im) {
+    if (out->cplx) {
       /* (ar + i ai) * (br + i bi), and / by multiplying with the conjugate */
       double ar = a->value, ai = a->im, br = b->value, bi = b->im;
       if (div) {
@@ -404,7 +405,7 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
       snprintf(err, errlen, "unit exponent out of range in `**`");
       return false;
     }
-    if (a->im) {
+    if (a->cplx) {
       double re = 1, im = 0;
       for (long i = 0; i < labs(k); i++) {
         double t = re * a->value - im * a->im;
@@ -529,6 +530,7 @@ ObjQuantity *quantity_new(VM *vm, const Qty *q) {
   ObjQuantity *o = (ObjQuantity *)obj_alloc(vm, sizeof(ObjQuantity), OBJ_QUANTITY);
   o->value = q->value;
   o->im = q->im;
+  o->cplx = q->cplx;
   o->scale = q->scale;
   memcpy(o->dim, q->dim, UNIT_NDIMS);
   memcpy(o->unit, q->unit, UNIT_TEXT_MAX);
@@ -538,7 +540,7 @@ ObjQuantity *quantity_new(VM *vm, const Qty *q) {
 
 Value units_value(VM *vm, const Qty *q) {
   if (units_dimensionless(q->dim))
-    return q->im ? OBJ_VAL(complex_new(vm, q->value, q->im)) : FLOAT_VAL(q->value);
+    return q->cplx ? OBJ_VAL(complex_new(vm, q->value, q->im)) : FLOAT_VAL(q->value);
   return OBJ_VAL(quantity_new(vm, q));
 }
 
@@ -548,6 +550,7 @@ bool units_from_value(Value v, Qty *q) {
     ObjQuantity *o = AS_QUANTITY(v);
     q->value = o->value;
     q->im = o->im;
+    q->cplx = o->cplx;
     q->scale = o->scale;
     memcpy(q->dim, o->dim, UNIT_NDIMS);
     memcpy(q->unit, o->unit, UNIT_TEXT_MAX);
@@ -556,6 +559,7 @@ bool units_from_value(Value v, Qty *q) {
   if (IS_OBJ_TYPE(v, OBJ_COMPLEX)) {
     q->value = ((ObjComplex *)v.as.o)->re;
     q->im = ((ObjComplex *)v.as.o)->im;
+    q->cplx = true;
     q->scale = 1;
     q->number = true;
     snprintf(q->unit, sizeof q->unit, "complex");

@@ -20,6 +20,7 @@ typedef struct ObjQuantity {
   Obj obj;
   double value;                /* in SI base units */
   double im;                   /* imaginary part, SI: -1.0i * 1_J⋅s */
+  bool cplx;                   /* complex, even when im is 0 */
   double scale;                /* SI value of one display unit */
   int8_t dim[UNIT_NDIMS];
   char unit[UNIT_TEXT_MAX];    /* display unit: "km", "m/s²", "N" */
@@ -29,12 +30,13 @@ typedef struct ObjQuantity {
 #define AS_QUANTITY(v) ((ObjQuantity *)(v).as.o)
 
 /* An operand of a unit rule: a quantity, or a plain number (`number` set,
- * `unit` holds its type name "int"/"float"/"complex"). `im` is the
- * imaginary part of a complex one, 0 otherwise. */
+ * `unit` holds its type name "int"/"float"/"complex"). `cplx` marks a
+ * complex one (a complex number or a complex quantity), `im` its
+ * imaginary part. */
 typedef struct {
   double value, im, scale;
   int8_t dim[UNIT_NDIMS];
-  bool number;
+  bool number, cplx;
   char unit[UNIT_TEXT_MAX];
 } Qty;
 

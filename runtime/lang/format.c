@@ -173,7 +173,7 @@ static void fmt_complex(Fmt *f, StrBuf *sb, double re, double im) {
 /* 9.8 m/s²: the number in the display unit, styled like a float; a
  * complex one in parentheses: (0-6.626e-34i) J⋅s. */
 static void fmt_quantity(Fmt *f, StrBuf *sb, const ObjQuantity *q) {
-  if (q->im) {
+  if (q->cplx) {
     strbuf_addc(sb, '(');
     fmt_complex(f, sb, q->value / q->scale, q->im / q->scale);
     strbuf_addc(sb, ')');

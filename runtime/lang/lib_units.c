@@ -48,13 +48,14 @@ bool lib_units_unary(VM *vm, ArithOp op, Value a, Value *out) {
     q.im = -q.im;
     break;
   case AOP_ABS: /* the modulus of a complex quantity */
-    q.value = q.im ? hypot(q.value, q.im) : fabs(q.value);
+    q.value = q.cplx ? hypot(q.value, q.im) : fabs(q.value);
     q.im = 0;
+    q.cplx = false;
     break;
   case AOP_SQRT:
   case AOP_CBRT: {
     int k = op == AOP_SQRT ? 2 : 3;
-    if (q.im) return vm_error(vm, "cannot take `%s` of a complex quantity", arith_op_name(op));
+    if (q.cplx) return vm_error(vm, "cannot take `%s` of a complex quantity", arith_op_name(op));
     for (int i = 0; i < UNIT_NDIMS; i++) {
       if (q.dim[i] % k)
         return vm_error(vm, "cannot take `%s` of %s: its dimensions are not a %s", arith_op_name(op), q.unit,
@@ -75,7 +76,7 @@ bool lib_units_unary(VM *vm, ArithOp op, Value a, Value *out) {
 bool lib_units_get_field(VM *vm, Value v, ObjString *name, Value *out) {
   ObjQuantity *q = AS_QUANTITY(v);
   if (!strcmp(name->chars, "value")) {
-    *out = q->im ? OBJ_VAL(complex_new(vm, q->value, q->im)) : FLOAT_VAL(q->value);
+    *out = q->cplx ? OBJ_VAL(complex_new(vm, q->value, q->im)) : FLOAT_VAL(q->value);
     return true;
   }
   if (!strcmp(name->chars, "re") || !strcmp(name->chars, "im")) {
@@ -83,6 +84,7 @@ bool lib_units_get_field(VM *vm, Value v, ObjString *name, Value *out) {
     units_from_value(v, &part);
     if (name->chars[0] == 'i') part.value = part.im;
     part.im = 0;
+    part.cplx = false;
     *out = OBJ_VAL(quantity_new(vm, &part));
     return true;
   }
@@ -104,6 +106,7 @@ static bool target_unit(VM *vm, Value self, Value arg, const char *who, Qty *out
     return vm_error(vm, "cannot convert %s to %s", q->unit, s->chars);
   out->value = q->value;
   out->im = q->im;
+  out->cplx = q->cplx;
   return true;
 }
 
@@ -119,7 +122,7 @@ static bool q_value_in(VM *vm, Value *args, int argc, Value *out) {
   (void)argc;
   Qty t;
   if (!target_unit(vm, args[0], args[1], "value_in", &t)) return false;
-  *out = t.im ? OBJ_VAL(complex_new(vm, t.value / t.scale, t.im / t.scale)) : FLOAT_VAL(t.value / t.scale);
+  *out = t.cplx ? OBJ_VAL(complex_new(vm, t.value / t.scale, t.im / t.scale)) : FLOAT_VAL(t.value / t.scale);
   return true;
 }
 
