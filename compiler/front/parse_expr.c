@@ -914,6 +914,34 @@ static Node *parse_power(Parser *p) {
   return base;
 }
 
+/* The operand n of `∇ψ...` read with `∇ψ` as one name: a copy of the path
+ * from n down the postfix and power nodes (calls, indexing, fields,
+ * methods, ?, .await, ψ² and ψ^k) to the name ψ they start with, which is
+ * replaced by the name `∇ψ`; the other children are shared. NULL when the
+ * chain starts with something else (a path, a struct literal). */
+static Node *nabla_name_tree(Parser *p, Node *n, const char *name, Span name_span) {
+  Node **child;
+  Node *copy = arena_alloc(p->arena, sizeof *copy);
+  *copy = *n;
+  switch (n->kind) {
+  case N_IDENT:
+    return p_ident_node(p, name, name_span);
+  case N_CALL: child = &copy->as.call.callee; break;
+  case N_INDEX: child = &copy->as.index.object; break;
+  case N_FIELD: child = &copy->as.field.object; break;
+  case N_METHOD_CALL: child = &copy->as.method.receiver; break;
+  case N_AWAIT: case N_TRY: child = &copy->as.postfix.operand; break;
+  case N_BINARY:
+    if (n->as.binary.op != OP_POW) return NULL;
+    child = &copy->as.binary.lhs;
+    break;
+  default:
+    return NULL;
+  }
+  *child = nabla_name_tree(p, *child, name, name_span);
+  return *child ? copy : NULL;
+}
+
 /* unary -> ('-' | '!' | '√' | '∛' | '∇' | '∂' | '*' | '∑' | '∏') unary
  *        | '&' ['mut'] unary | '&&' unary | bigop | power */
 Node *p_unary(Parser *p) {
@@ -937,12 +965,16 @@ Node *p_unary(Parser *p) {
     op = t->kind == TOK_SUM ? OP_SUM : OP_PROD;
   prefix: {
     if (!p_enter(p)) return p_err_node(p);
+    Span name_span = {start, peek(p, 1)->span.end};
+    const char *name = p_at_nabla_name(p) ? p_src_text(p, start, name_span.end) : NULL;
     advance(p);
     Node *operand = p_unary(p);
     p_leave(p);
     n = node(p, N_UNARY, start);
     n->as.unary.op = op;
     n->as.unary.operand = operand;
+    n->as.unary.as_name = name ? nabla_name_tree(p, operand, name, name_span) : NULL;
+    n->as.unary.name = n->as.unary.as_name ? name : NULL;
     break;
   }
   case TOK_AMP: case TOK_ANDAND: {

@@ -148,8 +148,22 @@ bool p_expect(Parser *p, TokenKind k, const char *context) {
 
 /* A name where one is required; "_" after an error so callers never see
  * NULL. */
+bool p_at_nabla_name(Parser *p) {
+  Token *t = cur(p), *next = peek(p, 1);
+  return t->kind == TOK_NABLA && next->kind == TOK_IDENT && next->span.start == t->span.end;
+}
+
+const char *p_nabla_name(Parser *p) {
+  Token *t = cur(p), *name = peek(p, 1);
+  const char *s = p_src_text(p, t->span.start, name->span.end);
+  advance(p);
+  advance(p);
+  return s;
+}
+
 const char *p_expect_name(Parser *p, const char *what) {
   Token *t = cur(p);
+  if (p_at_nabla_name(p)) return p_nabla_name(p);
   if (t->kind == TOK_IDENT) {
     const char *s = t->str;
     advance(p);
