@@ -788,9 +788,11 @@ static Node *parse_use_name(Parser *p) {
 }
 
 /* usedecl -> ('use' | 'import') (STRING | usepath) ['as' NAME] [';']
- * usepath -> NAME {'::' NAME} ['::' ('*' | '{' [usename {',' usename} [',']] '}')] */
+ * usepath -> NAME {'::' NAME} ['::' ('*' | '{' [usename {',' usename} [',']] '}')]
+ * After 'import', '.' also separates the names of the path: import std.math. */
 static Node *parse_use(Parser *p, uint32_t start) {
   Node *n = ast_new(p->arena, N_USE, cur(p)->span);
+  bool dotted = at(p, TOK_KW_IMPORT); /* import std.math is use std::math */
   advance(p);
   if (at(p, TOK_STRING)) {
     n->as.use.file = cur(p)->str;
@@ -805,6 +807,14 @@ static Node *parse_use(Parser *p, uint32_t start) {
       } else {
         p_error_at(p, t, "expected a module path, found %s", p_describe(p, t));
         break;
+      }
+      if (at(p, TOK_DOT) && peek_kind(p, 1) == TOK_IDENT) {
+        if (!dotted) {
+          Diag *d = p_error_at(p, cur(p), "the names of a `use` path are separated by '::'");
+          if (d) diag_hint(d, "write `use a::b`, or `import a.b`");
+        }
+        advance(p);
+        continue;
       }
       if (!accept(p, TOK_COLONCOLON)) break;
       if (accept(p, TOK_STAR)) {
