@@ -375,6 +375,11 @@ static void compile_unary(Compiler *c, Node *e, int dst) {
     c_expr(c, x, dst);
     return;
   }
+  int slot;
+  if (op == OP_GRAD && e->as.unary.name && c_resolve(c, e->as.unary.name, &slot) != NAME_NONE) {
+    c_expr(c, e->as.unary.as_name, dst); /* the variable ∇ψ, not ∇ applied to ψ */
+    return;
+  }
   int save = c->fs->freereg;
   int r = c_expr_any(c, x);
   if (op == OP_NEG) c_emit(c, MAKE_ABC(BC_UNM, dst, r, 0), e->span);

@@ -72,6 +72,8 @@ static const char *use_binding(Compiler *c, Node *u) {
   return p->len ? p->items[p->len - 1]->as.ident.name : NULL;
 }
 
+static bool use_std_units(Node *u);
+
 static void declare_pattern_names(Compiler *c, Node *pat, Node *let) {
   switch (pat->kind) {
   case N_PAT_BIND:
@@ -110,7 +112,7 @@ void c_declare_items(Compiler *c, NodeList *items) {
       NodeList *names = &it->as.use.names;
       if (names->len) {
         for (int j = 0; j < names->len; j++) declare(c, use_leaf_name(names->items[j]), 0);
-      } else if (!it->as.use.glob) {
+      } else if (!it->as.use.glob && !use_std_units(it)) {
         const char *b = use_binding(c, it);
         if (b) declare(c, b, 0);
       }
@@ -509,10 +511,30 @@ static void compile_fn_item(Compiler *c, Node *it) {
   if (!IS_UNDEF(v)) set_global(c, it->as.fn.name, v);
 }
 
+/* `use std::X` (or `core::X`, `import std.X`) where X is no prelude name:
+ * the standard library module X, imported at run time like `use X`. */
+static bool use_std_module(Compiler *c, Node *u) {
+  NodeList *path = &u->as.use.path;
+  if (path->len != 2 || u->as.use.file || u->as.use.glob || u->as.use.names.len) return false;
+  const char *first = path->items[0]->as.ident.name;
+  if (strcmp(first, "std") && strcmp(first, "core")) return false;
+  return module_find(c->env->prelude, str_cstr(c->vm, path->items[1]->as.ident.name)) < 0;
+}
+
+/* `use std::units`: the units are built into the language, so it binds
+ * nothing (it is accepted for programs written with it). */
+static bool use_std_units(Node *u) {
+  NodeList *path = &u->as.use.path;
+  return path->len == 2 && !u->as.use.file && !u->as.use.glob && !u->as.use.names.len &&
+         !u->as.use.alias && (!strcmp(path->items[0]->as.ident.name, "std") ||
+                              !strcmp(path->items[0]->as.ident.name, "core")) &&
+         !strcmp(path->items[1]->as.ident.name, "units");
+}
+
 /* `use Enum::{A, B}` and `use std::...`: bindings known at compile time. */
 static bool use_static(Compiler *c, Node *u) {
   NodeList *path = &u->as.use.path;
-  if (!path->len || u->as.use.file) return false;
+  if (!path->len || u->as.use.file || use_std_units(u) || use_std_module(c, u)) return false;
   const char *first = path->items[0]->as.ident.name;
   bool is_std = !strcmp(first, "std") || !strcmp(first, "core");
   Value base = UNDEF_VAL;
@@ -686,7 +708,8 @@ void c_item_runtime(Compiler *c, Node *it) {
   if (path->len) {
     const char *first = path->items[0]->as.ident.name;
     int slot = c_resolve_global(c, first);
-    if (!strcmp(first, "std") || !strcmp(first, "core")) return;
+    if (use_std_units(it)) return;
+    if ((!strcmp(first, "std") || !strcmp(first, "core")) && !use_std_module(c, it)) return;
     if (slot >= 0 && IS_CLASS(c->mod->values[slot]) && AS_CLASS(c->mod->values[slot])->kind != CLASS_BUILTIN)
       return; /* use Enum::{...}: bound at compile time */
   }

@@ -219,7 +219,14 @@ struct Node {
     struct { /* PATH: a::b::C (segments are IDENT nodes; generic args dropped) */
       NodeList segments;
     } path;
-    struct { OpKind op; Node *operand; } unary;      /* UNARY */
+    struct { /* UNARY. ∇ψ written without a space (∇ψ, ∇ψ.x, ∇ψ[0]) also
+              * has name "∇ψ" and as_name, the same expression read with
+              * ∇ψ as a variable, compiled instead where one is in scope */
+      OpKind op;
+      Node *operand;
+      const char *name;
+      Node *as_name;
+    } unary;
     struct { OpKind op; Node *lhs, *rhs; } binary;  /* BINARY */
     struct { OpKind op; Node *target, *value; } assign; /* ASSIGN */
     struct { /* CALL */

@@ -358,12 +358,36 @@ static bool parse_int(Lexer *lx, const uchar *tok, const uchar *tok_end, const u
   return true;
 }
 
+/* A name written right after the decimal digits [tok, p) (as in 2π) that
+ * could be read as part of the literal: one starting with e/E (an exponent
+ * without digits: 2e, 2exp(x)), with i (2i is imaginary: 2in), or with a type
+ * suffix (2f32x, 2u8n). Reports it and returns true. */
+static bool juxtaposed_name_is_ambiguous(Lexer *lx, const uchar *tok, const uchar *p,
+                                         const uchar *e) {
+  const char *why = NULL;
+  if (*p == 'e' || *p == 'E') why = "an exponent needs digits, as in 2e5";
+  else if (*p == 'i') why = "a number followed by `i` is imaginary, as in 2i";
+  else if ((*p == 'u' || *p == 'f') && e - p > 1 && p[1] >= '0' && p[1] <= '9')
+    why = "a type suffix follows a number, as in 2u8 or 2f32";
+  else if (e - p >= 5 && !memcmp(p, "usize", 5))
+    why = "a type suffix follows a number, as in 2usize";
+  if (!why) return false;
+  Diag *d = report(lx, span_of(lx, tok, e), "ambiguous number literal '%.*s'", (int)(e - tok),
+                   (const char *)tok);
+  diag_hint(d, "%s; for a product write `%.*s * %.*s` (or `%.*s × %.*s`)", why, (int)(p - tok),
+            (const char *)tok, (int)(e - p), (const char *)p, (int)(p - tok), (const char *)tok,
+            (int)(e - p), (const char *)p);
+  return true;
+}
+
 /* Finishes a number literal whose digits the DFA matched in [tok, cur)
  * (base 16, 8, 2 include the 0x prefix). What may follow:
  *   a type suffix  1i64  2.5f32  1_u8   -> tok.suffix (an f-suffix makes an
  *                                          INT a FLOAT)
  *   `i`            2i  2.8i             -> IMAG
  *   `_` and a unit 100.0_m  9.8_m/s²    -> QUANTITY, str = unit text
+ *   a name         2π  3x               -> the number alone (the parser
+ *                                          multiplies it with the name)
  * After a '.', only decimal digits count: t.0.1 is t . 0 . 1. */
 static Token number(Lexer *lx, const uchar *tok, const uchar *cur, int base, bool is_float) {
   const uchar *lim = (const uchar *)lx->limit;
@@ -406,6 +430,13 @@ static Token number(Lexer *lx, const uchar *tok, const uchar *cur, int base, boo
   } else if (p == digits_end && base == 10 && p < lim && *p == 'i' && !id_cont_len(p + 1, lim)) {
     kind = TOK_IMAG;
     cur = p + 1;
+  } else if (p == digits_end && base == 10 && id_start_len(p, lim)) {
+    /* 2π, 3x: the number ends here and the name is the next token; the
+     * parser reads the pair as a product. Names that read like the end of
+     * the literal are refused. */
+    const uchar *e = id_cont_end(p, lim);
+    if (juxtaposed_name_is_ambiguous(lx, tok, p, e)) return error_token(lx, tok, e);
+    cur = p;
   } else if (id_cont_len(p, lim)) {
     const uchar *e = id_cont_end(p, lim);
     Diag *d = report(lx, span_of(lx, p, e), "invalid suffix '%.*s' for a number literal",

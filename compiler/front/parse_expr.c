@@ -8,11 +8,13 @@
  *   * / % ⊙ @ ⊗ ⋅                     (× ÷ lex as * /)
  *   as                                CAST
  *   prefix - ! √ ∛ ∇ ∂ & &mut * ∑ ∏
+ *   NUMBER power                      juxtaposition: 2π, 2x², 2(x + 1)
  *   ** ^                              right associative, tighter than a prefix
  *                                     on the left (-x**2 is -(x**2))
  *   postfix: x² call index . ? .await
  * Format strings (the literal of println!("x = {x:.2f}") and f"...") are
  * taken apart in fstring.c. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "pstate.h"
@@ -864,9 +866,38 @@ static Node *parse_primary(Parser *p) {
   }
 }
 
-/* power -> postfix [('**' | '^') unary]    (right associative through unary) */
+/* A number literal written directly before a name or '(' (2π, 3x, 2(x + 1),
+ * ½(a + b)): decimal digits or a fraction, without a type suffix, and with
+ * nothing between it and the next token. The lexer has already refused the
+ * names that would read as part of the literal (2e, 2in). */
+static bool juxtaposed(Parser *p) {
+  Token *t = cur(p), *next = peek(p, 1);
+  if ((t->kind != TOK_INT && t->kind != TOK_FLOAT) || t->suffix) return false;
+  if ((next->kind != TOK_IDENT && next->kind != TOK_LPAREN) || next->span.start != t->span.end)
+    return false;
+  const unsigned char *s = (const unsigned char *)p->src->text + t->span.start;
+  if (s[0] >= '0' && s[0] <= '9') return !(s[0] == '0' && t->span.end - t->span.start > 1 &&
+                                           (s[1] == 'x' || s[1] == 'o' || s[1] == 'b'));
+  return t->kind == TOK_FLOAT && !isinf(t->as.f); /* ½ ¼ ..., not ∞ */
+}
+
+/* power -> NUMBER power                      (juxtaposition: 2π, 2x², 2(x + 1))
+ *        | postfix [('**' | '^') unary]      (right associative through unary)
+ * A juxtaposed product binds like a power: 2x² is 2·(x²), 2π^2 is 2·(π^2),
+ * -2π is -(2π) and ħ / 2π is ħ / (2π). */
 static Node *parse_power(Parser *p) {
   uint32_t start = cur(p)->span.start;
+  if (juxtaposed(p)) {
+    Node *num = p_literal(p);
+    if (!p_enter(p)) return num;
+    Node *rhs = parse_power(p);
+    p_leave(p);
+    Node *n = node(p, N_BINARY, start);
+    n->as.binary.op = OP_MUL;
+    n->as.binary.lhs = num;
+    n->as.binary.rhs = rhs;
+    return n;
+  }
   Node *base = parse_postfix(p, parse_primary(p), start);
   Token *t = cur(p);
   if ((t->kind == TOK_STARSTAR || t->kind == TOK_CARET) && !ends_line(p, t)) {
@@ -881,6 +912,34 @@ static Node *parse_power(Parser *p) {
     return n;
   }
   return base;
+}
+
+/* The operand n of `∇ψ...` read with `∇ψ` as one name: a copy of the path
+ * from n down the postfix and power nodes (calls, indexing, fields,
+ * methods, ?, .await, ψ² and ψ^k) to the name ψ they start with, which is
+ * replaced by the name `∇ψ`; the other children are shared. NULL when the
+ * chain starts with something else (a path, a struct literal). */
+static Node *nabla_name_tree(Parser *p, Node *n, const char *name, Span name_span) {
+  Node **child;
+  Node *copy = arena_alloc(p->arena, sizeof *copy);
+  *copy = *n;
+  switch (n->kind) {
+  case N_IDENT:
+    return p_ident_node(p, name, name_span);
+  case N_CALL: child = &copy->as.call.callee; break;
+  case N_INDEX: child = &copy->as.index.object; break;
+  case N_FIELD: child = &copy->as.field.object; break;
+  case N_METHOD_CALL: child = &copy->as.method.receiver; break;
+  case N_AWAIT: case N_TRY: child = &copy->as.postfix.operand; break;
+  case N_BINARY:
+    if (n->as.binary.op != OP_POW) return NULL;
+    child = &copy->as.binary.lhs;
+    break;
+  default:
+    return NULL;
+  }
+  *child = nabla_name_tree(p, *child, name, name_span);
+  return *child ? copy : NULL;
 }
 
 /* unary -> ('-' | '!' | '√' | '∛' | '∇' | '∂' | '*' | '∑' | '∏') unary
@@ -906,12 +965,16 @@ Node *p_unary(Parser *p) {
     op = t->kind == TOK_SUM ? OP_SUM : OP_PROD;
   prefix: {
     if (!p_enter(p)) return p_err_node(p);
+    Span name_span = {start, peek(p, 1)->span.end};
+    const char *name = p_at_nabla_name(p) ? p_src_text(p, start, name_span.end) : NULL;
     advance(p);
     Node *operand = p_unary(p);
     p_leave(p);
     n = node(p, N_UNARY, start);
     n->as.unary.op = op;
     n->as.unary.operand = operand;
+    n->as.unary.as_name = name ? nabla_name_tree(p, operand, name, name_span) : NULL;
+    n->as.unary.name = n->as.unary.as_name ? name : NULL;
     break;
   }
   case TOK_AMP: case TOK_ANDAND: {

@@ -488,6 +488,9 @@ static Node *parse_pat_alt(Parser *p) {
     n->as.pat_path.path = path;
     return n;
   }
+  case TOK_NABLA:
+    if (p_at_nabla_name(p)) return parse_pat_bind(p);
+    /* fallthrough */
   default:
     p_error_at(p, t, "expected a pattern, found %s", p_describe(p, t));
     return ast_new(p->arena, N_PAT_WILD, t->span);

@@ -148,8 +148,22 @@ bool p_expect(Parser *p, TokenKind k, const char *context) {
 
 /* A name where one is required; "_" after an error so callers never see
  * NULL. */
+bool p_at_nabla_name(Parser *p) {
+  Token *t = cur(p), *next = peek(p, 1);
+  return t->kind == TOK_NABLA && next->kind == TOK_IDENT && next->span.start == t->span.end;
+}
+
+const char *p_nabla_name(Parser *p) {
+  Token *t = cur(p), *name = peek(p, 1);
+  const char *s = p_src_text(p, t->span.start, name->span.end);
+  advance(p);
+  advance(p);
+  return s;
+}
+
 const char *p_expect_name(Parser *p, const char *what) {
   Token *t = cur(p);
+  if (p_at_nabla_name(p)) return p_nabla_name(p);
   if (t->kind == TOK_IDENT) {
     const char *s = t->str;
     advance(p);
@@ -774,9 +788,11 @@ static Node *parse_use_name(Parser *p) {
 }
 
 /* usedecl -> ('use' | 'import') (STRING | usepath) ['as' NAME] [';']
- * usepath -> NAME {'::' NAME} ['::' ('*' | '{' [usename {',' usename} [',']] '}')] */
+ * usepath -> NAME {'::' NAME} ['::' ('*' | '{' [usename {',' usename} [',']] '}')]
+ * After 'import', '.' also separates the names of the path: import std.math. */
 static Node *parse_use(Parser *p, uint32_t start) {
   Node *n = ast_new(p->arena, N_USE, cur(p)->span);
+  bool dotted = at(p, TOK_KW_IMPORT); /* import std.math is use std::math */
   advance(p);
   if (at(p, TOK_STRING)) {
     n->as.use.file = cur(p)->str;
@@ -791,6 +807,14 @@ static Node *parse_use(Parser *p, uint32_t start) {
       } else {
         p_error_at(p, t, "expected a module path, found %s", p_describe(p, t));
         break;
+      }
+      if (at(p, TOK_DOT) && peek_kind(p, 1) == TOK_IDENT) {
+        if (!dotted) {
+          Diag *d = p_error_at(p, cur(p), "the names of a `use` path are separated by '::'");
+          if (d) diag_hint(d, "write `use a::b`, or `import a.b`");
+        }
+        advance(p);
+        continue;
       }
       if (!accept(p, TOK_COLONCOLON)) break;
       if (accept(p, TOK_STAR)) {

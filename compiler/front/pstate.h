@@ -208,6 +208,10 @@ Diag *p_error_span(Parser *p, Span span, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void p_unclosed_hint(Parser *p, Diag *d);
 bool p_expect(Parser *p, TokenKind k, const char *context);
+/* `∇ψ` written without a space is also a name (the binding `let ∇ψ = ...`):
+ * p_at_nabla_name tells whether one is at the cursor, p_nabla_name takes it. */
+bool p_at_nabla_name(Parser *p);
+const char *p_nabla_name(Parser *p);
 const char *p_expect_name(Parser *p, const char *what);
 /* Recursion and tree-height limits: p_enter/p_leave around recursive
  * parses, p_grow per link of a left-nested chain. */

@@ -182,6 +182,17 @@ static bool import_module(VM *vm, ObjString *spec, ObjModule *from, Value *out) 
     free(dir);
     return ok;
   }
+  /* std::math (or core::math) is the standard library module math and
+   * nothing else: no file is looked for. */
+  const char *std_name = !strncmp(s, "std::", 5) ? s + 5 : !strncmp(s, "core::", 6) ? s + 6 : NULL;
+  if (std_name && !strstr(std_name, "::")) {
+    const NsEmbedded *emb = find_stdlib(std_name);
+    free(dir);
+    if (!emb) return vm_error(vm, "cannot find module `%s`: the standard library has no module `%s`", s, std_name);
+    char key[PATH_MAX + 16];
+    if (snprintf(key, sizeof key, "<stdlib>/%s.ns", std_name) >= (int)sizeof key) key[0] = 0;
+    return load_module(vm, std_name, key, source_new(key, emb->text, emb->len), out);
+  }
   /* a::b::c -> stdlib "a/b/c", then file dir/a/b/c.ns, then member c of a::b */
   char rel[PATH_MAX];
   size_t n = 0;
