@@ -423,8 +423,57 @@ static void compile_method_into(Compiler *c, ObjClass *cls, Node *fn) {
   if (!IS_UNDEF(v)) table_set(c->vm, &cls->methods, str_cstr(c->vm, fn->as.fn.name), v);
 }
 
-/* Trait default methods; the names of required methods (no body) are kept
- * in the trait class's `traits` table so impls can be checked. */
+/* A required method's signature for checking impls: (parameter count
+ * including self, the declaration's text with whitespace runs as one space). */
+static Value required_signature(Compiler *c, Node *m) {
+  char buf[256];
+  size_t n = 0;
+  const char *t = c->src->text;
+  bool space = false;
+  for (uint32_t i = m->span.start; i < m->span.end && i < c->src->len && n + 2 < sizeof buf; i++) {
+    if (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r') {
+      space = true;
+      continue;
+    }
+    if (space && n) buf[n++] = ' ';
+    space = false;
+    buf[n++] = t[i];
+  }
+  ObjTuple *sig = tuple_new(c->vm, 2);
+  sig->items[0] = INT_VAL(m->as.fn.params.len);
+  sig->items[1] = OBJ_VAL(str_copy(c->vm, buf, n));
+  return OBJ_VAL(sig);
+}
+
+/* Every required method of trait tr is in the impl (items) with the trait's
+ * number of parameters. */
+static void check_impl_signatures(Compiler *c, Node *it, ObjClass *tr, const char *trname, const char *tname) {
+  NodeList *items = &it->as.impl.items;
+  for (uint32_t i = 0; i < tr->traits.cap; i++) {
+    TableEntry *e = &tr->traits.entries[i];
+    if (!e->key) continue;
+    const char *want = "";
+    int64_t nparams = -1;
+    if (IS_TUPLE(e->value)) {
+      nparams = AS_TUPLE(e->value)->items[0].as.i;
+      want = AS_STRING(AS_TUPLE(e->value)->items[1])->chars;
+    }
+    Node *have = NULL;
+    for (int j = 0; j < items->len; j++)
+      if (items->items[j]->kind == N_FN && !strcmp(items->items[j]->as.fn.name, e->key->chars)) have = items->items[j];
+    if (!have) {
+      c_error(c, it->span, "missing method `%s` in `impl %s for %s` (the trait declares `%s`)", e->key->chars, trname,
+              tname, want);
+    } else if (nparams >= 0 && have->as.fn.params.len != nparams) {
+      c_error(c, have->span, "`%s` in `impl %s for %s` takes %d parameter%s, but the trait `%s` declares `%s`",
+              e->key->chars, trname, tname, have->as.fn.params.len, have->as.fn.params.len == 1 ? "" : "s", trname,
+              want);
+    }
+  }
+}
+
+/* Trait default methods; the signatures of required methods (no body) are
+ * kept in the trait class's `traits` table so impls can be checked. */
 static void compile_trait(Compiler *c, Node *it) {
   int slot = c_resolve_global(c, it->as.trait.name);
   if (slot < 0 || !IS_CLASS(c->mod->values[slot])) return;
@@ -439,18 +488,81 @@ static void compile_trait(Compiler *c, Node *it) {
     Node *m = items->items[i];
     if (m->kind != N_FN) continue;
     if (m->as.fn.body) compile_method_into(c, cls, m);
-    else table_set(c->vm, &cls->traits, str_cstr(c->vm, m->as.fn.name), UNIT_VAL);
+    else table_set(c->vm, &cls->traits, str_cstr(c->vm, m->as.fn.name), required_signature(c, m));
   }
   c->ngenerics--;
   c->self_class = saved;
   c->self_slot = saved_slot;
 }
 
+/* Built-in types an operator trait may be implemented for, with a struct
+ * or enum on the right: `impl Mul<Vector3> for f64`. */
+static bool is_builtin_operand(const char *name) {
+  static const char *const names[] = {"i8",  "i16",  "i32",     "i64",     "i128", "isize", "u8",       "u16",
+                                      "u32", "u64",  "u128",    "usize",   "int",  "f16",   "f32",      "f64",
+                                      "float", "Complex", "complex", "c32", "c64",  "c128",  "Quantity", "Number"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(name, names[i])) return true;
+  return false;
+}
+
+/* `impl Mul<Vector3> for f64 { fn mul(self, v: Vector3) -> Vector3 }`: the
+ * methods go to the right operand's type as `@mul`, which the VM calls when
+ * the left operand of `*` is any built-in value (int, float, complex,
+ * quantity) and the right one is that type. */
+static void compile_builtin_impl(Compiler *c, Node *it, const char *tname) {
+  Node *tn = it->as.impl.trait;
+  Node *tp = tn->kind == N_TYPE_NAME ? tn->as.type_name.path : tn;
+  const char *trname = c_path_text(c, tp);
+  Value tv = c_static_value(c, tp);
+  if (!IS_CLASS(tv) || AS_CLASS(tv)->kind != CLASS_TRAIT) {
+    c_error(c, tp->span, "`%s` is not a trait", trname);
+    return;
+  }
+  Node *arg = tn->kind == N_TYPE_NAME && tn->as.type_name.args.len == 1 ? tn->as.type_name.args.items[0] : NULL;
+  Value rv = UNDEF_VAL;
+  if (arg) rv = c_static_value(c, arg->kind == N_TYPE_NAME ? arg->as.type_name.path : arg);
+  if (!IS_CLASS(rv) || (AS_CLASS(rv)->kind != CLASS_STRUCT && AS_CLASS(rv)->kind != CLASS_ENUM)) {
+    c_error(c, tn->span,
+            "`impl %s for %s` needs the right operand's type, a struct or enum of this module: `impl %s<Type> for %s`",
+            trname, tname, trname, tname);
+    return;
+  }
+  ObjClass *cls = AS_CLASS(rv);
+  check_impl_signatures(c, it, AS_CLASS(tv), trname, tname);
+  NodeList *items = &it->as.impl.items;
+  for (int i = 0; i < items->len; i++) {
+    Node *m = items->items[i];
+    if (m->kind != N_FN) continue;
+    char key[256], name[512];
+    snprintf(key, sizeof key, "@%s", m->as.fn.name);
+    Value have;
+    if (table_get(&cls->methods, str_cstr(c->vm, key), &have)) {
+      c_error(c, m->span,
+              "`%s` already has a `%s` for a built-in left operand (one impl serves int, float, complex and quantities)",
+              cls->name->chars, m->as.fn.name);
+      continue;
+    }
+    snprintf(name, sizeof name, "%s::%s", tname, m->as.fn.name);
+    c->generics[c->ngenerics++] = &m->as.fn.generics;
+    ObjProto *p = c_function(c, m, arena_strndup(&c->arena, name, strlen(name)));
+    c->ngenerics--;
+    Value v = make_closure(c, p);
+    if (!IS_UNDEF(v)) table_set(c->vm, &cls->methods, str_cstr(c->vm, key), v);
+  }
+}
+
 static void compile_impl(Compiler *c, Node *it) {
+
   Node *st = it->as.impl.self_type;
   Node *path = st->kind == N_TYPE_NAME ? st->as.type_name.path : st;
   Value v = c_static_value(c, path);
   const char *tname = c_path_text(c, path);
+  if (it->as.impl.trait && path->kind == N_IDENT && is_builtin_operand(tname) &&
+      !(IS_CLASS(v) && (AS_CLASS(v)->kind == CLASS_STRUCT || AS_CLASS(v)->kind == CLASS_ENUM))) {
+    compile_builtin_impl(c, it, tname);
+    return;
+  }
   if (!IS_CLASS(v) || AS_CLASS(v)->kind == CLASS_TRAIT) {
     if (IS_UNDEF(v) && c_resolve_global(c, tname) < 0) {
       unknown_type(c, tname, path->span);
@@ -489,12 +601,7 @@ static void compile_impl(Compiler *c, Node *it) {
         if (e->key && (!table_get(&cls->methods, e->key, &have) || IS_UNDEF(have)))
           table_set(c->vm, &cls->methods, e->key, e->value);
       }
-      for (uint32_t i = 0; i < tr->traits.cap; i++) {
-        TableEntry *e = &tr->traits.entries[i];
-        Value have;
-        if (e->key && (!table_get(&cls->methods, e->key, &have) || IS_UNDEF(have)))
-          c_error(c, it->span, "missing method `%s` in `impl %s for %s`", e->key->chars, trname, tname);
-      }
+      check_impl_signatures(c, it, tr, trname, tname);
       table_set(c->vm, &cls->traits, tr->name, OBJ_VAL(tr));
     }
   }

@@ -422,7 +422,9 @@ static bool nat_assert(VM *vm, Value *args, int argc, Value *out) {
 
 static bool assert_cmp(VM *vm, Value *args, int argc, Value *out, bool want_equal) {
   *out = UNIT_VAL;
-  if (value_equal(args[0], args[1]) == want_equal) return true;
+  bool eq; /* through a PartialEq impl's eq, as `==` */
+  if (!arith_user_equal(vm, args[0], args[1], &eq)) return false;
+  if (eq == want_equal) return true;
   ObjString *msg = message_arg(vm, args, argc, 2);
   ObjString *l = format_value(vm, args[0], true);
   ObjString *r = format_value(vm, args[1], true);

@@ -4,8 +4,8 @@
  * Display (`{}`) prints strings and chars raw; Debug (`{:?}`) quotes them.
  * Inside a container an element is always shown quoted ("nested" form), so
  * `["a", 1]` prints as written. A struct or enum whose class has a
- * `to_string` method displays through it, except in Debug form, which
- * always shows the fields. */
+ * `fmt` (the Display trait) or `to_string` method displays through it,
+ * except in Debug form, which always shows the fields. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -269,14 +269,17 @@ static bool fmt_fields(Fmt *f, StrBuf *sb, ObjString **names, const Value *field
 static bool fmt_user(Fmt *f, StrBuf *sb, Value v, ObjClass *cls, bool *done) {
   *done = false;
   Value method;
-  if (!table_get(&cls->methods, str_cstr(f->vm, "to_string"), &method) ||
-      !value_is_callable(method))
-    return true;
+  const char *name = "fmt"; /* the prelude's Display trait */
+  if (!table_get(&cls->methods, str_cstr(f->vm, name), &method) || !value_is_callable(method)) {
+    name = "to_string";
+    if (!table_get(&cls->methods, str_cstr(f->vm, name), &method) || !value_is_callable(method))
+      return true;
+  }
   *done = true;
   Value res;
   if (!vm_call(f->vm, method, &v, 1, &res)) return false;
   if (!IS_STRING(res))
-    return vm_error(f->vm, "`%s::to_string` returned %s, expected a string", cls->name->chars,
+    return vm_error(f->vm, "`%s::%s` returned %s, expected a string", cls->name->chars, name,
                     value_type_name(res));
   strbuf_add(sb, AS_STRING(res)->chars, AS_STRING(res)->len);
   return true;

@@ -427,14 +427,134 @@ static bool vector_op(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   return ok;
 }
 
+/* ---- operators of struct and enum values (the prelude's operator traits) ----
+ * `a + b` with a struct or enum operand calls a method of its type: `add`
+ * on the left operand's type, else `@add` on the right operand's type (what
+ * `impl Add<T> for f64` defines, for a built-in value on the left). */
+
+static bool is_user(Value v) { return IS_INSTANCE(v) || IS_VARIANT(v); }
+
+/* The method an operator calls and the trait the type must implement for
+ * it (NULL: any method of that name, as √x calls `sqrt`). */
+static const char *op_method(ArithOp op, const char **trait) {
+  *trait = NULL;
+  switch (op) {
+  case AOP_ADD: *trait = "Add"; return "add";
+  case AOP_SUB: *trait = "Sub"; return "sub";
+  case AOP_MUL: *trait = "Mul"; return "mul";
+  case AOP_DIV: *trait = "Div"; return "div";
+  case AOP_MOD: *trait = "Rem"; return "rem";
+  case AOP_POW: *trait = "Pow"; return "pow";
+  case AOP_EQ:
+  case AOP_NE: *trait = "PartialEq"; return "eq";
+  case AOP_LT:
+  case AOP_LE:
+  case AOP_GT:
+  case AOP_GE: *trait = "PartialOrd"; return "lt";
+  case AOP_NEG: *trait = "Neg"; return "neg";
+  case AOP_DOT: return "dot";
+  case AOP_SQRT: return "sqrt";
+  case AOP_ABS: return "abs";
+  default: return NULL;
+  }
+}
+
+/* The method `name` of v's struct/enum type when the type implements trait
+ * (not the methods every value has). */
+static bool user_method(VM *vm, Value v, const char *trait, const char *name, Value *out) {
+  if (!is_user(v)) return false;
+  ObjClass *cls = vm_class_of(vm, v);
+  Value t;
+  if (!cls || (trait && !table_get(&cls->traits, str_cstr(vm, trait), &t))) return false;
+  return table_get(&cls->methods, str_cstr(vm, name), out) && value_is_callable(*out);
+}
+
+/* The method runs in a nested interpreter loop: counted as native depth so
+ * an operator method that applies its own operator ends in an error. */
+static bool call_op(VM *vm, Value f, Value *args, int argc, Value *out) {
+  vm->native_depth++;
+  bool ok = vm_call(vm, f, args, argc, out);
+  vm->native_depth--;
+  return ok;
+}
+
+static bool call2(VM *vm, Value f, Value a, Value b, Value *out) {
+  Value args[2] = {a, b};
+  return call_op(vm, f, args, 2, out);
+}
+
+/* *found: an operator method applied; the result is in *out. */
+static bool user_binary(VM *vm, ArithOp op, Value a, Value b, Value *out, bool *found) {
+  *found = false;
+  const char *trait;
+  const char *name = op_method(op, &trait);
+  if (!name) return true;
+  Value f;
+  bool swap = op == AOP_GT || op == AOP_LE; /* a > b is b < a; a <= b is !(b < a) */
+  Value x = swap ? b : a, y = swap ? a : b;
+  if (!user_method(vm, x, trait, name, &f)) {
+    char rname[16];
+    snprintf(rname, sizeof rname, "@%s", name);
+    if (!user_method(vm, y, NULL, rname, &f)) { /* only impls of the trait for built-in types define @name */
+      /* x² and x³ without a pow method: products by itself */
+      if (op == AOP_POW && IS_INT(b) && (b.as.i == 2 || b.as.i == 3) && user_method(vm, a, "Mul", "mul", &f)) {
+        *found = true;
+        Value r;
+        if (!call2(vm, f, a, a, &r)) return false;
+        if (b.as.i == 3 && !call2(vm, f, r, a, &r)) return false;
+        *out = r;
+      }
+      return true;
+    }
+  }
+  *found = true;
+  Value r;
+  if (!call2(vm, f, x, y, &r)) return false;
+  if (op == AOP_EQ || op == AOP_NE || op == AOP_LT || op == AOP_LE || op == AOP_GT || op == AOP_GE) {
+    if (!IS_BOOL(r))
+      return vm_error(vm, "`%s` of %s returned %s, expected bool", name, value_type_name(is_user(x) ? x : y),
+                      value_type_name(r));
+    if (op == AOP_NE || op == AOP_LE || op == AOP_GE) r = BOOL_VAL(!r.as.b);
+  }
+  *out = r;
+  return true;
+}
+
+bool arith_user_equal(VM *vm, Value a, Value b, bool *out) {
+  bool found = false;
+  Value r;
+  if ((is_user(a) || is_user(b)) && !user_binary(vm, AOP_EQ, a, b, &r, &found)) return false;
+  *out = found ? r.as.b : value_equal(a, b);
+  return true;
+}
+
 /* ---- binary operators ---- */
 
 bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   if (IS_TENSOR(a)) return vm->lang.tensor_inplace(vm, op, a, b, out);
+  const char *trait;
+  const char *base = op_method(op, &trait);
+  if (is_user(a) && base && trait) {
+    /* a += b: add_assign(&mut a, b) when the type implements AddAssign, else a = a + b */
+    char name[24], tname[24];
+    snprintf(name, sizeof name, "%s_assign", base);
+    snprintf(tname, sizeof tname, "%sAssign", trait);
+    Value f, r;
+    if (user_method(vm, a, tname, name, &f)) {
+      if (!call2(vm, f, a, b, &r)) return false;
+      *out = a;
+      return true;
+    }
+  }
   return arith_binary(vm, op, a, b, out);
 }
 
 bool arith_binary(VM *vm, ArithOp op, Value a, Value b, Value *out) {
+  if (is_user(a) || is_user(b)) {
+    bool found;
+    if (!user_binary(vm, op, a, b, out, &found)) return false;
+    if (found) return true;
+  }
   if (IS_TENSOR(a) || IS_TENSOR(b)) return vm->lang.tensor_binary(vm, op, a, b, out);
   if ((IS_QUANTITY(a) || IS_QUANTITY(b)) && op != AOP_IN)
     return vm->lang.quantity_binary(vm, op, a, b, out);
@@ -579,6 +699,15 @@ static bool less(VM *vm, Value a, Value b, bool or_equal, bool *out, int depth) 
 bool arith_compare(VM *vm, ArithOp op, Value a, Value b, bool *out) {
   /* a comparison used as a condition; elsewhere tensors compare elementwise */
   if (IS_TENSOR(a) || IS_TENSOR(b)) return vm_error(vm, "condition must be bool, got Tensor");
+  if (is_user(a) || is_user(b)) {
+    bool found;
+    Value r;
+    if (!user_binary(vm, op, a, b, &r, &found)) return false;
+    if (found) {
+      *out = r.as.b;
+      return true;
+    }
+  }
   if (IS_QUANTITY(a) || IS_QUANTITY(b)) return vm->lang.quantity_compare(vm, op, a, b, out);
   switch (op) {
   case AOP_LT: return less(vm, a, b, false, out, 0);
@@ -678,6 +807,9 @@ static bool magnitude(VM *vm, Value a, Value *out) {
 bool arith_unary(VM *vm, ArithOp op, Value a, Value *out) {
   if (IS_TENSOR(a) || (op == AOP_GRAD && IS_TUPLE(a))) return vm->lang.tensor_unary(vm, op, a, out);
   if (IS_QUANTITY(a)) return vm->lang.quantity_unary(vm, op, a, out);
+  Value f;
+  const char *trait, *name = op_method(op, &trait);
+  if (name && user_method(vm, a, trait, name, &f)) return call_op(vm, f, &a, 1, out);
   switch (op) {
   case AOP_NEG:
     if (IS_INT(a)) {

@@ -388,11 +388,16 @@ static __attribute__((noinline)) bool check_limits(VM *vm) {
     vmbreak;                                                                                       \
   }
 
-static inline bool fast_equal(const Value *a, const Value *b) {
-  if (a->type == VAL_INT && b->type == VAL_INT) return a->as.i == b->as.i;
-  if (a->type == VAL_FLOAT && b->type == VAL_FLOAT) return a->as.f == b->as.f;
-  return value_equal(*a, *b);
-}
+/* == on numbers inline; struct and enum values through their `eq` method */
+#define EQUAL(a, b, out)                                                                           \
+  do {                                                                                             \
+    if ((a)->type == VAL_INT && (b)->type == VAL_INT)                                              \
+      out = (a)->as.i == (b)->as.i;                                                                \
+    else if ((a)->type == VAL_FLOAT && (b)->type == VAL_FLOAT)                                     \
+      out = (a)->as.f == (b)->as.f;                                                                \
+    else                                                                                           \
+      CHECK(arith_user_equal(vm, *(a), *(b), &out));                                               \
+  } while (0)
 
 /* (vm_int.h) */
 bool vm_execute(VM *vm, int entry) {
@@ -688,14 +693,16 @@ bool vm_execute(VM *vm, int entry) {
 
       vmcase(EQ) {
         TENSOR_COMPARE(AOP_EQ);
-        bool r = fast_equal(RB, RC);
+        bool r;
+        EQUAL(RB, RC, r);
         *RA = BOOL_VAL(r);
         vmbreak;
       }
       vmcase(NE) {
         TENSOR_COMPARE(AOP_NE);
-        bool r = !fast_equal(RB, RC);
-        *RA = BOOL_VAL(r);
+        bool r;
+        EQUAL(RB, RC, r);
+        *RA = BOOL_VAL(!r);
         vmbreak;
       }
       vmcase(LT) {
@@ -763,7 +770,8 @@ bool vm_execute(VM *vm, int entry) {
           vm_error(vm, "condition must be bool, got Tensor");
           THROW();
         }
-        bool r = fast_equal(RA, RB);
+        bool r;
+        EQUAL(RA, RB, r);
         COND_JUMP(r, INS_C(i) != 0);
         vmbreak;
       }

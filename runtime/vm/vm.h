@@ -168,6 +168,9 @@ bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out);
 bool arith_unary(VM *vm, ArithOp op, Value a, Value *out);
 bool arith_compare(VM *vm, ArithOp op, Value a, Value b, bool *out); /* AOP_LT .. AOP_GE */
 bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);
+/* a == b through the `eq` method of a struct or enum operand's type, else
+ * value_equal; false on error. */
+bool arith_user_equal(VM *vm, Value a, Value b, bool *out);
 
 /* Type annotation check: true if v conforms (converting int -> float when
  * the annotation asks for a float); else vm_error with both types. */
