@@ -197,7 +197,7 @@ static bool is_top_temp(Compiler *c, int dst) {
 /* Compile call arguments into consecutive registers after base; returns the
  * count, and the constant index of the names tuple for named args (-1 if
  * none). */
-static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp) {
+static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp, Node *fn) {
   *kw_const = -1;
   if (args->len > MAX_CALL_ARGS) {
     Diag *d = c_error(c, sp, "a call takes at most %d arguments, this one has %d", MAX_CALL_ARGS, args->len);
@@ -218,7 +218,7 @@ static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, 
   for (int i = 0; i < args->len; i++) {
     int r = c_alloc_reg(c, args->items[i]->span);
     if (r != first_reg + i && !c->fs->out_of_regs) c_error(c, sp, "internal: argument registers out of order");
-    c_expr(c, args->items[i]->as.arg.value, r);
+    c_expr_for(c, args->items[i]->as.arg.value, r, c_param_expect(c, fn, args, i));
   }
   if (named) {
     ObjTuple *t = tuple_new(c->vm, (uint32_t)named);
@@ -250,7 +250,7 @@ static void compile_call(Compiler *c, Node *e, int dst) {
   int base = call_base(c, dst, e->span);
   c_expr(c, e->as.call.callee, base);
   int kw;
-  int n = call_args(c, &e->as.call.args, base + 1, &kw, e->span);
+  int n = call_args(c, &e->as.call.args, base + 1, &kw, e->span, c_callee_fn(c, e->as.call.callee));
   if (kw + 1 >= K_EXTRA) c_error(c, e->span, "too many constants before this call");
   c_emit(c, MAKE_ABC(BC_CALL, base, n, kw + 1), e->span);
   finish_call(c, base, dst, save, e->span);
@@ -261,7 +261,7 @@ static void compile_method_call(Compiler *c, Node *e, int dst) {
   int base = call_base(c, dst, e->span);
   c_expr(c, e->as.method.receiver, base);
   int kw;
-  int n = call_args(c, &e->as.method.args, base + 1, &kw, e->span);
+  int n = call_args(c, &e->as.method.args, base + 1, &kw, e->span, NULL);
   int name = c_str_const(c, e->as.method.name, e->as.method.name_span);
   if (kw >= 0) {
     c_emit_k8(c, BC_INVOKEKW, base, n, name, e->span);

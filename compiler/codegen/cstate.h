@@ -119,6 +119,16 @@ void c_patch_to(Compiler *c, int at, int target);
 void c_patch_here(Compiler *c, Jumps *j);
 void c_jumps_push(Compiler *c, Jumps *j, int at);
 
+/* expect.c: compile e as the initialiser of a value annotated `expect`
+ * (NULL: none), so `Matrix::zeros()` takes its shape from
+ * `Matrix<f32, 3, 4>` */
+void c_expr_for(Compiler *c, Node *e, int dst, const ObjTypeSpec *expect);
+/* The module-level `fn` a call's callee names at compile time, or NULL. */
+Node *c_callee_fn(Compiler *c, Node *callee);
+/* The tensor annotation of the parameter of `fn` that call argument i
+ * fills, or NULL. */
+const ObjTypeSpec *c_param_expect(Compiler *c, Node *fn, NodeList *args, int i);
+
 /* resolve.c: scopes, locals, upvalues, globals, paths, assignability */
 int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp);
 void c_enter_scope(Compiler *c);

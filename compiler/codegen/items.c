@@ -256,7 +256,11 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
     ts->slot = c->self_slot;
     return ts;
   }
-  if (!strcmp(name, "Tensor") || !strcmp(name, "Matrix") || !strcmp(name, "Vector"))
+  /* The tensor types, unless the module defines a type of that name (the
+   * prelude's `Matrix` and `Vector` hold constructors, expect.c) */
+  int own = c_resolve_global(c, name);
+  bool redefined = own >= 0 && !(c->mod->flags[own] & GLOBAL_BUILTIN) && find_item(c, name);
+  if ((!strcmp(name, "Tensor") || !strcmp(name, "Matrix") || !strcmp(name, "Vector")) && !redefined)
     return tensor_spec(c, type, name, what);
   if (c_resolve_global(c, name) < 0 && c_is_unit_type(c, type)) return c_unit_typespec(c, type, what);
   ItemInfo *alias = find_item(c, name);

@@ -139,6 +139,16 @@ void c_fstring(Compiler *c, Node *f, int dst) {
   c_free_to(c, save);
 }
 
+/* The annotation of field `name` of a struct known at compile time, or NULL. */
+static const ObjTypeSpec *field_type(Value cls_v, const char *name) {
+  if (!IS_CLASS(cls_v) || AS_CLASS(cls_v)->kind != CLASS_STRUCT) return NULL;
+  ObjClass *cls = AS_CLASS(cls_v);
+  for (int i = 0; i < cls->nfields; i++)
+    if (!strcmp(cls->field_names[i]->chars, name) && IS_OBJ_TYPE(cls->field_types[i], OBJ_TYPESPEC))
+      return AS_TYPESPEC(cls->field_types[i]);
+  return NULL;
+}
+
 void c_struct_lit(Compiler *c, Node *e, int dst) {
   Node *path = e->as.struct_lit.path;
   NodeList *fields = &e->as.struct_lit.fields;
@@ -194,7 +204,7 @@ void c_struct_lit(Compiler *c, Node *e, int dst) {
     int r = c_alloc_reg(c, f->span);
     t->items[i] = OBJ_VAL(str_cstr(c->vm, f->as.field_init.name));
     if (f->as.field_init.value) {
-      c_expr(c, f->as.field_init.value, r);
+      c_expr_for(c, f->as.field_init.value, r, field_type(cls_v, f->as.field_init.name));
     } else {
       c_load_path(c, &(Node){.kind = N_IDENT, .span = f->span, .as.ident.name = f->as.field_init.name}, r);
     }

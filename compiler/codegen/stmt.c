@@ -258,12 +258,10 @@ static void compile_global_let(Compiler *c, Node *s) {
   Node *pat = s->as.let.pattern;
   int save = c->fs->freereg;
   int r = c_alloc_reg(c, s->span);
-  if (s->as.let.init) c_expr(c, s->as.let.init, r);
+  ObjTypeSpec *ts = s->as.let.type && s->as.let.init ? c_typespec(c, s->as.let.type, "the `let` binding") : NULL;
+  if (s->as.let.init) c_expr_for(c, s->as.let.init, r, ts);
   else c_emit(c, MAKE_ABC(BC_LOADUNDEF, r, 0, 0), s->span);
-  if (s->as.let.type && s->as.let.init) {
-    ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
-    if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
-  }
+  if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
   if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
     ObjString *name = str_cstr(c->vm, pat->as.pat_bind.name);
     uint32_t slot = module_declare(c->vm, c->mod, name, 0);
@@ -310,12 +308,10 @@ static void compile_let(Compiler *c, Node *s) {
   }
   Node *pat = s->as.let.pattern;
   int r = c_alloc_reg(c, s->span);
-  if (s->as.let.init) c_expr(c, s->as.let.init, r);
+  ObjTypeSpec *ts = s->as.let.type && s->as.let.init ? c_typespec(c, s->as.let.type, "the `let` binding") : NULL;
+  if (s->as.let.init) c_expr_for(c, s->as.let.init, r, ts);
   else c_emit(c, MAKE_ABC(BC_LOADUNDEF, r, 0, 0), s->span);
-  if (s->as.let.type && s->as.let.init) {
-    ObjTypeSpec *ts = c_typespec(c, s->as.let.type, "the `let` binding");
-    if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
-  }
+  if (ts && ts->kind != TS_ANY) c_emit(c, MAKE_ABx(BC_CHECKTYPE, r, c_const(c, OBJ_VAL(ts), s->span)), s->span);
   c_free_to(c, r + 1);
   if (pat->kind == N_PAT_BIND && !pat->as.pat_bind.sub) {
     int i = c_add_local(c, pat->as.pat_bind.name, r, pat->as.pat_bind.is_mut, pat->span);

@@ -733,6 +733,14 @@ typedef struct {
 
 static bool is_scalar_value(Value v) { return IS_NUM(v) || IS_BOOL(v); }
 
+/* The error for an element that is neither a number nor a bool. */
+static bool not_element(Scan *s, Value v) {
+  if (IS_OBJ_TYPE(v, OBJ_COMPLEX))
+    return tensor_error(s->tc, "tensor: complex numbers cannot be tensor elements (tensors hold f32, f64, i64 "
+                               "or bool)");
+  return tensor_error(s->tc, "tensor: expected numbers or bools, got %s", value_type_name(v));
+}
+
 /* Walk the nested lists: the shape comes from the first element at each
  * depth, and every other list must agree with it. */
 static bool scan(Scan *s, Value v, int depth) {
@@ -744,13 +752,13 @@ static bool scan(Scan *s, Value v, int depth) {
     }
     if (IS_LIST(v))
       return tensor_error(s->tc, "tensor: ragged nested list at depth %d: expected a number, got list", depth);
-    return tensor_error(s->tc, "tensor: expected numbers or bools, got %s", value_type_name(v));
+    return not_element(s, v);
   }
   if (!IS_LIST(v)) {
     if (is_scalar_value(v))
       return tensor_error(s->tc, "tensor: ragged nested list at depth %d: expected a list, got %s", depth,
                       value_type_name(v));
-    return tensor_error(s->tc, "tensor: expected numbers or bools, got %s", value_type_name(v));
+    return not_element(s, v);
   }
   ObjList *l = AS_LIST(v);
   if (l->len != s->shape[depth])
