@@ -126,7 +126,9 @@ void c_fstring(Compiler *c, Node *f, int dst) {
       c_expr(c, p, r);
     } else {
       if (!p->as.fmt.expr) {
-        c_error(c, p->span, "format placeholder has no argument");
+        /* The parser reported the argument count and left the tree whole
+         * (PARSE_ERROR_SOUND); it is compiled only for its other errors. */
+        c_emit(c, MAKE_ABx(BC_LOADK, r, c_str_const(c, "", p->span)), p->span);
         continue;
       }
       c_expr(c, p->as.fmt.expr, r);

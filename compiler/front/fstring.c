@@ -211,9 +211,10 @@ Node *p_format(Parser *p, Span whole, uint32_t b, uint32_t e, bool raw, bool qui
   }
   run_source(p, &run, seg, e, raw, quiet);
   run_flush(p, &run, pieces, run_start, e);
-  if (!fa->fstring && fa->needed != fa->npos)
-    p_error_span(p, whole, "format string uses %d argument%s but %d %s given", fa->needed,
-                 fa->needed == 1 ? "" : "s", fa->npos, fa->npos == 1 ? "was" : "were");
+  if (!fa->fstring && fa->needed != fa->npos &&
+      p_error_span(p, whole, "format string uses %d argument%s but %d %s given", fa->needed,
+                   fa->needed == 1 ? "" : "s", fa->npos, fa->npos == 1 ? "was" : "were"))
+    p->nsound++;
   return fs;
 }
 

@@ -960,6 +960,7 @@ ParseResult parse_module(Source *src, Arena *arena, DiagList *diags, Ast *out) {
   int lexer_errors = diags->nerrors - p->start_errors - p->nreported;
   if (p->incomplete) return PARSE_INCOMPLETE;
   if (p->lx.open_at_eof && !p->early_error && lexer_errors == 1) return PARSE_INCOMPLETE;
-  return diags->nerrors > p->start_errors ? PARSE_ERROR : PARSE_OK;
+  if (diags->nerrors == p->start_errors) return PARSE_OK;
+  return diags->nerrors - p->start_errors == p->nsound ? PARSE_ERROR_SOUND : PARSE_ERROR;
 }
 

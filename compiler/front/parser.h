@@ -10,6 +10,8 @@
 typedef enum {
   PARSE_OK,
   PARSE_ERROR,      /* diagnostics were added */
+  PARSE_ERROR_SOUND, /* diagnostics were added, but the tree is whole: compiling
+                        it reports the program's other errors in the same run */
   PARSE_INCOMPLETE  /* input ended inside an open bracket, block or string:
                        the REPL reads another line instead of reporting */
 } ParseResult;

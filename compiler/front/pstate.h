@@ -46,6 +46,9 @@ typedef struct Parser {
   bool too_deep;       /* the nesting limit was hit: later errors are echoes */
   bool incomplete;     /* the first error: end of input inside a bracket */
   int nreported;       /* errors this parser added */
+  int nsound;          /* of them, errors after which the tree is still whole and
+                          can be compiled for its own diagnostics (a format
+                          string's argument count) */
   int start_errors;    /* diags->nerrors when parsing began */
   struct Parser *hole; /* reused for the format-string holes met here */
 } Parser;

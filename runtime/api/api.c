@@ -55,7 +55,7 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
   *out = NULL;
   if (pr == PARSE_INCOMPLETE && allow_incomplete) {
     status = LOAD_INCOMPLETE;
-  } else if (pr != PARSE_OK) {
+  } else if (pr != PARSE_OK && pr != PARSE_ERROR_SOUND) {
     status = LOAD_ERROR;
   } else {
     CompileEnv env = {vm->prelude, flags, NULL, NULL};
@@ -64,7 +64,10 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
       env.ffi_native = cffi_native_new;
     }
     *out = compile_module(vm, mod, src, &ast, &diags, &env);
-    if (!*out) status = LOAD_ERROR;
+    if (!*out || pr == PARSE_ERROR_SOUND) {
+      *out = NULL;
+      status = LOAD_ERROR;
+    }
   }
   if (status == LOAD_ERROR) {
     vm_end_output_line(vm, vm->err); /* output of the code run so far first (imports, the REPL) */
