@@ -2,7 +2,8 @@
 #   cmake -P tests/check_output.cmake STATUS REGEX COMMAND [ARGS...]
 # passes when the command exits with STATUS and its output (stdout and
 # stderr together, as CTest's PASS_REGULAR_EXPRESSION sees it) matches
-# REGEX, a CMake regular expression. PASS_REGULAR_EXPRESSION alone ignores
+# REGEX, a CMake regular expression, or is exactly the contents of PATH
+# when REGEX is FILE:PATH. PASS_REGULAR_EXPRESSION alone ignores
 # the exit status: a program that prints its result and then crashes, or
 # that LeakSanitizer reports (status 23), would pass.
 if(CMAKE_ARGC LESS 6)
@@ -26,7 +27,13 @@ set(failed "")
 if(NOT status STREQUAL want_status)
   string(APPEND failed "exit status ${status} (expected ${want_status}); ")
 endif()
-if(NOT output MATCHES "${regex}")
+if(regex MATCHES "^FILE:(.*)$")
+  # the whole output, exactly as in the file
+  file(READ "${CMAKE_MATCH_1}" want)
+  if(NOT output STREQUAL want)
+    string(APPEND failed "output differs from ${CMAKE_MATCH_1}")
+  endif()
+elseif(NOT output MATCHES "${regex}")
   string(APPEND failed "output does not match \"${regex}\"")
 endif()
 if(failed)
