@@ -669,6 +669,11 @@ static void compile_assign(Compiler *c, Node *e, int dst) {
     Node inner = *e;
     inner.as.assign.target = target->as.unary.operand;
     compile_assign(c, &inner, NO_REG);
+  } else if (target->kind == N_UNARY && target->as.unary.as_name &&
+             c_resolve(c, target->as.unary.name, &(int){0}) != NAME_NONE) {
+    Node inner = *e; /* ∇ψ = v, ∇ψ[i] += v: the variable ∇ψ */
+    inner.as.assign.target = target->as.unary.as_name;
+    compile_assign(c, &inner, NO_REG);
   } else if (target->kind == N_TUPLE && op == OP_NONE) {
     /* (a, b) = (b, a): evaluate all, then store. */
     int v = c_expr_any(c, value);
