@@ -282,11 +282,7 @@ static Node *postfix_step(Parser *p, Node *n, uint32_t start, bool *done) {
       Node *exp = ast_new(p->arena, N_INT, t->span);
       exp->as.int_lit.value = t->as.i;
       advance(p);
-      Node *b = node(p, N_BINARY, start);
-      b->as.binary.op = OP_POW;
-      b->as.binary.lhs = n;
-      b->as.binary.rhs = exp;
-      n = b;
+      n = binary_node(p, OP_POW, n, exp, start);
       break;
     }
     case TOK_LPAREN: {
@@ -892,11 +888,7 @@ static Node *parse_power(Parser *p) {
     if (!p_enter(p)) return num;
     Node *rhs = parse_power(p);
     p_leave(p);
-    Node *n = node(p, N_BINARY, start);
-    n->as.binary.op = OP_MUL;
-    n->as.binary.lhs = num;
-    n->as.binary.rhs = rhs;
-    return n;
+    return binary_node(p, OP_MUL, num, rhs, start);
   }
   Node *base = parse_postfix(p, parse_primary(p), start);
   Token *t = cur(p);
@@ -905,11 +897,7 @@ static Node *parse_power(Parser *p) {
     advance(p);
     Node *exp = p_unary(p);
     p_leave(p);
-    Node *n = node(p, N_BINARY, start);
-    n->as.binary.op = OP_POW;
-    n->as.binary.lhs = base;
-    n->as.binary.rhs = exp;
-    return n;
+    return binary_node(p, OP_POW, base, exp, start);
   }
   return base;
 }
@@ -1128,11 +1116,7 @@ Node *p_bin(Parser *p, int min) {
     }
     advance(p);
     Node *rhs = op == OP_IN || op == OP_NOT_IN ? parse_member_rhs(p) : p_bin(p, prec + 1);
-    Node *n = node(p, N_BINARY, start);
-    n->as.binary.op = op;
-    n->as.binary.lhs = lhs;
-    n->as.binary.rhs = rhs;
-    lhs = n;
+    lhs = binary_node(p, op, lhs, rhs, start);
     last = prec;
   }
   p->height -= steps;

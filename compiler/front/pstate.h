@@ -141,6 +141,15 @@ static inline Node *node(Parser *p, NodeKind k, uint32_t start) {
 
 static inline void finish(Parser *p, Node *n, uint32_t start) { n->span = span_from(p, start); }
 
+/* lhs op rhs, spanning from start to the last token taken */
+static inline Node *binary_node(Parser *p, OpKind op, Node *lhs, Node *rhs, uint32_t start) {
+  Node *n = node(p, N_BINARY, start);
+  n->as.binary.op = op;
+  n->as.binary.lhs = lhs;
+  n->as.binary.rhs = rhs;
+  return n;
+}
+
 static inline void push(Parser *p, NodeList *l, Node *n) {
   if (n) nodelist_push(p->arena, l, n);
 }
