@@ -744,6 +744,26 @@ static bool range_reduce(VM *vm, ArithOp op, ObjRange *r, Value *out) {
   return true;
 }
 
+/* ∑/∏ over struct or enum values from element `from` on, through their
+ * `add`/`mul`: each step runs NeuralScript, which may collect (the partial
+ * result is kept as a root) or change the list (its length and items are
+ * read again each step). */
+static bool reduce_user(VM *vm, ArithOp bop, Value a, uint32_t from, Value acc, Value *out) {
+  vm_push_root(vm, acc);
+  bool ok = true;
+  for (uint32_t i = from; ok; i++) {
+    uint32_t n = IS_LIST(a) ? AS_LIST(a)->len : AS_TUPLE(a)->len;
+    if (i >= n) break;
+    Value x = IS_LIST(a) ? AS_LIST(a)->items[i] : AS_TUPLE(a)->items[i];
+    ok = arith_binary(vm, bop, acc, x, &acc);
+    vm_pop_root(vm, 1);
+    vm_push_root(vm, acc);
+  }
+  vm_pop_root(vm, 1);
+  if (ok) *out = acc;
+  return ok;
+}
+
 static bool reduce(VM *vm, ArithOp op, Value a, Value *out) {
   if (IS_OBJ_TYPE(a, OBJ_RANGE)) return range_reduce(vm, op, AS_RANGE(a), out);
   const Value *xs;
@@ -759,7 +779,9 @@ static bool reduce(VM *vm, ArithOp op, Value a, Value *out) {
   Value acc = INT_VAL(op == AOP_SUM ? 0 : 1);
   ArithOp bop = op == AOP_SUM ? AOP_ADD : AOP_MUL;
   uint32_t i = 0;
-  if (n > 0 && IS_QUANTITY(xs[0])) acc = xs[i++]; /* quantities do not add to 0 */
+  /* quantities do not add to 0, nor values of types with an Add impl */
+  if (n > 0 && (IS_QUANTITY(xs[0]) || is_user(xs[0]))) acc = xs[i++];
+  if (is_user(acc)) return reduce_user(vm, bop, a, i, acc, out);
   for (; i < n; i++) {
     Value x = xs[i];
     if (IS_FLOAT(x) && IS_FLOAT(acc)) {
