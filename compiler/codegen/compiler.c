@@ -196,8 +196,9 @@ static bool is_top_temp(Compiler *c, int dst) {
 
 /* Compile call arguments into consecutive registers after base; returns the
  * count, and the constant index of the names tuple for named args (-1 if
- * none). */
-static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp, Node *fn) {
+ * none). callee (NULL for a method) lends its parameters' tensor
+ * annotations to constructor arguments (expect.c). */
+static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, Span sp, Node *callee) {
   *kw_const = -1;
   if (args->len > MAX_CALL_ARGS) {
     Diag *d = c_error(c, sp, "a call takes at most %d arguments, this one has %d", MAX_CALL_ARGS, args->len);
@@ -218,7 +219,7 @@ static int call_args(Compiler *c, NodeList *args, int first_reg, int *kw_const, 
   for (int i = 0; i < args->len; i++) {
     int r = c_alloc_reg(c, args->items[i]->span);
     if (r != first_reg + i && !c->fs->out_of_regs) c_error(c, sp, "internal: argument registers out of order");
-    c_expr_for(c, args->items[i]->as.arg.value, r, c_param_expect(c, fn, args, i));
+    c_expr_for(c, args->items[i]->as.arg.value, r, c_param_expect(c, callee, args, i));
   }
   if (named) {
     ObjTuple *t = tuple_new(c->vm, (uint32_t)named);
@@ -250,7 +251,7 @@ static void compile_call(Compiler *c, Node *e, int dst) {
   int base = call_base(c, dst, e->span);
   c_expr(c, e->as.call.callee, base);
   int kw;
-  int n = call_args(c, &e->as.call.args, base + 1, &kw, e->span, c_callee_fn(c, e->as.call.callee));
+  int n = call_args(c, &e->as.call.args, base + 1, &kw, e->span, e->as.call.callee);
   if (kw + 1 >= K_EXTRA) c_error(c, e->span, "too many constants before this call");
   c_emit(c, MAKE_ABC(BC_CALL, base, n, kw + 1), e->span);
   finish_call(c, base, dst, save, e->span);

@@ -123,11 +123,15 @@ void c_jumps_push(Compiler *c, Jumps *j, int at);
  * (NULL: none), so `Matrix::zeros()` takes its shape from
  * `Matrix<f32, 3, 4>` */
 void c_expr_for(Compiler *c, Node *e, int dst, const ObjTypeSpec *expect);
-/* The module-level `fn` a call's callee names at compile time, or NULL. */
-Node *c_callee_fn(Compiler *c, Node *callee);
-/* The tensor annotation of the parameter of `fn` that call argument i
- * fills, or NULL. */
-const ObjTypeSpec *c_param_expect(Compiler *c, Node *fn, NodeList *args, int i);
+/* The tensor annotation of the parameter that argument i of a call of
+ * `callee` (NULL: a method) fills, when that argument is a constructor
+ * that takes its shape from one; else NULL. */
+const ObjTypeSpec *c_param_expect(Compiler *c, Node *callee, NodeList *args, int i);
+
+/* items.c: the item (fn, struct, alias, ...) of this module named `name` */
+ItemInfo *c_find_item(Compiler *c, const char *name);
+/* Tensor dtype names in DType order (runtime/tensor/tensor.h) */
+extern const char *const c_tensor_dtypes[4];
 
 /* resolve.c: scopes, locals, upvalues, globals, paths, assignability */
 int c_add_local(Compiler *c, const char *name, int reg, bool is_mut, Span sp);

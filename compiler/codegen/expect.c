@@ -52,7 +52,6 @@ void c_expr_for(Compiler *c, Node *e, int dst, const ObjTypeSpec *expect) {
     c_expr(c, e, dst);
     return;
   }
-  static const char *const dtypes[] = {"f32", "f64", "i64", "bool"}; /* DType order */
   NodeList *given = &e->as.call.args;
   NodeList args = {0};
   for (int i = 0; i < given->len; i++) nodelist_push(&c->arena, &args, given->items[i]);
@@ -69,7 +68,7 @@ void c_expr_for(Compiler *c, Node *e, int dst, const ObjTypeSpec *expect) {
   }
   if (expect->dtype >= 0 && expect->dtype < 4 && !has_named_arg(given, "dtype")) {
     Node *s = new_node(c, N_STRING, e->span);
-    s->as.str.value = dtypes[expect->dtype];
+    s->as.str.value = c_tensor_dtypes[expect->dtype];
     s->as.str.len = (uint32_t)strlen(s->as.str.value);
     push_named(c, &args, "dtype", s);
   }
@@ -80,25 +79,23 @@ void c_expr_for(Compiler *c, Node *e, int dst, const ObjTypeSpec *expect) {
 }
 
 /* The module-level `fn` a call's callee names at compile time, or NULL. */
-Node *c_callee_fn(Compiler *c, Node *callee) {
-  if (callee->kind != N_IDENT) return NULL;
-  int i;
-  if (c_resolve(c, callee->as.ident.name, &i) != NAME_GLOBAL) return NULL;
-  for (ItemInfo *it = c->items; it; it = it->next)
-    if (!strcmp(it->name, callee->as.ident.name)) return it->node->kind == N_FN ? it->node : NULL;
-  return NULL;
+static Node *callee_fn(Compiler *c, Node *callee) {
+  int slot;
+  if (!callee || callee->kind != N_IDENT || c_resolve(c, callee->as.ident.name, &slot) != NAME_GLOBAL) return NULL;
+  ItemInfo *it = c_find_item(c, callee->as.ident.name);
+  return it && it->node->kind == N_FN ? it->node : NULL;
 }
 
-/* The tensor annotation of the parameter that argument `i` of a call of
- * `fn` fills (by position, or by name), or NULL. Only tensor annotations are
- * read here: another annotation may name the callee's generic parameters,
- * which mean nothing at the call. */
-const ObjTypeSpec *c_param_expect(Compiler *c, Node *fn, NodeList *args, int i) {
-  if (!fn) return NULL;
-  NodeList *params = &fn->as.fn.params;
+/* The parameter is found by position, or by name. Only tensor annotations
+ * are read here: another annotation may name the callee's generic
+ * parameters, which mean nothing at the call. */
+const ObjTypeSpec *c_param_expect(Compiler *c, Node *callee, NodeList *args, int i) {
   Node *arg = args->items[i], *prm = NULL;
   Node *v = arg->as.arg.value;
   if (v->kind != N_CALL || !prelude_tensor_ctor(c, v->as.call.callee)) return NULL;
+  Node *fn = callee_fn(c, callee);
+  if (!fn) return NULL;
+  NodeList *params = &fn->as.fn.params;
   if (arg->as.arg.name) {
     for (int j = 0; j < params->len && !prm; j++) {
       Node *pat = params->items[j]->as.param.pattern;

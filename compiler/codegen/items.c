@@ -27,7 +27,7 @@ static const char *item_name(Node *it) {
   }
 }
 
-static ItemInfo *find_item(Compiler *c, const char *name) {
+ItemInfo *c_find_item(Compiler *c, const char *name) {
   for (ItemInfo *it = c->items; it; it = it->next)
     if (!strcmp(it->name, name)) return it;
   return NULL;
@@ -77,7 +77,7 @@ static bool use_std_units(Node *u);
 static void declare_pattern_names(Compiler *c, Node *pat, Node *let) {
   switch (pat->kind) {
   case N_PAT_BIND:
-    if (!find_item(c, pat->as.pat_bind.name) || find_item(c, pat->as.pat_bind.name)->node->kind == N_LET) {
+    if (!c_find_item(c, pat->as.pat_bind.name) || c_find_item(c, pat->as.pat_bind.name)->node->kind == N_LET) {
       int slot = c_resolve_global(c, pat->as.pat_bind.name);
       /* A later `let` of an existing item name shadows it at run time;
        * declare only new names here. */
@@ -100,7 +100,7 @@ void c_declare_items(Compiler *c, NodeList *items) {
     Node *it = items->items[i];
     const char *name = item_name(it);
     if (name) {
-      ItemInfo *prev = find_item(c, name);
+      ItemInfo *prev = c_find_item(c, name);
       if (prev && prev->node->kind != N_LET) {
         c_error(c, it->span, "the name `%s` is defined more than once", name);
         diag_add(c->diags, DIAG_NOTE, c->src, prev->node->span, "first defined here");
@@ -169,6 +169,8 @@ static void unknown_type(Compiler *c, const char *name, Span sp) {
   if (close && d) diag_hint(d, "did you mean `%s`?", close);
 }
 
+const char *const c_tensor_dtypes[4] = {"f32", "f64", "i64", "bool"};
+
 /* A dimension of a tensor type: an int literal, or -1 for a name (`N`). */
 static bool tensor_dim(Compiler *c, Node *n, int64_t *out) {
   if (n->kind == N_INT && n->as.int_lit.value >= 0) return *out = n->as.int_lit.value, true;
@@ -180,7 +182,6 @@ static bool tensor_dim(Compiler *c, Node *n, int64_t *out) {
 /* Tensor<f32, [3, 4]>, Tensor<f32>, Tensor, Matrix<f32, 784, 128>,
  * Vector<f64, N>: checked against a tensor's dtype and shape. */
 static ObjTypeSpec *tensor_spec(Compiler *c, Node *type, const char *name, const char *what) {
-  static const char *const dtypes[] = {"f32", "f64", "i64", "bool"}; /* DType order */
   ObjTypeSpec *ts = make_spec(c, TS_TENSOR, type, what);
   ts->dtype = -1;
   ts->ndim = (int8_t)(!strcmp(name, "Matrix") ? 2 : !strcmp(name, "Vector") ? 1 : -1);
@@ -191,7 +192,7 @@ static ObjTypeSpec *tensor_spec(Compiler *c, Node *type, const char *name, const
     Node *p = args->items[0]->as.type_name.path;
     const char *dn = p->kind == N_IDENT ? p->as.ident.name : "";
     for (int d = 0; d < 4; d++)
-      if (!strcmp(dn, dtypes[d])) ts->dtype = (int8_t)d;
+      if (!strcmp(dn, c_tensor_dtypes[d])) ts->dtype = (int8_t)d;
     if (!strcmp(dn, "f16") || !strcmp(dn, "bf16") || !strcmp(dn, "i32") || !strcmp(dn, "u8")) {
       c_error(c, args->items[0]->span, "tensors have dtypes f32, f64, i64 and bool, not `%s`", dn);
       return NULL;
@@ -259,16 +260,16 @@ ObjTypeSpec *c_typespec(Compiler *c, Node *type, const char *what) {
   /* The tensor types, unless the module defines a type of that name (the
    * prelude's `Matrix` and `Vector` hold constructors, expect.c) */
   int own = c_resolve_global(c, name);
-  bool redefined = own >= 0 && !(c->mod->flags[own] & GLOBAL_BUILTIN) && find_item(c, name);
+  bool redefined = own >= 0 && !(c->mod->flags[own] & GLOBAL_BUILTIN) && c_find_item(c, name);
   if ((!strcmp(name, "Tensor") || !strcmp(name, "Matrix") || !strcmp(name, "Vector")) && !redefined)
     return tensor_spec(c, type, name, what);
   if (c_resolve_global(c, name) < 0 && c_is_unit_type(c, type)) return c_unit_typespec(c, type, what);
-  ItemInfo *alias = find_item(c, name);
+  ItemInfo *alias = c_find_item(c, name);
   if (alias && alias->node->kind == N_TYPE_ALIAS) return c_typespec(c, alias->node->as.alias.type, what);
   int slot = c_resolve_global(c, name);
   if (slot >= 0) {
     Value v = c->mod->values[slot];
-    ItemInfo *it = find_item(c, name);
+    ItemInfo *it = c_find_item(c, name);
     bool is_type = IS_CLASS(v) ||
                    (it && (it->node->kind == N_STRUCT || it->node->kind == N_ENUM || it->node->kind == N_TRAIT)) ||
                    (IS_UNDEF(v) && !(it && it->node->kind != N_USE));
@@ -500,13 +501,15 @@ static void compile_trait(Compiler *c, Node *it) {
 }
 
 /* Built-in types an operator trait may be implemented for, with a struct
- * or enum on the right: `impl Mul<Vector3> for f64`. */
+ * or enum on the right: `impl Mul<Vector3> for f64`: the int, float,
+ * number and complex type names, and `Quantity`. */
 static bool is_builtin_operand(const char *name) {
-  static const char *const names[] = {"i8",  "i16",  "i32",     "i64",     "i128", "isize", "u8",       "u16",
-                                      "u32", "u64",  "u128",    "usize",   "int",  "f16",   "f32",      "f64",
-                                      "float", "Complex", "complex", "c32", "c64",  "c128",  "Quantity", "Number"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (!strcmp(name, names[i])) return true;
+  if (!strcmp(name, "Quantity")) return true;
+  for (size_t i = 0; i < sizeof builtin_types / sizeof builtin_types[0]; i++)
+    if (!strcmp(builtin_types[i].name, name)) {
+      TypeSpecKind k = builtin_types[i].kind;
+      return k == TS_INT || k == TS_FLOAT || k == TS_NUMBER || k == TS_COMPLEX;
+    }
   return false;
 }
 
@@ -557,7 +560,6 @@ static void compile_builtin_impl(Compiler *c, Node *it, const char *tname) {
 }
 
 static void compile_impl(Compiler *c, Node *it) {
-
   Node *st = it->as.impl.self_type;
   Node *path = st->kind == N_TYPE_NAME ? st->as.type_name.path : st;
   Value v = c_static_value(c, path);
@@ -622,24 +624,26 @@ static void compile_fn_item(Compiler *c, Node *it) {
   if (!IS_UNDEF(v)) set_global(c, it->as.fn.name, v);
 }
 
-/* `use std::X` (or `core::X`, `import std.X`) where X is no prelude name:
- * the standard library module X, imported at run time like `use X`. */
-static bool use_std_module(Compiler *c, Node *u) {
+/* X of a plain `use std::X` or `use core::X` (`import std.X`), else NULL. */
+static const char *std_member(Node *u) {
   NodeList *path = &u->as.use.path;
-  if (path->len != 2 || u->as.use.file || u->as.use.glob || u->as.use.names.len) return false;
+  if (path->len != 2 || u->as.use.file || u->as.use.glob || u->as.use.names.len) return NULL;
   const char *first = path->items[0]->as.ident.name;
-  if (strcmp(first, "std") && strcmp(first, "core")) return false;
-  return module_find(c->env->prelude, str_cstr(c->vm, path->items[1]->as.ident.name)) < 0;
+  return !strcmp(first, "std") || !strcmp(first, "core") ? path->items[1]->as.ident.name : NULL;
+}
+
+/* `use std::X` where X is no prelude name: the standard library module X,
+ * imported at run time like `use X`. */
+static bool use_std_module(Compiler *c, Node *u) {
+  const char *x = std_member(u);
+  return x && module_find(c->env->prelude, str_cstr(c->vm, x)) < 0;
 }
 
 /* `use std::units`: the units are built into the language, so it binds
  * nothing (it is accepted for programs written with it). */
 static bool use_std_units(Node *u) {
-  NodeList *path = &u->as.use.path;
-  return path->len == 2 && !u->as.use.file && !u->as.use.glob && !u->as.use.names.len &&
-         !u->as.use.alias && (!strcmp(path->items[0]->as.ident.name, "std") ||
-                              !strcmp(path->items[0]->as.ident.name, "core")) &&
-         !strcmp(path->items[1]->as.ident.name, "units");
+  const char *x = std_member(u);
+  return x && !u->as.use.alias && !strcmp(x, "units");
 }
 
 /* `use Enum::{A, B}` and `use std::...`: bindings known at compile time. */

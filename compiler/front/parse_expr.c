@@ -908,12 +908,11 @@ static Node *parse_power(Parser *p) {
  * replaced by the name `∇ψ`; the other children are shared. NULL when the
  * chain starts with something else (a path, a struct literal). */
 static Node *nabla_name_tree(Parser *p, Node *n, const char *name, Span name_span) {
+  if (n->kind == N_IDENT) return p_ident_node(p, name, name_span);
   Node **child;
   Node *copy = arena_alloc(p->arena, sizeof *copy);
   *copy = *n;
   switch (n->kind) {
-  case N_IDENT:
-    return p_ident_node(p, name, name_span);
   case N_CALL: child = &copy->as.call.callee; break;
   case N_INDEX: child = &copy->as.index.object; break;
   case N_FIELD: child = &copy->as.field.object; break;

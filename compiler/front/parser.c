@@ -146,8 +146,6 @@ bool p_expect(Parser *p, TokenKind k, const char *context) {
   return false;
 }
 
-/* A name where one is required; "_" after an error so callers never see
- * NULL. */
 bool p_at_nabla_name(Parser *p) {
   Token *t = cur(p), *next = peek(p, 1);
   return t->kind == TOK_NABLA && next->kind == TOK_IDENT && next->span.start == t->span.end;
@@ -161,6 +159,8 @@ const char *p_nabla_name(Parser *p) {
   return s;
 }
 
+/* A name where one is required (`∇ψ` included); "_" after an error so
+ * callers never see NULL. */
 const char *p_expect_name(Parser *p, const char *what) {
   Token *t = cur(p);
   if (p_at_nabla_name(p)) return p_nabla_name(p);

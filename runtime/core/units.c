@@ -6,9 +6,9 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "num_complex.h"
 #include "numeric.h"
 
 enum { D_M, D_KG, D_S, D_A, D_K, D_MOL, D_CD };
@@ -355,17 +355,11 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
   case AOP_DOT:
   case AOP_DIV: {
     bool div = op == AOP_DIV;
-    if (out->cplx) {
-      /* (ar + i ai) * (br + i bi), and / by multiplying with the conjugate */
-      double ar = a->value, ai = a->im, br = b->value, bi = b->im;
-      if (div) {
-        double d = br * br + bi * bi;
-        out->value = (ar * br + ai * bi) / d;
-        out->im = (ai * br - ar * bi) / d;
-      } else {
-        out->value = ar * br - ai * bi;
-        out->im = ar * bi + ai * br;
-      }
+    if (out->cplx) { /* as complex numbers do */
+      double complex x = CMPLX(a->value, a->im), y = CMPLX(b->value, b->im);
+      double complex r = div ? x / y : x * y;
+      out->value = creal(r);
+      out->im = cimag(r);
     } else {
       out->value = div ? a->value / b->value : a->value * b->value;
     }
@@ -406,19 +400,9 @@ bool units_apply(ArithOp op, const Qty *a, const Qty *b, Qty *out, char *err, si
       return false;
     }
     if (a->cplx) {
-      double re = 1, im = 0;
-      for (long i = 0; i < labs(k); i++) {
-        double t = re * a->value - im * a->im;
-        im = re * a->im + im * a->value;
-        re = t;
-      }
-      if (k < 0) {
-        double d = re * re + im * im;
-        re /= d;
-        im = -im / d;
-      }
-      out->value = re;
-      out->im = im;
+      double complex r = num_cpow_int(CMPLX(a->value, a->im), k);
+      out->value = creal(r);
+      out->im = cimag(r);
     } else {
       out->value = pow(a->value, (double)k);
     }

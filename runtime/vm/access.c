@@ -369,23 +369,6 @@ static bool key_not_found(VM *vm, Value key) {
   return vm_error(vm, "key not found: %s", access_debug_text(vm, key));
 }
 
-/* x[i] and x[i] = v on a struct or enum value: its `index` and `index_set`
- * methods (the prelude's Index and IndexMut traits). */
-static bool user_index_method(VM *vm, Value obj, const char *trait, const char *name, Value *out) {
-  if (!IS_INSTANCE(obj) && !IS_VARIANT(obj)) return false;
-  ObjClass *cls = vm_class_of(vm, obj);
-  Value t;
-  return cls && table_get(&cls->traits, str_cstr(vm, trait), &t) && table_get(&cls->methods, str_cstr(vm, name), out) &&
-         value_is_callable(*out);
-}
-
-static bool index_call(VM *vm, Value f, Value *args, int argc, Value *out) {
-  vm->native_depth++;
-  bool ok = vm_call(vm, f, args, argc, out);
-  vm->native_depth--;
-  return ok;
-}
-
 bool access_get_index(VM *vm, Value obj, Value idx, Value *out) {
   if (IS_OBJ(obj)) {
     switch (OBJ_TYPE(obj)) {
@@ -454,9 +437,9 @@ bool access_get_index(VM *vm, Value obj, Value idx, Value *out) {
     default: break;
     }
   }
-  if (user_index_method(vm, obj, "Index", "index", out)) {
+  if (arith_user_method(vm, obj, "Index", "index", out)) { /* the prelude's Index trait */
     Value args[2] = {obj, idx};
-    return index_call(vm, *out, args, 2, out);
+    return arith_call_user(vm, *out, args, 2, out);
   }
   if (IS_TUPLE(idx))
     return vm_error(vm, "cannot index %s with several indices (only tensors are multi-dimensional)",
@@ -482,9 +465,9 @@ bool access_set_index(VM *vm, Value obj, Value idx, Value v) {
   }
   if (IS_OBJ_TYPE(obj, OBJ_MAP)) return map_set(vm, AS_MAP(obj), idx, v);
   Value f;
-  if (user_index_method(vm, obj, "IndexMut", "index_set", &f)) {
+  if (arith_user_method(vm, obj, "IndexMut", "index_set", &f)) {
     Value args[3] = {obj, idx, v};
-    return index_call(vm, f, args, 3, &f);
+    return arith_call_user(vm, f, args, 3, &f);
   }
   if (IS_STRING(obj) || IS_TUPLE(obj))
     return vm_error(vm, "cannot assign to an element of a %s (it is immutable)",

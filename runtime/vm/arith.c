@@ -12,6 +12,7 @@
 #include "tensor.h"
 #include "units.h"
 #include "utf8.h"
+#include "num_complex.h"
 #include "vm.h"
 
 /* These error functions return false explicitly (not vm_error's result) so the
@@ -105,20 +106,6 @@ static bool float_arith(VM *vm, ArithOp op, double x, double y, Value *out, Valu
   return true;
 }
 
-/* z ** n by repeated squaring for integer exponents (exact for small
- * Gaussian integers: (1+2i)**2 is -3+4i, not -3.0000000000000004+4i). */
-static double complex cpow_int(double complex z, int64_t n) {
-  bool neg = n < 0;
-  uint64_t e = neg ? -(uint64_t)n : (uint64_t)n;
-  double complex r = 1.0;
-  while (e) {
-    if (e & 1) r *= z;
-    e >>= 1;
-    if (e) z *= z;
-  }
-  return neg ? 1.0 / r : r;
-}
-
 static bool complex_arith(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   double complex x = to_complex(a), y = to_complex(b), r;
   switch (op) {
@@ -131,9 +118,9 @@ static bool complex_arith(VM *vm, ArithOp op, Value a, Value b, Value *out) {
   case AOP_DIV: r = x / y; break;
   case AOP_POW:
     if (IS_INT(b) && llabs(b.as.i) <= (1 << 20))
-      r = cpow_int(x, b.as.i);
+      r = num_cpow_int(x, b.as.i);
     else if (IS_FLOAT(b) && b.as.f == floor(b.as.f) && fabs(b.as.f) <= (1 << 20))
-      r = cpow_int(x, (int64_t)b.as.f);
+      r = num_cpow_int(x, (int64_t)b.as.f);
     else if (y == 0)
       r = 1.0;
     else
@@ -459,9 +446,8 @@ static const char *op_method(ArithOp op, const char **trait) {
   }
 }
 
-/* The method `name` of v's struct/enum type when the type implements trait
- * (not the methods every value has). */
-static bool user_method(VM *vm, Value v, const char *trait, const char *name, Value *out) {
+/* (vm.h) */
+bool arith_user_method(VM *vm, Value v, const char *trait, const char *name, Value *out) {
   if (!is_user(v)) return false;
   ObjClass *cls = vm_class_of(vm, v);
   Value t;
@@ -469,9 +455,8 @@ static bool user_method(VM *vm, Value v, const char *trait, const char *name, Va
   return table_get(&cls->methods, str_cstr(vm, name), out) && value_is_callable(*out);
 }
 
-/* The method runs in a nested interpreter loop: counted as native depth so
- * an operator method that applies its own operator ends in an error. */
-static bool call_op(VM *vm, Value f, Value *args, int argc, Value *out) {
+/* (vm.h) */
+bool arith_call_user(VM *vm, Value f, Value *args, int argc, Value *out) {
   vm->native_depth++;
   bool ok = vm_call(vm, f, args, argc, out);
   vm->native_depth--;
@@ -480,7 +465,7 @@ static bool call_op(VM *vm, Value f, Value *args, int argc, Value *out) {
 
 static bool call2(VM *vm, Value f, Value a, Value b, Value *out) {
   Value args[2] = {a, b};
-  return call_op(vm, f, args, 2, out);
+  return arith_call_user(vm, f, args, 2, out);
 }
 
 /* *found: an operator method applied; the result is in *out. */
@@ -492,12 +477,12 @@ static bool user_binary(VM *vm, ArithOp op, Value a, Value b, Value *out, bool *
   Value f;
   bool swap = op == AOP_GT || op == AOP_LE; /* a > b is b < a; a <= b is !(b < a) */
   Value x = swap ? b : a, y = swap ? a : b;
-  if (!user_method(vm, x, trait, name, &f)) {
+  if (!arith_user_method(vm, x, trait, name, &f)) {
     char rname[16];
     snprintf(rname, sizeof rname, "@%s", name);
-    if (!user_method(vm, y, NULL, rname, &f)) { /* only impls of the trait for built-in types define @name */
+    if (!arith_user_method(vm, y, NULL, rname, &f)) { /* only impls of the trait for built-in types define @name */
       /* x² and x³ without a pow method: products by itself */
-      if (op == AOP_POW && IS_INT(b) && (b.as.i == 2 || b.as.i == 3) && user_method(vm, a, "Mul", "mul", &f)) {
+      if (op == AOP_POW && IS_INT(b) && (b.as.i == 2 || b.as.i == 3) && arith_user_method(vm, a, "Mul", "mul", &f)) {
         *found = true;
         Value r;
         if (!call2(vm, f, a, a, &r)) return false;
@@ -540,7 +525,7 @@ bool arith_inplace(VM *vm, ArithOp op, Value a, Value b, Value *out) {
     snprintf(name, sizeof name, "%s_assign", base);
     snprintf(tname, sizeof tname, "%sAssign", trait);
     Value f, r;
-    if (user_method(vm, a, tname, name, &f)) {
+    if (arith_user_method(vm, a, tname, name, &f)) {
       if (!call2(vm, f, a, b, &r)) return false;
       *out = a;
       return true;
@@ -831,7 +816,7 @@ bool arith_unary(VM *vm, ArithOp op, Value a, Value *out) {
   if (IS_QUANTITY(a)) return vm->lang.quantity_unary(vm, op, a, out);
   Value f;
   const char *trait, *name = op_method(op, &trait);
-  if (name && user_method(vm, a, trait, name, &f)) return call_op(vm, f, &a, 1, out);
+  if (name && arith_user_method(vm, a, trait, name, &f)) return arith_call_user(vm, f, &a, 1, out);
   switch (op) {
   case AOP_NEG:
     if (IS_INT(a)) {

@@ -171,6 +171,13 @@ bool arith_cast(VM *vm, Value v, ObjString *type, Value *out);
 /* a == b through the `eq` method of a struct or enum operand's type, else
  * value_equal; false on error. */
 bool arith_user_equal(VM *vm, Value a, Value b, bool *out);
+/* The method `name` of v's struct or enum type when that type implements
+ * the prelude trait `trait` (NULL: any method of that name); false for
+ * other values. */
+bool arith_user_method(VM *vm, Value v, const char *trait, const char *name, Value *out);
+/* Calls an operator method in a nested interpreter loop, counted as native
+ * depth, so a method that applies its own operator ends in an error. */
+bool arith_call_user(VM *vm, Value f, Value *args, int argc, Value *out);
 
 /* Type annotation check: true if v conforms (converting int -> float when
  * the annotation asks for a float); else vm_error with both types. */
