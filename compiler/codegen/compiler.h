@@ -29,6 +29,10 @@ typedef struct {
    * cffi_native_new); NULL with a message in err. */
   ObjNative *(*ffi_native)(VM *vm, void *handle, const char *lib, const char *name, const char *sig,
                            const char *const *params, int nparams, char *err, size_t errlen);
+  /* A name the module does not have: true if it belongs to the part of the
+   * prelude compiled on first use, which is now in the prelude and bound in
+   * `mod`. NULL: no such part (compiling the prelude itself). */
+  bool (*prelude_more)(VM *vm, ObjModule *mod, const char *name);
 } CompileEnv;
 
 /* Compile a parsed module into its top-level proto ("<module>"), declaring

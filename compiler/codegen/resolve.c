@@ -134,7 +134,10 @@ int c_upval_index(Compiler *c, FuncState *fs, const char *name) {
 }
 
 int c_resolve_global(Compiler *c, const char *name) {
-  return module_find(c->mod, str_cstr(c->vm, name));
+  ObjString *s = str_cstr(c->vm, name);
+  int slot = module_find(c->mod, s);
+  if (slot < 0 && c->env->prelude_more && c->env->prelude_more(c->vm, c->mod, name)) slot = module_find(c->mod, s);
+  return slot;
 }
 
 /* Collect every visible name for a "did you mean" hint. */

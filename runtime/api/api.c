@@ -5,6 +5,7 @@
 #include "builtins.h"
 #include "neuralscript.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -41,6 +42,8 @@ static ObjModule *module_create(VM *vm, const char *name, const char *path) {
 
 typedef enum { LOAD_OK, LOAD_INCOMPLETE, LOAD_ERROR } LoadStatus;
 
+static bool prelude_more(VM *vm, ObjModule *mod, const char *name);
+
 /* Parse and compile src into mod; diagnostics are printed. */
 static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, bool allow_incomplete,
                                ObjProto **out) {
@@ -58,7 +61,7 @@ static LoadStatus compile_into(VM *vm, ObjModule *mod, Source *src, int flags, b
   } else if (pr != PARSE_OK && pr != PARSE_ERROR_SOUND) {
     status = LOAD_ERROR;
   } else {
-    CompileEnv env = {vm->prelude, flags, NULL, NULL};
+    CompileEnv env = {vm->prelude, flags, NULL, NULL, mod == vm->prelude ? NULL : prelude_more};
     if (!vm->limited) { /* C code would run outside the limits' accounting */
       env.ffi_open = cffi_open;
       env.ffi_native = cffi_native_new;
@@ -240,6 +243,44 @@ static bool import_module(VM *vm, ObjString *spec, ObjModule *from, Value *out) 
   }
   free(dir);
   return vm_error(vm, "cannot find module `%s` (no stdlib module and no file %s)", s, path);
+}
+
+/* Whether the source declares `pub fn name` or `pub struct name` at the
+ * start of a line: the names stdlib/prelude_more.ns adds to the prelude,
+ * read off its text so that no list has to follow it. */
+static bool declares_pub(const NsEmbedded *emb, const char *name) {
+  size_t n = strlen(name);
+  const char *t = emb->text, *end = emb->text + emb->len;
+  for (const char *l = t; l && l < end; l = memchr(l, '\n', (size_t)(end - l)), l = l ? l + 1 : NULL) {
+    const char *s = !strncmp(l, "pub fn ", 7) ? l + 7 : !strncmp(l, "pub struct ", 11) ? l + 11 : NULL;
+    if (s && s + n < end && !strncmp(s, name, n) && !(isalnum((unsigned char)s[n]) || s[n] == '_')) return true;
+  }
+  return false;
+}
+
+/* (CompileEnv.prelude_more) stdlib/prelude_more.ns is the part of the
+ * prelude compiled on first use of one of its names: parsing and compiling
+ * it at every start took a fifth of a hello world's start-up. Compiles it
+ * into the prelude once (compiling defines its items; its chunk has no
+ * statements to run), then binds the prelude's new names in `mod` as
+ * module_create does. */
+static bool prelude_more(VM *vm, ObjModule *mod, const char *name) {
+  const NsEmbedded *emb = find_stdlib("prelude_more");
+  if (!emb || !declares_pub(emb, name)) return false;
+  ObjModule *p = vm->prelude;
+  if (module_find(p, str_cstr(vm, name)) < 0) {
+    Source *src = source_new("<stdlib>/prelude_more.ns", emb->text, emb->len);
+    vm_add_source(vm, src);
+    ObjProto *proto;
+    if (compile_into(vm, p, src, 0, false, &proto) != LOAD_OK) return false;
+  }
+  for (uint32_t i = 0; i < p->nglobals; i++) {
+    if (module_find(mod, p->names[i]) >= 0) continue;
+    uint32_t slot = module_declare(vm, mod, p->names[i], GLOBAL_BUILTIN);
+    mod->values[slot] = p->values[i];
+    mod->flags[slot] = GLOBAL_BUILTIN;
+  }
+  return true;
 }
 
 /* ---- the API ---- */
